@@ -1,0 +1,43 @@
+# Every target creates .venv on first use; nothing needs installing by hand.
+VENV  ?= .venv
+PY    := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+HOST  ?= 127.0.0.1
+PORT  ?= 8080
+
+.PHONY: run test bench lint install clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+run: $(STAMP)
+	@mkdir -p .keyplane
+	@$(VENV)/bin/keyplane admin init --organization demo --email admin@example.com --if-empty
+	@echo ""
+	@echo "keyplane is starting on http://$(HOST):$(PORT)  (database: .keyplane/keyplane.db)"
+	@echo "Next, in another shell:"
+	@echo "  export KEYPLANE_URL=http://$(HOST):$(PORT) ASTRO_API_TOKEN=<the owner token above>"
+	@echo "  $(VENV)/bin/keyplane whoami"
+	@echo "  $(VENV)/bin/keyplane workspace create --name data-eng"
+	@echo ""
+	@KEYPLANE_PUBLIC_URL=http://$(HOST):$(PORT) $(VENV)/bin/keyplane server --host $(HOST) --port $(PORT)
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,48 @@
+"""Builds the ASGI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from keyplane import __version__
+from keyplane.config import Settings, get_settings
+from keyplane.http import errors
+from keyplane.http.health import router as health_router
+from keyplane.http.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from keyplane.http.runtime import Runtime
+from keyplane.tenancy.members_routes import router as members_router
+from keyplane.tenancy.routes import router as tenancy_router
+from keyplane.tokens.routes import router as tokens_router
+
+ROUTERS = (health_router, tenancy_router, members_router, tokens_router)
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    runtime = runtime or Runtime.create(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        runtime.close()
+
+    app = FastAPI(
+        title="keyplane",
+        version=__version__,
+        description="Identity and access for automation: organizations, workspaces, "
+        "deployments and the API tokens that act on them.",
+        openapi_url="/v1/openapi.json",
+        docs_url="/v1/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
+    return app

@@ -1,0 +1,1 @@
+"""Who is calling: credentials to principals, with a per-process cache."""

@@ -1,0 +1,112 @@
+"""Bearer credential → :class:`Principal`, with a per-process cache.
+
+The hot path for a known token is: check the format, SHA-256, one dict lookup, an
+expiry comparison. The database is read only on a cache miss; the cache is cleared
+whenever this process commits a change to credentials or roles, and entries live at
+most ``auth_cache_ttl_seconds`` so that changes made by other replicas arrive too.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from limits import RateLimitItemPerMinute
+from limits.storage import MemoryStorage, Storage
+from limits.strategies import MovingWindowRateLimiter
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+from keyplane.auth.last_used import LastUsedRecorder
+from keyplane.auth.principal import Principal
+from keyplane.auth.tokens import load_token_principal
+from keyplane.db.base import utcnow
+from keyplane.db.models import ApiToken
+from keyplane.domain import credentials
+from keyplane.domain.errors import NotAuthenticated, TooManyRequests
+
+JwtVerifier = Callable[[str], Awaitable[Principal]]
+
+
+class Authenticator:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        cache_ttl_seconds: float,
+        last_used_interval_seconds: float,
+        failures_per_minute: int,
+        limit_storage: Storage | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._ttl = cache_ttl_seconds
+        self._cache: dict[str, tuple[Principal, float]] = {}
+        self.last_used = LastUsedRecorder(sessions, last_used_interval_seconds)
+        self._limiter = MovingWindowRateLimiter(limit_storage or MemoryStorage())
+        self._failure_limit = RateLimitItemPerMinute(failures_per_minute)
+        self.jwt_verifier: JwtVerifier | None = None
+
+    def invalidate(self) -> None:
+        """Forget every cached credential (after a change to any of them)."""
+        self._cache.clear()
+
+    async def authenticate(self, value: str, client_ip: str) -> Principal:
+        """The principal for a bearer value; raises NotAuthenticated or TooManyRequests."""
+        if value.startswith("eyJ") and value.count(".") == 2 and self.jwt_verifier:
+            return await self.jwt_verifier(value)
+        secret_hash = credentials.hash_secret(value)
+        entry = self._cache.get(secret_hash)
+        if entry is None or time.monotonic() - entry[1] > self._ttl:
+            principal = await self._load(value, secret_hash, client_ip)
+        else:
+            principal = entry[0]
+        _check_expiry(principal)
+        if self.last_used.due(principal.id):
+            await run_in_threadpool(self.last_used.write, ApiToken, principal.id)
+        return principal
+
+    async def _load(self, value: str, secret_hash: str, client_ip: str) -> Principal:
+        self.check_failure_limit(client_ip)
+        try:
+            credentials.parse(value)
+            principal = await run_in_threadpool(self._load_from_db, secret_hash)
+            if principal is None:
+                raise NotAuthenticated(
+                    "unknown API token: it was deleted, rotated or never existed"
+                )
+        except NotAuthenticated:
+            self.record_failure(client_ip)
+            raise
+        self._cache[secret_hash] = (principal, time.monotonic())
+        return principal
+
+    def _load_from_db(self, secret_hash: str) -> Principal | None:
+        with self._sessions() as db:
+            return load_token_principal(db, credentials.SecretHash(secret_hash))
+
+    def check_failure_limit(self, client_ip: str) -> None:
+        """Raise TooManyRequests while this client has too many recent failures."""
+        if not self._limiter.test(self._failure_limit, "auth-failure", client_ip):
+            reset, _ = self._limiter.get_window_stats(
+                self._failure_limit, "auth-failure", client_ip
+            )
+            retry = max(1, int(reset - time.time()) + 1)
+            raise TooManyRequests(
+                "too many failed authentication attempts from this address: "
+                f"try again in {retry} seconds",
+                retry_after=retry,
+            )
+
+    def record_failure(self, client_ip: str) -> None:
+        self._limiter.hit(self._failure_limit, "auth-failure", client_ip)
+
+
+def _check_expiry(principal: Principal) -> None:
+    expires_at: datetime | None = principal.expires_at
+    if expires_at is not None and expires_at <= utcnow():
+        scope = principal.kind.value.split("_")[0].lower()
+        raise NotAuthenticated(
+            f"API token {principal.name!r} expired on {expires_at:%Y-%m-%d}: create a new one, "
+            f"or rotate it with `keyplane {scope} token rotate {principal.id}`"
+        )

@@ -1,0 +1,52 @@
+"""Record when a credential was last used, without a database write per request."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+
+from sqlalchemy import Table, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from keyplane.db.base import Base, utcnow
+
+log = logging.getLogger(__name__)
+
+
+class LastUsedRecorder:
+    """Writes ``last_used_at`` at most once per credential per interval (per process).
+
+    Across replicas each process writes at most once per interval, so a token in use
+    everywhere costs one small UPDATE per replica per minute.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], interval_seconds: float) -> None:
+        self._sessions = sessions
+        self._interval = interval_seconds
+        self._written: dict[str, float] = {}
+
+    def due(self, credential_id: str) -> bool:
+        """True (once per interval) when this use should be written."""
+        now = time.monotonic()
+        last = self._written.get(credential_id)
+        if last is not None and now - last < self._interval:
+            return False
+        self._written[credential_id] = now
+        return True
+
+    def write(self, model: type[Base], credential_id: str, when: datetime | None = None) -> None:
+        table = model.__table__
+        assert isinstance(table, Table)
+        try:
+            with self._sessions() as db:
+                db.execute(
+                    update(table)
+                    .where(table.c.id == credential_id)
+                    # Keep updated_at: being used is not an update of the token.
+                    .values(last_used_at=when or utcnow(), updated_at=table.c.updated_at)
+                )
+                db.commit()
+        except Exception:  # a failed bookkeeping write must not fail the request
+            log.exception("could not record last use of credential %s", credential_id)
+            self._written.pop(credential_id, None)

@@ -1,0 +1,58 @@
+"""The principal behind a request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from keyplane.domain.access import Entity, Grants
+from keyplane.domain.roles import Level, Permission
+
+
+class PrincipalKind(StrEnum):
+    USER = "USER"
+    ORGANIZATION_TOKEN = "ORGANIZATION_TOKEN"
+    WORKSPACE_TOKEN = "WORKSPACE_TOKEN"
+    DEPLOYMENT_TOKEN = "DEPLOYMENT_TOKEN"
+    DEPLOYMENT_KEY = "DEPLOYMENT_KEY"
+
+
+TOKEN_KIND_BY_SCOPE = {
+    Level.ORGANIZATION: PrincipalKind.ORGANIZATION_TOKEN,
+    Level.WORKSPACE: PrincipalKind.WORKSPACE_TOKEN,
+    Level.DEPLOYMENT: PrincipalKind.DEPLOYMENT_TOKEN,
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller. Immutable, so one instance can be cached and shared."""
+
+    kind: PrincipalKind
+    id: str
+    name: str
+    grants: Grants
+    organization_id: str | None = None  # credentials belong to one organization; users may not
+    scope_entity: Entity | None = None  # the entity a credential is scoped to
+    expires_at: datetime | None = None
+    # SHA-256 of the credential, for the audit trail; never the credential itself.
+    fingerprint: str | None = field(default=None, repr=False)
+
+    @property
+    def is_token(self) -> bool:
+        return self.kind in TOKEN_KIND_BY_SCOPE.values()
+
+    def require(self, permission: Permission, entity: Entity) -> None:
+        """See :meth:`Grants.require`."""
+        self.grants.require(permission, entity)
+
+    def actor(self) -> dict[str, Any]:
+        """How this principal is recorded as the creator or updater of an object."""
+        return {"id": self.id, "kind": self.kind.value, "name": self.name}
+
+
+def require(principal: Principal, permission: Permission, entity: Entity) -> None:
+    """The one authorization check: raises NotFound or Forbidden, else returns."""
+    principal.grants.require(permission, entity)

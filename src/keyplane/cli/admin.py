@@ -1,0 +1,70 @@
+"""``keyplane admin``: operator tasks that work on the database directly."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from sqlalchemy import select
+
+from keyplane.config import get_settings
+from keyplane.db.migrate import upgrade
+from keyplane.db.models import Organization
+from keyplane.db.session import make_engine, make_sessionmaker
+from keyplane.domain.errors import DomainError
+from keyplane.tenancy.bootstrap import init_organization
+
+app = typer.Typer(help="Operator tasks on the database (run where the server's settings are).")
+err = Console(stderr=True)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply pending database migrations."""
+    url = get_settings().resolved_database_url
+    upgrade(url)
+    err.print("database is up to date")
+
+
+@app.command()
+def init(
+    organization: Annotated[str, typer.Option(help="Name of the first organization.")],
+    email: Annotated[str, typer.Option(help="Email of its owner.")],
+    output: Annotated[str, typer.Option(help="table or json.")] = "table",
+    if_empty: Annotated[
+        bool, typer.Option(help="Do nothing if any organization exists already.")
+    ] = False,
+) -> None:
+    """Create the first organization, its owner and a one-time Organization Owner token."""
+    url = get_settings().resolved_database_url
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with make_sessionmaker(engine)() as db:
+            if if_empty and db.scalar(select(Organization.id).limit(1)):
+                err.print("keyplane is already initialized: nothing to do")
+                return
+            try:
+                result = init_organization(db, organization, email)
+            except DomainError as error:
+                err.print(f"[red]error:[/] {error.message}")
+                raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    if output == "json":
+        typer.echo(
+            json.dumps(
+                {
+                    "organizationId": result.organization_id,
+                    "userId": result.user_id,
+                    "token": result.token,
+                }
+            )
+        )
+        return
+    typer.echo(f"organization  {result.organization_id}  ({organization})")
+    typer.echo(f"owner         {result.user_id}  ({email})")
+    typer.echo(f"owner token   {result.token}")
+    err.print("[yellow]This token is shown once: store it in your secret manager now.[/]")

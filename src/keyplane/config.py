@@ -1,0 +1,41 @@
+"""Server settings, read from ``KEYPLANE_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KEYPLANE_", extra="ignore")
+
+    data_dir: Path = Path(".keyplane")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite file in the data dir"
+    )
+    public_url: str = "http://127.0.0.1:8080"
+    redis_url: str | None = None
+
+    # Requests larger than this are refused with 413 before they are parsed.
+    max_body_bytes: int = 1_048_576
+    # How long a resolved credential stays in the per-process cache. Writes made by
+    # this process invalidate at once; the TTL bounds staleness across replicas.
+    auth_cache_ttl_seconds: float = 5.0
+    # lastUsedAt is written at most once per token per this many seconds.
+    last_used_interval_seconds: float = 60.0
+    # Failed secret checks allowed per client IP per minute before 429.
+    auth_failure_limit_per_minute: int = 30
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'keyplane.db').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

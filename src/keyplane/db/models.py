@@ -1,0 +1,125 @@
+"""Tables for tenancy, membership and API tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from keyplane.db.base import Base, UTCDateTime, utcnow
+from keyplane.domain.ids import new_id
+
+
+def fk(target: str) -> ForeignKey:
+    """A foreign key whose row goes when its target goes."""
+    return ForeignKey(target, ondelete="CASCADE")
+
+
+class Timestamps:
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Organization(Timestamps, Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(120))
+    api_keys_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Workspace(Timestamps, Base):
+    __tablename__ = "workspaces"
+    __table_args__ = (UniqueConstraint("organization_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    organization_id: Mapped[str] = mapped_column(fk("organizations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class Deployment(Timestamps, Base):
+    __tablename__ = "deployments"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    organization_id: Mapped[str] = mapped_column(fk("organizations.id"), index=True)
+    workspace_id: Mapped[str] = mapped_column(fk("workspaces.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class User(Timestamps, Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
+
+    def __repr__(self) -> str:
+        return f"User(id={self.id!r}, email={self.email!r})"
+
+
+class CustomRole(Timestamps, Base):
+    """A named subset of deployment permissions, defined per organization."""
+
+    __tablename__ = "custom_roles"
+    __table_args__ = (UniqueConstraint("organization_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    organization_id: Mapped[str] = mapped_column(fk("organizations.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text, default="")
+    permissions: Mapped[list[str]] = mapped_column(JSON)
+
+
+class ApiToken(Timestamps, Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    organization_id: Mapped[str] = mapped_column(fk("organizations.id"), index=True)
+    # The token's own entity; its workspace/deployment id is set for narrower scopes so
+    # that deleting that entity deletes the token with it.
+    workspace_id: Mapped[str | None] = mapped_column(fk("workspaces.id"), index=True)
+    deployment_id: Mapped[str | None] = mapped_column(fk("deployments.id"), index=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    short_token: Mapped[str] = mapped_column(String(16))
+    expiry_period_days: Mapped[int | None] = mapped_column(Integer)
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    end_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_by: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    def __repr__(self) -> str:  # the hash is not a secret, but there is no need to show it
+        return f"ApiToken(id={self.id!r}, scope={self.scope!r}, name={self.name!r})"
+
+
+class RoleBinding(Base):
+    """One role held by a user or an API token on one entity.
+
+    ``level`` and ``entity_id`` say what the role is held on; the typed foreign keys
+    (workspace, deployment, user, token) exist so that deleting any of them deletes
+    the binding with it.
+    """
+
+    __tablename__ = "role_bindings"
+    __table_args__ = (UniqueConstraint("subject_id", "level", "entity_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    subject_id: Mapped[str] = mapped_column(String(32), index=True)
+    user_id: Mapped[str | None] = mapped_column(fk("users.id"))
+    token_id: Mapped[str | None] = mapped_column(fk("api_tokens.id"))
+    level: Mapped[str] = mapped_column(String(16))
+    entity_id: Mapped[str] = mapped_column(String(32), index=True)
+    role: Mapped[str] = mapped_column(String(64))
+    organization_id: Mapped[str] = mapped_column(fk("organizations.id"), index=True)
+    workspace_id: Mapped[str | None] = mapped_column(fk("workspaces.id"))
+    deployment_id: Mapped[str | None] = mapped_column(fk("deployments.id"))

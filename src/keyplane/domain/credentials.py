@@ -1,0 +1,85 @@
+"""The wire format of API tokens and deployment API key secrets (DESIGN §3).
+
+A value is ``<prefix><body><checksum>``: the prefix names the kind so that secret
+scanners can match it, the body is 256 random bits in base62 (43 characters), and
+the checksum is the CRC32 of prefix and body in 6 base62 characters, so that a
+scanner can reject a random look-alike offline. Only a SHA-256 of the whole value
+is ever stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import string
+import zlib
+from enum import StrEnum
+from typing import NewType
+
+from keyplane.domain.errors import NotAuthenticated
+
+PlaintextSecret = NewType("PlaintextSecret", str)
+"""A token or key secret as the user holds it. Never log, store or repr it."""
+
+SecretHash = NewType("SecretHash", str)
+"""Hex SHA-256 of a :data:`PlaintextSecret`; what the database keeps."""
+
+BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+BODY_LENGTH = 43  # 62**43 > 2**256
+CHECKSUM_LENGTH = 6  # 62**6 > 2**32
+SHORT_LENGTH = 6
+
+
+class SecretKind(StrEnum):
+    ORGANIZATION_TOKEN = "kpo_"
+    WORKSPACE_TOKEN = "kpw_"
+    DEPLOYMENT_TOKEN = "kpd_"
+    DEPLOYMENT_KEY = "kpk_"
+
+
+_KINDS = {kind.value: kind for kind in SecretKind}
+VALUE_LENGTH = 4 + BODY_LENGTH + CHECKSUM_LENGTH
+
+
+def _base62(number: int, width: int) -> str:
+    digits = []
+    for _ in range(width):
+        number, rest = divmod(number, 62)
+        digits.append(BASE62[rest])
+    return "".join(reversed(digits))
+
+
+def checksum(text: str) -> str:
+    return _base62(zlib.crc32(text.encode("ascii")), CHECKSUM_LENGTH)
+
+
+def generate(kind: SecretKind) -> PlaintextSecret:
+    body = _base62(int.from_bytes(secrets.token_bytes(32), "big"), BODY_LENGTH)
+    head = kind.value + body
+    return PlaintextSecret(head + checksum(head))
+
+
+def parse(value: str) -> SecretKind:
+    """The kind of a well-formed value; raises NotAuthenticated for anything else.
+
+    The message never echoes the value.
+    """
+    kind = _KINDS.get(value[:4])
+    rest = value[4:]
+    if kind is None or len(value) != VALUE_LENGTH or not (rest.isascii() and rest.isalnum()):
+        raise NotAuthenticated("malformed API token: it is not a keyplane token")
+    head, check = value[:-CHECKSUM_LENGTH], value[-CHECKSUM_LENGTH:]
+    if not secrets.compare_digest(checksum(head), check):
+        raise NotAuthenticated(
+            "malformed API token: its checksum does not match (was it cut short?)"
+        )
+    return kind
+
+
+def hash_secret(value: str) -> SecretHash:
+    return SecretHash(hashlib.sha256(value.encode("utf-8")).hexdigest())
+
+
+def short(value: PlaintextSecret) -> str:
+    """A harmless excerpt to tell tokens apart in lists: prefix and 6 body characters."""
+    return value[: 4 + SHORT_LENGTH]

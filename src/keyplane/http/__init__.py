@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by every area: runtime, dependencies, errors, middleware."""

@@ -1,0 +1,65 @@
+"""FastAPI dependencies: database session, current principal, paging."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from sqlalchemy.orm import Session
+
+from keyplane.auth.principal import Principal
+from keyplane.domain.errors import NotAuthenticated
+from keyplane.http.runtime import Runtime
+from keyplane.http.schemas import PageParams
+
+NO_CREDENTIALS = (
+    "no credentials: send `Authorization: Bearer <token>` "
+    "(the CLI reads ASTRO_API_TOKEN, or ASTRONOMER_KEY_ID and ASTRONOMER_KEY_SECRET)"
+)
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    with get_runtime(request).sessions() as db:
+        yield db
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def bearer_value(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if not header:
+        raise NotAuthenticated(NO_CREDENTIALS)
+    scheme, _, value = header.partition(" ")
+    value = value.strip()
+    if scheme.lower() != "bearer" or not value:
+        raise NotAuthenticated("malformed Authorization header: expected `Bearer <token>`")
+    return value
+
+
+async def current_principal(request: Request) -> Principal:
+    principal = await get_runtime(request).authenticator.authenticate(
+        bearer_value(request), client_ip(request)
+    )
+    request.state.principal = principal
+    return principal
+
+
+def page_params(
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+    sorts: Annotated[list[str] | None, Query()] = None,
+) -> PageParams:
+    return PageParams(offset=offset, limit=limit, sorts=sorts or [])
+
+
+DbSession = Annotated[Session, Depends(get_db)]
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+Paging = Annotated[PageParams, Depends(page_params)]

@@ -1,0 +1,43 @@
+"""Base models for the JSON API: camelCase on the wire, unknown fields refused."""
+
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+T = TypeVar("T")
+
+
+class ApiModel(BaseModel):
+    """A request or response body."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", from_attributes=True
+    )
+
+
+class PageParams(ApiModel):
+    offset: int = Field(0, ge=0)
+    limit: int = Field(20, ge=1, le=1000)
+    sorts: list[str] = Field(default_factory=list)
+
+
+class Actor(ApiModel):
+    id: str
+    kind: str
+    name: str
+
+
+class ErrorBody(ApiModel):
+    message: str
+    request_id: str
+    status_code: int
+    field_errors: dict[str, str] | None = None
+
+
+class Page(ApiModel, Generic[T]):
+    offset: int
+    limit: int
+    total_count: int

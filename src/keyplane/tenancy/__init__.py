@@ -1,0 +1,1 @@
+"""Organizations, workspaces, deployments, membership and custom roles."""

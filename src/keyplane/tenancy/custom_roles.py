@@ -1,0 +1,122 @@
+"""Custom deployment roles: named subsets of deployment permissions, per organization."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from keyplane.auth.principal import Principal
+from keyplane.db.models import CustomRole, RoleBinding
+from keyplane.domain.access import Entity
+from keyplane.domain.errors import Conflict, InvalidInput, NotFound
+from keyplane.domain.roles import (
+    BUILT_IN_ROLES,
+    DEPLOYMENT_PERMISSIONS,
+    PERMISSIONS,
+    Level,
+    Permission,
+    deployment_permissions,
+    organization_permissions,
+    workspace_permissions,
+)
+from keyplane.http.paging import page_of_list
+from keyplane.http.schemas import PageParams
+from keyplane.tenancy import members_schemas as schemas
+from keyplane.tenancy.entities import get_organization
+
+
+def _org(db: Session, principal: Principal, org_id: str, permission: Permission) -> None:
+    org = get_organization(db, org_id)
+    principal.require(permission, Entity(Level.ORGANIZATION, org.id, org.id))
+
+
+def list_custom_roles(
+    db: Session, principal: Principal, org_id: str, page: PageParams
+) -> tuple[list[CustomRole], int]:
+    principal.grants.require_visible_organization(org_id)
+    rows = db.scalars(select(CustomRole).where(CustomRole.organization_id == org_id)).all()
+    return page_of_list(rows, page, {"name": lambda r: r.name, "createdAt": lambda r: r.created_at})
+
+
+def create_custom_role(
+    db: Session, principal: Principal, org_id: str, data: schemas.CustomRoleCreate
+) -> CustomRole:
+    _org(db, principal, org_id, Permission.ORGANIZATION_UPDATE)
+    if data.name.upper() in BUILT_IN_ROLES:
+        raise InvalidInput(
+            f"{data.name} is a built-in role name", field_errors={"name": "reserved"}
+        )
+    unknown = sorted(set(data.permissions) - {p.value for p in DEPLOYMENT_PERMISSIONS})
+    if unknown:
+        raise InvalidInput(
+            f"not deployment permissions: {', '.join(unknown)}; a custom role may hold "
+            f"{', '.join(sorted(p.value for p in DEPLOYMENT_PERMISSIONS))}",
+            field_errors={"permissions": "unknown or not a deployment permission"},
+        )
+    permissions = sorted(set(data.permissions) | {Permission.DEPLOYMENT_READ.value})
+    role = CustomRole(
+        organization_id=org_id,
+        name=data.name,
+        description=data.description,
+        permissions=permissions,
+    )
+    db.add(role)
+    try:
+        db.commit()
+    except IntegrityError as error:
+        db.rollback()
+        raise Conflict(f"a custom role named {data.name!r} already exists") from error
+    return role
+
+
+def delete_custom_role(db: Session, principal: Principal, org_id: str, role_id: str) -> None:
+    """Delete a custom role; Conflict while any user or token holds it."""
+    _org(db, principal, org_id, Permission.ORGANIZATION_UPDATE)
+    role = db.get(CustomRole, role_id)
+    if role is None or role.organization_id != org_id:
+        raise NotFound(f"custom role {role_id} not found")
+    holders = db.scalars(
+        select(RoleBinding.id).where(
+            RoleBinding.organization_id == org_id,
+            RoleBinding.level == Level.DEPLOYMENT.value,
+            RoleBinding.role == role.name,
+        )
+    ).all()
+    if holders:
+        raise Conflict(f"custom role {role.name} is held {len(holders)} time(s): replace it first")
+    db.delete(role)
+    db.commit()
+
+
+def role_catalogue(db: Session, principal: Principal, org_id: str) -> list[schemas.RoleInfo]:
+    """Every role that can be granted in the organization, with its permissions."""
+    principal.grants.require_visible_organization(org_id)
+    found = [
+        schemas.RoleInfo(role=role, entity_type=level, permissions=_sorted(_perms(level, role)))
+        for role, level in BUILT_IN_ROLES.items()
+    ]
+    for row in db.scalars(select(CustomRole).where(CustomRole.organization_id == org_id)):
+        custom = frozenset(Permission(p) for p in row.permissions)
+        found.append(
+            schemas.RoleInfo(
+                role=row.name,
+                entity_type=Level.DEPLOYMENT,
+                custom=True,
+                permissions=_sorted(deployment_permissions(row.name, custom)),
+            )
+        )
+    return found
+
+
+def _perms(level: Level, role: str) -> frozenset[Permission]:
+    if level is Level.ORGANIZATION:
+        return organization_permissions(role)
+    if level is Level.WORKSPACE:
+        return workspace_permissions(role)
+    return deployment_permissions(role, None)
+
+
+def _sorted(permissions: frozenset[Permission]) -> list[str]:
+    order = list(PERMISSIONS)
+    return [p.value for p in sorted(permissions, key=order.index)]

@@ -1,0 +1,56 @@
+"""Find organizations, workspaces and deployments by id, answering 404 across tenants."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from keyplane.db.models import Deployment, Organization, Workspace
+from keyplane.domain.access import Entity
+from keyplane.domain.errors import NotFound
+from keyplane.domain.roles import Level
+
+
+def organization_entity(org: Organization) -> Entity:
+    return Entity(Level.ORGANIZATION, org.id, org.id)
+
+
+def workspace_entity(workspace: Workspace) -> Entity:
+    return Entity(Level.WORKSPACE, workspace.id, workspace.organization_id, workspace.id)
+
+
+def deployment_entity(deployment: Deployment) -> Entity:
+    return Entity(
+        Level.DEPLOYMENT, deployment.id, deployment.organization_id, deployment.workspace_id
+    )
+
+
+def get_organization(db: Session, org_id: str) -> Organization:
+    org = db.get(Organization, org_id)
+    if org is None:
+        raise NotFound(f"organization {org_id} not found")
+    return org
+
+
+def get_workspace(db: Session, org_id: str, workspace_id: str) -> Workspace:
+    workspace = db.get(Workspace, workspace_id)
+    if workspace is None or workspace.organization_id != org_id:
+        raise NotFound(f"workspace {workspace_id} not found")
+    return workspace
+
+
+def get_deployment(db: Session, org_id: str, deployment_id: str) -> Deployment:
+    deployment = db.get(Deployment, deployment_id)
+    if deployment is None or deployment.organization_id != org_id:
+        raise NotFound(f"deployment {deployment_id} not found")
+    return deployment
+
+
+def get_entity(db: Session, org_id: str, level: Level, entity_id: str) -> Entity:
+    """The entity of any level inside one organization; NotFound otherwise."""
+    if level is Level.ORGANIZATION:
+        if entity_id != org_id:
+            raise NotFound(f"organization {entity_id} not found")
+        return organization_entity(get_organization(db, org_id))
+    if level is Level.WORKSPACE:
+        return workspace_entity(get_workspace(db, org_id, entity_id))
+    return deployment_entity(get_deployment(db, org_id, entity_id))

@@ -1,0 +1,104 @@
+"""Which roles a token may hold, and who may grant them (DESIGN §2, granting rules)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from keyplane.auth.principal import Principal
+from keyplane.db.models import CustomRole
+from keyplane.domain.access import Entity
+from keyplane.domain.errors import Forbidden, InvalidInput, NotFound
+from keyplane.domain.roles import (
+    Level,
+    Permission,
+    deployment_permissions,
+    level_of,
+    organization_permissions,
+    workspace_permissions,
+)
+from keyplane.tenancy.entities import get_entity
+
+# What a token of each scope may hold roles on, besides its own entity.
+EXTRA_LEVELS = {
+    Level.ORGANIZATION: {Level.WORKSPACE, Level.DEPLOYMENT},
+    Level.WORKSPACE: {Level.DEPLOYMENT},
+    Level.DEPLOYMENT: set(),
+}
+
+
+def custom_roles(db: Session, org_id: str) -> dict[str, frozenset[Permission]]:
+    rows = db.scalars(select(CustomRole).where(CustomRole.organization_id == org_id))
+    return {row.name: frozenset(Permission(p) for p in row.permissions) for row in rows}
+
+
+def role_permissions(
+    level: Level, role: str, custom: dict[str, frozenset[Permission]]
+) -> frozenset[Permission]:
+    """What holding ``role`` on an entity of ``level`` grants there; InvalidInput if unfit."""
+    built_in = level_of(role)
+    if level is Level.DEPLOYMENT and built_in is None and role in custom:
+        return deployment_permissions(role, custom[role])
+    if built_in is not level:
+        raise InvalidInput(
+            f"{role} is not a {level.value.lower()} role: see `keyplane organization token roles`",
+            field_errors={"role": "unknown role for this entity"},
+        )
+    if level is Level.ORGANIZATION:
+        return organization_permissions(role)
+    if level is Level.WORKSPACE:
+        return workspace_permissions(role)
+    return deployment_permissions(role, None)
+
+
+def check_grantable(
+    db: Session,
+    principal: Principal,
+    org_id: str,
+    wanted: Sequence[tuple[Level, str, str]],
+    own: Entity,
+    extra_levels: set[Level],
+) -> list[tuple[Entity, str]]:
+    """Validate a role set for a subject whose own entity is ``own``.
+
+    Returns each role with its entity. Raises InvalidInput for a malformed set,
+    NotFound for an entity the principal cannot see, Forbidden for escalation.
+    """
+    custom = custom_roles(db, org_id)
+    resolved: list[tuple[Entity, str]] = []
+    seen: set[str] = set()
+    for level, entity_id, role in wanted:
+        entity = get_entity(db, org_id, level, entity_id)
+        if entity.id in seen:
+            raise InvalidInput(f"more than one role on {level.value.lower()} {entity_id}")
+        seen.add(entity.id)
+        if entity != own:
+            _check_placement(entity, own, extra_levels)
+        granted = role_permissions(level, role, custom)
+        if not principal.grants.can_see(entity):
+            raise NotFound(f"{entity.noun} {entity.id} not found")
+        if not principal.grants.covers(granted, entity):
+            missing = sorted(granted - principal.grants.permissions_at(entity))
+            raise Forbidden(
+                missing[0],
+                f"cannot grant {role} on {entity.noun} {entity.id}: it holds "
+                f"{', '.join(missing)}, which you do not hold there",
+            )
+        resolved.append((entity, role))
+    if own.id not in seen:
+        raise InvalidInput(
+            f"exactly one role on the token's own {own.noun} {own.id} is required",
+            field_errors={"roles": "missing the role on the token's own entity"},
+        )
+    return resolved
+
+
+def _check_placement(entity: Entity, own: Entity, extra_levels: set[Level]) -> None:
+    inside = own.level is Level.ORGANIZATION or entity.workspace_id == own.workspace_id
+    if entity.level not in extra_levels or not inside:
+        raise InvalidInput(
+            f"a {own.noun} token cannot hold a role on {entity.noun} {entity.id}",
+            field_errors={"roles": "role outside the token's scope"},
+        )

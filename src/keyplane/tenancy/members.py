@@ -1,0 +1,234 @@
+"""Use cases for organization and workspace membership."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from keyplane.auth.principal import Principal
+from keyplane.db.models import RoleBinding, User
+from keyplane.domain.access import Entity
+from keyplane.domain.errors import Conflict, NotFound
+from keyplane.domain.roles import Level, Permission
+from keyplane.http.paging import page_of_list
+from keyplane.http.runtime import credentials_changed
+from keyplane.http.schemas import PageParams
+from keyplane.tenancy import members_schemas as schemas
+from keyplane.tenancy.entities import get_organization, get_workspace, workspace_entity
+from keyplane.tenancy.granting import check_grantable
+
+OWNER = "ORGANIZATION_OWNER"
+
+
+@dataclass
+class Member:
+    user: User
+    bindings: list[RoleBinding] = field(default_factory=list)
+
+    def role_at(self, level: Level, entity_id: str | None = None) -> str | None:
+        for binding in self.bindings:
+            if binding.level == level and (entity_id is None or binding.entity_id == entity_id):
+                return binding.role
+        return None
+
+
+def _org(db: Session, principal: Principal, org_id: str, permission: Permission) -> Entity:
+    org = get_organization(db, org_id)
+    entity = Entity(Level.ORGANIZATION, org.id, org.id)
+    principal.require(permission, entity)
+    return entity
+
+
+def members(db: Session, org_id: str) -> dict[str, Member]:
+    rows = db.execute(
+        select(User, RoleBinding)
+        .join(RoleBinding, RoleBinding.user_id == User.id)
+        .where(RoleBinding.organization_id == org_id)
+    ).all()
+    found: dict[str, Member] = {}
+    for user, binding in rows:
+        found.setdefault(user.id, Member(user)).bindings.append(binding)
+    return {uid: m for uid, m in found.items() if m.role_at(Level.ORGANIZATION)}
+
+
+def list_users(
+    db: Session, principal: Principal, org_id: str, page: PageParams
+) -> tuple[list[Member], int]:
+    _org(db, principal, org_id, Permission.ORGANIZATION_READ)
+    keys = {
+        "email": lambda m: m.user.email,
+        "createdAt": lambda m: m.user.created_at,
+    }
+    return page_of_list(list(members(db, org_id).values()), page, keys)
+
+
+def get_member(db: Session, principal: Principal, org_id: str, user_id: str) -> Member:
+    _org(db, principal, org_id, Permission.ORGANIZATION_READ)
+    member = members(db, org_id).get(user_id)
+    if member is None:
+        raise NotFound(f"user {user_id} not found in this organization")
+    return member
+
+
+def replace_user_roles(
+    db: Session, principal: Principal, org_id: str, user_id: str, data: schemas.UserRolesUpdate
+) -> Member:
+    """Replace every role a member holds in the organization (no escalation)."""
+    own = _org(db, principal, org_id, Permission.ORGANIZATION_USERS_MANAGE)
+    member = get_member(db, principal, org_id, user_id)
+    wanted = [(Level.ORGANIZATION, org_id, data.organization_role)]
+    wanted += [(Level.WORKSPACE, r.workspace_id, r.role) for r in data.workspace_roles]
+    wanted += [(Level.DEPLOYMENT, r.deployment_id, r.role) for r in data.deployment_roles]
+    roles = check_grantable(db, principal, org_id, wanted, own, {Level.WORKSPACE, Level.DEPLOYMENT})
+    if data.organization_role != OWNER:
+        _keep_an_owner(db, org_id, user_id)
+    _unbind(db, org_id, user_id)
+    member.bindings = [bind_user(db, member.user, entity, role) for entity, role in roles]
+    credentials_changed(db)
+    db.commit()
+    return member
+
+
+def remove_user(db: Session, principal: Principal, org_id: str, user_id: str) -> None:
+    """Remove a member and all their roles; tokens they created are unaffected."""
+    _org(db, principal, org_id, Permission.ORGANIZATION_USERS_MANAGE)
+    get_member(db, principal, org_id, user_id)
+    _keep_an_owner(db, org_id, user_id)
+    _unbind(db, org_id, user_id)
+    credentials_changed(db)
+    db.commit()
+
+
+def invite(db: Session, principal: Principal, org_id: str, data: schemas.InviteCreate) -> Member:
+    """Make an email a member with an organization role, creating the user if new."""
+    own = _org(db, principal, org_id, Permission.ORGANIZATION_USERS_MANAGE)
+    roles = check_grantable(
+        db, principal, org_id, [(Level.ORGANIZATION, org_id, data.role)], own, set()
+    )
+    email = data.email.lower()
+    user = db.scalar(select(User).where(User.email == email))
+    if user is None:
+        user = User(email=email)
+        db.add(user)
+        db.flush()
+    elif user.id in members(db, org_id):
+        raise Conflict(f"{email} is already a member of this organization")
+    member = Member(user, [bind_user(db, user, entity, role) for entity, role in roles])
+    credentials_changed(db)
+    db.commit()
+    return member
+
+
+def bind_user(db: Session, user: User, entity: Entity, role: str) -> RoleBinding:
+    binding = RoleBinding(
+        subject_id=user.id,
+        user_id=user.id,
+        level=entity.level.value,
+        entity_id=entity.id,
+        role=role,
+        organization_id=entity.organization_id,
+        workspace_id=entity.workspace_id,
+        deployment_id=entity.id if entity.level is Level.DEPLOYMENT else None,
+    )
+    db.add(binding)
+    return binding
+
+
+def _unbind(db: Session, org_id: str, user_id: str) -> None:
+    db.execute(
+        delete(RoleBinding).where(
+            RoleBinding.user_id == user_id, RoleBinding.organization_id == org_id
+        )
+    )
+
+
+def _keep_an_owner(db: Session, org_id: str, user_id: str) -> None:
+    owners = db.scalars(
+        select(RoleBinding.user_id).where(
+            RoleBinding.organization_id == org_id,
+            RoleBinding.level == Level.ORGANIZATION.value,
+            RoleBinding.role == OWNER,
+            RoleBinding.user_id.is_not(None),
+        )
+    ).all()
+    if owners == [user_id]:
+        raise Conflict("this is the organization's last owner: make someone else owner first")
+
+
+def list_workspace_users(
+    db: Session, principal: Principal, org_id: str, ws_id: str, page: PageParams
+) -> tuple[list[tuple[Member, str]], int]:
+    workspace = get_workspace(db, org_id, ws_id)
+    principal.require(Permission.WORKSPACE_READ, workspace_entity(workspace))
+    rows = [
+        (m, role)
+        for m in members(db, org_id).values()
+        if (role := m.role_at(Level.WORKSPACE, ws_id))
+    ]
+    return page_of_list(
+        rows,
+        page,
+        {"email": lambda r: r[0].user.email, "createdAt": lambda r: r[0].user.created_at},
+    )
+
+
+def set_workspace_role(
+    db: Session,
+    principal: Principal,
+    org_id: str,
+    ws_id: str,
+    email_or_id: str,
+    role: str,
+    *,
+    adding: bool,
+) -> tuple[Member, str]:
+    """Give an organization member a role in a workspace (add, or change with adding=False)."""
+    workspace = get_workspace(db, org_id, ws_id)
+    entity = workspace_entity(workspace)
+    principal.require(Permission.WORKSPACE_USERS_MANAGE, entity)
+    member = _find_member(db, org_id, email_or_id)
+    current = member.role_at(Level.WORKSPACE, ws_id)
+    if adding and current:
+        raise Conflict(f"{member.user.email} already has {current} in this workspace")
+    if not adding and not current:
+        raise NotFound(f"user {email_or_id} has no role in this workspace")
+    check_grantable(db, principal, org_id, [(Level.WORKSPACE, ws_id, role)], entity, set())
+    _drop_workspace_role(db, member, ws_id)
+    member.bindings.append(bind_user(db, member.user, entity, role))
+    credentials_changed(db)
+    db.commit()
+    return member, role
+
+
+def remove_workspace_user(
+    db: Session, principal: Principal, org_id: str, ws_id: str, user_id: str
+) -> None:
+    workspace = get_workspace(db, org_id, ws_id)
+    principal.require(Permission.WORKSPACE_USERS_MANAGE, workspace_entity(workspace))
+    member = _find_member(db, org_id, user_id)
+    if not member.role_at(Level.WORKSPACE, ws_id):
+        raise NotFound(f"user {user_id} has no role in this workspace")
+    _drop_workspace_role(db, member, ws_id)
+    credentials_changed(db)
+    db.commit()
+
+
+def _drop_workspace_role(db: Session, member: Member, ws_id: str) -> None:
+    for binding in [b for b in member.bindings if b.entity_id == ws_id]:
+        member.bindings.remove(binding)
+        db.delete(binding)
+    db.flush()
+
+
+def _find_member(db: Session, org_id: str, email_or_id: str) -> Member:
+    found = members(db, org_id)
+    by_email = {m.user.email: m for m in found.values()}
+    member = found.get(email_or_id) or by_email.get(email_or_id.lower())
+    if member is None:
+        raise NotFound(
+            f"no member {email_or_id} in this organization: invite them first "
+            "(`POST /v1/organizations/{orgId}/invites`)"
+        )
+    return member

@@ -1,0 +1,134 @@
+"""HTTP routes for the caller, organizations, workspaces and deployments."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from keyplane.http.deps import CurrentPrincipal, DbSession, Paging
+from keyplane.tenancy import schemas, service
+
+router = APIRouter(prefix="/v1", tags=["tenancy"])
+ORG = "/organizations/{orgId}"
+
+
+@router.get("/self", response_model=schemas.SelfOut)
+async def read_self(principal: CurrentPrincipal) -> schemas.SelfOut:
+    return schemas.SelfOut(
+        kind=principal.kind.value,
+        id=principal.id,
+        name=principal.name,
+        organization_id=principal.organization_id,
+        roles=[
+            schemas.RoleOut(entity_type=b.level.value, entity_id=b.entity_id, role=b.role)
+            for b in principal.grants.bindings
+        ],
+        expires_at=principal.expires_at,
+    )
+
+
+@router.get("/organizations", response_model=schemas.OrganizationList)
+def list_organizations(db: DbSession, principal: CurrentPrincipal, page: Paging) -> object:
+    rows, total = service.list_organizations(db, principal, page)
+    return schemas.OrganizationList(
+        organizations=rows, offset=page.offset, limit=page.limit, total_count=total
+    )
+
+
+@router.get(ORG, response_model=schemas.OrganizationOut)
+def read_organization(orgId: str, db: DbSession, principal: CurrentPrincipal) -> object:
+    return service.read_organization(db, principal, orgId)
+
+
+@router.post(ORG, response_model=schemas.OrganizationOut)
+def update_organization(
+    orgId: str, body: schemas.OrganizationUpdate, db: DbSession, principal: CurrentPrincipal
+) -> object:
+    return service.update_organization(db, principal, orgId, body)
+
+
+@router.get(ORG + "/workspaces", response_model=schemas.WorkspaceList)
+def list_workspaces(orgId: str, db: DbSession, principal: CurrentPrincipal, page: Paging) -> object:
+    rows, total = service.list_workspaces(db, principal, orgId, page)
+    return schemas.WorkspaceList(
+        workspaces=rows, offset=page.offset, limit=page.limit, total_count=total
+    )
+
+
+@router.post(ORG + "/workspaces", response_model=schemas.WorkspaceOut, status_code=201)
+def create_workspace(
+    orgId: str, body: schemas.WorkspaceCreate, db: DbSession, principal: CurrentPrincipal
+) -> object:
+    return service.create_workspace(db, principal, orgId, body)
+
+
+@router.get(ORG + "/workspaces/{workspaceId}", response_model=schemas.WorkspaceOut)
+def read_workspace(
+    orgId: str, workspaceId: str, db: DbSession, principal: CurrentPrincipal
+) -> object:
+    return service.read_workspace(db, principal, orgId, workspaceId)
+
+
+@router.post(ORG + "/workspaces/{workspaceId}", response_model=schemas.WorkspaceOut)
+def update_workspace(
+    orgId: str,
+    workspaceId: str,
+    body: schemas.WorkspaceUpdate,
+    db: DbSession,
+    principal: CurrentPrincipal,
+) -> object:
+    return service.update_workspace(db, principal, orgId, workspaceId, body)
+
+
+@router.delete(ORG + "/workspaces/{workspaceId}", status_code=204)
+def delete_workspace(
+    orgId: str, workspaceId: str, db: DbSession, principal: CurrentPrincipal
+) -> Response:
+    service.delete_workspace(db, principal, orgId, workspaceId)
+    return Response(status_code=204)
+
+
+@router.get(ORG + "/deployments", response_model=schemas.DeploymentList)
+def list_deployments(
+    orgId: str,
+    db: DbSession,
+    principal: CurrentPrincipal,
+    page: Paging,
+    workspaceId: str | None = None,
+) -> object:
+    rows, total = service.list_deployments(db, principal, orgId, page, workspaceId)
+    return schemas.DeploymentList(
+        deployments=rows, offset=page.offset, limit=page.limit, total_count=total
+    )
+
+
+@router.post(ORG + "/deployments", response_model=schemas.DeploymentOut, status_code=201)
+def create_deployment(
+    orgId: str, body: schemas.DeploymentCreate, db: DbSession, principal: CurrentPrincipal
+) -> object:
+    return service.create_deployment(db, principal, orgId, body)
+
+
+@router.get(ORG + "/deployments/{deploymentId}", response_model=schemas.DeploymentOut)
+def read_deployment(
+    orgId: str, deploymentId: str, db: DbSession, principal: CurrentPrincipal
+) -> object:
+    return service.read_deployment(db, principal, orgId, deploymentId)
+
+
+@router.post(ORG + "/deployments/{deploymentId}", response_model=schemas.DeploymentOut)
+def update_deployment(
+    orgId: str,
+    deploymentId: str,
+    body: schemas.DeploymentUpdate,
+    db: DbSession,
+    principal: CurrentPrincipal,
+) -> object:
+    return service.update_deployment(db, principal, orgId, deploymentId, body)
+
+
+@router.delete(ORG + "/deployments/{deploymentId}", status_code=204)
+def delete_deployment(
+    orgId: str, deploymentId: str, db: DbSession, principal: CurrentPrincipal
+) -> Response:
+    service.delete_deployment(db, principal, orgId, deploymentId)
+    return Response(status_code=204)

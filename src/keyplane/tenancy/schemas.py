@@ -1,0 +1,93 @@
+"""API models for organizations, workspaces, deployments and the caller itself."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from keyplane.http.schemas import ApiModel, Page
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+Description = Annotated[str, StringConstraints(max_length=2000)]
+
+
+class RoleOut(ApiModel):
+    entity_type: str
+    entity_id: str
+    role: str
+
+
+class SelfOut(ApiModel):
+    kind: str
+    id: str
+    name: str
+    organization_id: str | None
+    roles: list[RoleOut]
+    expires_at: datetime | None = None
+
+
+class OrganizationOut(ApiModel):
+    id: str
+    name: str
+    api_keys_enabled: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class OrganizationUpdate(ApiModel):
+    name: Name | None = None
+    api_keys_enabled: bool | None = None
+
+
+class OrganizationList(Page[OrganizationOut]):
+    organizations: list[OrganizationOut]
+
+
+class WorkspaceCreate(ApiModel):
+    name: Name
+    description: Description = ""
+
+
+class WorkspaceUpdate(ApiModel):
+    name: Name | None = None
+    description: Description | None = None
+
+
+class WorkspaceOut(ApiModel):
+    id: str
+    organization_id: str
+    name: str
+    description: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class WorkspaceList(Page[WorkspaceOut]):
+    workspaces: list[WorkspaceOut]
+
+
+class DeploymentCreate(ApiModel):
+    workspace_id: str = Field(min_length=1, max_length=32)
+    name: Name
+    description: Description = ""
+
+
+class DeploymentUpdate(ApiModel):
+    name: Name | None = None
+    description: Description | None = None
+
+
+class DeploymentOut(ApiModel):
+    id: str
+    organization_id: str
+    workspace_id: str
+    name: str
+    description: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class DeploymentList(Page[DeploymentOut]):
+    deployments: list[DeploymentOut]

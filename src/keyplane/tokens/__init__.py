@@ -1,0 +1,1 @@
+"""API tokens: organization, workspace and deployment scoped credentials."""

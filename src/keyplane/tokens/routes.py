@@ -1,0 +1,119 @@
+"""HTTP routes for API tokens and the role catalogue."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from sqlalchemy.orm import Session
+
+from keyplane.db.models import ApiToken, RoleBinding
+from keyplane.domain.credentials import PlaintextSecret
+from keyplane.domain.roles import Level
+from keyplane.http.deps import CurrentPrincipal, DbSession, Paging
+from keyplane.http.schemas import Actor
+from keyplane.tenancy.schemas import RoleOut
+from keyplane.tokens import schemas, service
+
+router = APIRouter(prefix="/v1/organizations/{orgId}", tags=["tokens"])
+TOKEN = "/tokens/{tokenId}"
+
+
+def token_out(
+    token: ApiToken, bindings: list[RoleBinding], value: PlaintextSecret | None = None
+) -> schemas.TokenOut:
+    return schemas.TokenOut(
+        id=token.id,
+        name=token.name,
+        description=token.description,
+        short_token=token.short_token,
+        scope=Level(token.scope),
+        entity_id=token.deployment_id or token.workspace_id or token.organization_id,
+        roles=[
+            RoleOut(entity_type=b.level, entity_id=b.entity_id, role=b.role)
+            for b in sorted(bindings, key=lambda b: (b.level != token.scope, b.level, b.entity_id))
+        ],
+        start_at=token.start_at,
+        end_at=token.end_at,
+        expiry_period_in_days=token.expiry_period_days,
+        last_used_at=token.last_used_at,
+        last_rotated_at=token.last_rotated_at,
+        created_at=token.created_at,
+        updated_at=token.updated_at,
+        created_by=Actor(**token.created_by),
+        updated_by=Actor(**token.updated_by),
+        token=value,
+    )
+
+
+def _one(db: Session, token: ApiToken, value: PlaintextSecret | None = None) -> schemas.TokenOut:
+    return token_out(token, service.roles_of(db, [token])[token.id], value)
+
+
+@router.get("/tokens", response_model=schemas.TokenList, response_model_exclude_none=False)
+def list_tokens(
+    orgId: str,
+    db: DbSession,
+    principal: CurrentPrincipal,
+    page: Paging,
+    workspaceId: str | None = None,
+    deploymentId: str | None = None,
+    scope: Level | None = None,
+) -> schemas.TokenList:
+    rows, total = service.list_tokens(db, principal, orgId, page, workspaceId, deploymentId, scope)
+    roles = service.roles_of(db, rows)
+    return schemas.TokenList(
+        tokens=[token_out(t, roles[t.id]) for t in rows],
+        offset=page.offset,
+        limit=page.limit,
+        total_count=total,
+    )
+
+
+@router.post("/tokens", response_model=schemas.TokenOut, status_code=201)
+def create_token(
+    orgId: str, body: schemas.TokenCreate, db: DbSession, principal: CurrentPrincipal
+) -> schemas.TokenOut:
+    token, value = service.create_token(db, principal, orgId, body)
+    return _one(db, token, value)
+
+
+@router.get(TOKEN, response_model=schemas.TokenOut)
+def read_token(
+    orgId: str, tokenId: str, db: DbSession, principal: CurrentPrincipal
+) -> schemas.TokenOut:
+    return _one(db, service.get_token(db, principal, orgId, tokenId))
+
+
+@router.post(TOKEN, response_model=schemas.TokenOut)
+def update_token(
+    orgId: str,
+    tokenId: str,
+    body: schemas.TokenUpdate,
+    db: DbSession,
+    principal: CurrentPrincipal,
+) -> schemas.TokenOut:
+    return _one(db, service.update_token(db, principal, orgId, tokenId, body))
+
+
+@router.post(TOKEN + "/roles", response_model=schemas.TokenOut)
+def replace_token_roles(
+    orgId: str,
+    tokenId: str,
+    body: schemas.TokenRolesUpdate,
+    db: DbSession,
+    principal: CurrentPrincipal,
+) -> schemas.TokenOut:
+    return _one(db, service.replace_roles(db, principal, orgId, tokenId, body))
+
+
+@router.post(TOKEN + "/rotate", response_model=schemas.TokenOut)
+def rotate_token(
+    orgId: str, tokenId: str, db: DbSession, principal: CurrentPrincipal
+) -> schemas.TokenOut:
+    token, value = service.rotate_token(db, principal, orgId, tokenId)
+    return _one(db, token, value)
+
+
+@router.delete(TOKEN, status_code=204)
+def delete_token(orgId: str, tokenId: str, db: DbSession, principal: CurrentPrincipal) -> Response:
+    service.delete_token(db, principal, orgId, tokenId)
+    return Response(status_code=204)

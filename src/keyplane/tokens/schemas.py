@@ -1,0 +1,70 @@
+"""API models for API tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from keyplane.domain.roles import Level
+from keyplane.http.schemas import Actor, ApiModel, Page
+from keyplane.tenancy.schemas import Description, Name, RoleOut
+
+Role = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class RoleIn(ApiModel):
+    entity_type: Level
+    entity_id: str = Field(min_length=1, max_length=32)
+    role: Role
+
+
+class TokenCreate(ApiModel):
+    name: Name
+    description: Description = ""
+    scope: Level
+    entity_id: str | None = Field(
+        default=None,
+        max_length=32,
+        description="the workspace or deployment id; optional for ORGANIZATION scope",
+    )
+    role: Role
+    token_expiry_period_in_days: int | None = Field(
+        default=None, ge=1, le=3650, description="absent: the token never expires"
+    )
+
+
+class TokenUpdate(ApiModel):
+    name: Name | None = None
+    description: Description | None = None
+
+
+class TokenRolesUpdate(ApiModel):
+    roles: list[RoleIn] = Field(min_length=1, max_length=200)
+
+
+class TokenOut(ApiModel):
+    id: str
+    name: str
+    description: str
+    short_token: str
+    scope: Level
+    entity_id: str
+    roles: list[RoleOut]
+    start_at: datetime
+    end_at: datetime | None
+    expiry_period_in_days: int | None
+    last_used_at: datetime | None
+    last_rotated_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    created_by: Actor
+    updated_by: Actor
+    token: str | None = Field(
+        default=None, description="the token value: only in the answer to create and rotate"
+    )
+
+
+class TokenList(Page[TokenOut]):
+    tokens: list[TokenOut]

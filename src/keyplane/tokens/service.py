@@ -1,0 +1,249 @@
+"""Use cases for API tokens: create, list, read, update, replace roles, rotate, delete."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from keyplane.auth.principal import Principal
+from keyplane.auth.tokens import token_entity
+from keyplane.db.base import utcnow
+from keyplane.db.models import ApiToken, Deployment, RoleBinding, Workspace
+from keyplane.domain import credentials
+from keyplane.domain.access import Entity
+from keyplane.domain.credentials import PlaintextSecret, SecretKind
+from keyplane.domain.errors import InvalidInput, NotFound
+from keyplane.domain.roles import Level, Permission
+from keyplane.http.paging import page_of_query
+from keyplane.http.runtime import credentials_changed
+from keyplane.http.schemas import PageParams
+from keyplane.tenancy.entities import (
+    deployment_entity,
+    get_entity,
+    workspace_entity,
+)
+from keyplane.tenancy.granting import EXTRA_LEVELS, check_grantable
+from keyplane.tokens import schemas
+
+MANAGE = {
+    Level.ORGANIZATION: Permission.ORGANIZATION_TOKENS_MANAGE,
+    Level.WORKSPACE: Permission.WORKSPACE_TOKENS_MANAGE,
+    Level.DEPLOYMENT: Permission.DEPLOYMENT_TOKENS_MANAGE,
+}
+KIND = {
+    Level.ORGANIZATION: SecretKind.ORGANIZATION_TOKEN,
+    Level.WORKSPACE: SecretKind.WORKSPACE_TOKEN,
+    Level.DEPLOYMENT: SecretKind.DEPLOYMENT_TOKEN,
+}
+SORT_COLUMNS: dict[str, ColumnElement[object]] = {
+    "name": ApiToken.name,  # type: ignore[dict-item]
+    "createdAt": ApiToken.created_at,  # type: ignore[dict-item]
+    "updatedAt": ApiToken.updated_at,  # type: ignore[dict-item]
+    "endAt": ApiToken.end_at,  # type: ignore[dict-item]
+    "lastUsedAt": ApiToken.last_used_at,  # type: ignore[dict-item]
+}
+
+
+def create_token(
+    db: Session, principal: Principal, org_id: str, data: schemas.TokenCreate
+) -> tuple[ApiToken, PlaintextSecret]:
+    """Create a token holding one role on its own entity; returns it with its value.
+
+    The value exists only in the return value: the database keeps its SHA-256.
+    """
+    if data.scope is Level.ORGANIZATION and data.entity_id in (None, org_id):
+        own = get_entity(db, org_id, Level.ORGANIZATION, org_id)
+    elif data.entity_id is None:
+        raise InvalidInput(
+            f"entityId is required for a {data.scope.value.lower()} token",
+            field_errors={"entityId": "required for this scope"},
+        )
+    else:
+        own = get_entity(db, org_id, data.scope, data.entity_id)
+    principal.require(MANAGE[data.scope], own)
+    roles = check_grantable(
+        db, principal, org_id, [(data.scope, own.id, data.role)], own, EXTRA_LEVELS[data.scope]
+    )
+    value = credentials.generate(KIND[data.scope])
+    now = utcnow()
+    token = ApiToken(
+        organization_id=org_id,
+        workspace_id=own.id if own.level is Level.WORKSPACE else None,
+        deployment_id=own.id if own.level is Level.DEPLOYMENT else None,
+        scope=data.scope.value,
+        name=data.name,
+        description=data.description,
+        secret_hash=credentials.hash_secret(value),
+        short_token=credentials.short(value),
+        expiry_period_days=data.token_expiry_period_in_days,
+        start_at=now,
+        end_at=_end(now, data.token_expiry_period_in_days),
+        created_by=principal.actor(),
+        updated_by=principal.actor(),
+    )
+    db.add(token)
+    db.flush()
+    _bind(db, token, roles)
+    db.commit()
+    return token, value
+
+
+def list_tokens(
+    db: Session,
+    principal: Principal,
+    org_id: str,
+    page: PageParams,
+    workspace_id: str | None = None,
+    deployment_id: str | None = None,
+    scope: Level | None = None,
+) -> tuple[list[ApiToken], int]:
+    """Tokens the principal may manage; with an entity filter, those holding a role on it."""
+    principal.grants.require_visible_organization(org_id)
+    query = select(ApiToken).where(ApiToken.organization_id == org_id)
+    for level, entity_id in ((Level.WORKSPACE, workspace_id), (Level.DEPLOYMENT, deployment_id)):
+        if entity_id:
+            principal.require(MANAGE[level], get_entity(db, org_id, level, entity_id))
+            holders = select(RoleBinding.token_id).where(RoleBinding.entity_id == entity_id)
+            query = query.where(ApiToken.id.in_(holders))
+    if scope:
+        query = query.where(ApiToken.scope == scope.value)
+    visible = _manageable_filter(db, principal, org_id)
+    if visible is not None:
+        query = query.where(visible)
+    return page_of_query(db, query, page, SORT_COLUMNS)
+
+
+def _manageable_filter(
+    db: Session, principal: Principal, org_id: str
+) -> ColumnElement[bool] | None:
+    """A SQL condition for tokens this principal may manage; None: all in the organization."""
+    grants = principal.grants
+    org = Entity(Level.ORGANIZATION, org_id, org_id)
+    if Permission.ORGANIZATION_TOKENS_MANAGE in grants.permissions_at(org):
+        return None
+    workspaces = db.scalars(select(Workspace).where(Workspace.organization_id == org_id))
+    deployments = db.scalars(select(Deployment).where(Deployment.organization_id == org_id))
+    ws_ids = [
+        ws.id
+        for ws in workspaces
+        if Permission.WORKSPACE_TOKENS_MANAGE in grants.permissions_at(workspace_entity(ws))
+    ]
+    dep_ids = [
+        d.id
+        for d in deployments
+        if Permission.DEPLOYMENT_TOKENS_MANAGE in grants.permissions_at(deployment_entity(d))
+    ]
+    return or_(
+        (ApiToken.scope == Level.WORKSPACE.value) & ApiToken.workspace_id.in_(ws_ids),
+        (ApiToken.scope == Level.DEPLOYMENT.value) & ApiToken.deployment_id.in_(dep_ids),
+    )
+
+
+def get_token(db: Session, principal: Principal, org_id: str, token_id: str) -> ApiToken:
+    """A token the principal may manage; NotFound if it cannot see its entity."""
+    token = db.get(ApiToken, token_id)
+    if token is None or token.organization_id != org_id:
+        raise NotFound(f"API token {token_id} not found")
+    entity = token_entity(db, token)
+    if not principal.grants.can_see(entity):
+        raise NotFound(f"API token {token_id} not found")
+    principal.require(MANAGE[entity.level], entity)
+    return token
+
+
+def update_token(
+    db: Session, principal: Principal, org_id: str, token_id: str, change: schemas.TokenUpdate
+) -> ApiToken:
+    token = get_token(db, principal, org_id, token_id)
+    if change.name is not None:
+        token.name = change.name
+    if change.description is not None:
+        token.description = change.description
+    token.updated_by = principal.actor()
+    credentials_changed(db)  # the cached principal carries the name
+    db.commit()
+    return token
+
+
+def replace_roles(
+    db: Session,
+    principal: Principal,
+    org_id: str,
+    token_id: str,
+    change: schemas.TokenRolesUpdate,
+) -> ApiToken:
+    token = get_token(db, principal, org_id, token_id)
+    own = token_entity(db, token)
+    wanted = [(r.entity_type, r.entity_id, r.role) for r in change.roles]
+    roles = check_grantable(db, principal, org_id, wanted, own, EXTRA_LEVELS[own.level])
+    for binding in db.scalars(select(RoleBinding).where(RoleBinding.token_id == token.id)):
+        db.delete(binding)
+    db.flush()
+    _bind(db, token, roles)
+    token.updated_by = principal.actor()
+    token.updated_at = utcnow()
+    credentials_changed(db)
+    db.commit()
+    return token
+
+
+def rotate_token(
+    db: Session, principal: Principal, org_id: str, token_id: str
+) -> tuple[ApiToken, PlaintextSecret]:
+    """Give the token a new value; the old one stops working at once.
+
+    The expiry period, if any, starts again from now.
+    """
+    token = get_token(db, principal, org_id, token_id)
+    value = credentials.generate(KIND[Level(token.scope)])
+    now = utcnow()
+    token.secret_hash = credentials.hash_secret(value)
+    token.short_token = credentials.short(value)
+    token.last_rotated_at = now
+    token.start_at = now
+    token.end_at = _end(now, token.expiry_period_days)
+    token.updated_by = principal.actor()
+    credentials_changed(db)
+    db.commit()
+    return token, value
+
+
+def delete_token(db: Session, principal: Principal, org_id: str, token_id: str) -> None:
+    token = get_token(db, principal, org_id, token_id)
+    db.delete(token)
+    credentials_changed(db)
+    db.commit()
+
+
+def roles_of(db: Session, tokens: list[ApiToken]) -> dict[str, list[RoleBinding]]:
+    """Role bindings of several tokens, in one query."""
+    found: dict[str, list[RoleBinding]] = defaultdict(list)
+    ids = [t.id for t in tokens]
+    if ids:
+        for binding in db.scalars(select(RoleBinding).where(RoleBinding.token_id.in_(ids))):
+            found[binding.subject_id].append(binding)
+    return found
+
+
+def _bind(db: Session, token: ApiToken, roles: list[tuple[Entity, str]]) -> None:
+    for entity, role in roles:
+        db.add(
+            RoleBinding(
+                subject_id=token.id,
+                token_id=token.id,
+                level=entity.level.value,
+                entity_id=entity.id,
+                role=role,
+                organization_id=entity.organization_id,
+                workspace_id=entity.workspace_id,
+                deployment_id=entity.id if entity.level is Level.DEPLOYMENT else None,
+            )
+        )
+
+
+def _end(start: datetime, days: int | None) -> datetime | None:
+    return start + timedelta(days=days) if days else None

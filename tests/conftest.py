@@ -1,0 +1,115 @@
+"""Shared fixtures: a real database per backend, the real app, and a populated world.
+
+Every test that uses ``db_url`` runs once on SQLite and once on PostgreSQL when
+``KEYPLANE_TEST_DATABASE_URL`` is set (CI sets it); otherwise the PostgreSQL runs
+are skipped with a reason that says so.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+
+from keyplane.app import create_app
+from keyplane.config import Settings
+from keyplane.db.base import Base
+from keyplane.db.migrate import upgrade
+from keyplane.db.session import make_engine
+from keyplane.http.runtime import Runtime
+from tests.factories import World
+
+PG_URL = os.environ.get("KEYPLANE_TEST_DATABASE_URL")
+BACKENDS = [
+    "sqlite",
+    pytest.param(
+        "postgresql",
+        marks=pytest.mark.skipif(
+            not PG_URL, reason="KEYPLANE_TEST_DATABASE_URL is not set: PostgreSQL runs skipped"
+        ),
+    ),
+]
+
+
+def fresh_postgres_database(base_url: str) -> tuple[str, str]:
+    """Create an empty database next to the one in ``base_url``; returns (url, name)."""
+    name = f"kp_test_{secrets.token_hex(4)}"
+    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    head, _, _ = base_url.rpartition("/")
+    return f"{head}/{name}", name
+
+
+def drop_postgres_database(base_url: str, name: str) -> None:
+    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'keyplane.db'}"
+        upgrade(url)
+        yield url
+        return
+    assert PG_URL
+    url, name = fresh_postgres_database(PG_URL)
+    upgrade(url)
+    yield url
+    drop_postgres_database(PG_URL, name)
+
+
+@pytest.fixture(scope="session")
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+def _empty(engine: Engine) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        else:
+            for table in tables:
+                connection.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return Settings(database_url=db_url, data_dir=tmp_path, public_url="http://testserver")
+
+
+@pytest.fixture
+def runtime(settings: Settings, engine: Engine) -> Iterator[Runtime]:
+    _empty(engine)
+    runtime = Runtime.create(settings, engine=engine)
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
+def app(settings: Settings, runtime: Runtime):  # type: ignore[no-untyped-def]
+    return create_app(settings, runtime)
+
+
+@pytest.fixture
+def client(app) -> TestClient:  # type: ignore[no-untyped-def]
+    return TestClient(app)
+
+
+@pytest.fixture
+def world(client: TestClient, runtime: Runtime) -> World:
+    return World.create(client, runtime)
