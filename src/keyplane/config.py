@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     )
     public_url: str = "http://127.0.0.1:8080"
     redis_url: str | None = None
+    # Comma-separated Fernet keys for secrets kept encrypted at rest; the first one
+    # encrypts. Unset: a key file in the data dir (see keyplane.secretbox).
+    encryption_keys: str | None = Field(default=None, repr=False)
 
     # Requests larger than this are refused with 413 before they are parsed.
     max_body_bytes: int = 1_048_576

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Engine, event
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from keyplane.auth.authenticator import Authenticator
 from keyplane.config import Settings
 from keyplane.db.session import make_engine, make_sessionmaker
+from keyplane.secretbox import SecretBox, load_secret_box
 
 CREDENTIALS_CHANGED = "keyplane.credentials_changed"
 
@@ -57,6 +59,10 @@ class Runtime:
         if db.info.pop(CREDENTIALS_CHANGED, False):
             for callback in self.on_credentials_changed:
                 callback()
+
+    @cached_property
+    def secret_box(self) -> SecretBox:
+        return load_secret_box(self.settings)
 
     def close(self) -> None:
         if self.owns_engine:
