@@ -1,0 +1,191 @@
+"""What every API command starts from: the server, the credential, and who it is.
+
+:func:`connect` resolves the credential (DESIGN §5), asks ``/v1/self`` who it belongs
+to, warns when it expires soon, and turns every API error raised inside the ``with``
+block into a :class:`CliError` that says what to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import typer
+
+from keyplane.cli import credentials, errors, output
+from keyplane.client import ApiError, KeyplaneClient, ServerUnreachable
+
+Json = dict[str, Any]
+EXPIRY_WARNING = timedelta(days=7)
+SCOPE_OF_KIND = {
+    "ORGANIZATION_TOKEN": "organization",
+    "WORKSPACE_TOKEN": "workspace",
+    "DEPLOYMENT_TOKEN": "deployment",
+}
+# DESIGN §2: this organization role implies WORKSPACE_OWNER in every workspace.
+ROLE_WITH_EVERY_WORKSPACE = "ORGANIZATION_OWNER"
+
+OrgOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--organization-id", help="Organization to act in (default: the credential's own)."
+    ),
+]
+WorkspaceOpt = Annotated[
+    str | None,
+    typer.Option("--workspace-id", help="Workspace (default: a Workspace token's own)."),
+]
+DeploymentOpt = Annotated[
+    str | None,
+    typer.Option("--deployment-id", help="Deployment (default: a Deployment token's own)."),
+]
+
+
+@dataclass
+class Session:
+    client: KeyplaneClient
+    credential: credentials.Credential
+    me: Json  # the answer of GET /v1/self
+    org_id: str
+
+    @property
+    def kind(self) -> str:
+        return str(self.me["kind"])
+
+    def own(self, level: str) -> str | None:
+        """The id of the entity this credential is scoped to at ``level``, if any."""
+        scope = SCOPE_OF_KIND.get(self.kind, "").upper()
+        if scope != level:
+            return None
+        return next((r["entityId"] for r in self.me["roles"] if r["entityType"] == level), None)
+
+    def workspace_id(self, given: str | None) -> str:
+        """``--workspace-id``, else the workspace of a Workspace or Deployment token."""
+        if given:
+            return given
+        if own := self.own("WORKSPACE"):
+            return own
+        if deployment := self.own("DEPLOYMENT"):
+            return str(self.client.get_deployment(self.org_id, deployment)["workspaceId"])
+        raise errors.UsageError(
+            f"this command acts on one workspace: pass --workspace-id ({self.describe()} "
+            "is not tied to one workspace)",
+            hint="`keyplane workspace list` shows the workspaces you can see",
+        )
+
+    def deployment_id(self, given: str | None) -> str:
+        """``--deployment-id``, else the deployment of a Deployment token; never a guess."""
+        if given:
+            return given
+        if own := self.own("DEPLOYMENT"):
+            return own
+        raise errors.UsageError(
+            f"this command acts on one deployment: pass --deployment-id ({self.describe()} "
+            "is not tied to one deployment)",
+            hint="`keyplane deployment list` shows the deployments you can see",
+        )
+
+    def describe(self) -> str:
+        """E.g. ``the Workspace token 'ci'``, for messages."""
+        kind = self.kind.replace("_TOKEN", "").capitalize()
+        noun = f"the {kind} token" if self.kind in SCOPE_OF_KIND else f"the {self.kind.lower()}"
+        return f"{noun} {self.me['name']!r}"
+
+    def lacks_workspace_roles(self) -> bool:
+        """An Organization token that can see no workspace, as DESIGN §2 has it."""
+        if self.kind != "ORGANIZATION_TOKEN":
+            return False
+        levels = {r["entityType"] for r in self.me["roles"]}
+        org_roles = {r["role"] for r in self.me["roles"] if r["entityType"] == "ORGANIZATION"}
+        return not levels & {"WORKSPACE", "DEPLOYMENT"} and ROLE_WITH_EVERY_WORKSPACE not in (
+            org_roles
+        )
+
+    def workspace_role_hint(self) -> str:
+        return (
+            "this Organization token has no role in any workspace: add one with "
+            f"`keyplane workspace token add {self.me['id']} --workspace-id <WORKSPACE_ID> "
+            "--role WORKSPACE_MEMBER` (run it with an owner's credential)"
+        )
+
+
+@contextmanager
+def connect(organization_id: str | None = None) -> Iterator[Session]:
+    """A :class:`Session` for one command; API errors inside become CLI errors."""
+    credential = credentials.resolve()
+    url = credentials.server_url()
+    with KeyplaneClient(url, credential.bearer) as client:
+        session = None
+        try:
+            me = client.get_self()
+            org_id = organization_id or me.get("organizationId")
+            if not org_id:
+                raise errors.UsageError("pass --organization-id: this credential has none")
+            session = Session(client, credential, me, org_id)
+            warn_if_expiring(session)
+            yield session
+        except ApiError as error:
+            raise explain(error, credential, session) from None
+        except ServerUnreachable as error:
+            raise errors.CliError(
+                str(error), hint="check KEYPLANE_URL and that the server is running"
+            ) from None
+
+
+def warn_if_expiring(session: Session) -> None:
+    expires = session.me.get("expiresAt")
+    if not expires:
+        return
+    when = datetime.fromisoformat(expires)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    left = when - datetime.now(UTC)
+    if left > EXPIRY_WARNING:
+        return
+    scope = SCOPE_OF_KIND.get(session.kind, "organization")
+    days = max(0, left.days)
+    output.warn(
+        f"the API token {session.me['name']!r} in {session.credential.source} expires on "
+        f"{when:%Y-%m-%d %H:%M} UTC (in {days} day{'s' if days != 1 else ''}): rotate it with "
+        f"`keyplane {scope} token rotate {session.me['id']}` and update your secret store"
+    )
+
+
+def explain(
+    error: ApiError, credential: credentials.Credential, session: Session | None
+) -> errors.CliError:
+    """The CLI error for an API error: same message, the exit code, and what to do."""
+    status, message = error.status_code, error.message
+    if status == 401:
+        return errors.NotAuthenticated(
+            message, hint=f"the credential came from {credential.source}: set it to a valid token"
+        )
+    if status == 403:
+        hint = None
+        if session:
+            held = ", ".join(
+                f"{r['role']} on {r['entityType'].lower()} {r['entityId']}"
+                for r in session.me["roles"]
+            )
+            hint = (
+                f"{session.describe()} holds {held or 'no role'}; "
+                "ask an owner for a token whose role includes it"
+            )
+        return errors.PermissionDenied(message, hint=hint)
+    if status == 404:
+        hint = (
+            session.workspace_role_hint() if session and session.lacks_workspace_roles() else None
+        )
+        return errors.NotFound(message, hint=hint)
+    if status == 400:
+        fields = "; ".join(f"{name}: {text}" for name, text in error.field_errors.items())
+        return errors.UsageError(f"{message}{f' ({fields})' if fields else ''}")
+    if status >= 500:
+        return errors.CliError(
+            f"the server failed: {message}",
+            hint=f"give the server's operator the request id {error.request_id}",
+        )
+    return errors.CliError(message)

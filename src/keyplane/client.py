@@ -1,0 +1,363 @@
+"""The Python SDK for the keyplane HTTP API (DESIGN §4); the CLI talks to the server only here.
+
+Transport only: methods send one request (or walk the pages of a list) and return the
+decoded JSON. Nothing is printed. Every error answer raises :class:`ApiError`; a server
+that cannot be reached raises :class:`ServerUnreachable`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import httpx
+
+from keyplane import __version__
+
+Json = dict[str, Any]
+PAGE_LIMIT = 1000  # the API's maximum page size
+
+
+class ApiError(Exception):
+    """The server answered with an error body ``{message, requestId, statusCode, fieldErrors?}``."""
+
+    def __init__(
+        self,
+        status_code: int,
+        message: str,
+        request_id: str = "",
+        field_errors: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+        self.request_id = request_id
+        self.field_errors = dict(field_errors or {})
+
+
+class ServerUnreachable(Exception):
+    """No HTTP answer at all: wrong URL, server down, network or TLS failure."""
+
+    def __init__(self, base_url: str, reason: str) -> None:
+        super().__init__(f"cannot reach keyplane at {base_url}: {reason}")
+        self.base_url = base_url
+        self.reason = reason
+
+
+# A credential is a bearer value, or a callable that returns a fresh one per request
+# (a short-lived access token obtained by exchange and cached by its provider).
+Credential = str | Callable[[], str] | None
+
+
+class KeyplaneClient:
+    """One keyplane server, one credential. Use as a context manager or call :meth:`close`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        credential: Credential,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._credential = credential
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            timeout=timeout,
+            transport=transport,
+            headers={"User-Agent": f"keyplane-cli/{__version__}"},
+        )
+        # Headers of the last answer, for callers that warn about them (Deprecation, …).
+        self.last_headers: httpx.Headers = httpx.Headers()
+
+    def __enter__(self) -> KeyplaneClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- transport ---------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Json | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Send one request; the decoded JSON answer, or None for an empty one (204)."""
+        headers = {}
+        value = self._credential() if callable(self._credential) else self._credential
+        if value:
+            headers["Authorization"] = f"Bearer {value}"
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        try:
+            answer = self._http.request(method, path, json=json, params=query, headers=headers)
+        except httpx.HTTPError as error:
+            raise ServerUnreachable(self.base_url, _reason(error)) from None
+        self.last_headers = answer.headers
+        if answer.status_code >= 400:
+            raise _api_error(answer)
+        if answer.status_code == 204 or not answer.content:
+            return None
+        return answer.json()
+
+    def _get(self, path: str, **params: Any) -> Json:
+        result: Json = self.request("GET", path, params=params)
+        return result
+
+    def _post(self, path: str, body: Json) -> Json:
+        result: Json = self.request("POST", path, json=body)
+        return result
+
+    def _delete(self, path: str) -> None:
+        self.request("DELETE", path)
+
+    def _all(self, path: str, key: str, **params: Any) -> list[Json]:
+        """Every item of a list endpoint, walking its pages."""
+        return list(self._iter(path, key, **params))
+
+    def _iter(self, path: str, key: str, **params: Any) -> Iterator[Json]:
+        offset = 0
+        while True:
+            page = self._get(path, offset=offset, limit=PAGE_LIMIT, **params)
+            items: list[Json] = page[key]
+            yield from items
+            offset += len(items)
+            if not items or offset >= page["totalCount"]:
+                return
+
+    # -- the caller and organizations ----------------------------------------------------
+
+    def get_self(self) -> Json:
+        """``GET /v1/self``: kind, id, name, organizationId, roles, expiresAt."""
+        return self._get("/v1/self")
+
+    def list_organizations(self) -> list[Json]:
+        return self._all("/v1/organizations", "organizations")
+
+    def get_organization(self, org_id: str) -> Json:
+        return self._get(_org(org_id))
+
+    def update_organization(self, org_id: str, **changes: Any) -> Json:
+        return self._post(_org(org_id), _present(changes))
+
+    # -- workspaces ----------------------------------------------------------------------
+
+    def list_workspaces(self, org_id: str) -> list[Json]:
+        return self._all(f"{_org(org_id)}/workspaces", "workspaces")
+
+    def create_workspace(self, org_id: str, name: str, description: str = "") -> Json:
+        return self._post(f"{_org(org_id)}/workspaces", {"name": name, "description": description})
+
+    def get_workspace(self, org_id: str, workspace_id: str) -> Json:
+        return self._get(f"{_org(org_id)}/workspaces/{workspace_id}")
+
+    def update_workspace(
+        self,
+        org_id: str,
+        workspace_id: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+    ) -> Json:
+        body = _present({"name": name, "description": description})
+        return self._post(f"{_org(org_id)}/workspaces/{workspace_id}", body)
+
+    def delete_workspace(self, org_id: str, workspace_id: str) -> None:
+        self._delete(f"{_org(org_id)}/workspaces/{workspace_id}")
+
+    # -- deployments ---------------------------------------------------------------------
+
+    def list_deployments(self, org_id: str, workspace_id: str | None = None) -> list[Json]:
+        return self._all(f"{_org(org_id)}/deployments", "deployments", workspaceId=workspace_id)
+
+    def create_deployment(
+        self, org_id: str, workspace_id: str, name: str, description: str = ""
+    ) -> Json:
+        body = {"workspaceId": workspace_id, "name": name, "description": description}
+        return self._post(f"{_org(org_id)}/deployments", body)
+
+    def get_deployment(self, org_id: str, deployment_id: str) -> Json:
+        return self._get(f"{_org(org_id)}/deployments/{deployment_id}")
+
+    def update_deployment(
+        self,
+        org_id: str,
+        deployment_id: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+    ) -> Json:
+        body = _present({"name": name, "description": description})
+        return self._post(f"{_org(org_id)}/deployments/{deployment_id}", body)
+
+    def delete_deployment(self, org_id: str, deployment_id: str) -> None:
+        self._delete(f"{_org(org_id)}/deployments/{deployment_id}")
+
+    # -- API tokens ----------------------------------------------------------------------
+
+    def list_tokens(
+        self,
+        org_id: str,
+        *,
+        scope: str | None = None,
+        workspace_id: str | None = None,
+        deployment_id: str | None = None,
+    ) -> list[Json]:
+        return self._all(
+            f"{_org(org_id)}/tokens",
+            "tokens",
+            scope=scope,
+            workspaceId=workspace_id,
+            deploymentId=deployment_id,
+        )
+
+    def create_token(
+        self,
+        org_id: str,
+        *,
+        name: str,
+        scope: str,
+        role: str,
+        entity_id: str | None = None,
+        description: str = "",
+        expiry_days: int | None = None,
+    ) -> Json:
+        """The new token object; its ``token`` field holds the value, shown this once."""
+        body = _present(
+            {
+                "name": name,
+                "description": description,
+                "scope": scope,
+                "entityId": entity_id,
+                "role": role,
+                "tokenExpiryPeriodInDays": expiry_days,
+            }
+        )
+        return self._post(f"{_org(org_id)}/tokens", body)
+
+    def get_token(self, org_id: str, token_id: str) -> Json:
+        return self._get(f"{_org(org_id)}/tokens/{token_id}")
+
+    def update_token(
+        self, org_id: str, token_id: str, *, name: str | None = None, description: str | None = None
+    ) -> Json:
+        body = _present({"name": name, "description": description})
+        return self._post(f"{_org(org_id)}/tokens/{token_id}", body)
+
+    def replace_token_roles(self, org_id: str, token_id: str, roles: list[Json]) -> Json:
+        """Replace all roles of a token; ``roles`` items are ``{entityType, entityId, role}``."""
+        return self._post(f"{_org(org_id)}/tokens/{token_id}/roles", {"roles": roles})
+
+    def rotate_token(self, org_id: str, token_id: str) -> Json:
+        """The token object with its new value in ``token``; the old value stops working."""
+        return self._post(f"{_org(org_id)}/tokens/{token_id}/rotate", {})
+
+    def delete_token(self, org_id: str, token_id: str) -> None:
+        self._delete(f"{_org(org_id)}/tokens/{token_id}")
+
+    # -- members ---------------------------------------------------------------------------
+
+    def list_users(self, org_id: str) -> list[Json]:
+        return self._all(f"{_org(org_id)}/users", "users")
+
+    def get_user(self, org_id: str, user_id: str) -> Json:
+        return self._get(f"{_org(org_id)}/users/{user_id}")
+
+    def replace_user_roles(
+        self,
+        org_id: str,
+        user_id: str,
+        organization_role: str,
+        workspace_roles: list[Json] | None = None,
+        deployment_roles: list[Json] | None = None,
+    ) -> Json:
+        body = {
+            "organizationRole": organization_role,
+            "workspaceRoles": workspace_roles or [],
+            "deploymentRoles": deployment_roles or [],
+        }
+        return self._post(f"{_org(org_id)}/users/{user_id}/roles", body)
+
+    def remove_user(self, org_id: str, user_id: str) -> None:
+        self._delete(f"{_org(org_id)}/users/{user_id}")
+
+    def invite(self, org_id: str, email: str, role: str = "ORGANIZATION_MEMBER") -> Json:
+        return self._post(f"{_org(org_id)}/invites", {"email": email, "role": role})
+
+    def list_workspace_users(self, org_id: str, workspace_id: str) -> list[Json]:
+        return self._all(f"{_org(org_id)}/workspaces/{workspace_id}/users", "users")
+
+    def add_workspace_user(self, org_id: str, workspace_id: str, email: str, role: str) -> Json:
+        return self._post(
+            f"{_org(org_id)}/workspaces/{workspace_id}/users", {"email": email, "role": role}
+        )
+
+    def update_workspace_user(
+        self, org_id: str, workspace_id: str, user_id: str, role: str
+    ) -> Json:
+        return self._post(
+            f"{_org(org_id)}/workspaces/{workspace_id}/users/{user_id}", {"role": role}
+        )
+
+    def remove_workspace_user(self, org_id: str, workspace_id: str, user_id: str) -> None:
+        self._delete(f"{_org(org_id)}/workspaces/{workspace_id}/users/{user_id}")
+
+    # -- roles -------------------------------------------------------------------------------
+
+    def list_roles(self, org_id: str) -> list[Json]:
+        """The role catalogue: built-in and custom roles with their permissions."""
+        roles: list[Json] = self._get(f"{_org(org_id)}/roles")["roles"]
+        return roles
+
+    def list_custom_roles(self, org_id: str) -> list[Json]:
+        return self._all(f"{_org(org_id)}/custom-roles", "roles")
+
+    def create_custom_role(
+        self, org_id: str, name: str, permissions: list[str], description: str = ""
+    ) -> Json:
+        body = {"name": name, "description": description, "permissions": permissions}
+        return self._post(f"{_org(org_id)}/custom-roles", body)
+
+    def delete_custom_role(self, org_id: str, role_id: str) -> None:
+        self._delete(f"{_org(org_id)}/custom-roles/{role_id}")
+
+
+def _org(org_id: str) -> str:
+    return f"/v1/organizations/{org_id}"
+
+
+def _present(fields: Mapping[str, Any]) -> Json:
+    """The fields that were given (None means "leave unchanged" / "use the default")."""
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def _api_error(answer: httpx.Response) -> ApiError:
+    request_id = answer.headers.get("X-Request-Id", "")
+    try:
+        body = answer.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or "message" not in body:
+        text = answer.text.strip()[:200] or answer.reason_phrase
+        return ApiError(answer.status_code, f"HTTP {answer.status_code}: {text}", request_id)
+    return ApiError(
+        answer.status_code,
+        str(body["message"]),
+        str(body.get("requestId") or request_id),
+        body.get("fieldErrors") or None,
+    )
+
+
+def _reason(error: httpx.HTTPError) -> str:
+    if isinstance(error, httpx.TimeoutException):
+        return "the request timed out"
+    if isinstance(error, httpx.ConnectError):
+        return "connection refused or host not found"
+    return type(error).__name__
