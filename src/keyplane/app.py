@@ -5,19 +5,24 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from keyplane import __version__
+from keyplane.apikeys.deprecation import DeprecationHeadersMiddleware
+from keyplane.apikeys.routes import router as apikeys_router
 from keyplane.config import Settings, get_settings
 from keyplane.http import errors
 from keyplane.http.health import router as health_router
 from keyplane.http.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from keyplane.http.runtime import Runtime
+from keyplane.oauth import errors as oauth_errors
+from keyplane.oauth.routes import router as oauth_router
 from keyplane.tenancy.members_routes import router as members_router
 from keyplane.tenancy.routes import router as tenancy_router
 from keyplane.tokens.routes import router as tokens_router
 
-ROUTERS = (health_router, tenancy_router, members_router, tokens_router)
+ROUTERS: tuple[APIRouter, ...] = (health_router, tenancy_router, members_router, tokens_router)
+ROUTERS += (apikeys_router, oauth_router)
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -41,8 +46,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     app.state.runtime = runtime
     errors.install(app)
+    oauth_errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.add_middleware(DeprecationHeadersMiddleware, settings=settings)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     return app

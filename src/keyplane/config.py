@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     # Failed secret checks allowed per client IP per minute before 429.
     auth_failure_limit_per_minute: int = 30
 
+    # OAuth (keyplane.oauth): lifetime of issued JWT access tokens, and the dates that
+    # deployment API key answers announce in their Deprecation and Sunset headers.
+    access_token_lifetime_seconds: int = Field(default=3600, ge=60, le=86_400)
+    api_keys_deprecated_on: str = "2026-01-01"
+    api_keys_sunset_on: str = "2027-07-01"
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

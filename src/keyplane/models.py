@@ -1,5 +1,6 @@
 """Imports every area's models so that the metadata knows all tables."""
 
+from keyplane.apikeys.models import DeploymentApiKey  # noqa: F401
 from keyplane.db.models import (  # noqa: F401
     ApiToken,
     CustomRole,
@@ -9,3 +10,4 @@ from keyplane.db.models import (  # noqa: F401
     User,
     Workspace,
 )
+from keyplane.oauth.models import RevokedAccessToken, SigningKey  # noqa: F401

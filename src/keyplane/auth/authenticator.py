@@ -43,7 +43,9 @@ class Authenticator:
         self._ttl = cache_ttl_seconds
         self._cache: dict[str, tuple[Principal, float]] = {}
         self.last_used = LastUsedRecorder(sessions, last_used_interval_seconds)
-        self._limiter = MovingWindowRateLimiter(limit_storage or MemoryStorage())
+        # Public so that other secret checks (the OAuth token endpoint) share the storage.
+        self.limit_storage = limit_storage or MemoryStorage()
+        self._limiter = MovingWindowRateLimiter(self.limit_storage)
         self._failure_limit = RateLimitItemPerMinute(failures_per_minute)
         self.jwt_verifier: JwtVerifier | None = None
 

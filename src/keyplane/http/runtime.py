@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
@@ -14,6 +14,9 @@ from keyplane.auth.authenticator import Authenticator
 from keyplane.config import Settings
 from keyplane.db.session import make_engine, make_sessionmaker
 from keyplane.secretbox import SecretBox, load_secret_box
+
+if TYPE_CHECKING:
+    from keyplane.oauth.server import OAuthServer
 
 CREDENTIALS_CHANGED = "keyplane.credentials_changed"
 
@@ -51,6 +54,7 @@ class Runtime:
         )
         runtime = cls(settings, engine, sessions, authenticator, owns_engine=owns_engine)
         runtime.on_credentials_changed.append(authenticator.invalidate)
+        runtime.oauth.attach(runtime)  # JWT access tokens on every route
         event.listen(sessions, "after_commit", runtime._after_commit)
         event.listen(sessions, "after_rollback", _forget_mark)
         return runtime
@@ -63,6 +67,12 @@ class Runtime:
     @cached_property
     def secret_box(self) -> SecretBox:
         return load_secret_box(self.settings)
+
+    @cached_property
+    def oauth(self) -> OAuthServer:
+        from keyplane.oauth.server import OAuthServer  # the oauth package imports this module
+
+        return OAuthServer(self)
 
     def close(self) -> None:
         if self.owns_engine:

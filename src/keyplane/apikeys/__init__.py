@@ -1,0 +1,1 @@
+"""Deployment API keys: the legacy key ID + secret pair, exchanged for access tokens."""

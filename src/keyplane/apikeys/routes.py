@@ -1,0 +1,61 @@
+"""HTTP routes for deployment API keys."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from keyplane.apikeys import schemas, service
+from keyplane.apikeys.models import DeploymentApiKey
+from keyplane.domain.credentials import PlaintextSecret
+from keyplane.http.deps import CurrentPrincipal, DbSession, Paging
+from keyplane.http.schemas import Actor
+
+router = APIRouter(
+    prefix="/v1/organizations/{orgId}/deployments/{deploymentId}/api-keys", tags=["api keys"]
+)
+
+
+def key_out(key: DeploymentApiKey, secret: PlaintextSecret | None = None) -> schemas.ApiKeyOut:
+    return schemas.ApiKeyOut(
+        id=key.id,
+        name=key.name,
+        description=key.description,
+        deployment_id=key.deployment_id,
+        created_at=key.created_at,
+        last_used_at=key.last_used_at,
+        created_by=Actor(**key.created_by),
+        secret=secret,
+    )
+
+
+@router.get("", response_model=schemas.ApiKeyList)
+def list_keys(
+    orgId: str, deploymentId: str, db: DbSession, principal: CurrentPrincipal, page: Paging
+) -> schemas.ApiKeyList:
+    rows, total = service.list_keys(db, principal, orgId, deploymentId, page)
+    return schemas.ApiKeyList(
+        api_keys=[key_out(k) for k in rows],
+        offset=page.offset,
+        limit=page.limit,
+        total_count=total,
+    )
+
+
+@router.post("", response_model=schemas.ApiKeyOut, status_code=201)
+def create_key(
+    orgId: str,
+    deploymentId: str,
+    body: schemas.ApiKeyCreate,
+    db: DbSession,
+    principal: CurrentPrincipal,
+) -> schemas.ApiKeyOut:
+    key, secret = service.create_key(db, principal, orgId, deploymentId, body)
+    return key_out(key, secret)
+
+
+@router.delete("/{keyId}", status_code=204)
+def delete_key(
+    orgId: str, deploymentId: str, keyId: str, db: DbSession, principal: CurrentPrincipal
+) -> Response:
+    service.delete_key(db, principal, orgId, deploymentId, keyId)
+    return Response(status_code=204)

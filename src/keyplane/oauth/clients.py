@@ -1,0 +1,169 @@
+"""Client authentication at the OAuth endpoints (RFC 6749 §2.3.1, §3.2.1).
+
+Confidential clients are deployment API keys: ``client_id`` is the key ID,
+``client_secret`` the ``kpk_`` secret, sent with HTTP Basic (``client_secret_basic``)
+or in the form (``client_secret_post``). Public clients (the CLI) are registered by
+``client_id`` and authenticate with it alone (``none``).
+
+The hot path for a known key: SHA-256 of the secret, one dict lookup, one
+constant-time comparison of the key ID. The database is read only on a cache miss,
+and every miss first passes the failure rate limits (per client IP and per key ID).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import unquote_plus
+
+from limits import RateLimitItemPerMinute
+from limits.strategies import MovingWindowRateLimiter
+from starlette.concurrency import run_in_threadpool
+
+from keyplane.apikeys.principal import KeyRecord, key_by_secret_hash
+from keyplane.domain import credentials
+from keyplane.domain.errors import NotAuthenticated
+from keyplane.oauth.errors import InvalidClient, InvalidRequest, TemporarilyUnavailable
+
+if TYPE_CHECKING:
+    from keyplane.http.runtime import Runtime
+
+BASIC = "client_secret_basic"
+POST = "client_secret_post"
+NONE = "none"
+PUBLIC_CLIENTS: set[str] = set()
+FAILED = (
+    "client authentication failed: unknown key ID or wrong secret "
+    "(the key may have been deleted, or its deployment)"
+)
+
+
+def register_public_client(client_id: str) -> None:
+    """Allow ``client_id`` to authenticate without a secret (method ``none``)."""
+    PUBLIC_CLIENTS.add(client_id)
+
+
+@dataclass(frozen=True)
+class Client:
+    client_id: str
+    method: str
+    key: KeyRecord | None = None  # the deployment API key of a confidential client
+
+
+@dataclass(frozen=True)
+class Presented:
+    client_id: str
+    secret: str | None
+    method: str
+
+
+def presented_credentials(form: Mapping[str, str], authorization: str | None) -> Presented:
+    """What the client sent; InvalidRequest for several methods, InvalidClient for none."""
+    if authorization:
+        scheme, _, encoded = authorization.partition(" ")
+        if scheme.lower() != "basic":
+            raise InvalidClient(
+                "the token endpoint takes HTTP Basic client authentication", basic=True
+            )
+        client_id, secret = _decode_basic(encoded.strip())
+        if "client_secret" in form or form.get("client_id", client_id) != client_id:
+            raise InvalidRequest("use one client authentication method, not several (§2.3)")
+        return Presented(client_id, secret, BASIC)
+    client_id = form.get("client_id", "")
+    if "client_secret" in form:
+        if not client_id:
+            raise InvalidRequest("client_secret was sent without client_id")
+        return Presented(client_id, form["client_secret"], POST)
+    if client_id:
+        return Presented(client_id, None, NONE)
+    raise InvalidClient(
+        "client authentication required: HTTP Basic with the key ID and secret", basic=True
+    )
+
+
+def _decode_basic(encoded: str) -> tuple[str, str]:
+    try:
+        decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise InvalidClient("malformed Basic credentials", basic=True) from None
+    client_id, colon, secret = decoded.partition(":")
+    if not colon or not client_id:
+        raise InvalidClient("malformed Basic credentials: expected id:secret", basic=True)
+    # §2.3.1: both parts are form-urlencoded before they are joined.
+    return unquote_plus(client_id), unquote_plus(secret)
+
+
+class ClientAuthenticator:
+    def __init__(self, runtime: Runtime) -> None:
+        self._sessions = runtime.sessions
+        self._ttl = runtime.settings.auth_cache_ttl_seconds
+        self._cache: dict[str, tuple[KeyRecord, float]] = {}
+        self._limiter = MovingWindowRateLimiter(runtime.authenticator.limit_storage)
+        self._limit = RateLimitItemPerMinute(runtime.settings.auth_failure_limit_per_minute)
+
+    def invalidate(self) -> None:
+        self._cache.clear()
+
+    async def authenticate(
+        self, form: Mapping[str, str], authorization: str | None, client_ip: str
+    ) -> Client:
+        """The authenticated client; raises InvalidClient, InvalidRequest or 429."""
+        presented = presented_credentials(form, authorization)
+        basic = presented.method == BASIC
+        if presented.secret is None:
+            if presented.client_id in PUBLIC_CLIENTS:
+                return Client(presented.client_id, NONE)
+            raise InvalidClient(
+                f"client {presented.client_id!r} must authenticate with its secret", basic=basic
+            )
+        secret_hash = credentials.hash_secret(presented.secret)
+        entry = self._cache.get(secret_hash)
+        if entry is not None and time.monotonic() - entry[1] <= self._ttl:
+            record: KeyRecord | None = entry[0]
+        else:
+            self._check_limits(presented.client_id, client_ip)
+            record = await self._load(presented.secret, secret_hash)
+        if record is None or not secrets.compare_digest(
+            record.id.encode(), presented.client_id.encode()
+        ):
+            self._record_failure(presented.client_id, client_ip)
+            raise InvalidClient(FAILED, basic=basic)
+        return Client(presented.client_id, presented.method, record)
+
+    async def _load(self, secret: str, secret_hash: str) -> KeyRecord | None:
+        try:
+            if credentials.parse(secret) is not credentials.SecretKind.DEPLOYMENT_KEY:
+                return None
+        except NotAuthenticated:
+            return None
+        record = await run_in_threadpool(self._load_from_db, secret_hash)
+        if record is not None:
+            self._cache[secret_hash] = (record, time.monotonic())
+        return record
+
+    def _load_from_db(self, secret_hash: str) -> KeyRecord | None:
+        with self._sessions() as db:
+            return key_by_secret_hash(db, secret_hash)
+
+    def _check_limits(self, client_id: str, client_ip: str) -> None:
+        for namespace, identity in (("ip", client_ip), ("client", client_id)):
+            if not self._limiter.test(self._limit, "oauth-client-failure", namespace, identity):
+                reset, _ = self._limiter.get_window_stats(
+                    self._limit, "oauth-client-failure", namespace, identity
+                )
+                retry = max(1, int(reset - time.time()) + 1)
+                who = "this address" if namespace == "ip" else "this client"
+                raise TemporarilyUnavailable(
+                    f"too many failed client authentications for {who}: "
+                    f"try again in {retry} seconds",
+                    retry_after=retry,
+                )
+
+    def _record_failure(self, client_id: str, client_ip: str) -> None:
+        self._limiter.hit(self._limit, "oauth-client-failure", "ip", client_ip)
+        self._limiter.hit(self._limit, "oauth-client-failure", "client", client_id)

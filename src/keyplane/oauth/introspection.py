@@ -1,0 +1,71 @@
+"""Token introspection (RFC 7662).
+
+A client may introspect the tokens issued to it. Anything else, an invalid,
+expired or revoked token, or one whose subject is gone, answers only
+``{"active": false}`` (§2.2). Other areas add token types with
+:func:`register_introspector`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from keyplane.domain.errors import NotAuthenticated
+from keyplane.oauth.clients import Client
+from keyplane.oauth.errors import oauth_response
+from keyplane.oauth.token_endpoint import TokenRequest, parse_form
+
+if TYPE_CHECKING:
+    from keyplane.http.runtime import Runtime
+
+INACTIVE = {"active": False}
+# (request, client, token, hint) -> the active answer, or None when not one it knows.
+Introspector = Callable[[TokenRequest, Client, str, str | None], Awaitable[dict[str, Any] | None]]
+INTROSPECTORS: list[Introspector] = []
+
+
+def register_introspector(introspector: Introspector) -> None:
+    INTROSPECTORS.append(introspector)
+
+
+async def introspect(request: Request, runtime: Runtime) -> Response:
+    """POST /oauth/introspect (§2.1)."""
+    call = TokenRequest(
+        runtime,
+        await parse_form(request),
+        request.headers.get("authorization"),
+        request.client.host if request.client else "unknown",
+    )
+    client = await call.authenticate_client()
+    (token,) = call.require("token")
+    hint = call.form.get("token_type_hint") or None
+    for introspector in [introspect_access_token, *INTROSPECTORS]:
+        answer = await introspector(call, client, token, hint)
+        if answer is not None:
+            return oauth_response(answer)
+    return oauth_response(INACTIVE)
+
+
+async def introspect_access_token(
+    call: TokenRequest, client: Client, token: str, _hint: str | None
+) -> dict[str, Any] | None:
+    try:
+        verified = await call.runtime.oauth.verifier.verify(token)
+    except NotAuthenticated:
+        return None
+    claims = verified.claims
+    if claims["client_id"] != client.client_id:
+        return None
+    answer = {
+        "active": True,
+        "token_type": "Bearer",
+        "username": verified.principal.name,
+        **{name: claims[name] for name in ("client_id", "sub", "iss", "aud", "iat", "exp", "jti")},
+    }
+    if "org_id" in claims:
+        answer["org_id"] = claims["org_id"]
+    return answer

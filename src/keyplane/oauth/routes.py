@@ -1,0 +1,67 @@
+"""HTTP routes of the authorization server. ``async``: none touches the database when warm."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse, Response
+
+from keyplane.http.deps import get_runtime
+from keyplane.oauth import introspection, revocation, token_endpoint
+from keyplane.oauth.metadata import metadata
+
+router = APIRouter(tags=["oauth"])
+
+
+def _form(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    schema = {"type": "object", "properties": properties, "required": required}
+    content = {token_endpoint.FORM: {"schema": schema}}
+    return {"requestBody": {"required": True, "content": content}}
+
+
+_STRING = {"type": "string"}
+_CLIENT = {"client_id": _STRING, "client_secret": _STRING}
+
+
+@router.get("/.well-known/oauth-authorization-server")
+async def authorization_server_metadata(request: Request) -> Response:
+    """RFC 8414 authorization server metadata."""
+    document = metadata(get_runtime(request).settings)
+    return JSONResponse(document, headers={"Cache-Control": "public, max-age=300"})
+
+
+@router.get("/.well-known/jwks.json")
+async def jwks(request: Request) -> Response:
+    """The public signing keys, retired ones included while tokens they signed live."""
+    ring = get_runtime(request).oauth.keys
+    keys = ring.current() if not ring.stale else await run_in_threadpool(ring.current)
+    return JSONResponse(keys.jwks, headers={"Cache-Control": "public, max-age=60"})
+
+
+@router.post(
+    "/oauth/token",
+    openapi_extra=_form({"grant_type": _STRING, "scope": _STRING, **_CLIENT}, ["grant_type"]),
+)
+async def token(request: Request) -> Response:
+    """RFC 6749 token endpoint: client_credentials for deployment API keys, and more."""
+    return await token_endpoint.token(request, get_runtime(request))
+
+
+@router.post(
+    "/oauth/revoke",
+    openapi_extra=_form({"token": _STRING, "token_type_hint": _STRING, **_CLIENT}, ["token"]),
+)
+async def revoke(request: Request) -> Response:
+    """RFC 7009 token revocation."""
+    return await revocation.revoke(request, get_runtime(request))
+
+
+@router.post(
+    "/oauth/introspect",
+    openapi_extra=_form({"token": _STRING, "token_type_hint": _STRING, **_CLIENT}, ["token"]),
+)
+async def introspect(request: Request) -> Response:
+    """RFC 7662 token introspection."""
+    return await introspection.introspect(request, get_runtime(request))

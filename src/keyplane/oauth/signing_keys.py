@@ -1,0 +1,186 @@
+"""ES256 signing keys: kept in the database, private halves encrypted at rest.
+
+Why the database and the SecretBox (and not a key file per server): every replica
+must sign with keys that every other replica publishes, so the keys live where all
+replicas look, and the private PEM is Fernet-encrypted with ``KEYPLANE_ENCRYPTION_KEYS``
+(or the 0600 key file in the data dir), so a database dump alone cannot mint tokens.
+
+Rotation (``keyplane admin keys rotate``) adds a new key, which signs from then on;
+the old one stays in the JWKS until every token it can have signed has expired.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from keyplane.db.base import utcnow
+from keyplane.oauth.models import SigningKey
+from keyplane.secretbox import SecretBox
+
+ALGORITHM = "ES256"
+# How often a process re-reads the key set, so that a rotation made elsewhere (the
+# admin CLI, another replica) is picked up; unknown kids trigger an earlier reload.
+REFRESH_SECONDS = 60.0
+UNKNOWN_KID_RELOAD_SECONDS = 1.0
+LEEWAY = timedelta(seconds=120)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def public_jwk(public_key: ec.EllipticCurvePublicKey) -> dict[str, str]:
+    numbers = public_key.public_numbers()
+    return {
+        "kty": "EC",
+        "crv": "P-256",
+        "x": _b64(numbers.x.to_bytes(32, "big")),
+        "y": _b64(numbers.y.to_bytes(32, "big")),
+    }
+
+
+def thumbprint(jwk: dict[str, str]) -> str:
+    """The RFC 7638 JWK thumbprint (SHA-256), used as the ``kid``."""
+    members = {name: jwk[name] for name in ("crv", "kty", "x", "y")}
+    canonical = json.dumps(members, separators=(",", ":"), sort_keys=True)
+    return _b64(hashlib.sha256(canonical.encode("ascii")).digest())
+
+
+def create_signing_key(db: Session, box: SecretBox) -> SigningKey:
+    """Add a new ES256 key (not committed); being the newest, it signs from now on."""
+    private = ec.generate_private_key(ec.SECP256R1())
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    jwk = public_jwk(private.public_key())
+    key = SigningKey(
+        kid=thumbprint(jwk),
+        algorithm=ALGORITHM,
+        private_key=box.encrypt(pem),
+        public_jwk={**jwk, "use": "sig", "alg": ALGORITHM},
+        created_at=utcnow(),
+    )
+    db.add(key)
+    return key
+
+
+def rotate_signing_keys(db: Session, box: SecretBox, token_lifetime_seconds: int) -> SigningKey:
+    """Retire the signing keys in use, add a new one, drop keys no token needs; commits.
+
+    A retired key stays published for one token lifetime, plus the time other
+    processes may take to notice the rotation, plus clock leeway.
+    """
+    now = utcnow()
+    keep_until = now + timedelta(seconds=token_lifetime_seconds + REFRESH_SECONDS) + LEEWAY
+    for key in db.scalars(select(SigningKey)):
+        if key.unpublish_at is not None and key.unpublish_at <= now:
+            db.delete(key)
+        elif key.retired_at is None:
+            key.retired_at = now
+            key.unpublish_at = keep_until
+    new = create_signing_key(db, box)
+    db.commit()
+    return new
+
+
+def published_keys(db: Session) -> list[SigningKey]:
+    """Keys whose tokens may still be valid, newest first."""
+    now = utcnow()
+    query = (
+        select(SigningKey)
+        .where(or_(SigningKey.unpublish_at.is_(None), SigningKey.unpublish_at > now))
+        .order_by(SigningKey.created_at.desc(), SigningKey.kid)
+    )
+    return list(db.scalars(query))
+
+
+@dataclass(frozen=True)
+class KeySet:
+    signer_kid: str
+    signer: ec.EllipticCurvePrivateKey
+    public: dict[str, ec.EllipticCurvePublicKey]
+    jwks: dict[str, Any]
+    loaded_at: float
+
+
+class KeyRing:
+    """One process's view of the signing keys, re-read from the database now and then.
+
+    Reads of the current set are lock-free (one attribute); loading takes a lock and
+    does database I/O, so async callers run :meth:`load` in a thread.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], box: Callable[[], SecretBox]) -> None:
+        self._sessions = sessions
+        self._box = box
+        self._lock = threading.Lock()
+        self._set: KeySet | None = None
+
+    @property
+    def stale(self) -> bool:
+        current = self._set
+        return current is None or time.monotonic() - current.loaded_at > REFRESH_SECONDS
+
+    def current(self) -> KeySet:
+        """The key set, loading it first if this process has none or it is stale."""
+        current = self._set
+        if current is None or self.stale:
+            return self.load()
+        return current
+
+    def may_reload_for_unknown_kid(self) -> bool:
+        current = self._set
+        return current is None or time.monotonic() - current.loaded_at > (
+            UNKNOWN_KID_RELOAD_SECONDS
+        )
+
+    def load(self) -> KeySet:
+        """Re-read the keys; creates the first key if the database has none."""
+        with self._lock, self._sessions() as db:
+            keys = published_keys(db)
+            if not any(k.retired_at is None for k in keys):
+                create_signing_key(db, self._box())
+                db.commit()
+                keys = published_keys(db)
+            self._set = self._build(keys)
+            return self._set
+
+    def _build(self, keys: list[SigningKey]) -> KeySet:
+        signing = next(k for k in keys if k.retired_at is None)
+        private = serialization.load_pem_private_key(
+            self._box().decrypt(signing.private_key), password=None
+        )
+        assert isinstance(private, ec.EllipticCurvePrivateKey)
+        public: dict[str, ec.EllipticCurvePublicKey] = {signing.kid: private.public_key()}
+        for key in keys:
+            if key.kid not in public:
+                public[key.kid] = _public_key(key.public_jwk)
+        jwks = {"keys": [{**k.public_jwk, "kid": k.kid} for k in keys]}
+        return KeySet(signing.kid, private, public, jwks, time.monotonic())
+
+    def invalidate(self) -> None:
+        """Make the next use re-read the keys (after a rotation by this process)."""
+        self._set = None
+
+
+def _public_key(jwk: dict[str, Any]) -> ec.EllipticCurvePublicKey:
+    def number(field: str) -> int:
+        text = jwk[field]
+        return int.from_bytes(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)), "big")
+
+    return ec.EllipticCurvePublicNumbers(number("x"), number("y"), ec.SECP256R1()).public_key()

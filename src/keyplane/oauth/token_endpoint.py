@@ -1,0 +1,135 @@
+"""The token endpoint (RFC 6749 §3.2) and its grant-type registry.
+
+Each grant type is a handler registered with :func:`register_grant`; the endpoint
+parses the form, picks the handler by ``grant_type`` and renders what it returns
+(or the OAuthError it raises). This module implements ``client_credentials``
+(§4.4) for deployment API keys; other areas register the grants they own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from keyplane.apikeys.deprecation import deprecation_headers
+from keyplane.apikeys.models import DeploymentApiKey
+from keyplane.apikeys.principal import KEYS_DISABLED
+from keyplane.oauth.access_tokens import audience_of, issue_key_access_token
+from keyplane.oauth.clients import Client
+from keyplane.oauth.errors import (
+    InvalidRequest,
+    InvalidScope,
+    InvalidTarget,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    oauth_response,
+)
+
+if TYPE_CHECKING:
+    from keyplane.http.runtime import Runtime
+
+FORM = "application/x-www-form-urlencoded"
+
+
+@dataclass
+class TokenRequest:
+    """One call of the token endpoint, as a grant handler sees it."""
+
+    runtime: Runtime
+    form: dict[str, str]
+    authorization: str | None
+    client_ip: str
+
+    async def authenticate_client(self) -> Client:
+        """Authenticate the client (RFC 6749 §2.3); raises InvalidClient and friends."""
+        return await self.runtime.oauth.clients.authenticate(
+            self.form, self.authorization, self.client_ip
+        )
+
+    def require(self, *names: str) -> list[str]:
+        """The values of required parameters; InvalidRequest naming the first missing."""
+        missing = [name for name in names if not self.form.get(name)]
+        if missing:
+            raise InvalidRequest(f"missing parameter: {missing[0]}")
+        return [self.form[name] for name in names]
+
+
+@dataclass
+class TokenResponse:
+    body: dict[str, object]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+GrantHandler = Callable[[TokenRequest], Awaitable[TokenResponse]]
+GRANTS: dict[str, GrantHandler] = {}
+
+
+def register_grant(grant_type: str, handler: GrantHandler) -> None:
+    """Serve ``grant_type`` at the token endpoint with ``handler`` (replacing any other)."""
+    GRANTS[grant_type] = handler
+
+
+async def parse_form(request: Request) -> dict[str, str]:
+    """The form body; InvalidRequest unless it is form-encoded with no repeated names (§3.2)."""
+    content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if content_type != FORM:
+        raise InvalidRequest(f"the request body must be {FORM}")
+    try:
+        pairs = parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True)
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidRequest("the request body is not a valid form") from None
+    form = dict(pairs)
+    if len(form) != len(pairs):
+        repeated = next(name for name, _ in pairs if sum(n == name for n, _ in pairs) > 1)
+        raise InvalidRequest(f"parameter {repeated} was sent more than once")
+    return form
+
+
+async def token(request: Request, runtime: Runtime) -> Response:
+    """POST /oauth/token: dispatch on ``grant_type``."""
+    form = await parse_form(request)
+    grant_type = form.get("grant_type")
+    if not grant_type:
+        raise InvalidRequest("missing parameter: grant_type")
+    handler = GRANTS.get(grant_type)
+    if handler is None:
+        raise UnsupportedGrantType(
+            f"grant_type {grant_type!r} is not supported: use one of {sorted(GRANTS)}"
+        )
+    client_ip = request.client.host if request.client else "unknown"
+    result = await handler(
+        TokenRequest(runtime, form, request.headers.get("authorization"), client_ip)
+    )
+    return oauth_response(result.body, 200, result.headers)
+
+
+async def client_credentials(request: TokenRequest) -> TokenResponse:
+    """RFC 6749 §4.4: a deployment API key gets an access token, and no refresh token."""
+    client = await request.authenticate_client()
+    key = client.key
+    if key is None:
+        raise UnauthorizedClient("client_credentials is only for deployment API keys")
+    if request.form.get("scope", "").strip():
+        raise InvalidScope("deployment API keys carry no scopes: omit scope")
+    runtime = request.runtime
+    resource = request.form.get("resource")
+    if resource and resource != audience_of(runtime.settings):
+        raise InvalidTarget(f"this server issues tokens only for {audience_of(runtime.settings)}")
+    if not key.enabled:
+        raise UnauthorizedClient(KEYS_DISABLED)
+    ring = runtime.oauth.keys
+    keys = ring.current() if not ring.stale else await run_in_threadpool(ring.current)
+    issued = issue_key_access_token(keys, runtime.settings, key)
+    recorder = runtime.authenticator.last_used
+    if recorder.due(key.id):
+        await run_in_threadpool(recorder.write, DeploymentApiKey, key.id)
+    return TokenResponse(issued.response(), deprecation_headers(runtime.settings))
+
+
+register_grant("client_credentials", client_credentials)
