@@ -10,6 +10,8 @@ from fastapi import APIRouter, FastAPI
 from keyplane import __version__
 from keyplane.apikeys.deprecation import DeprecationHeadersMiddleware
 from keyplane.apikeys.routes import router as apikeys_router
+from keyplane.audit.middleware import AuditMiddleware
+from keyplane.audit.routes import router as audit_router
 from keyplane.config import Settings, get_settings
 from keyplane.http import errors
 from keyplane.http.health import router as health_router
@@ -23,6 +25,7 @@ from keyplane.tokens.routes import router as tokens_router
 
 ROUTERS: tuple[APIRouter, ...] = (health_router, tenancy_router, members_router, tokens_router)
 ROUTERS += (apikeys_router, oauth_router)
+ROUTERS += (audit_router,)
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -51,5 +54,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.include_router(router)
     app.add_middleware(DeprecationHeadersMiddleware, settings=settings)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Inside the request id (it records it), outside the body limit (it records its 413).
+    app.add_middleware(AuditMiddleware, runtime=runtime)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -38,6 +38,15 @@ class Settings(BaseSettings):
     api_keys_deprecated_on: str = "2026-01-01"
     api_keys_sunset_on: str = "2027-07-01"
 
+    # Audit events older than this are deleted by `keyplane admin audit prune`
+    # (0: keep forever). The prune is itself recorded, so the chain still verifies.
+    audit_retention_days: int = Field(default=365, ge=0)
+    # Largest deploy bundle accepted, in bytes (the upload is refused with 413 beyond it).
+    deploy_max_bytes: int = Field(default=500 * 1024 * 1024, ge=1)
+    # Where bundles are kept: unset = `bundles/` in the data dir; else any fsspec URL
+    # (s3://bucket/prefix, gs://..., file:///srv/bundles, memory://...).
+    deploy_store_url: str | None = None
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

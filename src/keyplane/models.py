@@ -1,6 +1,7 @@
 """Imports every area's models so that the metadata knows all tables."""
 
 from keyplane.apikeys.models import DeploymentApiKey  # noqa: F401
+from keyplane.audit.models import AuditEvent  # noqa: F401
 from keyplane.db.models import (  # noqa: F401
     ApiToken,
     CustomRole,
@@ -10,4 +11,6 @@ from keyplane.db.models import (  # noqa: F401
     User,
     Workspace,
 )
+from keyplane.deploys.models import Deploy  # noqa: F401
 from keyplane.oauth.models import RevokedAccessToken, SigningKey  # noqa: F401
+from keyplane.variables.models import DeploymentVariable  # noqa: F401

@@ -29,6 +29,14 @@ from keyplane.domain.errors import NotAuthenticated, TooManyRequests
 JwtVerifier = Callable[[str], Awaitable[Principal]]
 
 
+class CredentialExpired(NotAuthenticated):
+    """A known credential used after its expiry; carries its principal for the audit trail."""
+
+    def __init__(self, message: str, principal: Principal) -> None:
+        super().__init__(message)
+        self.principal = principal
+
+
 class Authenticator:
     def __init__(
         self,
@@ -108,7 +116,8 @@ def _check_expiry(principal: Principal) -> None:
     expires_at: datetime | None = principal.expires_at
     if expires_at is not None and expires_at <= utcnow():
         scope = principal.kind.value.split("_")[0].lower()
-        raise NotAuthenticated(
+        raise CredentialExpired(
             f"API token {principal.name!r} expired on {expires_at:%Y-%m-%d}: create a new one, "
-            f"or rotate it with `keyplane {scope} token rotate {principal.id}`"
+            f"or rotate it with `keyplane {scope} token rotate {principal.id}`",
+            principal,
         )

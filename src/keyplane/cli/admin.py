@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from sqlalchemy import select
 
+from keyplane.cli import admin_audit
 from keyplane.config import get_settings
 from keyplane.db.migrate import upgrade
 from keyplane.db.models import Organization
@@ -18,6 +19,7 @@ from keyplane.tenancy.bootstrap import init_organization
 
 app = typer.Typer(help="Operator tasks on the database (run where the server's settings are).")
 err = Console(stderr=True)
+app.add_typer(admin_audit.app, name="audit")
 
 
 @app.command()

@@ -49,6 +49,8 @@ class Deployment(Timestamps, Base):
     workspace_id: Mapped[str] = mapped_column(fk("workspaces.id"), index=True)
     name: Mapped[str] = mapped_column(String(120))
     description: Mapped[str] = mapped_column(Text, default="")
+    # CI/CD enforcement: deploys only from API tokens or keys, never a person's login.
+    is_cicd_enforced: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class User(Timestamps, Base):

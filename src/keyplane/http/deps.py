@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
 
+from keyplane.audit.middleware import note_failed_authentication
 from keyplane.auth.principal import Principal
 from keyplane.domain.errors import NotAuthenticated
 from keyplane.http.runtime import Runtime
@@ -45,9 +46,12 @@ def bearer_value(request: Request) -> str:
 
 
 async def current_principal(request: Request) -> Principal:
-    principal = await get_runtime(request).authenticator.authenticate(
-        bearer_value(request), client_ip(request)
-    )
+    value = bearer_value(request)
+    try:
+        principal = await get_runtime(request).authenticator.authenticate(value, client_ip(request))
+    except NotAuthenticated as error:
+        note_failed_authentication(request, value, error)
+        raise
     request.state.principal = principal
     return principal
 

@@ -40,16 +40,29 @@ class RequestIdMiddleware:
 class BodyLimitMiddleware:
     """Refuses request bodies over a size with 413, whether declared or streamed.
 
-    Routes that take large uploads (listed in ``exempt_prefixes``) enforce their own.
+    Routes that take large uploads (listed in ``exempt_prefixes``, or whose path matches
+    ``exempt_pattern``) enforce their own.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, exempt_prefixes: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        exempt_prefixes: tuple[str, ...] = (),
+        exempt_pattern: re.Pattern[str] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.exempt = exempt_prefixes
+        self.exempt_pattern = exempt_pattern
+
+    def _exempt(self, path: str) -> bool:
+        if self.exempt and path.startswith(self.exempt):
+            return True
+        return bool(self.exempt_pattern and self.exempt_pattern.fullmatch(path))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or (scope["path"].startswith(self.exempt) and self.exempt):
+        if scope["type"] != "http" or self._exempt(scope["path"]):
             await self.app(scope, receive, send)
             return
         declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)

@@ -72,11 +72,14 @@ class DeploymentCreate(ApiModel):
     workspace_id: str = Field(min_length=1, max_length=32)
     name: Name
     description: Description = ""
+    is_cicd_enforced: bool = False
 
 
 class DeploymentUpdate(ApiModel):
     name: Name | None = None
     description: Description | None = None
+    # When true, deploys must come from an API token or key, not a person's login.
+    is_cicd_enforced: bool | None = None
 
 
 class DeploymentOut(ApiModel):
@@ -85,6 +88,7 @@ class DeploymentOut(ApiModel):
     workspace_id: str
     name: str
     description: str
+    is_cicd_enforced: bool
     created_at: datetime
     updated_at: datetime
 

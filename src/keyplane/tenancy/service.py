@@ -137,6 +137,7 @@ def create_deployment(
         workspace_id=workspace.id,
         name=data.name,
         description=data.description,
+        is_cicd_enforced=data.is_cicd_enforced,
     )
     db.add(deployment)
     _commit_unique(db, f"a deployment named {data.name!r} already exists in this workspace")

@@ -1,0 +1,103 @@
+"""Which action name a request is recorded under, as data.
+
+Credential and membership events have stable names that people search for
+(``token.rotate``, ``api_key.delete``, ``member.role_change``): they are listed in
+:data:`ROUTE_ACTIONS` by method and route template. Any other write route gets a
+name derived from its template (``POST …/workspaces`` → ``workspace.create``), so a
+route added later is recorded without anyone remembering to register it.
+"""
+
+from __future__ import annotations
+
+import re
+
+ORG = "/v1/organizations/{orgId}"
+DEPLOYMENT = ORG + "/deployments/{deploymentId}"
+
+ROUTE_ACTIONS: dict[tuple[str, str], str] = {
+    # API tokens of every scope
+    ("POST", ORG + "/tokens"): "token.create",
+    ("POST", ORG + "/tokens/{tokenId}"): "token.update",
+    ("POST", ORG + "/tokens/{tokenId}/roles"): "token.role_change",
+    ("POST", ORG + "/tokens/{tokenId}/rotate"): "token.rotate",
+    ("DELETE", ORG + "/tokens/{tokenId}"): "token.delete",
+    # Deployment API keys
+    ("POST", DEPLOYMENT + "/api-keys"): "api_key.create",
+    ("DELETE", DEPLOYMENT + "/api-keys/{keyId}"): "api_key.delete",
+    # Membership
+    ("POST", ORG + "/users/{userId}/roles"): "member.role_change",
+    ("DELETE", ORG + "/users/{userId}"): "member.remove",
+    ("POST", ORG + "/invites"): "member.invite",
+    ("POST", ORG + "/workspaces/{workspaceId}/users"): "workspace_member.add",
+    ("POST", ORG + "/workspaces/{workspaceId}/users/{userId}"): "workspace_member.role_change",
+    ("DELETE", ORG + "/workspaces/{workspaceId}/users/{userId}"): "workspace_member.remove",
+    # Deploys: pulling code is recorded too, not only pushing it
+    ("POST", DEPLOYMENT + "/deploys"): "deploy.create",
+    ("GET", DEPLOYMENT + "/deploys/{deployId}/bundle"): "deploy.download",
+    # OAuth (RFC 6749 / 7009): issuing and revoking access tokens
+    ("POST", "/oauth/token"): "oauth.token",
+    ("POST", "/oauth/revoke"): "oauth.revoke",
+}
+
+# Actions written by code rather than by a route.
+AUTH_FAILED = "auth.failed"
+AUTH_EXPIRED = "auth.expired_token"
+AUDIT_PRUNE = "audit.prune"
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_PARAM = re.compile(r"^\{(\w+)\}$")
+
+
+def action_for(method: str, template: str) -> str | None:
+    """The action name of a request, or None if requests of this kind are not recorded."""
+    explicit = ROUTE_ACTIONS.get((method, template))
+    if explicit or method not in WRITE_METHODS:
+        return explicit
+    return derive(method, template)
+
+
+def derive(method: str, template: str) -> str:
+    """A name from the template: resource (singular) and verb."""
+    parts = [p for p in template.strip("/").split("/") if p and p != "v1"]
+    if not template.startswith("/v1/"):
+        return ".".join(p.replace("-", "_") for p in parts if not _PARAM.match(p)) or "request"
+    literals = [(i, p) for i, p in enumerate(parts) if not _PARAM.match(p)]
+    if not literals:
+        return "request"
+    last_index, last = literals[-1]
+    ends_with_param = last_index < len(parts) - 1
+    if ends_with_param:  # …/workspaces/{id}
+        verb = "delete" if method == "DELETE" else "update"
+        return f"{singular(last)}.{verb}"
+    if last_index > 0 and _PARAM.match(parts[last_index - 1]) and len(literals) > 1:
+        parent = literals[-2][1]
+        if method == "DELETE":  # …/tokens/{id}/roles
+            return f"{singular(parent)}.{_name(last)}.delete"
+        # …/tokens/{id}/rotate, or a sub-collection such as …/deployments/{id}/variables
+        if _is_collection(last):
+            return f"{singular(last)}.create"
+        return f"{singular(parent)}.{_name(last)}"
+    return f"{singular(last)}.{'delete' if method == 'DELETE' else 'create'}"
+
+
+def target_type_of(param: str) -> str:
+    """``tokenId`` → ``token``; ``deploymentId`` → ``deployment``."""
+    base = param[:-2] if param.endswith("Id") else param
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", base).lower()
+
+
+def singular(segment: str) -> str:
+    name = _name(segment)
+    if name.endswith("ies"):
+        return name[:-3] + "y"
+    if name.endswith("s") and not name.endswith("ss"):
+        return name[:-1]
+    return name
+
+
+def _name(segment: str) -> str:
+    return segment.replace("-", "_")
+
+
+def _is_collection(segment: str) -> bool:
+    return segment.endswith("s") and not segment.endswith("ss")

@@ -1,0 +1,181 @@
+"""Records every write request, once, after its route has run.
+
+Pure ASGI, placed inside the request-id middleware and outside the body limit.
+What it records comes from what the route left in the ASGI scope: the matched
+route template and path parameters (FastAPI sets them), the principal
+(``request.state.principal``, set by the ``CurrentPrincipal`` dependency), and any
+explicit events noted with :func:`note` (failed authentication, for instance). The
+event is written before the response leaves, so a client that saw success can
+count on the record. For a ``201`` without an id in the path, the new object's
+``id`` is read from the JSON answer; nothing else of the answer is kept.
+
+Other areas need do nothing for their write routes to be recorded. Routes that
+authenticate on their own (OAuth client authentication, login forms) may set
+``request.state.principal`` or call :func:`note`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio
+from fastapi import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from keyplane.audit import actions
+from keyplane.audit.recorder import FAILURE, SUCCESS, EventDraft, safe_append
+from keyplane.auth.authenticator import CredentialExpired
+from keyplane.auth.principal import Principal
+from keyplane.domain.credentials import hash_secret
+from keyplane.http.runtime import Runtime
+
+NOTES = "audit_notes"
+_MAX_ID_BODY = 256 * 1024
+
+
+def note(request: Request, draft: EventDraft) -> None:
+    """Record ``draft`` with this request (its IP, user agent and request id filled in)."""
+    request.scope.setdefault("state", {}).setdefault(NOTES, []).append(draft)
+
+
+class AuditMiddleware:
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        held: list[Message] = []
+        recorded = False
+
+        async def record(status: int, body: bytes = b"") -> None:
+            nonlocal recorded
+            recorded = True
+            drafts = _drafts(scope, status, body)
+            if drafts:
+                await anyio.to_thread.run_sync(safe_append, self.runtime.sessions, drafts)
+
+        async def capture(message: Message) -> None:
+            if recorded:
+                await send(message)
+                return
+            if message["type"] == "http.response.start" and not _wants_body(scope, message):
+                await record(message["status"])
+                await send(message)
+                return
+            held.append(message)
+            body = b"".join(m.get("body", b"") for m in held[1:])
+            if message["type"] == "http.response.body" and (
+                not message.get("more_body") or len(body) > _MAX_ID_BODY
+            ):
+                await record(held[0]["status"], body)
+                for queued in held:
+                    await send(queued)
+                held.clear()
+
+        try:
+            await self.app(scope, receive, capture)
+        except Exception:
+            if not recorded:
+                await record(500)
+            raise
+
+
+def _wants_body(scope: Scope, start: Message) -> bool:
+    """Only a successful create needs the answer: the new object's ``id`` is the target."""
+    return start["status"] == 201 and _is_create(scope)
+
+
+def _is_create(scope: Scope) -> bool:
+    template = getattr(scope.get("route"), "path", "")
+    return scope["method"] == "POST" and not template.rstrip("/").endswith("}")
+
+
+def _drafts(scope: Scope, status: int, body: bytes) -> list[EventDraft]:
+    state: dict[str, Any] = scope.get("state", {})
+    drafts: list[EventDraft] = list(state.get(NOTES, []))
+    request_event = _request_event(scope, state, status, body)
+    if request_event:
+        drafts.append(request_event)
+    headers = dict(scope.get("headers") or [])
+    for draft in drafts:
+        draft.client_ip = draft.client_ip or (scope["client"][0] if scope.get("client") else None)
+        draft.user_agent = draft.user_agent or headers.get(b"user-agent", b"").decode("latin-1")
+        draft.request_id = draft.request_id or state.get("request_id")
+    return drafts
+
+
+def _request_event(
+    scope: Scope, state: dict[str, Any], status: int, body: bytes
+) -> EventDraft | None:
+    route = scope.get("route")
+    template = getattr(route, "path", None)
+    if template is None:
+        return None  # no route matched: nothing was done
+    action = actions.action_for(scope["method"], template)
+    principal: Principal | None = state.get("principal")
+    if action is None or (principal is None and status in (401, 429)):
+        # Failed credentials are noted by the authenticator with their fingerprint;
+        # requests without any credential did nothing worth a record.
+        return None
+    params: dict[str, str] = dict(scope.get("path_params") or {})
+    draft = EventDraft(
+        action=action,
+        outcome=SUCCESS if status < 400 else FAILURE,
+        status_code=status,
+        details={"method": scope["method"], "route": template, "params": params},
+    )
+    if principal is not None:
+        draft.by(principal)
+        draft.organization_id = _organization(principal, params.get("orgId"), draft.details)
+    else:
+        draft.organization_id = params.get("orgId")
+    created = _created_id(body) if status == 201 and _is_create(scope) else None
+    if created:
+        draft.target_type = actions.singular(template.rstrip("/").rsplit("/", 1)[-1])
+        draft.target_id = created
+    elif params:
+        last = list(params)[-1]
+        draft.target_type, draft.target_id = actions.target_type_of(last), params[last]
+    return draft
+
+
+def _organization(principal: Principal, org_id: str | None, details: dict[str, Any]) -> str | None:
+    """Whose log the event goes to: the addressed organization if the actor belongs to
+    it, else the actor's own (a caller cannot write into another tenant's log)."""
+    if org_id is None:
+        return principal.organization_id
+    if principal.organization_id == org_id or (
+        principal.organization_id is None and org_id in principal.grants.organization_ids()
+    ):
+        return org_id
+    details["requestedOrganizationId"] = org_id
+    return principal.organization_id
+
+
+def _created_id(body: bytes) -> str | None:
+    try:
+        value = json.loads(body).get("id")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def note_failed_authentication(request: Request, value: str, error: Exception) -> None:
+    """Note a refused credential: its SHA-256 fingerprint and why, never its value.
+
+    An expired token is recorded under its own identity and organization; an
+    unknown value belongs to no organization (it would let anyone write into any
+    tenant's log), so it goes to the operators' view only.
+    """
+    if isinstance(error, CredentialExpired):
+        draft = EventDraft(actions.AUTH_EXPIRED, FAILURE, status_code=401).by(error.principal)
+        draft.target_type, draft.target_id = "credential", error.principal.id
+    else:
+        draft = EventDraft(actions.AUTH_FAILED, FAILURE, status_code=401)
+        draft.credential_fingerprint = hash_secret(value)
+    draft.details = {"reason": str(error)[:300], "path": request.url.path}
+    note(request, draft)

@@ -1,0 +1,61 @@
+"""``GET /v1/organizations/{orgId}/audit-logs``: a page of events, or all of them as JSON lines."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+
+from keyplane.audit import service
+from keyplane.audit.schemas import AuditEventList, AuditEventOut
+from keyplane.http.deps import CurrentPrincipal, DbSession, Paging, get_runtime
+
+router = APIRouter(prefix="/v1/organizations/{orgId}", tags=["audit"])
+NDJSON = "application/x-ndjson"
+
+
+def audit_filter(
+    since: Annotated[datetime | None, Query(description="From this time (inclusive).")] = None,
+    until: Annotated[datetime | None, Query(description="Before this time.")] = None,
+    actorId: Annotated[str | None, Query(max_length=64)] = None,
+    action: Annotated[
+        str | None, Query(max_length=64, description="Exact, or a prefix: `token.*`.")
+    ] = None,
+    targetId: Annotated[str | None, Query(max_length=128)] = None,
+) -> service.AuditFilter:
+    return service.AuditFilter(since, until, actorId, action, targetId)
+
+
+Filter = Annotated[service.AuditFilter, Depends(audit_filter)]
+
+
+@router.get(
+    "/audit-logs",
+    response_model=AuditEventList,
+    responses={200: {"content": {NDJSON: {}}, "description": "A page, or JSON lines"}},
+)
+def list_audit_logs(
+    orgId: str,
+    request: Request,
+    db: DbSession,
+    principal: CurrentPrincipal,
+    page: Paging,
+    filters: Filter,
+    format: Literal["json", "jsonl"] = "json",
+) -> object:
+    """Events of the organization, newest first. With ``format=jsonl`` or ``Accept:
+    application/x-ndjson``: every matching event, oldest first, streamed as JSON lines
+    (paging ignored)."""
+    if format == "jsonl" or NDJSON in request.headers.get("accept", ""):
+        service.require_audit_read(db, principal, orgId)
+        lines = service.export_lines(get_runtime(request).sessions, orgId, filters)
+        return StreamingResponse(lines, media_type=NDJSON)
+    rows, total = service.list_events(db, principal, orgId, filters, page)
+    return AuditEventList(
+        audit_logs=[AuditEventOut.of(row) for row in rows],
+        offset=page.offset,
+        limit=page.limit,
+        total_count=total,
+    )

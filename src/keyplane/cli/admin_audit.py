@@ -1,0 +1,62 @@
+"""``keyplane admin audit``: verify and prune the audit chain, on the database directly."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from keyplane.audit import service
+from keyplane.config import get_settings
+from keyplane.db.session import make_engine, make_sessionmaker
+
+app = typer.Typer(help="The audit trail's hash chain: verify it, prune it.", no_args_is_help=True)
+err = Console(stderr=True)
+
+
+@app.command()
+def verify() -> None:
+    """Check every stored event against its hash and its predecessor's; exit 1 if broken."""
+    engine = make_engine(get_settings().resolved_database_url)
+    try:
+        with make_sessionmaker(engine)() as db:
+            result = service.verify(db)
+    finally:
+        engine.dispose()
+    if result.broken:
+        b = result.broken
+        typer.echo(
+            f"audit chain BROKEN at event {b.event_id} (seq {b.seq}): {b.reason}; "
+            f"{result.checked} event(s) before it verified"
+        )
+        raise typer.Exit(1)
+    typer.echo(
+        f"audit chain intact: {result.checked} event(s) verified; "
+        f"head seq {result.head_seq}, hash {result.head_hash}"
+    )
+    err.print(
+        "Keep the head hash somewhere else (a ticket, a log store): it proves later that "
+        "no recent events were cut off the end."
+    )
+
+
+@app.command()
+def prune(
+    retention_days: Annotated[
+        int | None,
+        typer.Option(min=1, help="Keep this many days (default: KEYPLANE_AUDIT_RETENTION_DAYS)."),
+    ] = None,
+) -> None:
+    """Delete events older than the retention period, recording the prune in the chain."""
+    settings = get_settings()
+    days = retention_days or settings.audit_retention_days
+    if days == 0:
+        typer.echo("retention is 0 (keep forever): nothing pruned")
+        return
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        deleted = service.prune(make_sessionmaker(engine), days)
+    finally:
+        engine.dispose()
+    typer.echo(f"pruned {deleted} audit event(s) older than {days} days")

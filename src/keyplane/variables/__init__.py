@@ -1,0 +1,1 @@
+"""Deployment environment variables; secret values are write-only and kept encrypted."""

@@ -1,0 +1,266 @@
+"""The audit trail: what is recorded, who may read it, and that it cannot be quietly edited."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+from sqlalchemy import select, text, update
+
+from keyplane.audit.models import AuditEvent
+from keyplane.db.base import utcnow
+from keyplane.db.models import ApiToken
+from tests.factories import bearer
+
+
+def fingerprint(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def audit(world, token=None, **params):
+    answer = world.client.get(
+        f"/v1/organizations/{world.org.id}/audit-logs",
+        params=params,
+        headers=bearer(token or world.org.owner_token),
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()["auditLogs"]
+
+
+def test_token_lifecycle_is_recorded_with_stable_actions(world):
+    org, client = world.org, world.client
+    created = client.post(
+        f"/v1/organizations/{org.id}/tokens",
+        json={
+            "name": "ci",
+            "scope": "WORKSPACE",
+            "entityId": org.workspaces["ws1"],
+            "role": "WORKSPACE_AUTHOR",
+        },
+        headers={**bearer(org.owner_token), "User-Agent": "ci-runner/1.0"},
+    )
+    assert created.status_code == 201
+    token_id, value = created.json()["id"], created.json()["token"]
+    base = f"/v1/organizations/{org.id}/tokens/{token_id}"
+    assert client.post(base + "/rotate", headers=bearer(org.owner_token)).status_code == 200
+    roles = [
+        {"entityType": "WORKSPACE", "entityId": org.workspaces["ws1"], "role": "WORKSPACE_MEMBER"}
+    ]
+    answer = client.post(base + "/roles", json={"roles": roles}, headers=bearer(org.owner_token))
+    assert answer.status_code == 200, answer.text
+    assert client.delete(base, headers=bearer(org.owner_token)).status_code == 204
+
+    events = audit(world, targetId=token_id, sorts="occurredAt:asc")
+    assert [e["action"] for e in events] == [
+        "token.create",
+        "token.rotate",
+        "token.role_change",
+        "token.delete",
+    ]
+    first = events[0]
+    assert first["actor"] == {
+        "kind": "ORGANIZATION_TOKEN",
+        "id": first["actor"]["id"],
+        "name": first["actor"]["name"],
+        "credentialFingerprint": fingerprint(org.owner_token),
+    }
+    assert first["target"] == {"type": "token", "id": token_id}
+    assert first["outcome"] == "success" and first["statusCode"] == 201
+    assert first["userAgent"] == "ci-runner/1.0"
+    assert first["clientIp"] and first["requestId"] == created.headers["x-request-id"]
+    assert first["organizationId"] == org.id
+    # The token's value is nowhere in the trail, not even in the create event.
+    with world.runtime.engine.connect() as connection:
+        dump = json.dumps(
+            [list(r) for r in connection.execute(text("SELECT * FROM audit_events"))], default=str
+        )
+    assert value not in dump and org.owner_token not in dump
+
+
+def test_refused_writes_are_recorded_as_failures(world):
+    org = world.org
+    reader = world.token("WORKSPACE", org.workspaces["ws1"], "WORKSPACE_MEMBER")
+    answer = world.client.post(
+        f"/v1/organizations/{org.id}/workspaces/{org.workspaces['ws1']}",
+        json={"description": "x"},
+        headers=bearer(reader),
+    )
+    assert answer.status_code == 403
+    [event] = audit(world, action="workspace.update")
+    assert event["outcome"] == "failure" and event["statusCode"] == 403
+    assert event["actor"]["credentialFingerprint"] == fingerprint(reader)
+    assert event["target"] == {"type": "workspace", "id": org.workspaces["ws1"]}
+
+
+def test_reads_are_not_recorded(world):
+    before = len(audit(world, limit=1000))
+    world.client.get(
+        f"/v1/organizations/{world.org.id}/workspaces", headers=bearer(world.org.owner_token)
+    )
+    assert len(audit(world, limit=1000)) == before
+
+
+def test_failed_and_expired_credentials_are_recorded_by_fingerprint(world, runtime):
+    bogus = "kpo_" + "A" * 43 + "AAAAAA"
+    assert world.client.get("/v1/self", headers=bearer(bogus)).status_code == 401
+    expiring = world.token("ORGANIZATION", None, "ORGANIZATION_MEMBER", tokenExpiryPeriodInDays=1)
+    with runtime.sessions() as db:
+        db.execute(
+            update(ApiToken)
+            .where(ApiToken.name == "organization ORGANIZATION_MEMBER")
+            .values(end_at=utcnow() - timedelta(minutes=1))
+        )
+        db.commit()
+    runtime.authenticator.invalidate()
+    assert world.client.get("/v1/self", headers=bearer(expiring)).status_code == 401
+
+    [expired] = audit(world, action="auth.expired_token")
+    assert expired["actor"]["credentialFingerprint"] == fingerprint(expiring)
+    assert expired["actor"]["kind"] == "ORGANIZATION_TOKEN"
+    assert expired["outcome"] == "failure"
+    # An unknown value belongs to no organization: only operators see it.
+    with runtime.sessions() as db:
+        failed = db.scalars(select(AuditEvent).where(AuditEvent.action == "auth.failed")).all()
+    assert [(e.organization_id, e.credential_fingerprint) for e in failed] == [
+        (None, fingerprint(bogus))
+    ]
+
+
+def test_a_caller_cannot_write_into_another_tenants_log(world):
+    intruder = world.other.owner_token
+    answer = world.client.post(
+        f"/v1/organizations/{world.org.id}/workspaces",
+        json={"name": "x"},
+        headers=bearer(intruder),
+    )
+    assert answer.status_code == 404
+    assert audit(world, action="workspace.create", actorId=_self_id(world, intruder)) == []
+    other = world.client.get(
+        f"/v1/organizations/{world.other.id}/audit-logs",
+        params={"action": "workspace.create", "limit": 1},
+        headers=bearer(intruder),
+        # newest first: the refused attempt against acme
+    ).json()["auditLogs"]
+    assert other[0]["details"]["requestedOrganizationId"] == world.org.id
+    assert other[0]["outcome"] == "failure"
+
+
+def _self_id(world, token):
+    return world.client.get("/v1/self", headers=bearer(token)).json()["id"]
+
+
+def test_only_organization_owners_read_the_log(world):
+    org = world.org
+    member = world.token("ORGANIZATION", None, "ORGANIZATION_BILLING_ADMIN")
+    answer = world.client.get(f"/v1/organizations/{org.id}/audit-logs", headers=bearer(member))
+    assert answer.status_code == 403
+    assert "organization.audit:read" in answer.json()["message"]
+    ws = world.token("WORKSPACE", org.workspaces["ws1"], "WORKSPACE_OWNER")
+    assert (
+        world.client.get(f"/v1/organizations/{org.id}/audit-logs", headers=bearer(ws)).status_code
+        == 403
+    )
+    foreign = world.client.get(
+        f"/v1/organizations/{org.id}/audit-logs", headers=bearer(world.other.owner_token)
+    )
+    assert foreign.status_code == 404
+
+
+def test_filters_paging_and_jsonl_export(world):
+    org = world.org
+    for name in ("a", "b", "c"):
+        world.token("WORKSPACE", org.workspaces["ws1"], "WORKSPACE_MEMBER", name=name)
+    page = world.client.get(
+        f"/v1/organizations/{org.id}/audit-logs",
+        params={"action": "token.*", "limit": 2, "offset": 1},
+        headers=bearer(org.owner_token),
+    ).json()
+    assert page["totalCount"] == 3 and page["limit"] == 2 and len(page["auditLogs"]) == 2
+    assert audit(world, since=(utcnow() + timedelta(hours=1)).isoformat()) == []
+
+    for kwargs in (
+        {"params": {"format": "jsonl"}},
+        {"headers": {"Accept": "application/x-ndjson"}},
+    ):
+        headers = {**bearer(org.owner_token), **kwargs.get("headers", {})}
+        answer = world.client.get(
+            f"/v1/organizations/{org.id}/audit-logs",
+            params={"action": "token.create", **kwargs.get("params", {})},
+            headers=headers,
+        )
+        assert answer.status_code == 200
+        assert answer.headers["content-type"].startswith("application/x-ndjson")
+        lines = [json.loads(line) for line in answer.text.splitlines()]
+        assert [line["action"] for line in lines] == ["token.create"] * 3
+        assert [line["seq"] for line in lines] == sorted(line["seq"] for line in lines)
+    refused = world.client.get(
+        f"/v1/organizations/{org.id}/audit-logs?format=jsonl",
+        headers=bearer(world.other.owner_token),
+    )
+    assert refused.status_code == 404
+
+
+def keyplane_admin(db_url, *args):
+    env = {**os.environ, "KEYPLANE_DATABASE_URL": db_url}
+    return subprocess.run(
+        [sys.executable, "-m", "keyplane", "admin", "audit", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+
+
+def test_verify_detects_a_tampered_event(world, db_url, runtime):
+    world.token("WORKSPACE", world.org.workspaces["ws1"], "WORKSPACE_MEMBER")
+    ok = keyplane_admin(db_url, "verify")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "audit chain intact" in ok.stdout
+
+    with runtime.sessions() as db:
+        victim = db.scalars(
+            select(AuditEvent).where(AuditEvent.action == "token.create").order_by(AuditEvent.seq)
+        ).first()
+        db.execute(
+            update(AuditEvent).where(AuditEvent.id == victim.id).values(actor_name="someone else")
+        )
+        db.commit()
+    broken = keyplane_admin(db_url, "verify")
+    assert broken.returncode == 1
+    assert f"BROKEN at event {victim.id} (seq {victim.seq})" in broken.stdout
+    assert "altered" in broken.stdout
+
+
+def test_verify_detects_a_deleted_event(world, db_url, runtime):
+    with runtime.sessions() as db:
+        seqs = db.scalars(select(AuditEvent.seq).order_by(AuditEvent.seq)).all()
+        db.execute(AuditEvent.__table__.delete().where(AuditEvent.seq == seqs[2]))
+        db.commit()
+    broken = keyplane_admin(db_url, "verify")
+    assert broken.returncode == 1
+    assert f"expected seq {seqs[2]}" in broken.stdout
+
+
+def test_prune_is_recorded_and_the_chain_still_verifies(world, db_url, runtime):
+    with runtime.sessions() as db:
+        total = db.scalar(select(text("count(*)")).select_from(AuditEvent))
+        db.execute(
+            update(AuditEvent)
+            .where(AuditEvent.seq <= 3)
+            .values(occurred_at=utcnow() - timedelta(days=400))
+        )
+        db.commit()
+    # Back-dating broke the three hashes; prune removes exactly those, as retention says.
+    pruned = keyplane_admin(db_url, "prune", "--retention-days", "365")
+    assert pruned.returncode == 0, pruned.stderr
+    assert "pruned 3 audit event(s)" in pruned.stdout
+    ok = keyplane_admin(db_url, "verify")
+    assert ok.returncode == 0, ok.stdout
+    assert f"{total - 3 + 1} event(s) verified" in ok.stdout
+    with runtime.sessions() as db:
+        prune_event = db.scalar(select(AuditEvent).where(AuditEvent.action == "audit.prune"))
+    assert prune_event.details["throughSeq"] == 3 and prune_event.details["deleted"] == 3
