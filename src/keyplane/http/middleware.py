@@ -31,7 +31,9 @@ class RequestIdMiddleware:
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), header]
+                # Error responses carry the id already: send it once, not twice.
+                kept = [h for h in message.get("headers", []) if h[0].lower() != b"x-request-id"]
+                message["headers"] = [*kept, header]
             await send(message)
 
         await self.app(scope, receive, send_with_id)
