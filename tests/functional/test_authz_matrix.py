@@ -1,0 +1,644 @@
+"""The authorization matrix: every /v1 route, principal kind, role and place of the target.
+
+Nothing here says "this role gets that status". Each route declares, as data, the
+permission it checks and the entity it checks it on; each principal kind says which
+roles it holds. The expected status comes from an oracle that reads only the role
+table (:data:`keyplane.domain.roles.PERMISSIONS`) and the rules of DESIGN §2:
+
+- 404 when the principal cannot see the entity (another tenant, or no read permission),
+- 403 naming the permission when it can see it but lacks the permission,
+- the route's success status otherwise.
+
+Requests are valid apart from authorization, so that the status reflects authorization
+alone; destructive routes get a fresh target for every case. ``test_every_route_is_declared``
+fails when the app gains a /v1 route that the matrix does not cover.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from keyplane.app import create_app
+from keyplane.config import Settings
+from keyplane.db.migrate import upgrade
+from keyplane.domain.roles import (
+    DEPLOYMENT_ADMIN,
+    ORGANIZATION_ROLES,
+    PERMISSIONS,
+    WORKSPACE_ROLES,
+    Level,
+    Permission,
+)
+from keyplane.http.runtime import Runtime
+from tests.conftest import BACKENDS, PG_URL, drop_postgres_database, fresh_postgres_database
+from tests.factories import Org, World, bearer
+
+P = Permission
+ORG, WS, DEP = Level.ORGANIZATION, Level.WORKSPACE, Level.DEPLOYMENT
+CUSTOM_ROLE = "deployer"
+CUSTOM_PERMISSIONS = frozenset({P.DEPLOYMENT_DEPLOY, P.DEPLOYMENT_UPDATE})
+
+
+# --- the oracle: DESIGN §2 read from the role table ---------------------------------
+
+
+@dataclass(frozen=True)
+class Held:
+    """One role binding of a principal, as the oracle sees it."""
+
+    level: Level
+    entity_id: str
+    organization_id: str
+    workspace_id: str | None
+    role: str
+
+
+@dataclass(frozen=True)
+class Target:
+    """The entity a request acts on."""
+
+    level: Level
+    organization_id: str
+    workspace_id: str | None = None
+    deployment_id: str | None = None
+
+
+def _at_least(order: tuple[str, ...], role: str, minimum: str | None) -> bool:
+    return minimum is not None and order.index(role) >= order.index(minimum)
+
+
+def held_permissions(bindings: list[Held], target: Target) -> set[Permission]:
+    org_roles = [
+        b.role for b in bindings if b.level is ORG and b.entity_id == target.organization_id
+    ]
+    held = {
+        p
+        for role in org_roles
+        for p, rule in PERMISSIONS.items()
+        if _at_least(ORGANIZATION_ROLES, role, rule.organization)
+    }
+    if target.workspace_id:
+        ws_roles = [
+            b.role for b in bindings if b.level is WS and b.entity_id == target.workspace_id
+        ]
+        if "ORGANIZATION_OWNER" in org_roles:
+            ws_roles.append("WORKSPACE_OWNER")
+        if any(b.level is DEP and b.workspace_id == target.workspace_id for b in bindings):
+            ws_roles.append("WORKSPACE_ACCESSOR")
+        held |= {
+            p
+            for role in ws_roles
+            for p, rule in PERMISSIONS.items()
+            if _at_least(WORKSPACE_ROLES, role, rule.workspace)
+        }
+    if target.level is DEP:
+        for b in bindings:
+            if b.level is DEP and b.entity_id == target.deployment_id:
+                if b.role == DEPLOYMENT_ADMIN:
+                    held |= {p for p, rule in PERMISSIONS.items() if rule.deployment}
+                else:
+                    held |= CUSTOM_PERMISSIONS | {P.DEPLOYMENT_READ}
+    return held
+
+
+def visible(bindings: list[Held], target: Target) -> bool:
+    if target.level is ORG:
+        return any(b.organization_id == target.organization_id for b in bindings)
+    read = P.WORKSPACE_READ if target.level is WS else P.DEPLOYMENT_READ
+    return read in held_permissions(bindings, target)
+
+
+def expected_status(
+    bindings: list[Held], permission: Permission | None, target: Target | None, success: int
+) -> int:
+    if target is None:
+        return success
+    if not visible(bindings, target):
+        return 404
+    if permission is None or permission in held_permissions(bindings, target):
+        return success
+    return 403
+
+
+# --- principal kinds -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Home:
+    """Where a principal's roles are held: an organization, a workspace, a deployment in it."""
+
+    org: Org
+    ws: str
+    dep: str
+
+
+@dataclass(frozen=True)
+class Kind:
+    via: str  # "token" (an API token of the level's scope) or "user"
+    level: Level
+    role: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.via}-{self.level.value.lower()}-{self.role}"
+
+    def bindings(self, home: Home) -> list[Held]:
+        org = home.org.id
+        if self.level is ORG:
+            return [Held(ORG, org, org, None, self.role)]
+        if self.level is WS:
+            ws = [Held(WS, home.ws, org, home.ws, self.role)]
+            return (
+                ws
+                if self.via == "token"
+                else [Held(ORG, org, org, None, "ORGANIZATION_MEMBER"), *ws]
+            )
+        return [Held(DEP, home.dep, org, home.ws, self.role)]
+
+    def credential(self, m: Matrix, home: Home) -> dict[str, str]:
+        """Authorization headers of a new principal of this kind at ``home``."""
+        entity = {ORG: None, WS: home.ws, DEP: home.dep}[self.level]
+        return bearer(m.world.token(self.level.value, entity, self.role))
+
+
+KINDS: list[Kind] = [
+    *(Kind("token", ORG, role) for role in ORGANIZATION_ROLES),
+    *(Kind("token", WS, role) for role in WORKSPACE_ROLES),
+    Kind("token", DEP, DEPLOYMENT_ADMIN),
+    Kind("token", DEP, CUSTOM_ROLE),
+]
+
+
+# --- the world a principal is tested in ----------------------------------------------
+
+
+@dataclass
+class Place:
+    """Where the targets of one case live: the principal's own workspace and deployment,
+    a sibling workspace of the same organization, or the other tenant."""
+
+    name: str
+    org: Org
+    ws: str
+    dep: str
+    member_id: str  # a member with WORKSPACE_ACCESSOR in member_workspaces
+    member_workspaces: tuple[str, ...]
+    tokens: dict[Level, str]  # target token of each scope
+
+    def target(self, on: str | None) -> Target | None:
+        org = self.org.id
+        return {
+            None: None,
+            "org": Target(ORG, org),
+            "ws": Target(WS, org, self.ws),
+            "dep": Target(DEP, org, self.ws, self.dep),
+        }[on]
+
+
+@dataclass
+class Matrix:
+    world: World
+    counter: itertools.count[int] = field(default_factory=itertools.count)
+
+    def unique(self, stem: str) -> str:
+        return f"{stem}{next(self.counter)}"
+
+    def call(self, method: str, path: str, headers: dict[str, str], body: Any = None) -> Any:
+        return self.world.client.request(method, path, headers=headers, json=body)
+
+    def owner(self, org: Org, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        """Setup through the API as the organization's owner; the answer's JSON."""
+        answer = self.call(
+            method, f"/v1/organizations/{org.id}{path}", bearer(org.owner_token), body
+        )
+        assert answer.status_code in (200, 201), answer.text
+        return dict(answer.json())
+
+    def workspace(self, org: Org) -> str:
+        return str(self.owner(org, "POST", "/workspaces", {"name": self.unique("ws")})["id"])
+
+    def deployment(self, org: Org, ws: str) -> str:
+        body = {"name": self.unique("dep"), "workspaceId": ws}
+        return str(self.owner(org, "POST", "/deployments", body)["id"])
+
+    def member(self, org: Org, workspaces: tuple[str, ...] = ()) -> tuple[str, str]:
+        """A new organization member with WORKSPACE_ACCESSOR in ``workspaces``: (id, email)."""
+        email = f"{self.unique('member')}@example.com"
+        user = self.owner(org, "POST", "/invites", {"email": email, "role": "ORGANIZATION_MEMBER"})
+        for ws in workspaces:
+            self.owner(
+                org,
+                "POST",
+                f"/workspaces/{ws}/users",
+                {"email": email, "role": "WORKSPACE_ACCESSOR"},
+            )
+        return str(user["id"]), email
+
+    def target_token(self, org: Org, level: Level, entity: str) -> str:
+        role = {ORG: "ORGANIZATION_MEMBER", WS: "WORKSPACE_ACCESSOR", DEP: DEPLOYMENT_ADMIN}[level]
+        body = {"name": self.unique("target"), "scope": level.value, "role": role}
+        if level is not ORG:
+            body["entityId"] = entity
+        return str(self.owner(org, "POST", "/tokens", body)["id"])
+
+
+def build_places(m: Matrix) -> list[Place]:
+    """Targets in the principal's own workspace ws1, in its sibling ws2, in the other tenant."""
+    w = m.world
+    for org in (w.org, w.other):
+        body = {"name": CUSTOM_ROLE, "permissions": sorted(CUSTOM_PERMISSIONS)}
+        m.owner(org, "POST", "/custom-roles", body)
+    places = []
+    for name, org, ws, dep in (
+        ("own", w.org, "ws1", "d1"),
+        ("sibling", w.org, "ws2", "d2"),
+        ("other", w.other, "ws1", "d1"),
+    ):
+        ws_id, dep_id = org.workspaces[ws], org.deployments[dep]
+        if name == "sibling":
+            member_id, workspaces = places[0].member_id, places[0].member_workspaces
+            org_token = places[0].tokens[ORG]
+        else:
+            workspaces = tuple(org.workspaces.values())
+            member_id, _ = m.member(org, workspaces)
+            org_token = m.target_token(org, ORG, org.id)
+        tokens = {
+            ORG: org_token,
+            WS: m.target_token(org, WS, ws_id),
+            DEP: m.target_token(org, DEP, dep_id),
+        }
+        places.append(Place(name, org, ws_id, dep_id, member_id, workspaces, tokens))
+    return places
+
+
+# --- the routes, as data ---------------------------------------------------------------
+
+Params = dict[str, str]
+Setup = Callable[[Matrix, Place, Params], None]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # exactly as the app declares it
+    permission: Permission | None  # None: the entity need only be visible
+    on: str | None  # "org", "ws" or "dep": the entity checked; None: any principal
+    status: int = 200
+    body: Callable[[Matrix, Place, Params], Any] | None = None
+    setup: Setup | None = None  # makes a fresh target for destructive routes
+    token_scope: Level | None = None  # for /tokens/{tokenId} routes: the target's scope
+    rehome: str | None = None  # "ws"/"dep": the fresh target replaces the principal's home
+
+    @property
+    def id(self) -> str:
+        scope = f" [{self.token_scope.value.lower()} token]" if self.token_scope else ""
+        return f"{self.method} {self.path}{scope}"
+
+
+def fresh_workspace(m: Matrix, place: Place, params: Params) -> None:
+    params["workspaceId"] = m.workspace(place.org)
+
+
+def fresh_deployment(m: Matrix, place: Place, params: Params) -> None:
+    params["deploymentId"] = m.deployment(place.org, place.ws)
+
+
+def fresh_member(m: Matrix, place: Place, params: Params) -> None:
+    params["userId"], params["email"] = m.member(place.org)
+
+
+def fresh_workspace_member(m: Matrix, place: Place, params: Params) -> None:
+    params["userId"], _ = m.member(place.org, (place.ws,))
+
+
+def fresh_custom_role(m: Matrix, place: Place, params: Params) -> None:
+    body = {"name": m.unique("role"), "permissions": ["deployment:read"]}
+    params["roleId"] = str(m.owner(place.org, "POST", "/custom-roles", body)["id"])
+
+
+def fresh_token(scope: Level) -> Setup:
+    def setup(m: Matrix, place: Place, params: Params) -> None:
+        entity = {ORG: place.org.id, WS: place.ws, DEP: place.dep}[scope]
+        params["tokenId"] = m.target_token(place.org, scope, entity)
+
+    return setup
+
+
+def token_body(scope: Level) -> Callable[[Matrix, Place, Params], Any]:
+    def body(m: Matrix, place: Place, params: Params) -> Any:
+        role = {ORG: "ORGANIZATION_MEMBER", WS: "WORKSPACE_ACCESSOR", DEP: DEPLOYMENT_ADMIN}[scope]
+        entity = {ORG: place.org.id, WS: place.ws, DEP: place.dep}[scope]
+        return {"name": m.unique("new"), "scope": scope.value, "entityId": entity, "role": role}
+
+    return body
+
+
+def same_roles_body(scope: Level) -> Callable[[Matrix, Place, Params], Any]:
+    """The target token's own role again: valid, and it changes nothing."""
+
+    def body(m: Matrix, place: Place, params: Params) -> Any:
+        role = {ORG: "ORGANIZATION_MEMBER", WS: "WORKSPACE_ACCESSOR", DEP: DEPLOYMENT_ADMIN}[scope]
+        entity = {ORG: place.org.id, WS: place.ws, DEP: place.dep}[scope]
+        return {"roles": [{"entityType": scope.value, "entityId": entity, "role": role}]}
+
+    return body
+
+
+def _member_roles(m: Matrix, place: Place, params: Params) -> Any:
+    """The member's current roles again: valid, and it changes nothing."""
+    return {
+        "organizationRole": "ORGANIZATION_MEMBER",
+        "workspaceRoles": [
+            {"workspaceId": ws, "role": "WORKSPACE_ACCESSOR"} for ws in place.member_workspaces
+        ],
+    }
+
+
+def _const(value: Any) -> Callable[[Matrix, Place, Params], Any]:
+    return lambda m, place, params: value
+
+
+def _named(stem: str, **extra: str) -> Callable[[Matrix, Place, Params], Any]:
+    return lambda m, place, params: {"name": m.unique(stem), **extra}
+
+
+OP = "/v1/organizations/{orgId}"
+T = OP + "/tokens/{tokenId}"
+ROUTES: list[Route] = [
+    Route("GET", "/v1/self", None, None),
+    Route("GET", "/v1/organizations", None, None),
+    Route("GET", OP, P.ORGANIZATION_READ, "org"),
+    Route("POST", OP, P.ORGANIZATION_UPDATE, "org", body=_const({"name": "renamed"})),
+    Route("GET", OP + "/workspaces", None, "org"),
+    Route("POST", OP + "/workspaces", P.WORKSPACE_CREATE, "org", 201, body=_named("ws")),
+    Route("GET", OP + "/workspaces/{workspaceId}", P.WORKSPACE_READ, "ws"),
+    Route(
+        "POST",
+        OP + "/workspaces/{workspaceId}",
+        P.WORKSPACE_UPDATE,
+        "ws",
+        body=_const({"description": "changed"}),
+    ),
+    Route(
+        "DELETE",
+        OP + "/workspaces/{workspaceId}",
+        P.WORKSPACE_DELETE,
+        "ws",
+        204,
+        setup=fresh_workspace,
+        rehome="ws",
+    ),
+    Route("GET", OP + "/deployments", None, "org"),
+    Route(
+        "POST",
+        OP + "/deployments",
+        P.DEPLOYMENT_CREATE,
+        "ws",
+        201,
+        body=lambda m, place, params: {"name": m.unique("dep"), "workspaceId": place.ws},
+    ),
+    Route("GET", OP + "/deployments/{deploymentId}", P.DEPLOYMENT_READ, "dep"),
+    Route(
+        "POST",
+        OP + "/deployments/{deploymentId}",
+        P.DEPLOYMENT_UPDATE,
+        "dep",
+        body=_const({"description": "changed"}),
+    ),
+    Route(
+        "DELETE",
+        OP + "/deployments/{deploymentId}",
+        P.DEPLOYMENT_DELETE,
+        "dep",
+        204,
+        setup=fresh_deployment,
+        rehome="dep",
+    ),
+    Route("GET", OP + "/users", P.ORGANIZATION_READ, "org"),
+    Route("GET", OP + "/users/{userId}", P.ORGANIZATION_READ, "org"),
+    Route(
+        "POST", OP + "/users/{userId}/roles", P.ORGANIZATION_USERS_MANAGE, "org", body=_member_roles
+    ),
+    Route(
+        "DELETE",
+        OP + "/users/{userId}",
+        P.ORGANIZATION_USERS_MANAGE,
+        "org",
+        204,
+        setup=fresh_member,
+    ),
+    Route(
+        "POST",
+        OP + "/invites",
+        P.ORGANIZATION_USERS_MANAGE,
+        "org",
+        201,
+        body=lambda m, place, params: {"email": f"{m.unique('invitee')}@example.com"},
+    ),
+    Route("GET", OP + "/workspaces/{workspaceId}/users", P.WORKSPACE_READ, "ws"),
+    Route(
+        "POST",
+        OP + "/workspaces/{workspaceId}/users",
+        P.WORKSPACE_USERS_MANAGE,
+        "ws",
+        201,
+        setup=fresh_member,
+        body=lambda m, place, params: {"email": params["email"], "role": "WORKSPACE_ACCESSOR"},
+    ),
+    Route(
+        "POST",
+        OP + "/workspaces/{workspaceId}/users/{userId}",
+        P.WORKSPACE_USERS_MANAGE,
+        "ws",
+        body=_const({"role": "WORKSPACE_ACCESSOR"}),
+    ),
+    Route(
+        "DELETE",
+        OP + "/workspaces/{workspaceId}/users/{userId}",
+        P.WORKSPACE_USERS_MANAGE,
+        "ws",
+        204,
+        setup=fresh_workspace_member,
+    ),
+    Route("GET", OP + "/roles", None, "org"),
+    Route("GET", OP + "/custom-roles", None, "org"),
+    Route(
+        "POST",
+        OP + "/custom-roles",
+        P.ORGANIZATION_UPDATE,
+        "org",
+        201,
+        body=lambda m, place, params: {
+            "name": m.unique("role"),
+            "permissions": ["deployment:read"],
+        },
+    ),
+    Route(
+        "DELETE",
+        OP + "/custom-roles/{roleId}",
+        P.ORGANIZATION_UPDATE,
+        "org",
+        204,
+        setup=fresh_custom_role,
+    ),
+    Route("GET", OP + "/tokens", None, "org"),
+]
+MANAGE = {
+    ORG: P.ORGANIZATION_TOKENS_MANAGE,
+    WS: P.WORKSPACE_TOKENS_MANAGE,
+    DEP: P.DEPLOYMENT_TOKENS_MANAGE,
+}
+ON = {ORG: "org", WS: "ws", DEP: "dep"}
+for _scope in (ORG, WS, DEP):
+    _perm, _on = MANAGE[_scope], ON[_scope]
+    ROUTES += [
+        Route("POST", OP + "/tokens", _perm, _on, 201, body=token_body(_scope), token_scope=_scope),
+        Route("GET", T, _perm, _on, token_scope=_scope),
+        Route("POST", T, _perm, _on, body=_const({"description": "changed"}), token_scope=_scope),
+        Route("POST", T + "/roles", _perm, _on, body=same_roles_body(_scope), token_scope=_scope),
+        Route("POST", T + "/rotate", _perm, _on, token_scope=_scope),
+        Route("DELETE", T, _perm, _on, 204, setup=fresh_token(_scope), token_scope=_scope),
+    ]
+
+
+# --- the tests -------------------------------------------------------------------------
+
+
+def app_routes(app) -> set[tuple[str, str]]:
+    """Every (method, path) under /v1: from the OpenAPI document (FastAPI builds included
+    routers lazily, so ``app.routes`` may not list them) and any route listed flat."""
+    found = {
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        for method in operations
+        if path.startswith("/v1")
+    }
+    found |= {
+        (method, route.path)
+        for route in app.routes
+        if isinstance(route, APIRoute) and route.path.startswith("/v1")
+        for method in route.methods
+    }
+    return found
+
+
+def test_every_route_is_declared():
+    actual = app_routes(create_app(Settings(database_url="sqlite://")))
+    declared = {(r.method, r.path) for r in ROUTES}
+    missing = sorted(actual - declared)
+    assert not missing, (
+        f"routes without authorization-matrix coverage: {missing}; declare the permission "
+        "each checks, and on which entity, in ROUTES of tests/functional/test_authz_matrix.py"
+    )
+    assert not sorted(declared - actual), "ROUTES declares routes the app does not have"
+
+
+@dataclass
+class Principal:
+    kind: Kind
+    home: Home
+    headers: dict[str, str]
+
+
+def _home_for(m: Matrix, route: Route, kind: Kind, regular: Principal, params: Params) -> Principal:
+    """For a route that deletes a workspace or deployment of the principal's own: a principal
+    of the same kind whose home is the fresh target, so that deleting it is meaningful."""
+    home = regular.home
+    if route.rehome == "ws":
+        fresh_ws = params["workspaceId"]
+        dep = home.dep
+        if kind.level is DEP:  # a deployment role needs a deployment inside the workspace
+            dep = m.deployment(home.org, fresh_ws)
+        home = replace(home, ws=fresh_ws, dep=dep)
+    elif route.rehome == "dep":
+        home = replace(home, dep=params["deploymentId"])
+    if kind.bindings(home) == kind.bindings(regular.home):
+        return regular
+    return Principal(kind, home, kind.credential(m, home))
+
+
+def run_case(m: Matrix, route: Route, place: Place, regular: Principal) -> str | None:
+    """Send one request; None if the answer is the expected one, else what went wrong."""
+    params: Params = {
+        "orgId": place.org.id,
+        "workspaceId": place.ws,
+        "deploymentId": place.dep,
+        "userId": place.member_id,
+    }
+    if route.token_scope:
+        params["tokenId"] = place.tokens[route.token_scope]
+    if route.setup:
+        route.setup(m, place, params)
+    principal = regular
+    if route.rehome and place.name == "own":
+        principal = _home_for(m, route, regular.kind, regular, params)
+    place = replace(place, ws=params["workspaceId"], dep=params["deploymentId"])
+    target = place.target(route.on)
+    expected = expected_status(
+        principal.kind.bindings(principal.home), route.permission, target, route.status
+    )
+    body = route.body(m, place, params) if route.body else None
+    answer = m.call(route.method, route.path.format(**params), principal.headers, body)
+    if answer.status_code != expected:
+        got = f"{answer.status_code} {answer.text[:200]}"
+        return f"{route.id} on {place.name}: expected {expected}, got {got}"
+    if expected >= 400:
+        error = answer.json()
+        if (
+            error.get("statusCode") != expected
+            or error.get("requestId") != answer.headers["x-request-id"]
+        ):
+            return f"{route.id} on {place.name}: bad error body {error}"
+        if expected == 403 and route.permission and route.permission.value not in error["message"]:
+            return f"{route.id} on {place.name}: 403 does not name {route.permission}: {error}"
+    return None
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def shared(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Matrix, list[Place]]]:
+    """One world per backend for every principal kind, in a database of its own.
+
+    Sharing is safe: each kind gets its own principal, requests that change things
+    either change them back (same roles, same description) or act on fresh targets.
+    """
+    name = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('authz') / 'keyplane.db'}"
+    else:
+        assert PG_URL
+        url, name = fresh_postgres_database(PG_URL)
+    upgrade(url)
+    data_dir = tmp_path_factory.mktemp("authz-data")
+    settings = Settings(database_url=url, data_dir=data_dir, public_url="http://testserver")
+    runtime = Runtime.create(settings)
+    m = Matrix(World.create(TestClient(create_app(settings, runtime)), runtime))
+    yield m, build_places(m)
+    runtime.close()
+    if name:
+        drop_postgres_database(PG_URL, name)
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.id)
+def test_authorization_matrix(shared, kind):
+    m, places = shared
+    own = places[0]
+    home = Home(own.org, own.ws, own.dep)
+    regular = Principal(kind, home, kind.credential(m, home))
+    failures = []
+    for route in ROUTES:
+        for place in places:
+            if place.name == "sibling" and route.on in (None, "org"):
+                continue  # the same organization: nothing differs from "own"
+            failure = run_case(m, route, place, regular)
+            if failure:
+                failures.append(failure)
+    assert not failures, f"{len(failures)} mismatches:\n" + "\n".join(failures)
