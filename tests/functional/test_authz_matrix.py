@@ -323,6 +323,11 @@ def fresh_custom_role(m: Matrix, place: Place, params: Params) -> None:
     params["roleId"] = str(m.owner(place.org, "POST", "/custom-roles", body)["id"])
 
 
+def fresh_api_key(m: Matrix, place: Place, params: Params) -> None:
+    path = f"/deployments/{place.dep}/api-keys"
+    params["keyId"] = str(m.owner(place.org, "POST", path, {"name": m.unique("key")})["id"])
+
+
 def fresh_token(scope: Level) -> Setup:
     def setup(m: Matrix, place: Place, params: Params) -> None:
         entity = {ORG: place.org.id, WS: place.ws, DEP: place.dep}[scope]
@@ -371,6 +376,7 @@ def _named(stem: str, **extra: str) -> Callable[[Matrix, Place, Params], Any]:
 
 OP = "/v1/organizations/{orgId}"
 T = OP + "/tokens/{tokenId}"
+KEYS = OP + "/deployments/{deploymentId}/api-keys"
 ROUTES: list[Route] = [
     Route("GET", "/v1/self", None, None),
     Route("GET", "/v1/organizations", None, None),
@@ -489,6 +495,10 @@ ROUTES: list[Route] = [
         setup=fresh_custom_role,
     ),
     Route("GET", OP + "/tokens", None, "org"),
+    Route("GET", OP + "/audit-logs", P.ORGANIZATION_AUDIT_READ, "org"),
+    Route("GET", KEYS, P.DEPLOYMENT_TOKENS_MANAGE, "dep"),
+    Route("POST", KEYS, P.DEPLOYMENT_TOKENS_MANAGE, "dep", 201, body=_named("key")),
+    Route("DELETE", KEYS + "/{keyId}", P.DEPLOYMENT_TOKENS_MANAGE, "dep", 204, setup=fresh_api_key),
 ]
 MANAGE = {
     ORG: P.ORGANIZATION_TOKENS_MANAGE,
