@@ -37,6 +37,7 @@ from keyplane.domain.roles import (
     Permission,
 )
 from keyplane.http.runtime import Runtime
+from keyplane.oauth.access_tokens import issue_user_access_token
 from tests.conftest import BACKENDS, PG_URL, drop_postgres_database, fresh_postgres_database
 from tests.factories import Org, World, bearer
 
@@ -164,6 +165,8 @@ class Kind:
 
     def credential(self, m: Matrix, home: Home) -> dict[str, str]:
         """Authorization headers of a new principal of this kind at ``home``."""
+        if self.via == "user":
+            return bearer(m.user(home, self.level, self.role))
         entity = {ORG: None, WS: home.ws, DEP: home.dep}[self.level]
         return bearer(m.world.token(self.level.value, entity, self.role))
 
@@ -173,6 +176,10 @@ KINDS: list[Kind] = [
     *(Kind("token", WS, role) for role in WORKSPACE_ROLES),
     Kind("token", DEP, DEPLOYMENT_ADMIN),
     Kind("token", DEP, CUSTOM_ROLE),
+    # Users act with short-lived JWT access tokens; a workspace role comes with
+    # ORGANIZATION_MEMBER, since only organization members hold workspace roles.
+    *(Kind("user", ORG, role) for role in ORGANIZATION_ROLES),
+    *(Kind("user", WS, role) for role in WORKSPACE_ROLES),
 ]
 
 
@@ -240,6 +247,17 @@ class Matrix:
                 {"email": email, "role": "WORKSPACE_ACCESSOR"},
             )
         return str(user["id"]), email
+
+    def user(self, home: Home, level: Level, role: str) -> str:
+        """An access token of a new user holding ``role`` at ``home``."""
+        email = f"{self.unique('user')}@example.com"
+        org_role = role if level is ORG else "ORGANIZATION_MEMBER"
+        body = {"email": email, "role": org_role}
+        user_id = str(self.owner(home.org, "POST", "/invites", body)["id"])
+        if level is WS:
+            body = {"email": email, "role": role}
+            self.owner(home.org, "POST", f"/workspaces/{home.ws}/users", body)
+        return issue_user_access_token(self.world.runtime, user_id).access_token
 
     def target_token(self, org: Org, level: Level, entity: str) -> str:
         role = {ORG: "ORGANIZATION_MEMBER", WS: "WORKSPACE_ACCESSOR", DEP: DEPLOYMENT_ADMIN}[level]
