@@ -146,7 +146,7 @@ def warn_if_expiring(session: Session) -> None:
     if left > EXPIRY_WARNING:
         return
     scope = SCOPE_OF_KIND.get(session.kind, "organization")
-    days = max(0, left.days)
+    days = max(0, round(left.total_seconds() / 86400))
     output.warn(
         f"the API token {session.me['name']!r} in {session.credential.source} expires on "
         f"{when:%Y-%m-%d %H:%M} UTC (in {days} day{'s' if days != 1 else ''}): rotate it with "

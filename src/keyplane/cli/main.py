@@ -15,7 +15,7 @@ import typer
 from rich.text import Text
 from typer.core import TyperGroup
 
-from keyplane.cli import whoami
+from keyplane.cli import deployment, organization, whoami, workspace
 from keyplane.cli.errors import CliError
 from keyplane.cli.output import err
 
@@ -68,6 +68,9 @@ def main() -> None:
 
 
 app.command("whoami")(whoami.whoami)
+app.add_typer(organization.app, name="organization")
+app.add_typer(workspace.app, name="workspace")
+app.add_typer(deployment.app, name="deployment")
 
 
 def run() -> None:

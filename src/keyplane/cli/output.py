@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -43,6 +44,21 @@ def field(name: str) -> Callable[[Json], Any]:
     return lambda item: item.get(name)
 
 
+def when(name: str, absent: str = "-") -> Callable[[Json], Any]:
+    """A timestamp field as ``2026-12-01 22:24 UTC`` (JSON output keeps the full value)."""
+
+    def get(item: Json) -> str:
+        value = item.get(name)
+        if not value:
+            return absent
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC)
+        return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+    return get
+
+
 def roles_text(item: Json) -> str:
     return ", ".join(
         f"{r['role']} ({r['entityType'].lower()} {r['entityId']})" for r in item["roles"]
@@ -51,6 +67,11 @@ def roles_text(item: Json) -> str:
 
 def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def emit_value(value: str) -> None:
+    """One bare value on stdout (``--clean-output``)."""
+    sys.stdout.write(value + "\n")
 
 
 def emit_list(items: list[Json], output: Format, columns: Sequence[Column], empty: str) -> None:

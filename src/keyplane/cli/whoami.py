@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from keyplane.cli import output
 from keyplane.cli.context import connect
-from keyplane.cli.output import Format, OutputOpt, field, roles_text
+from keyplane.cli.output import Format, OutputOpt, field, roles_text, when
 
 
 def whoami(output_format: OutputOpt = Format.TABLE) -> None:
@@ -20,7 +20,7 @@ def whoami(output_format: OutputOpt = Format.TABLE) -> None:
             ("id", field("id")),
             ("organization", field("organizationId")),
             ("roles", roles_text),
-            ("expires", lambda m: m.get("expiresAt") or "never"),
+            ("expires", when("expiresAt", "never")),
             ("credential from", field("credentialSource")),
         ],
     )

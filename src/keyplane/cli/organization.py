@@ -1,0 +1,35 @@
+"""``keyplane organization``: the organizations the credential can see."""
+
+from __future__ import annotations
+
+import typer
+
+from keyplane.cli import organization_token, output
+from keyplane.cli.context import OrgOpt, connect
+from keyplane.cli.output import Column, Format, OutputOpt, field, when
+
+app = typer.Typer(help="Organizations, and their Organization API tokens.", no_args_is_help=True)
+app.add_typer(organization_token.app, name="token")
+
+COLUMNS: list[Column] = [
+    ("id", field("id")),
+    ("name", field("name")),
+    ("api keys enabled", field("apiKeysEnabled")),
+    ("created", when("createdAt")),
+]
+
+
+@app.command("list")
+def list_organizations(output_format: OutputOpt = Format.TABLE) -> None:
+    """List the organizations you can see."""
+    with connect() as session:
+        organizations = session.client.list_organizations()
+    output.emit_list(organizations, output_format, COLUMNS, "no organizations")
+
+
+@app.command()
+def inspect(organization_id: OrgOpt = None, output_format: OutputOpt = Format.TABLE) -> None:
+    """Show one organization (default: the credential's own)."""
+    with connect(organization_id) as session:
+        organization = session.client.get_organization(session.org_id)
+    output.emit_one(organization, output_format, COLUMNS)

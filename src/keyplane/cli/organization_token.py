@@ -1,0 +1,126 @@
+"""``keyplane organization token``: Organization API tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from keyplane.cli import output, tokens
+from keyplane.cli.context import OrgOpt, connect
+from keyplane.cli.output import CleanOpt, Format, OutputOpt, field
+from keyplane.cli.tokens import (
+    DescriptionOpt,
+    ExpirationOpt,
+    NameOpt,
+    NewDescriptionOpt,
+    NewNameOpt,
+    NewRoleOpt,
+    TokenIdArg,
+)
+
+SCOPE = "ORGANIZATION"
+app = typer.Typer(help="Organization API tokens.", no_args_is_help=True)
+RoleOpt = Annotated[
+    str, typer.Option("--role", help="ORGANIZATION_MEMBER, _BILLING_ADMIN or _OWNER.")
+]
+
+
+@app.command()
+def create(
+    name: NameOpt,
+    role: RoleOpt = "ORGANIZATION_MEMBER",
+    description: DescriptionOpt = "",
+    expiration: ExpirationOpt = None,
+    clean_output: CleanOpt = False,
+    organization_id: OrgOpt = None,
+    output_format: OutputOpt = Format.TABLE,
+) -> None:
+    """Create an Organization API token; its value is shown once."""
+    with connect(organization_id) as session:
+        tokens.create(
+            session,
+            SCOPE,
+            session.org_id,
+            name=name,
+            role=role,
+            description=description,
+            expiration=expiration,
+            output_format=output_format,
+            clean=clean_output,
+        )
+
+
+@app.command("list")
+def list_tokens(organization_id: OrgOpt = None, output_format: OutputOpt = Format.TABLE) -> None:
+    """List the Organization API tokens."""
+    with connect(organization_id) as session:
+        tokens.show_list(session, output_format, SCOPE)
+
+
+@app.command()
+def inspect(
+    token_id: TokenIdArg, organization_id: OrgOpt = None, output_format: OutputOpt = Format.TABLE
+) -> None:
+    """Show one API token of any scope (never its value)."""
+    with connect(organization_id) as session:
+        token = session.client.get_token(session.org_id, token_id)
+    output.emit_one(token, output_format, tokens.DETAIL)
+
+
+@app.command()
+def roles(
+    token_id: TokenIdArg, organization_id: OrgOpt = None, output_format: OutputOpt = Format.TABLE
+) -> None:
+    """List the roles an API token holds, at every level."""
+    with connect(organization_id) as session:
+        token = session.client.get_token(session.org_id, token_id)
+    columns = [
+        ("level", field("entityType")),
+        ("entity", field("entityId")),
+        ("role", field("role")),
+    ]
+    output.emit_list(token["roles"], output_format, columns, "this token holds no role")
+
+
+@app.command()
+def update(
+    token_id: TokenIdArg,
+    name: NewNameOpt = None,
+    description: NewDescriptionOpt = None,
+    role: NewRoleOpt = None,
+    organization_id: OrgOpt = None,
+    output_format: OutputOpt = Format.TABLE,
+) -> None:
+    """Change an Organization API token's name, description or organization role."""
+    with connect(organization_id) as session:
+        tokens.update(
+            session,
+            SCOPE,
+            token_id,
+            name=name,
+            description=description,
+            role=role,
+            output_format=output_format,
+        )
+
+
+@app.command()
+def rotate(
+    token_id: TokenIdArg,
+    clean_output: CleanOpt = False,
+    organization_id: OrgOpt = None,
+    output_format: OutputOpt = Format.TABLE,
+) -> None:
+    """Give an Organization API token a new value; the old one stops working at once."""
+    with connect(organization_id) as session:
+        tokens.rotate(session, SCOPE, token_id, output_format, clean_output)
+
+
+@app.command()
+def delete(
+    token_id: TokenIdArg, organization_id: OrgOpt = None, output_format: OutputOpt = Format.TABLE
+) -> None:
+    """Delete an Organization API token; it stops working at once."""
+    with connect(organization_id) as session:
+        tokens.delete(session, SCOPE, token_id, output_format)

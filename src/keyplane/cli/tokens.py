@@ -1,0 +1,160 @@
+"""What the ``organization|workspace|deployment token`` commands share.
+
+Each scope's module declares its own options (which entity, which default role) and
+calls these helpers, so the three groups behave and print alike.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from keyplane.cli import output
+from keyplane.cli.context import Session
+from keyplane.cli.errors import UsageError
+from keyplane.cli.output import Column, Format, field, roles_text, when
+
+Json = dict[str, Any]
+
+TokenIdArg = Annotated[str, typer.Argument(help="The token's id.", show_default=False)]
+NameOpt = Annotated[str, typer.Option("--name", help="A name that says where it is used.")]
+NewNameOpt = Annotated[str | None, typer.Option("--name", help="New name.")]
+DescriptionOpt = Annotated[str, typer.Option("--description", help="What the token is for.")]
+NewDescriptionOpt = Annotated[str | None, typer.Option("--description", help="New description.")]
+ExpirationOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--expiration",
+        min=1,
+        max=3650,
+        help="Days until the token expires (1-3650). Absent: it never expires.",
+    ),
+]
+NewRoleOpt = Annotated[str | None, typer.Option("--role", help="Replace the token's role.")]
+
+COLUMNS: list[Column] = [
+    ("id", field("id")),
+    ("name", field("name")),
+    ("roles", roles_text),
+    ("expires", when("endAt", "never")),
+    ("last used", when("lastUsedAt")),
+    ("created", when("createdAt")),
+]
+DETAIL: list[Column] = [
+    ("id", field("id")),
+    ("name", field("name")),
+    ("description", field("description")),
+    ("scope", field("scope")),
+    ("short token", field("shortToken")),
+    ("roles", roles_text),
+    ("expires", when("endAt", "never")),
+    ("last used", when("lastUsedAt")),
+    ("last rotated", when("lastRotatedAt")),
+    ("created", when("createdAt")),
+    ("created by", field("createdBy")),
+]
+COMMAND_OF_SCOPE = {
+    "ORGANIZATION": "organization",
+    "WORKSPACE": "workspace",
+    "DEPLOYMENT": "deployment",
+}
+
+
+def create(
+    session: Session,
+    scope: str,
+    entity_id: str | None,
+    *,
+    name: str,
+    role: str,
+    description: str,
+    expiration: int | None,
+    output_format: Format,
+    clean: bool,
+) -> None:
+    token = session.client.create_token(
+        session.org_id,
+        name=name,
+        scope=scope,
+        role=role,
+        entity_id=entity_id,
+        description=description,
+        expiry_days=expiration,
+    )
+    show_new_value(token, output_format, clean)
+
+
+def show_list(session: Session, output_format: Format, scope: str, **filters: str) -> None:
+    tokens = session.client.list_tokens(session.org_id, scope=scope, **filters)
+    output.emit_list(tokens, output_format, COLUMNS, f"no {scope.lower()} API tokens")
+
+
+def fetch(session: Session, scope: str, token_id: str) -> Json:
+    """The token, refused if it is not of this command's scope (a typo must not hit another)."""
+    token = session.client.get_token(session.org_id, token_id)
+    if token["scope"] != scope:
+        actual = COMMAND_OF_SCOPE[token["scope"]]
+        raise UsageError(
+            f"token {token_id} is a {actual.capitalize()} token, not a "
+            f"{COMMAND_OF_SCOPE[scope].capitalize()} token",
+            hint=f"use `keyplane {actual} token …`",
+        )
+    return token
+
+
+def update(
+    session: Session,
+    scope: str,
+    token_id: str,
+    *,
+    name: str | None,
+    description: str | None,
+    role: str | None,
+    output_format: Format,
+) -> None:
+    if name is None and description is None and role is None:
+        raise UsageError("nothing to update: pass --name, --description or --role")
+    token = fetch(session, scope, token_id)
+    if name is not None or description is not None:
+        token = session.client.update_token(
+            session.org_id, token_id, name=name, description=description
+        )
+    if role is not None:
+        token = set_role(session, token, scope, token["entityId"], role)
+    output.emit_one(token, output_format, DETAIL)
+
+
+def set_role(session: Session, token: Json, level: str, entity_id: str, role: str) -> Json:
+    """Give the token ``role`` on one entity, keeping its roles elsewhere."""
+    roles = [
+        {"entityType": r["entityType"], "entityId": r["entityId"], "role": r["role"]}
+        for r in token["roles"]
+        if (r["entityType"], r["entityId"]) != (level, entity_id)
+    ]
+    roles.append({"entityType": level, "entityId": entity_id, "role": role})
+    return session.client.replace_token_roles(session.org_id, token["id"], roles)
+
+
+def rotate(session: Session, scope: str, token_id: str, output_format: Format, clean: bool) -> None:
+    fetch(session, scope, token_id)
+    show_new_value(session.client.rotate_token(session.org_id, token_id), output_format, clean)
+
+
+def delete(session: Session, scope: str, token_id: str, output_format: Format) -> None:
+    token = fetch(session, scope, token_id)
+    session.client.delete_token(session.org_id, token_id)
+    output.emit_done(
+        output_format,
+        {"id": token_id, "deleted": True},
+        f"deleted API token {token['name']!r} ({token_id}): it stopped working at once",
+    )
+
+
+def show_new_value(token: Json, output_format: Format, clean: bool) -> None:
+    if clean:
+        output.emit_value(token["token"])
+        return
+    output.emit_one(token, output_format, [*DETAIL, ("token", field("token"))])
+    if output_format is Format.TABLE:
+        output.warn("the token value is shown once: store it in your secret manager now")

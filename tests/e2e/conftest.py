@@ -1,0 +1,152 @@
+"""Real processes: a ``keyplane server`` on a free port and the ``keyplane`` CLI against it.
+
+One server per test module and backend (SQLite always; PostgreSQL when
+``KEYPLANE_TEST_DATABASE_URL`` is set), bootstrapped with ``keyplane admin init`` like
+an operator would. :func:`Cli.run` starts the CLI with only what a CI job would set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import BACKENDS, PG_URL, drop_postgres_database, fresh_postgres_database
+
+pytestmark = pytest.mark.e2e
+STARTUP_TIMEOUT = 30.0
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> object:
+        return json.loads(self.stdout)
+
+
+@dataclass
+class Tenant:
+    org_id: str
+    owner_token: str
+
+
+@dataclass
+class Server:
+    url: str
+    database_url: str
+    home: Path
+    acme: Tenant
+    globex: Tenant  # another tenant: its objects must answer "not found"
+
+    def cli(
+        self, *args: str, token: str | None = None, python: tuple[str, ...] = (), **env: str
+    ) -> Result:
+        """Run ``python -m keyplane ARGS`` with a CI job's environment and nothing else."""
+        clean = {"PATH": os.environ["PATH"], "HOME": str(self.home), "KEYPLANE_URL": self.url}
+        if token is not None:
+            clean["ASTRO_API_TOKEN"] = token
+        clean.update(env)
+        done = subprocess.run(
+            [sys.executable, *python, "-m", "keyplane", *args],
+            env=clean,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        return Result(done.returncode, done.stdout, done.stderr)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def server_env(database_url: str, data_dir: Path, url: str) -> dict[str, str]:
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": str(data_dir),
+        "KEYPLANE_DATABASE_URL": database_url,
+        "KEYPLANE_DATA_DIR": str(data_dir),
+        "KEYPLANE_PUBLIC_URL": url,
+        # The tests present bad credentials on purpose, all from 127.0.0.1.
+        "KEYPLANE_AUTH_FAILURE_LIMIT_PER_MINUTE": "10000",
+    }
+
+
+def bootstrap(env: dict[str, str], organization: str) -> Tenant:
+    done = subprocess.run(
+        [sys.executable, "-m", "keyplane", "admin", "init", "--organization", organization,
+         "--email", f"owner@{organization}.example", "--output", "json"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    return Tenant(answer["organizationId"], answer["token"])
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"keyplane server exited with {process.returncode}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"keyplane server not ready after {STARTUP_TIMEOUT} s")
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('e2e-db') / 'keyplane.db'}"
+        return
+    assert PG_URL
+    url, name = fresh_postgres_database(PG_URL)
+    yield url
+    drop_postgres_database(PG_URL, name)
+
+
+@pytest.fixture(scope="module")
+def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    data_dir = tmp_path_factory.mktemp("e2e-server")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = server_env(database_url, data_dir, url)
+    acme, globex = bootstrap(env, "acme"), bootstrap(env, "globex")
+    log = (data_dir / "server.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "keyplane", "server", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_ready(url, process)
+        yield Server(url, database_url, tmp_path_factory.mktemp("e2e-home"), acme, globex)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
