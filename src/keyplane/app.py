@@ -13,6 +13,8 @@ from keyplane.apikeys.routes import router as apikeys_router
 from keyplane.audit.middleware import AuditMiddleware
 from keyplane.audit.routes import router as audit_router
 from keyplane.config import Settings, get_settings
+from keyplane.deploys.routes import UPLOAD_PATHS
+from keyplane.deploys.routes import router as deploys_router
 from keyplane.http import errors
 from keyplane.http.health import router as health_router
 from keyplane.http.middleware import BodyLimitMiddleware, RequestIdMiddleware
@@ -22,10 +24,11 @@ from keyplane.oauth.routes import router as oauth_router
 from keyplane.tenancy.members_routes import router as members_router
 from keyplane.tenancy.routes import router as tenancy_router
 from keyplane.tokens.routes import router as tokens_router
+from keyplane.variables.routes import router as variables_router
 
 ROUTERS: tuple[APIRouter, ...] = (health_router, tenancy_router, members_router, tokens_router)
 ROUTERS += (apikeys_router, oauth_router)
-ROUTERS += (audit_router,)
+ROUTERS += (audit_router, deploys_router, variables_router)
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -53,7 +56,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(DeprecationHeadersMiddleware, settings=settings)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, exempt_pattern=UPLOAD_PATHS
+    )
     # Inside the request id (it records it), outside the body limit (it records its 413).
     app.add_middleware(AuditMiddleware, runtime=runtime)
     app.add_middleware(RequestIdMiddleware)

@@ -34,6 +34,10 @@ ROUTE_ACTIONS: dict[tuple[str, str], str] = {
     # Deploys: pulling code is recorded too, not only pushing it
     ("POST", DEPLOYMENT + "/deploys"): "deploy.create",
     ("GET", DEPLOYMENT + "/deploys/{deployId}/bundle"): "deploy.download",
+    # Deployment settings
+    ("POST", DEPLOYMENT + "/variables"): "variable.create",
+    ("POST", DEPLOYMENT + "/variables/{variableKey}"): "variable.update",
+    ("DELETE", DEPLOYMENT + "/variables/{variableKey}"): "variable.delete",
     # OAuth (RFC 6749 / 7009): issuing and revoking access tokens
     ("POST", "/oauth/token"): "oauth.token",
     ("POST", "/oauth/revoke"): "oauth.revoke",

@@ -128,6 +128,8 @@ def _request_event(
         status_code=status,
         details={"method": scope["method"], "route": template, "params": params},
     )
+    # What a route adds about the outcome (a deploy's digest, say); never secrets.
+    draft.details.update(state.get("audit_details") or {})
     if principal is not None:
         draft.by(principal)
         draft.organization_id = _organization(principal, params.get("orgId"), draft.details)

@@ -16,6 +16,7 @@ from keyplane.db.session import make_engine, make_sessionmaker
 from keyplane.secretbox import SecretBox, load_secret_box
 
 if TYPE_CHECKING:
+    from keyplane.deploys.store import BundleStore
     from keyplane.oauth.server import OAuthServer
 
 CREDENTIALS_CHANGED = "keyplane.credentials_changed"
@@ -67,6 +68,12 @@ class Runtime:
     @cached_property
     def secret_box(self) -> SecretBox:
         return load_secret_box(self.settings)
+
+    @cached_property
+    def bundle_store(self) -> BundleStore:
+        from keyplane.deploys.store import load_store
+
+        return load_store(self.settings)
 
     @cached_property
     def oauth(self) -> OAuthServer:

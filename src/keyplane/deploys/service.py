@@ -1,0 +1,154 @@
+"""Use cases for deploys: push a bundle, list and read deploys, fetch a bundle."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+from starlette.concurrency import run_in_threadpool
+
+from keyplane.auth.principal import Principal, PrincipalKind
+from keyplane.db.models import Deployment
+from keyplane.deploys import upload
+from keyplane.deploys.models import Deploy
+from keyplane.domain.errors import Forbidden, InvalidInput, NotFound
+from keyplane.domain.roles import Permission
+from keyplane.http.paging import page_of_query
+from keyplane.http.runtime import Runtime
+from keyplane.http.schemas import PageParams
+from keyplane.tenancy.entities import deployment_entity, get_deployment
+
+SORT_COLUMNS: dict[str, ColumnElement[Any]] = {
+    "createdAt": Deploy.created_at,  # type: ignore[dict-item]
+    "sizeBytes": Deploy.size_bytes,  # type: ignore[dict-item]
+}
+CHUNK = 1024 * 1024
+
+
+def check_can_deploy(db: Session, principal: Principal, org_id: str, dep_id: str) -> Deployment:
+    """The deployment, if this principal may push code to it now.
+
+    Raises NotFound, Forbidden (missing ``deployment:deploy``), or Forbidden when the
+    deployment enforces CI/CD and the caller is a person rather than a credential.
+    """
+    deployment = get_deployment(db, org_id, dep_id)
+    principal.require(Permission.DEPLOYMENT_DEPLOY, deployment_entity(deployment))
+    if deployment.is_cicd_enforced and principal.kind is PrincipalKind.USER:
+        raise Forbidden(
+            Permission.DEPLOYMENT_DEPLOY.value,
+            f"deployment {dep_id} enforces CI/CD: deploys must come from an API token or a "
+            "deployment API key, not a personal login (set ASTRO_API_TOKEN in your CI job, or "
+            "ask an operator to run `keyplane deployment update --no-cicd-enforcement`)",
+        )
+    return deployment
+
+
+async def create_deploy(
+    runtime: Runtime,
+    principal: Principal,
+    org_id: str,
+    dep_id: str,
+    body: AsyncIterator[bytes],
+    *,
+    declared_size: int | None,
+    description: str,
+    expected_sha256: str | None,
+) -> Deploy:
+    """Store the streamed bundle under its SHA-256 and record the deploy.
+
+    Authorization is checked before a byte of the body is read. Raises
+    PayloadTooLarge (declared or streamed size over the limit), UploadInterrupted,
+    InvalidInput (empty, not gzip, digest mismatch); in every case nothing is stored
+    and nothing is recorded.
+    """
+    deployment = await run_in_threadpool(_checked, runtime, principal, org_id, dep_id)
+    limit = runtime.settings.deploy_max_bytes
+    if declared_size is not None and declared_size > limit:
+        raise upload.too_large(limit)
+    store = runtime.bundle_store
+    staged = await upload.receive(body, store.staging_dir, limit)
+    try:
+        if expected_sha256 and expected_sha256 != staged.digest:
+            raise InvalidInput(
+                f"the bundle arrived damaged: its SHA-256 is {staged.digest}, "
+                f"not {expected_sha256}; nothing was stored",
+                field_errors={"sha256": "does not match the body"},
+            )
+        await run_in_threadpool(store.put, staged.path, staged.digest)
+        return await run_in_threadpool(_record, runtime, principal, deployment, staged, description)
+    finally:
+        staged.path.unlink(missing_ok=True)
+
+
+def _checked(runtime: Runtime, principal: Principal, org_id: str, dep_id: str) -> Deployment:
+    with runtime.sessions() as db:
+        return check_can_deploy(db, principal, org_id, dep_id)
+
+
+def _record(
+    runtime: Runtime,
+    principal: Principal,
+    deployment: Deployment,
+    staged: upload.Staged,
+    description: str,
+) -> Deploy:
+    with runtime.sessions() as db:
+        deploy = Deploy(
+            organization_id=deployment.organization_id,
+            workspace_id=deployment.workspace_id,
+            deployment_id=deployment.id,
+            digest=staged.digest,
+            size_bytes=staged.size,
+            description=description,
+            created_by=principal.actor(),
+            credential_fingerprint=principal.fingerprint,
+        )
+        db.add(deploy)
+        db.commit()
+        return deploy
+
+
+def list_deploys(
+    db: Session, principal: Principal, org_id: str, dep_id: str, page: PageParams
+) -> tuple[list[Deploy], int]:
+    """The deployment's deploys, newest first unless sorted otherwise."""
+    deployment = get_deployment(db, org_id, dep_id)
+    principal.require(Permission.DEPLOYMENT_READ, deployment_entity(deployment))
+    if not page.sorts:
+        page = page.model_copy(update={"sorts": ["createdAt:desc"]})
+    query = select(Deploy).where(Deploy.deployment_id == dep_id)
+    return page_of_query(db, query, page, SORT_COLUMNS)
+
+
+def get_deploy(
+    db: Session, principal: Principal, org_id: str, dep_id: str, deploy_id: str
+) -> Deploy:
+    deployment = get_deployment(db, org_id, dep_id)
+    principal.require(Permission.DEPLOYMENT_READ, deployment_entity(deployment))
+    deploy = db.get(Deploy, deploy_id)
+    if deploy is None or deploy.deployment_id != dep_id:
+        raise NotFound(f"deploy {deploy_id} not found")
+    return deploy
+
+
+def open_bundle(
+    runtime: Runtime, db: Session, principal: Principal, org_id: str, dep_id: str, deploy_id: str
+) -> tuple[Deploy, Iterator[bytes]]:
+    """The deploy and its bundle's bytes, read in chunks as they are sent."""
+    deploy = get_deploy(db, principal, org_id, dep_id, deploy_id)
+    try:
+        handle = runtime.bundle_store.open(deploy.digest)
+    except FileNotFoundError as error:
+        raise NotFound(
+            f"the bundle of deploy {deploy_id} is missing from the bundle store"
+        ) from error
+
+    def chunks() -> Iterator[bytes]:
+        with handle:
+            while block := handle.read(CHUNK):
+                yield block
+
+    return deploy, chunks()

@@ -1,0 +1,57 @@
+"""API models for deployment environment variables."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field, SecretStr
+
+from keyplane.http.schemas import Actor, ApiModel, Page
+from keyplane.variables.models import DeploymentVariable
+
+KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,254}$"
+Key = Annotated[str, Field(pattern=KEY_PATTERN, description="An environment variable name.")]
+# SecretStr keeps the value out of reprs and logs; it is read only to store it.
+Value = Annotated[SecretStr, Field(max_length=32_768)]
+
+
+class VariableCreate(ApiModel):
+    key: Key
+    value: Value
+    is_secret: bool = False
+
+
+class VariableUpdate(ApiModel):
+    value: Value | None = None
+    is_secret: bool | None = None
+
+
+class VariableOut(ApiModel):
+    id: str
+    deployment_id: str
+    key: str
+    is_secret: bool
+    value: str | None = Field(description="The value; always null for a secret.")
+    created_at: datetime
+    updated_at: datetime
+    created_by: Actor
+    updated_by: Actor
+
+    @classmethod
+    def of(cls, row: DeploymentVariable) -> VariableOut:
+        return cls(
+            id=row.id,
+            deployment_id=row.deployment_id,
+            key=row.key,
+            is_secret=row.is_secret,
+            value=None if row.is_secret else row.value,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            created_by=Actor(**row.created_by),
+            updated_by=Actor(**row.updated_by),
+        )
+
+
+class VariableList(Page[VariableOut]):
+    variables: list[VariableOut]
