@@ -218,6 +218,8 @@ class Matrix:
         return f"{stem}{next(self.counter)}"
 
     def call(self, method: str, path: str, headers: dict[str, str], body: Any = None) -> Any:
+        if isinstance(body, bytes):  # an upload: the raw body
+            return self.world.client.request(method, path, headers=headers, content=body)
         return self.world.client.request(method, path, headers=headers, json=body)
 
     def owner(self, org: Org, method: str, path: str, body: Any = None) -> dict[str, Any]:
@@ -534,6 +536,62 @@ for _scope in (ORG, WS, DEP):
         Route("POST", T + "/rotate", _perm, _on, token_scope=_scope),
         Route("DELETE", T, _perm, _on, 204, setup=fresh_token(_scope), token_scope=_scope),
     ]
+
+
+# Deploys, deployment variables and the audit log (keyplane.deploys, .variables, .audit).
+DEPS = OP + "/deployments/{deploymentId}"
+BUNDLE = b"\x1f\x8b" + b"\x00" * 30  # gzip magic: enough for the upload to be accepted
+
+
+def fresh_deploy(m: Matrix, place: Place, params: Params) -> None:
+    path = f"/v1/organizations/{place.org.id}/deployments/{params['deploymentId']}/deploys"
+    answer = m.call("POST", path, bearer(place.org.owner_token), BUNDLE)
+    assert answer.status_code == 201, answer.text
+    params["deployId"] = answer.json()["id"]
+
+
+def fresh_variable(m: Matrix, place: Place, params: Params) -> None:
+    params["variableKey"] = key = m.unique("VAR_")
+    m.owner(
+        place.org,
+        "POST",
+        f"/deployments/{params['deploymentId']}/variables",
+        {"key": key, "value": "v"},
+    )
+
+
+ROUTES += [
+    Route("GET", OP + "/audit-logs", P.ORGANIZATION_AUDIT_READ, "org"),
+    Route("POST", DEPS + "/deploys", P.DEPLOYMENT_DEPLOY, "dep", 201, body=_const(BUNDLE)),
+    Route("GET", DEPS + "/deploys", P.DEPLOYMENT_READ, "dep"),
+    Route("GET", DEPS + "/deploys/{deployId}", P.DEPLOYMENT_READ, "dep", setup=fresh_deploy),
+    Route("GET", DEPS + "/deploys/{deployId}/bundle", P.DEPLOYMENT_READ, "dep", setup=fresh_deploy),
+    Route("GET", DEPS + "/variables", P.DEPLOYMENT_ENV_READ, "dep"),
+    Route(
+        "POST",
+        DEPS + "/variables",
+        P.DEPLOYMENT_UPDATE,
+        "dep",
+        201,
+        body=lambda m, place, params: {"key": m.unique("NEW_"), "value": "v", "isSecret": True},
+    ),
+    Route(
+        "POST",
+        DEPS + "/variables/{variableKey}",
+        P.DEPLOYMENT_UPDATE,
+        "dep",
+        setup=fresh_variable,
+        body=_const({"value": "changed"}),
+    ),
+    Route(
+        "DELETE",
+        DEPS + "/variables/{variableKey}",
+        P.DEPLOYMENT_UPDATE,
+        "dep",
+        204,
+        setup=fresh_variable,
+    ),
+]
 
 
 # --- the tests -------------------------------------------------------------------------
