@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,6 +19,16 @@ class Settings(BaseSettings):
     )
     public_url: str = "http://127.0.0.1:8080"
     redis_url: str | None = None
+    # Scale-out (keyplane.ops). Cache invalidation across replicas: auto = PostgreSQL
+    # LISTEN/NOTIFY on PostgreSQL, else Redis pub/sub with a Redis URL, else none.
+    notifier: Literal["auto", "postgresql", "redis", "none"] = "auto"
+    # Cached credentials live this long while the invalidation listener is connected;
+    # auth_cache_ttl_seconds applies without a listener or while it is reconnecting.
+    auth_cache_ttl_notified_seconds: float = 300.0
+    # Logs: JSON lines (production) or plain text (development).
+    log_format: Literal["json", "text"] = "json"
+    log_level: str = "INFO"
+    access_log: bool = True
     # Comma-separated Fernet keys for secrets kept encrypted at rest; the first one
     # encrypts. Unset: a key file in the data dir (see keyplane.secretbox).
     encryption_keys: str | None = Field(default=None, repr=False)

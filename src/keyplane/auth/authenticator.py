@@ -2,8 +2,10 @@
 
 The hot path for a known token is: check the format, SHA-256, one dict lookup, an
 expiry comparison. The database is read only on a cache miss; the cache is cleared
-whenever this process commits a change to credentials or roles, and entries live at
-most ``auth_cache_ttl_seconds`` so that changes made by other replicas arrive too.
+whenever any replica commits a change to credentials or roles (this process at
+once, others through the notifier in ``keyplane.ops.notifier``), and entries live at
+most ``cache_ttl`` seconds: long while a notifier is live, short while none is, so
+that a lost notification costs seconds of staleness, not minutes.
 """
 
 from __future__ import annotations
@@ -13,8 +15,6 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from limits import RateLimitItemPerMinute
-from limits.storage import MemoryStorage, Storage
-from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -25,6 +25,8 @@ from keyplane.db.base import utcnow
 from keyplane.db.models import ApiToken
 from keyplane.domain import credentials
 from keyplane.domain.errors import NotAuthenticated, TooManyRequests
+from keyplane.ops import metrics
+from keyplane.ops.limiter import SharedLimiter
 
 JwtVerifier = Callable[[str], Awaitable[Principal]]
 
@@ -45,20 +47,25 @@ class Authenticator:
         cache_ttl_seconds: float,
         last_used_interval_seconds: float,
         failures_per_minute: int,
-        limit_storage: Storage | None = None,
+        limiter: SharedLimiter | None = None,
     ) -> None:
         self._sessions = sessions
-        self._ttl = cache_ttl_seconds
+        # Changed at run time by the runtime as the notifier connects and disconnects.
+        self.cache_ttl = cache_ttl_seconds
         self._cache: dict[str, tuple[Principal, float]] = {}
+        # Bumped by every invalidation: a load that started before one is not cached.
+        self._generation = 0
         self.last_used = LastUsedRecorder(sessions, last_used_interval_seconds)
-        # Public so that other secret checks (the OAuth token endpoint) share the storage.
-        self.limit_storage = limit_storage or MemoryStorage()
-        self._limiter = MovingWindowRateLimiter(self.limit_storage)
+        self._limiter = limiter or SharedLimiter()
         self._failure_limit = RateLimitItemPerMinute(failures_per_minute)
         self.jwt_verifier: JwtVerifier | None = None
 
     def invalidate(self) -> None:
-        """Forget every cached credential (after a change to any of them)."""
+        """Forget every cached credential (after a change to any of them).
+
+        Called from request threads and the notifier thread: both steps are atomic.
+        """
+        self._generation += 1
         self._cache.clear()
 
     async def authenticate(self, value: str, client_ip: str) -> Principal:
@@ -67,9 +74,11 @@ class Authenticator:
             return await self.jwt_verifier(value)
         secret_hash = credentials.hash_secret(value)
         entry = self._cache.get(secret_hash)
-        if entry is None or time.monotonic() - entry[1] > self._ttl:
+        if entry is None or time.monotonic() - entry[1] > self.cache_ttl:
+            metrics.CACHE_MISSES.inc()
             principal = await self._load(value, secret_hash, client_ip)
         else:
+            metrics.CACHE_HITS.inc()
             principal = entry[0]
         _check_expiry(principal)
         if self.last_used.due(principal.id):
@@ -78,17 +87,18 @@ class Authenticator:
 
     async def _load(self, value: str, secret_hash: str, client_ip: str) -> Principal:
         self.check_failure_limit(client_ip)
+        generation = self._generation
         try:
             credentials.parse(value)
-            principal = await run_in_threadpool(self._load_from_db, secret_hash)
-            if principal is None:
-                raise NotAuthenticated(
-                    "unknown API token: it was deleted, rotated or never existed"
-                )
         except NotAuthenticated:
-            self.record_failure(client_ip)
+            self.record_failure(client_ip, "malformed")
             raise
-        self._cache[secret_hash] = (principal, time.monotonic())
+        principal = await run_in_threadpool(self._load_from_db, secret_hash)
+        if principal is None:
+            self.record_failure(client_ip, "unknown")
+            raise NotAuthenticated("unknown API token: it was deleted, rotated or never existed")
+        if generation == self._generation:
+            self._cache[secret_hash] = (principal, time.monotonic())
         return principal
 
     def _load_from_db(self, secret_hash: str) -> Principal | None:
@@ -102,19 +112,23 @@ class Authenticator:
                 self._failure_limit, "auth-failure", client_ip
             )
             retry = max(1, int(reset - time.time()) + 1)
+            metrics.AUTH_FAILURES.labels(reason="rate_limited").inc()
             raise TooManyRequests(
                 "too many failed authentication attempts from this address: "
                 f"try again in {retry} seconds",
                 retry_after=retry,
             )
 
-    def record_failure(self, client_ip: str) -> None:
+    def record_failure(self, client_ip: str, reason: str = "invalid") -> None:
+        """Count a failed secret check against the client (and in the metrics by reason)."""
+        metrics.AUTH_FAILURES.labels(reason=reason).inc()
         self._limiter.hit(self._failure_limit, "auth-failure", client_ip)
 
 
 def _check_expiry(principal: Principal) -> None:
     expires_at: datetime | None = principal.expires_at
     if expires_at is not None and expires_at <= utcnow():
+        metrics.AUTH_FAILURES.labels(reason="expired").inc()
         scope = principal.kind.value.split("_")[0].lower()
         raise CredentialExpired(
             f"API token {principal.name!r} expired on {expires_at:%Y-%m-%d}: create a new one, "

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote_plus
 
 from limits import RateLimitItemPerMinute
-from limits.strategies import MovingWindowRateLimiter
 from starlette.concurrency import run_in_threadpool
 
 from keyplane.apikeys.principal import KeyRecord, key_by_secret_hash
@@ -103,7 +102,7 @@ class ClientAuthenticator:
         self._sessions = runtime.sessions
         self._ttl = runtime.settings.auth_cache_ttl_seconds
         self._cache: dict[str, tuple[KeyRecord, float]] = {}
-        self._limiter = MovingWindowRateLimiter(runtime.authenticator.limit_storage)
+        self._limiter = runtime.limiter  # shared through Redis when configured
         self._limit = RateLimitItemPerMinute(runtime.settings.auth_failure_limit_per_minute)
 
     def invalidate(self) -> None:

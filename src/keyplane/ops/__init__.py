@@ -1,0 +1,1 @@
+"""Running keyplane as several replicas: cache invalidation, shared limits, metrics, logs."""
