@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,6 +22,7 @@ from keyplane.http.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from keyplane.http.runtime import Runtime
 from keyplane.oauth import errors as oauth_errors
 from keyplane.oauth.routes import router as oauth_router
+from keyplane.ops.metrics import MetricsMiddleware, metrics_endpoint, worker_exited
 from keyplane.tenancy.members_routes import router as members_router
 from keyplane.tenancy.routes import router as tenancy_router
 from keyplane.tokens.routes import router as tokens_router
@@ -37,8 +39,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        runtime.start()
         yield
         runtime.close()
+        worker_exited(os.getpid())
 
     app = FastAPI(
         title="keyplane",
@@ -62,4 +66,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     # Inside the request id (it records it), outside the body limit (it records its 413).
     app.add_middleware(AuditMiddleware, runtime=runtime)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(MetricsMiddleware, log_requests=settings.access_log)
+    app.add_api_route("/metrics", metrics_endpoint, include_in_schema=False)
     return app

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from typing import Annotated
 
 import typer
@@ -9,23 +12,63 @@ import uvicorn
 
 from keyplane.config import get_settings
 from keyplane.db.migrate import upgrade
+from keyplane.ops.logs import log_config
 
 
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    proxy_headers: Annotated[
+        bool,
+        typer.Option(
+            help="Trust X-Forwarded-For/-Proto from the addresses in --forwarded-allow-ips "
+            "(the load balancer), so rate limits and logs see the real client."
+        ),
+    ] = True,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated proxy addresses (or '*') whose forwarded headers are "
+            "trusted; default: 127.0.0.1, or $FORWARDED_ALLOW_IPS."
+        ),
+    ] = None,
 ) -> None:
-    """Apply pending migrations and start the API server."""
+    """Apply pending migrations and start the API server.
+
+    Each worker process keeps its own credential cache, notifier listener and rate
+    limiter; with several workers, metrics are aggregated through prometheus-client's
+    multiprocess mode. SIGTERM stops accepting connections, lets requests in flight
+    finish (up to 10 s), then closes the listener and the database pool.
+    """
     settings = get_settings()
     upgrade(settings.resolved_database_url)
-    uvicorn.run(
-        "keyplane.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=True,
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
+    metrics_dir = _multiprocess_metrics_dir() if workers > 1 else None
+    try:
+        uvicorn.run(
+            "keyplane.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            proxy_headers=proxy_headers,
+            forwarded_allow_ips=forwarded_allow_ips,
+            log_config=log_config(settings.log_format, settings.log_level),
+            access_log=False,  # keyplane logs requests itself, with the route and request id
+            timeout_graceful_shutdown=10,
+            # A worker answers the supervisor's pings only once it has imported the
+            # app; on a busy host that takes longer than uvicorn's 5 s default.
+            timeout_worker_healthcheck=30,
+        )
+    finally:
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _multiprocess_metrics_dir() -> str | None:
+    """A fresh directory for the workers' metric files, unless the operator chose one."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return None
+    path = tempfile.mkdtemp(prefix="keyplane-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    return path

@@ -13,6 +13,7 @@ from keyplane.auth.principal import Principal
 from keyplane.domain.errors import NotAuthenticated
 from keyplane.http.runtime import Runtime
 from keyplane.http.schemas import PageParams
+from keyplane.ops import metrics
 
 NO_CREDENTIALS = (
     "no credentials: send `Authorization: Bearer <token>` "
@@ -37,10 +38,12 @@ def client_ip(request: Request) -> str:
 def bearer_value(request: Request) -> str:
     header = request.headers.get("authorization")
     if not header:
+        metrics.AUTH_FAILURES.labels(reason="missing").inc()
         raise NotAuthenticated(NO_CREDENTIALS)
     scheme, _, value = header.partition(" ")
     value = value.strip()
     if scheme.lower() != "bearer" or not value:
+        metrics.AUTH_FAILURES.labels(reason="malformed_header").inc()
         raise NotAuthenticated("malformed Authorization header: expected `Bearer <token>`")
     return value
 

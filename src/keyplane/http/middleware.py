@@ -8,6 +8,7 @@ import secrets
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyplane.http.errors import error_response
+from keyplane.ops.logs import request_id_var
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -27,6 +28,7 @@ class RequestIdMiddleware:
         )
         request_id = incoming if _SAFE_ID.match(incoming) else secrets.token_hex(8)
         scope.setdefault("state", {})["request_id"] = request_id
+        request_id_var.set(request_id)
         header = (b"x-request-id", request_id.encode())
 
         async def send_with_id(message: Message) -> None:
