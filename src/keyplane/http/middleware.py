@@ -74,18 +74,34 @@ class BodyLimitMiddleware:
             await self._refuse(scope, receive, send)
             return
         seen = 0
+        too_large = False
+        started = False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, too_large
+            if too_large:
+                return {"type": "http.disconnect"}
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.max_bytes:
+                too_large = True
                 raise _TooLarge
             return message
 
+        async def guarded(message: Message) -> None:
+            # Body parsers may catch _TooLarge and answer 400 themselves: once the
+            # limit is crossed, their answer is replaced by the 413 below.
+            nonlocal started
+            if too_large and not started:
+                return
+            started = True
+            await send(message)
+
         try:
-            await self.app(scope, counted, send)
+            await self.app(scope, counted, guarded)
         except _TooLarge:
+            pass
+        if too_large and not started:
             await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
