@@ -90,32 +90,26 @@ def test_ci_job_with_a_workspace_operator_token(server: Server, objects: Objects
     assert guess.stdout == ""
 
 
-@pytest.mark.parametrize(
-    ("args", "env", "code", "says"),
-    [
-        (["whoami"], {}, 0, ""),
-        (["whoami"], {"KEYPLANE_URL": "http://127.0.0.1:9"}, 1, "cannot reach keyplane"),
-        (["workspace", "create", "--name", "data-eng"], {}, 1, "already exists"),
-        (
-            ["workspace", "token", "create", "--name", "x", "--expiration", "0"],
-            {},
-            2,
-            "--expiration",
-        ),
-        (["workspace", "frobnicate"], {}, 2, "No such command"),
-        (["whoami"], {"ASTRO_API_TOKEN": ""}, 3, "set ASTRO_API_TOKEN"),
-        (["organization", "inspect", "--organization-id", "nope"], {}, 5, "not found"),
-    ],
-    ids=["ok", "unreachable", "conflict", "bad-option", "no-command", "no-credential", "404"],
-)
-def test_exit_codes(
-    server: Server, objects: Objects, args: list[str], env: dict[str, str], code: int, says: str
-) -> None:
-    result = server.cli(*args, token=server.acme.owner_token, **env)
-    assert result.code == code, result.stderr
-    assert says in result.stderr
-    if code:
-        assert result.stdout == ""
+EXIT_CODES = [
+    # (args, environment, exit code, what stderr says)
+    (["whoami"], {}, 0, ""),
+    (["whoami"], {"KEYPLANE_URL": "http://127.0.0.1:9"}, 1, "cannot reach keyplane"),
+    (["workspace", "create", "--name", "data-eng"], {}, 1, "already exists"),
+    (["workspace", "token", "create", "--name", "x", "--expiration", "0"], {}, 2, "--expiration"),
+    (["workspace", "frobnicate"], {}, 2, "No such command"),
+    (["whoami"], {"ASTRO_API_TOKEN": ""}, 3, "set ASTRO_API_TOKEN"),
+    (["organization", "inspect", "--organization-id", "nope"], {}, 5, "not found"),
+]
+
+
+def test_exit_codes(server: Server, objects: Objects) -> None:
+    results = server.cli_many(
+        [(args, {"token": server.acme.owner_token, **env}) for args, env, _, _ in EXIT_CODES]
+    )
+    for (args, _, code, says), result in zip(EXIT_CODES, results, strict=True):
+        assert (result.code, says in result.stderr) == (code, True), (args, result.stderr)
+        if code:
+            assert result.stdout == "", args
 
 
 def test_permission_denied_is_exit_4(server: Server, objects: Objects) -> None:
@@ -125,30 +119,31 @@ def test_permission_denied_is_exit_4(server: Server, objects: Objects) -> None:
     assert "missing permission workspace:create" in result.stderr
 
 
-@pytest.mark.parametrize(
-    ("command", "shape"),
-    [
-        (["whoami"], dict),
-        (["organization", "list"], list),
-        (["organization", "inspect"], dict),
-        (["organization", "token", "list"], list),
-        (["workspace", "list"], list),
-        (["workspace", "inspect", "--workspace-id", "{ws}"], dict),
-        (["workspace", "token", "list", "--workspace-id", "{ws}"], list),
-        (["workspace", "user", "list", "--workspace-id", "{ws}"], list),
-        (["deployment", "list"], list),
-        (["deployment", "inspect", "--deployment-id", "{dep}"], dict),
-        (["deployment", "token", "list", "--deployment-id", "{dep}"], list),
-    ],
-    ids=lambda value: " ".join(value) if isinstance(value, list) else value.__name__,
-)
-def test_json_output_parses(
-    server: Server, objects: Objects, command: list[str], shape: type
-) -> None:
-    args = [part.format(ws=objects.ws, dep=objects.dep) for part in command]
-    result = server.cli(*args, "--output", "json", token=server.acme.owner_token)
-    assert result.code == 0, result.stderr
-    assert isinstance(result.json(), shape)
+JSON_COMMANDS = [
+    (["whoami"], dict),
+    (["organization", "list"], list),
+    (["organization", "inspect"], dict),
+    (["organization", "token", "list"], list),
+    (["workspace", "list"], list),
+    (["workspace", "inspect", "--workspace-id", "{ws}"], dict),
+    (["workspace", "token", "list", "--workspace-id", "{ws}"], list),
+    (["workspace", "user", "list", "--workspace-id", "{ws}"], list),
+    (["deployment", "list"], list),
+    (["deployment", "inspect", "--deployment-id", "{dep}"], dict),
+    (["deployment", "token", "list", "--deployment-id", "{dep}"], list),
+]
+
+
+def test_json_output_parses(server: Server, objects: Objects) -> None:
+    calls = [
+        ([p.format(ws=objects.ws, dep=objects.dep) for p in command] + ["--output", "json"],
+         {"token": server.acme.owner_token})
+        for command, _ in JSON_COMMANDS
+    ]  # fmt: skip
+    results = server.cli_many(calls)
+    for (args, _), (_, shape), result in zip(calls, JSON_COMMANDS, results, strict=True):
+        assert result.code == 0, (args, result.stderr)
+        assert isinstance(result.json(), shape), args
 
 
 def test_organization_token_lifecycle(server: Server, objects: Objects) -> None:
