@@ -32,101 +32,18 @@ from keyplane.db.session import make_engine
 from keyplane.domain.roles import (
     DEPLOYMENT_ADMIN,
     ORGANIZATION_ROLES,
-    PERMISSIONS,
     WORKSPACE_ROLES,
     Level,
     Permission,
 )
 from keyplane.http.runtime import Runtime
 from keyplane.oauth.access_tokens import issue_user_access_token
+from tests.access_oracle import CUSTOM_PERMISSIONS, CUSTOM_ROLE, Held, Target, expected_status
 from tests.conftest import BACKENDS, PG_URL, drop_postgres_database, fresh_postgres_database
 from tests.factories import Org, World, bearer
 
 P = Permission
 ORG, WS, DEP = Level.ORGANIZATION, Level.WORKSPACE, Level.DEPLOYMENT
-CUSTOM_ROLE = "deployer"
-CUSTOM_PERMISSIONS = frozenset({P.DEPLOYMENT_DEPLOY, P.DEPLOYMENT_UPDATE})
-
-
-# --- the oracle: DESIGN §2 read from the role table ---------------------------------
-
-
-@dataclass(frozen=True)
-class Held:
-    """One role binding of a principal, as the oracle sees it."""
-
-    level: Level
-    entity_id: str
-    organization_id: str
-    workspace_id: str | None
-    role: str
-
-
-@dataclass(frozen=True)
-class Target:
-    """The entity a request acts on."""
-
-    level: Level
-    organization_id: str
-    workspace_id: str | None = None
-    deployment_id: str | None = None
-
-
-def _at_least(order: tuple[str, ...], role: str, minimum: str | None) -> bool:
-    return minimum is not None and order.index(role) >= order.index(minimum)
-
-
-def held_permissions(bindings: list[Held], target: Target) -> set[Permission]:
-    org_roles = [
-        b.role for b in bindings if b.level is ORG and b.entity_id == target.organization_id
-    ]
-    held = {
-        p
-        for role in org_roles
-        for p, rule in PERMISSIONS.items()
-        if _at_least(ORGANIZATION_ROLES, role, rule.organization)
-    }
-    if target.workspace_id:
-        ws_roles = [
-            b.role for b in bindings if b.level is WS and b.entity_id == target.workspace_id
-        ]
-        if "ORGANIZATION_OWNER" in org_roles:
-            ws_roles.append("WORKSPACE_OWNER")
-        if any(b.level is DEP and b.workspace_id == target.workspace_id for b in bindings):
-            ws_roles.append("WORKSPACE_ACCESSOR")
-        held |= {
-            p
-            for role in ws_roles
-            for p, rule in PERMISSIONS.items()
-            if _at_least(WORKSPACE_ROLES, role, rule.workspace)
-        }
-    if target.level is DEP:
-        for b in bindings:
-            if b.level is DEP and b.entity_id == target.deployment_id:
-                if b.role == DEPLOYMENT_ADMIN:
-                    held |= {p for p, rule in PERMISSIONS.items() if rule.deployment}
-                else:
-                    held |= CUSTOM_PERMISSIONS | {P.DEPLOYMENT_READ}
-    return held
-
-
-def visible(bindings: list[Held], target: Target) -> bool:
-    if target.level is ORG:
-        return any(b.organization_id == target.organization_id for b in bindings)
-    read = P.WORKSPACE_READ if target.level is WS else P.DEPLOYMENT_READ
-    return read in held_permissions(bindings, target)
-
-
-def expected_status(
-    bindings: list[Held], permission: Permission | None, target: Target | None, success: int
-) -> int:
-    if target is None:
-        return success
-    if not visible(bindings, target):
-        return 404
-    if permission is None or permission in held_permissions(bindings, target):
-        return success
-    return 403
 
 
 # --- principal kinds -------------------------------------------------------------------
