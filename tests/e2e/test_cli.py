@@ -78,7 +78,8 @@ def test_ci_job_with_a_workspace_operator_token(server: Server, objects: Objects
     above = server.cli("workspace", "token", "create", "--name", "more", token=value)
     assert above.code == 4
     assert "missing permission workspace.tokens:manage" in above.stderr
-    assert "WORKSPACE_OPERATOR" in above.stderr  # says what the token does hold
+    assert "holds WORKSPACE_OPERATOR" in above.stderr  # what the token does hold
+    assert "needs at least WORKSPACE_OWNER" in above.stderr  # and what would do
 
     foreign = server.cli("deployment", "inspect", "--deployment-id", objects.other_dep, token=value)
     assert foreign.code == 5

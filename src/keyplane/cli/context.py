@@ -7,6 +7,7 @@ block into a :class:`CliError` that says what to do.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,8 +18,10 @@ import typer
 
 from keyplane.cli import credentials, errors, output
 from keyplane.client import ApiError, KeyplaneClient, ServerUnreachable
+from keyplane.domain.roles import PERMISSIONS, Permission
 
 Json = dict[str, Any]
+VALUES = {p.value for p in Permission}
 EXPIRY_WARNING = timedelta(days=7)
 SCOPE_OF_KIND = {
     "ORGANIZATION_TOKEN": "organization",
@@ -154,6 +157,24 @@ def warn_if_expiring(session: Session) -> None:
     )
 
 
+def permission_hint(message: str, session: Session | None) -> str | None:
+    """What the credential holds, and which roles hold the permission it lacks."""
+    if session is None:
+        return None
+    held = ", ".join(
+        f"{r['role']} on {r['entityType'].lower()} {r['entityId']}" for r in session.me["roles"]
+    )
+    hint = f"{session.describe()} holds {held or 'no role'}"
+    found = re.match(r"missing permission (\S+)", message)
+    rule = PERMISSIONS.get(Permission(found[1])) if found and found[1] in VALUES else None
+    if found is None or rule is None:
+        return f"{hint}; ask an owner for a credential whose role allows this"
+    needed = [f"at least {role}" for role in (rule.organization, rule.workspace) if role]
+    if rule.deployment:
+        needed.append(rule.deployment.value)
+    return f"{hint}; {found[1]} needs {' or '.join(needed)}: ask an owner for such a token"
+
+
 def explain(
     error: ApiError, credential: credentials.Credential, session: Session | None
 ) -> errors.CliError:
@@ -164,17 +185,7 @@ def explain(
             message, hint=f"the credential came from {credential.source}: set it to a valid token"
         )
     if status == 403:
-        hint = None
-        if session:
-            held = ", ".join(
-                f"{r['role']} on {r['entityType'].lower()} {r['entityId']}"
-                for r in session.me["roles"]
-            )
-            hint = (
-                f"{session.describe()} holds {held or 'no role'}; "
-                "ask an owner for a token whose role includes it"
-            )
-        return errors.PermissionDenied(message, hint=hint)
+        return errors.PermissionDenied(message, hint=permission_hint(message, session))
     if status == 404:
         hint = (
             session.workspace_role_hint() if session and session.lacks_workspace_roles() else None
