@@ -116,26 +116,49 @@ class Session:
 
 
 @contextmanager
-def connect(organization_id: str | None = None) -> Iterator[Session]:
-    """A :class:`Session` for one command; API errors inside become CLI errors."""
-    credential = credentials.resolve()
-    url = credentials.server_url()
-    with KeyplaneClient(url, credential.bearer) as client:
-        session = None
-        try:
+def connect(
+    organization_id: str | None = None, *, organization_required: bool = True
+) -> Iterator[Session]:
+    """A :class:`Session` for one command; API errors inside become CLI errors.
+
+    A command that does not act inside one organization passes
+    ``organization_required=False``; its session's ``org_id`` may then be empty.
+    """
+    credential: credentials.Credential | None = None
+    session: Session | None = None
+    try:
+        # Inside the try: resolving may itself call the server (a key pair exchange).
+        credential = credentials.resolve()
+        with KeyplaneClient(credentials.server_url(), credential.bearer) as client:
             me = client.get_self()
-            org_id = organization_id or me.get("organizationId")
-            if not org_id:
-                raise errors.UsageError("pass --organization-id: this credential has none")
+            org_id = organization_id or me.get("organizationId") or ""
+            if not org_id and organization_required:
+                raise errors.UsageError(
+                    "this command acts in one organization: pass --organization-id",
+                    hint="`keyplane organization list` shows the ones you can see",
+                )
             session = Session(client, credential, me, org_id)
             warn_if_expiring(session)
+            warn_if_deprecated(client)
             yield session
-        except ApiError as error:
-            raise explain(error, credential, session) from None
-        except ServerUnreachable as error:
-            raise errors.CliError(
-                str(error), hint="check KEYPLANE_URL and that the server is running"
-            ) from None
+    except ApiError as error:
+        raise explain(error, credential, session) from None
+    except ServerUnreachable as error:
+        raise errors.CliError(
+            str(error), hint="check KEYPLANE_URL and that the server is running"
+        ) from None
+
+
+def warn_if_deprecated(client: KeyplaneClient) -> None:
+    """One line when the server marks the credential as deprecated (DESIGN §5: API keys)."""
+    if "Deprecation" not in client.last_headers:
+        return
+    sunset = client.last_headers.get("Sunset")
+    output.warn(
+        "this credential is deprecated"
+        + (f" and stops working after {sunset}" if sunset else "")
+        + ": move to an API token (`keyplane deployment api-key migrate`)"
+    )
 
 
 def warn_if_expiring(session: Session) -> None:
@@ -176,13 +199,16 @@ def permission_hint(message: str, session: Session | None) -> str | None:
 
 
 def explain(
-    error: ApiError, credential: credentials.Credential, session: Session | None
+    error: ApiError, credential: credentials.Credential | None, session: Session | None
 ) -> errors.CliError:
     """The CLI error for an API error: same message, the exit code, and what to do."""
     status, message = error.status_code, error.message
     if status == 401:
         return errors.NotAuthenticated(
-            message, hint=f"the credential came from {credential.source}: set it to a valid token"
+            message,
+            hint=f"the credential came from {credential.source}: set it to a valid token"
+            if credential
+            else None,
         )
     if status == 403:
         return errors.PermissionDenied(message, hint=permission_hint(message, session))

@@ -22,7 +22,7 @@ COLUMNS: list[Column] = [
 @app.command("list")
 def list_organizations(output_format: OutputOpt = Format.TABLE) -> None:
     """List the organizations you can see."""
-    with connect() as session:
+    with connect(organization_required=False) as session:
         organizations = session.client.list_organizations()
     output.emit_list(organizations, output_format, COLUMNS, "no organizations")
 

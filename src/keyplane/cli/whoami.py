@@ -9,7 +9,7 @@ from keyplane.cli.output import Format, OutputOpt, field, roles_text, when
 
 def whoami(output_format: OutputOpt = Format.TABLE) -> None:
     """Show the principal behind the current credential, its organization and roles."""
-    with connect() as session:
+    with connect(organization_required=False) as session:
         me = {**session.me, "credentialSource": session.credential.source}
     output.emit_one(
         me,
