@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.conftest import PG_URL, drop_postgres_database, fresh_postgres_database
-from tests.e2e.conftest import Tenant, bootstrap, free_port, server_env, wait_ready
+from tests.e2e.conftest import Tenant, bootstrap, free_port, server_env
 
 REDIS_URL = os.environ.get("KEYPLANE_TEST_REDIS_URL")
 pytestmark = [
@@ -81,19 +81,30 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
     tenant = bootstrap(base_env, "acme")
     started: list[Replica] = []
 
-    def start(**settings: str) -> Replica:
+    def start(workers: int = 1, **settings: str) -> Replica:
         port = free_port()
         env = {**base_env, "KEYPLANE_PUBLIC_URL": f"http://127.0.0.1:{port}", **settings}
         log = tmp_path / f"replica-{port}.log"
         process = subprocess.Popen(
-            [sys.executable, "-m", "keyplane", "server", "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "keyplane",
+                "server",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+            ],
             env=env,
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
         )
         replica = Replica(f"http://127.0.0.1:{port}", process, log)
         started.append(replica)
-        wait_ready(replica.url, process)
+        # Generous: on a busy CI host a worker can take long to import the app.
+        until(lambda: not _exited(process) and replica.get("/readyz").status_code == 200,
+              "the replica is ready", 120)  # fmt: skip
         return replica
 
     try:
@@ -102,6 +113,12 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         for replica in started:
             replica.stop()
         drop_postgres_database(PG_URL, name)
+
+
+def _exited(process: subprocess.Popen[bytes]) -> bool:
+    if process.poll() is not None:
+        raise RuntimeError(f"keyplane server exited with {process.returncode}")
+    return False
 
 
 def create_token(replica: Replica, tenant: Tenant, name: str = "ci") -> tuple[str, str]:
@@ -156,6 +173,30 @@ def test_token_deleted_on_a_is_refused_by_b_within_a_second(cluster):
     answer = httpx.get(f"{a.url}/healthz", headers={"X-Request-Id": "trace-me-42"}, timeout=10)
     assert answer.headers["x-request-id"] == "trace-me-42"
     until(lambda: '"requestId": "trace-me-42"' in a.log_text(), "an access log line", 5)
+
+
+def test_workers_of_one_server_each_invalidate_and_share_metrics(cluster):
+    server = cluster.start(workers=2)
+    token_id, token = create_token(server, cluster.tenant)
+    # New connections are spread over both workers: after enough of them, each
+    # worker has the token cached.
+    for _ in range(20):
+        assert server.get("/v1/self", token).status_code == 200
+    delete_token(server, cluster.tenant, token_id)
+    until(lambda: server.get("/v1/self", token).status_code == 401, "refused", 1.0)
+    refusals = [server.get("/v1/self", token).status_code for _ in range(20)]
+    assert set(refusals) == {401}, "a worker still served the deleted token"
+    # One scrape shows every worker's requests (prometheus multiprocess mode).
+    metrics = server.get("/metrics").text
+    served = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith('keyplane_http_requests_total{method="GET",route="/v1/self"')
+    )
+    assert served >= 41
+    # SIGTERM: a clean, graceful stop.
+    assert server.stop() == 0
+    assert "Traceback" not in server.log_text()
 
 
 def _pg(action: str) -> None:
