@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from keyplane.config import get_settings
+from keyplane.config import Settings, get_settings
 from keyplane.db.migrate import upgrade
 from keyplane.ops.logs import log_config
 
@@ -43,6 +43,13 @@ def serve(
     """
     settings = get_settings()
     upgrade(settings.resolved_database_url)
+    if workers > 1 and _without_notifier(settings):
+        typer.echo(
+            "warning: no cache-invalidation channel between workers (SQLite without "
+            "KEYPLANE_REDIS_URL): a deleted or rotated token keeps working on the other "
+            f"workers for up to {settings.auth_cache_ttl_seconds:g} s",
+            err=True,
+        )
     metrics_dir = _multiprocess_metrics_dir() if workers > 1 else None
     try:
         uvicorn.run(
@@ -63,6 +70,13 @@ def serve(
     finally:
         if metrics_dir:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _without_notifier(settings: Settings) -> bool:
+    if settings.notifier == "none":
+        return True
+    on_postgres = settings.resolved_database_url.startswith("postgresql")
+    return settings.notifier == "auto" and not on_postgres and not settings.redis_url
 
 
 def _multiprocess_metrics_dir() -> str | None:
