@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 
@@ -97,10 +98,8 @@ class BodyLimitMiddleware:
             started = True
             await send(message)
 
-        try:
+        with contextlib.suppress(_TooLarge):
             await self.app(scope, counted, guarded)
-        except _TooLarge:
-            pass
         if too_large and not started:
             await self._refuse(scope, receive, send)
 
