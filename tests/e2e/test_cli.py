@@ -291,8 +291,8 @@ def test_workspace_users(server: Server, objects: Objects) -> None:
     changed = server.cli("workspace", "user", "update", user["id"], "--role", "WORKSPACE_AUTHOR",
                          "--workspace-id", objects.ws, "-o", "json", token=owner)  # fmt: skip
     assert changed.json()["role"] == "WORKSPACE_AUTHOR"
-    gone = server.cli("workspace", "user", "remove", user["id"], "--workspace-id", objects.ws,
-                      token=owner)  # fmt: skip
+    gone = server.cli("workspace", "user", "remove", "dev@acme.example",  # an email works too
+                      "--workspace-id", objects.ws, token=owner)  # fmt: skip
     assert gone.code == 0
     users = server.cli("workspace", "user", "list", "--workspace-id", objects.ws, "-o", "json",
                        token=owner).json()  # fmt: skip

@@ -17,7 +17,7 @@ COLUMNS: list[Column] = [
     ("name", field("fullName")),
     ("role", field("role")),
 ]
-UserIdArg = Annotated[str, typer.Argument(help="The user's id.", show_default=False)]
+UserIdArg = Annotated[str, typer.Argument(help="The user's id or email.", show_default=False)]
 RoleOpt = Annotated[
     str,
     typer.Option("--role", help="WORKSPACE_ACCESSOR, _MEMBER, _AUTHOR, _OPERATOR or _OWNER."),
