@@ -8,7 +8,7 @@ block into a :class:`CliError` that says what to do.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -61,6 +61,8 @@ class Session:
     def own(self, level: str) -> str | None:
         """The id of the entity this credential is scoped to at ``level``, if any."""
         scope = SCOPE_OF_KIND.get(self.kind, "").upper()
+        if self.kind == "DEPLOYMENT_KEY":  # a deployment API key acts on its deployment
+            scope = "DEPLOYMENT"
         if scope != level:
             return None
         return next((r["entityId"] for r in self.me["roles"] if r["entityType"] == level), None)
@@ -93,6 +95,8 @@ class Session:
 
     def describe(self) -> str:
         """E.g. ``the Workspace token 'ci'``, for messages."""
+        if self.kind == "DEPLOYMENT_KEY":
+            return f"the deployment API key {self.me['name']!r}"
         kind = self.kind.replace("_TOKEN", "").capitalize()
         noun = f"the {kind} token" if self.kind in SCOPE_OF_KIND else f"the {self.kind.lower()}"
         return f"{noun} {self.me['name']!r}"
@@ -131,6 +135,7 @@ def connect(
         credential = credentials.resolve()
         with KeyplaneClient(credentials.server_url(), credential.bearer) as client:
             me = client.get_self()
+            warn_if_deprecated(client.last_headers)
             org_id = organization_id or me.get("organizationId") or ""
             if not org_id and organization_required:
                 raise errors.UsageError(
@@ -139,7 +144,6 @@ def connect(
                 )
             session = Session(client, credential, me, org_id)
             warn_if_expiring(session)
-            warn_if_deprecated(client)
             yield session
     except ApiError as error:
         raise explain(error, credential, session) from None
@@ -149,22 +153,22 @@ def connect(
         ) from None
 
 
-def warn_if_deprecated(client: KeyplaneClient) -> None:
-    """One line when the server marks the credential as deprecated (DESIGN §5: API keys)."""
-    if "Deprecation" not in client.last_headers:
+def warn_if_deprecated(headers: Mapping[str, str]) -> None:
+    """One line when the server says the credential is deprecated (a deployment API key)."""
+    if "deprecation" not in headers:
         return
-    sunset = client.last_headers.get("Sunset")
+    sunset = headers.get("sunset")
     output.warn(
-        "this credential is deprecated"
-        + (f" and stops working after {sunset}" if sunset else "")
-        + ": move to an API token (`keyplane deployment api-key migrate`)"
+        "deployment API keys are deprecated"
+        + (f" and stop working on {sunset}" if sunset else "")
+        + ": replace them with deployment API tokens, `keyplane deployment api-key migrate`"
     )
 
 
 def warn_if_expiring(session: Session) -> None:
     expires = session.me.get("expiresAt")
-    if not expires:
-        return
+    if not expires or session.kind not in SCOPE_OF_KIND:
+        return  # short-lived access tokens (keys, logins) are renewed, not rotated
     when = datetime.fromisoformat(expires)
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
