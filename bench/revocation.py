@@ -47,14 +47,29 @@ def measure(c: Cluster, server_a: Server, server_b: Server) -> dict[str, float]:
             send, ack = one_round(c, a, b)
             from_send.append(send * 1000)
             from_ack.append(ack * 1000)
+        lag = _mean_notification_lag_ms(b.get("/metrics").text)
     return {
         "rounds": ROUNDS,
+        "notification_lag_mean_ms": lag,
         "from_send_p50_ms": round(percentile(from_send, 50), 2),
         "from_send_p99_ms": round(percentile(from_send, 99), 2),
         "from_ack_p50_ms": round(percentile(from_ack, 50), 2),
         "from_ack_p99_ms": round(percentile(from_ack, 99), 2),
         "max_ms": round(max(from_send), 2),
     }
+
+
+def _mean_notification_lag_ms(metrics: str) -> float | None:
+    """B's own measure: from the NOTIFY/PUBLISH (its timestamp) to B receiving it."""
+    values = {}
+    for line in metrics.splitlines():
+        name, _, value = line.partition(" ")
+        if name in ("keyplane_cache_invalidation_lag_seconds_sum",
+                    "keyplane_cache_invalidation_lag_seconds_count"):  # fmt: skip
+            values[name.rsplit("_", 1)[1]] = float(value)
+    if not values.get("count"):
+        return None
+    return round(values["sum"] / values["count"] * 1000, 2)
 
 
 def main() -> dict[str, object]:
@@ -69,8 +84,10 @@ def main() -> dict[str, object]:
             print(
                 f"revocation via {notifier}: p50 {result['from_send_p50_ms']} ms, "
                 f"p99 {result['from_send_p99_ms']} ms from the DELETE being sent "
-                f"(p99 {result['from_ack_p99_ms']} ms from its 204), {ROUNDS} rounds"
+                f"(p99 {result['from_ack_p99_ms']} ms from its 204; notification itself "
+                f"{result['notification_lag_mean_ms']} ms on average), {ROUNDS} rounds"
             )
+    figures["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
     merge_results("revocation", figures)
     return figures
 

@@ -136,6 +136,7 @@ def main() -> dict[str, object]:
         assert isinstance(big, dict) and isinstance(small, dict)
         figures["ratio_1m_to_1k"] = round(big["deployments_rps"] / small["deployments_rps"], 3)
         print(f"authenticated rps at 1,000,000 / at 1,000 tokens: {figures['ratio_1m_to_1k']}")
+    figures["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
     merge_results("throughput", figures)
     return figures
 
