@@ -8,7 +8,7 @@ that cannot be reached raises :class:`ServerUnreachable`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -91,10 +91,7 @@ class KeyplaneClient:
         params: Mapping[str, Any] | None = None,
     ) -> Any:
         """Send one request; the decoded JSON answer, or None for an empty one (204)."""
-        headers = {}
-        value = self._credential() if callable(self._credential) else self._credential
-        if value:
-            headers["Authorization"] = f"Bearer {value}"
+        headers = self._auth()
         query = {k: v for k, v in (params or {}).items() if v is not None}
         try:
             answer = self._http.request(method, path, json=json, params=query, headers=headers)
@@ -106,6 +103,10 @@ class KeyplaneClient:
         if answer.status_code == 204 or not answer.content:
             return None
         return answer.json()
+
+    def _auth(self) -> dict[str, str]:
+        value = self._credential() if callable(self._credential) else self._credential
+        return {"Authorization": f"Bearer {value}"} if value else {}
 
     def _get(self, path: str, **params: Any) -> Json:
         result: Json = self.request("GET", path, params=params)
@@ -193,8 +194,11 @@ class KeyplaneClient:
         *,
         name: str | None = None,
         description: str | None = None,
+        is_cicd_enforced: bool | None = None,
     ) -> Json:
-        body = _present({"name": name, "description": description})
+        body = _present(
+            {"name": name, "description": description, "isCicdEnforced": is_cicd_enforced}
+        )
         return self._post(f"{_org(org_id)}/deployments/{deployment_id}", body)
 
     def delete_deployment(self, org_id: str, deployment_id: str) -> None:
@@ -327,6 +331,123 @@ class KeyplaneClient:
 
     def delete_custom_role(self, org_id: str, role_id: str) -> None:
         self._delete(f"{_org(org_id)}/custom-roles/{role_id}")
+
+    # -- deploys, deployment variables, audit log ---------------------------------------
+
+    def create_deploy(
+        self,
+        org_id: str,
+        deployment_id: str,
+        bundle: BinaryIO,
+        size: int,
+        *,
+        description: str = "",
+        sha256: str | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> Json:
+        """Upload a tar.gz bundle as a stream (never read whole); the deploy object."""
+
+        def chunks() -> Iterator[bytes]:
+            while block := bundle.read(UPLOAD_CHUNK):
+                yield block
+                if progress:
+                    progress(len(block))
+
+        headers = {
+            **self._auth(),
+            "Content-Type": "application/gzip",
+            "Content-Length": str(size),
+        }
+        params = _present({"description": description or None, "sha256": sha256})
+        path = f"{_org(org_id)}/deployments/{deployment_id}/deploys"
+        try:
+            answer = self._http.post(
+                path, content=chunks(), params=params, headers=headers, timeout=UPLOAD_TIMEOUT
+            )
+        except httpx.HTTPError as error:
+            raise ServerUnreachable(self.base_url, _reason(error)) from None
+        self.last_headers = answer.headers
+        if answer.status_code >= 400:
+            raise _api_error(answer)
+        result: Json = answer.json()
+        return result
+
+    def list_deploys(self, org_id: str, deployment_id: str, limit: int = 20) -> list[Json]:
+        """The newest ``limit`` deploys of a deployment."""
+        page = self._get(f"{_org(org_id)}/deployments/{deployment_id}/deploys", limit=limit)
+        deploys: list[Json] = page["deploys"]
+        return deploys
+
+    def get_deploy(self, org_id: str, deployment_id: str, deploy_id: str) -> Json:
+        return self._get(f"{_org(org_id)}/deployments/{deployment_id}/deploys/{deploy_id}")
+
+    def download_bundle(
+        self, org_id: str, deployment_id: str, deploy_id: str, into: BinaryIO
+    ) -> int:
+        """Write the deploy's bundle into ``into``; the number of bytes written."""
+        path = f"{_org(org_id)}/deployments/{deployment_id}/deploys/{deploy_id}/bundle"
+        written = 0
+        with self._http.stream("GET", path, headers=self._auth()) as answer:
+            if answer.status_code >= 400:
+                answer.read()
+                raise _api_error(answer)
+            for block in answer.iter_bytes():
+                into.write(block)
+                written += len(block)
+        return written
+
+    def list_variables(self, org_id: str, deployment_id: str) -> list[Json]:
+        return self._all(f"{_org(org_id)}/deployments/{deployment_id}/variables", "variables")
+
+    def create_variable(
+        self, org_id: str, deployment_id: str, key: str, value: str, is_secret: bool = False
+    ) -> Json:
+        body = {"key": key, "value": value, "isSecret": is_secret}
+        return self._post(f"{_org(org_id)}/deployments/{deployment_id}/variables", body)
+
+    def update_variable(
+        self,
+        org_id: str,
+        deployment_id: str,
+        key: str,
+        *,
+        value: str | None = None,
+        is_secret: bool | None = None,
+    ) -> Json:
+        body = _present({"value": value, "isSecret": is_secret})
+        return self._post(f"{_org(org_id)}/deployments/{deployment_id}/variables/{key}", body)
+
+    def delete_variable(self, org_id: str, deployment_id: str, key: str) -> None:
+        self._delete(f"{_org(org_id)}/deployments/{deployment_id}/variables/{key}")
+
+    def list_audit_logs(self, org_id: str, limit: int = 50, **filters: Any) -> Json:
+        """One page of audit events, newest first: ``{auditLogs, offset, limit, totalCount}``.
+
+        Filters: ``since``, ``until`` (ISO 8601), ``actorId``, ``action`` (``token.*``
+        for a prefix), ``targetId``.
+        """
+        return self._get(f"{_org(org_id)}/audit-logs", limit=limit, **filters)
+
+    def export_audit_logs(self, org_id: str, **filters: Any) -> Iterator[str]:
+        """Every matching event as JSON lines, oldest first, streamed as it arrives."""
+        query = {k: v for k, v in filters.items() if v is not None}
+        headers = {**self._auth(), "Accept": "application/x-ndjson"}
+        path = f"{_org(org_id)}/audit-logs"
+        try:
+            with self._http.stream("GET", path, params=query, headers=headers) as answer:
+                if answer.status_code >= 400:
+                    answer.read()
+                    raise _api_error(answer)
+                for line in answer.iter_lines():
+                    if line:
+                        yield line
+        except httpx.HTTPError as error:
+            raise ServerUnreachable(self.base_url, _reason(error)) from None
+
+
+UPLOAD_CHUNK = 256 * 1024
+# A large bundle on a slow link: no overall limit on sending, but the server must answer.
+UPLOAD_TIMEOUT = httpx.Timeout(30.0, write=None)
 
 
 def _org(org_id: str) -> str:

@@ -6,25 +6,34 @@ from typing import Annotated
 
 import typer
 
-from keyplane.cli import deployment_token, output
+from keyplane.cli import deployment_token, deployment_variable, output
 from keyplane.cli.context import DeploymentOpt, OrgOpt, WorkspaceOpt, connect
 from keyplane.cli.errors import UsageError
 from keyplane.cli.output import Column, Format, OutputOpt, field, when
 
 app = typer.Typer(help="Deployments and their API tokens.", no_args_is_help=True)
 app.add_typer(deployment_token.app, name="token")
+app.add_typer(deployment_variable.app, name="variable")
 
 COLUMNS: list[Column] = [
     ("id", field("id")),
     ("name", field("name")),
     ("workspace", field("workspaceId")),
     ("description", field("description")),
+    ("ci/cd enforced", field("isCicdEnforced")),
     ("created", when("createdAt")),
 ]
 NameOpt = Annotated[str, typer.Option("--name", help="The deployment's name.")]
 DescriptionOpt = Annotated[str, typer.Option("--description", help="What it runs.")]
 NewNameOpt = Annotated[str | None, typer.Option("--name", help="New name.")]
 NewDescriptionOpt = Annotated[str | None, typer.Option("--description", help="New description.")]
+CicdOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--cicd-enforcement/--no-cicd-enforcement",
+        help="When on, deploys must come from an API token or key, not a personal login.",
+    ),
+]
 RequiredDeploymentOpt = Annotated[
     str, typer.Option("--deployment-id", help="The deployment to delete (never a default).")
 ]
@@ -82,18 +91,23 @@ def update(
     deployment_id: DeploymentOpt = None,
     name: NewNameOpt = None,
     description: NewDescriptionOpt = None,
+    cicd_enforcement: CicdOpt = None,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
-    """Change a deployment's name or description."""
-    if name is None and description is None:
-        raise UsageError("nothing to update: pass --name or --description")
+    """Change a deployment's name, description or CI/CD enforcement."""
+    if name is None and description is None and cicd_enforcement is None:
+        raise UsageError(
+            "nothing to update: pass --name, --description, "
+            "or --cicd-enforcement / --no-cicd-enforcement"
+        )
     with connect(organization_id) as session:
         deployment = session.client.update_deployment(
             session.org_id,
             session.deployment_id(deployment_id),
             name=name,
             description=description,
+            is_cicd_enforced=cicd_enforcement,
         )
     output.emit_one(deployment, output_format, COLUMNS)
 

@@ -15,7 +15,7 @@ import typer
 from rich.text import Text
 from typer.core import TyperGroup
 
-from keyplane.cli import deployment, organization, whoami, workspace
+from keyplane.cli import audit, deploy, deployment, organization, whoami, workspace
 from keyplane.cli.errors import CliError
 from keyplane.cli.output import err
 
@@ -71,6 +71,8 @@ app.command("whoami")(whoami.whoami)
 app.add_typer(organization.app, name="organization")
 app.add_typer(workspace.app, name="workspace")
 app.add_typer(deployment.app, name="deployment")
+app.add_typer(deploy.app, name="deploy")
+app.add_typer(audit.app, name="audit")
 
 
 def run() -> None:

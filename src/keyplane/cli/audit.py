@@ -1,0 +1,88 @@
+"""``keyplane audit``: read the organization's audit trail (needs organization.audit:read)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from keyplane.cli import output
+from keyplane.cli.context import OrgOpt, connect
+from keyplane.cli.output import Column, Format, OutputOpt, field, when
+
+app = typer.Typer(
+    help="The audit trail: who did what, with which credential.", no_args_is_help=True
+)
+
+COLUMNS: list[Column] = [
+    ("time", when("occurredAt")),
+    ("actor", lambda e: f"{e['actor']['name']} ({e['actor']['kind']} {e['actor']['id'] or ''})"),
+    ("action", field("action")),
+    ("target", lambda e: f"{e['target']['type'] or ''} {e['target']['id'] or ''}".strip()),
+    ("outcome", lambda e: f"{e['outcome']} {e['statusCode'] or ''}".strip()),
+    ("ip", field("clientIp")),
+    ("request", field("requestId")),
+]
+SinceOpt = Annotated[str | None, typer.Option(help="From this time (ISO 8601).")]
+UntilOpt = Annotated[str | None, typer.Option(help="Before this time (ISO 8601).")]
+ActorOpt = Annotated[str | None, typer.Option("--actor-id", help="Only this user or token.")]
+ActionOpt = Annotated[
+    str | None, typer.Option(help="Only this action; `token.*` for every token action.")
+]
+TargetOpt = Annotated[str | None, typer.Option("--target-id", help="Only events on this object.")]
+
+
+def _filters(**given: Any) -> dict[str, Any]:
+    names = {"actor_id": "actorId", "target_id": "targetId"}
+    return {names.get(k, k): v for k, v in given.items() if v is not None}
+
+
+@app.command("list")
+def list_events(
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    actor_id: ActorOpt = None,
+    action: ActionOpt = None,
+    target_id: TargetOpt = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many, newest first.")] = 50,
+    organization_id: OrgOpt = None,
+    output_format: OutputOpt = Format.TABLE,
+) -> None:
+    """The newest events, filtered."""
+    filters = _filters(
+        since=since, until=until, actor_id=actor_id, action=action, target_id=target_id
+    )
+    with connect(organization_id) as session:
+        page = session.client.list_audit_logs(session.org_id, limit, **filters)
+    output.emit_list(page["auditLogs"], output_format, COLUMNS, "no matching events")
+    if output_format is Format.TABLE and page["totalCount"] > len(page["auditLogs"]):
+        output.note(f"{len(page['auditLogs'])} of {page['totalCount']}: narrow with filters")
+
+
+@app.command()
+def export(
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    actor_id: ActorOpt = None,
+    action: ActionOpt = None,
+    target_id: TargetOpt = None,
+    to: Annotated[Path | None, typer.Option("--to", help="Write here (default: stdout).")] = None,
+    organization_id: OrgOpt = None,
+) -> None:
+    """Every matching event as JSON lines, oldest first (for a SIEM or an archive)."""
+    filters = _filters(
+        since=since, until=until, actor_id=actor_id, action=action, target_id=target_id
+    )
+    count = 0
+    with connect(organization_id) as session:
+        sink = to.open("w") if to else sys.stdout
+        try:
+            for line in session.client.export_audit_logs(session.org_id, **filters):
+                sink.write(line + "\n")
+                count += 1
+        finally:
+            if to:
+                sink.close()
+    output.note(f"exported {count} event(s){f' to {to}' if to else ''}")
