@@ -264,3 +264,22 @@ def test_prune_is_recorded_and_the_chain_still_verifies(world, db_url, runtime):
     with runtime.sessions() as db:
         prune_event = db.scalar(select(AuditEvent).where(AuditEvent.action == "audit.prune"))
     assert prune_event.details["throughSeq"] == 3 and prune_event.details["deleted"] == 3
+
+
+def test_token_endpoint_records_failures_not_routine_grants(world, runtime):
+    org = world.org
+    key = world.client.post(
+        f"/v1/organizations/{org.id}/deployments/{org.deployments['d1']}/api-keys",
+        json={"name": "legacy"},
+        headers=bearer(org.owner_token),
+    )
+    assert key.status_code == 201, key.text
+    key_id, secret = key.json()["id"], key.json()["secret"]
+    grant = {"grant_type": "client_credentials"}
+    assert world.client.post("/oauth/token", data=grant, auth=(key_id, secret)).status_code == 200
+    refused = world.client.post("/oauth/token", data=grant, auth=(key_id, secret + "x"))
+    assert refused.status_code == 401
+    with runtime.sessions() as db:
+        events = db.scalars(select(AuditEvent).where(AuditEvent.action == "oauth.token")).all()
+    assert [(e.outcome, e.status_code) for e in events] == [("failure", 401)]
+    assert secret not in json.dumps([e.details for e in events])

@@ -43,6 +43,13 @@ ROUTE_ACTIONS: dict[tuple[str, str], str] = {
     ("POST", "/oauth/revoke"): "oauth.revoke",
 }
 
+# Endpoints where a client proves who it is: issuing an access token or answering an
+# introspection is routine (CI jobs do it every few minutes) and is recorded only
+# when it fails; revocation is recorded always.
+FAILURES_ONLY = frozenset(
+    {("POST", "/oauth/token"), ("POST", "/oauth/introspect"), ("POST", "/oauth/device/code")}
+)
+
 # Actions written by code rather than by a route.
 AUTH_FAILED = "auth.failed"
 AUTH_EXPIRED = "auth.expired_token"

@@ -117,9 +117,14 @@ def _request_event(
         return None  # no route matched: nothing was done
     action = actions.action_for(scope["method"], template)
     principal: Principal | None = state.get("principal")
-    if action is None or (principal is None and status in (401, 429)):
-        # Failed credentials are noted by the authenticator with their fingerprint;
-        # requests without any credential did nothing worth a record.
+    if action is None or status == 429:
+        return None  # rate limited: nothing was tried, and floods must not fill the log
+    if (scope["method"], template) in actions.FAILURES_ONLY:
+        if status < 400:
+            return None
+    elif principal is None and status == 401:
+        # Failed credentials are noted by the principal dependency with their
+        # fingerprint; requests without any credential did nothing worth a record.
         return None
     params: dict[str, str] = dict(scope.get("path_params") or {})
     draft = EventDraft(
