@@ -4,9 +4,12 @@ and the server's peak memory while it receives the bundle.
 A real ``keyplane server`` process (SQLite, bundles in a temporary data dir) receives
 the bundle over loopback from httpx, streamed from a file with its Content-Length.
 The baseline copies the same file to the same filesystem with ``shutil.copyfile``.
-Each is the best of ``--runs``. The bundle is random bytes behind a gzip header: it
-cannot be compressed, and the server only checks the header. Memory is the server's
-resident set, sampled every 5 ms from /proc during the uploads.
+Each is the best of ``--runs``. For context, the same client also uploads to a bare
+ASGI app on the same uvicorn that only hashes and writes the body (no framework, no
+auth, no database): the floor of Python HTTP on this machine. The bundle is random
+bytes behind a gzip header: it cannot be compressed, and the server only checks the
+header. Memory is the server's resident set, sampled every 5 ms from /proc during the
+uploads.
 
     python -m bench.deploy [--megabytes 100] [--runs 3]
 """
@@ -14,6 +17,7 @@ resident set, sampled every 5 ms from /proc during the uploads.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -107,6 +111,49 @@ def keyplane_server(data_dir: Path) -> Iterator[tuple[str, int, str, str]]:
         process.wait(timeout=15)
 
 
+async def floor_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """A bare ASGI app that hashes the body into a file: what any Python server pays."""
+    if scope["type"] != "http":
+        return
+    digest = hashlib.sha256()
+    with open(os.environ["KEYPLANE_BENCH_FLOOR_FILE"], "wb") as file:
+        while True:
+            message = await receive()
+            digest.update(message.get("body", b""))
+            file.write(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+    await send({"type": "http.response.start", "status": 201, "headers": []})
+    await send({"type": "http.response.body", "body": digest.hexdigest().encode()})
+
+
+@contextmanager
+def floor_server(root: Path) -> Iterator[str]:
+    port = free_port()
+    env = {**os.environ, "KEYPLANE_BENCH_FLOOR_FILE": str(root / "floor.bin")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "bench.deploy:floor_app", "--port", str(port),
+         "--log-level", "warning"],
+        env=env, cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(url, timeout=1)
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("floor server did not start") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
 def make_bundle(path: Path, megabytes: int) -> None:
     with path.open("wb") as file:
         file.write(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff")
@@ -159,8 +206,11 @@ def run(megabytes: int = 100, runs: int = 3) -> dict[str, Any]:
                 idle = rss_bytes(pid)
                 with PeakSampler(pid) as sampler:
                     uploads = [upload_seconds(client, path, bundle) for _ in range(runs)]
+        with floor_server(root) as url, httpx.Client(base_url=url, timeout=300) as client:
+            floors = [upload_seconds(client, "/", bundle) for _ in range(runs)]
     upload_rate = size / min(uploads) / MB
     copy_rate = size / min(copies) / MB
+    floor_rate = size / min(floors) / MB
     return {
         "name": "deploy_upload",
         "what": f"{megabytes} MB bundle: streamed upload to one server process vs shutil.copyfile",
@@ -168,6 +218,9 @@ def run(megabytes: int = 100, runs: int = 3) -> dict[str, Any]:
         "upload_mb_per_s": round(upload_rate, 1),
         "copy_mb_per_s": round(copy_rate, 1),
         "ratio": round(upload_rate / copy_rate, 3),
+        "bare_asgi_mb_per_s": round(floor_rate, 1),
+        "ratio_to_bare_asgi": round(upload_rate / floor_rate, 3),
+        "load_average": round(os.getloadavg()[0], 1),
         "server_rss_idle_mb": round(idle / MB, 1),
         "server_rss_peak_mb": round(sampler.peak / MB, 1),
         "server_rss_growth_mb": round((sampler.peak - idle) / MB, 1),
@@ -183,8 +236,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     result = run(args.megabytes, args.runs)
     print(
         f"deploy upload ({args.megabytes} MB): {result['upload_mb_per_s']} MB/s vs disk copy "
-        f"{result['copy_mb_per_s']} MB/s, ratio {result['ratio']:.2f}x; server RSS peak "
-        f"{result['server_rss_peak_mb']} MB ({result['server_rss_growth_mb']:+} MB over idle)"
+        f"{result['copy_mb_per_s']} MB/s, ratio {result['ratio']:.2f}x "
+        f"(a bare ASGI app that hashes and writes: {result['bare_asgi_mb_per_s']} MB/s, "
+        f"keyplane {result['ratio_to_bare_asgi']:.2f}x of it); server RSS peak "
+        f"{result['server_rss_peak_mb']} MB ({result['server_rss_growth_mb']:+} MB over idle); "
+        f"load average {result['load_average']}"
     )
     return result
 
