@@ -14,9 +14,8 @@ import pytest
 from sqlalchemy import func, select
 
 from keyplane.audit.models import AuditEvent
-from keyplane.auth.grants import load_grants
-from keyplane.auth.principal import Principal, PrincipalKind
 from keyplane.deploys.models import Deploy
+from keyplane.oauth.access_tokens import issue_user_access_token
 from tests.factories import bearer
 
 
@@ -228,21 +227,15 @@ def test_damaged_or_foreign_bodies_are_refused(world, runtime):
 
 
 def as_user(runtime, user_id):
-    """Sign in as a person: the access-token hook resolves to the user's own roles."""
-
-    async def verify(_value):
-        with runtime.sessions() as db:
-            grants = load_grants(db, user_id)
-        return Principal(PrincipalKind.USER, user_id, "owner@acme.example", grants)
-
-    runtime.authenticator.jwt_verifier = verify
-    return "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1c2VyIn0.c2lnbmF0dXJl"
+    """A person's login: the short-lived access token a CLI login gets (a USER principal)."""
+    return issue_user_access_token(runtime, user_id).access_token
 
 
 def test_cicd_enforcement_refuses_personal_logins_only(world, runtime):
     org = world.org
     dep_url = f"/v1/organizations/{org.id}/deployments/{org.deployments['d1']}"
     login = as_user(runtime, org.owner_user_id)
+    assert world.client.get("/v1/self", headers=bearer(login)).json()["kind"] == "USER"
     assert push(world, login, bundle()).status_code == 201  # not enforced yet
 
     author = world.token("WORKSPACE", org.workspaces["ws1"], "WORKSPACE_AUTHOR")
