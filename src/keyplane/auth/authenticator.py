@@ -29,6 +29,8 @@ from keyplane.ops import metrics
 from keyplane.ops.limiter import SharedLimiter
 
 JwtVerifier = Callable[[str], Awaitable[Principal]]
+# Credentials cached per process at most; beyond, the cache starts again empty.
+CACHE_LIMIT = 100_000
 
 
 class CredentialExpired(NotAuthenticated):
@@ -98,6 +100,8 @@ class Authenticator:
             self.record_failure(client_ip, "unknown")
             raise NotAuthenticated("unknown API token: it was deleted, rotated or never existed")
         if generation == self._generation:
+            if len(self._cache) >= CACHE_LIMIT:
+                self._cache.clear()  # bounded memory; rare, and cheaper than an LRU per hit
             self._cache[secret_hash] = (principal, time.monotonic())
         return principal
 

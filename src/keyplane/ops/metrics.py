@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -74,6 +75,11 @@ SHARED_LIMITS = Gauge(
 )
 
 UNMATCHED = "<unmatched>"
+# (method, route, status) → its counter and histogram children: labels() takes a lock
+# and builds a key on every call; routes and statuses are few, so keep them.
+_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+# Any other method a client invents is counted as OTHER, so labels stay bounded.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 access_log = logging.getLogger("keyplane.access")
 
 
@@ -107,8 +113,16 @@ class MetricsMiddleware:
         finally:
             route = route_of(scope)
             elapsed = time.perf_counter() - start
-            REQUESTS.labels(scope["method"], route, str(status)).inc()
-            LATENCY.labels(route).observe(elapsed)
+            method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+            key = (method, route, status)
+            children = _children.get(key)
+            if children is None:
+                children = _children[key] = (
+                    REQUESTS.labels(method, route, str(status)),
+                    LATENCY.labels(route),
+                )
+            children[0].inc()
+            children[1].observe(elapsed)
             if self.log_requests:
                 _log_request(scope, route, status, elapsed)
 
