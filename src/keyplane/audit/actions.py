@@ -38,6 +38,13 @@ ROUTE_ACTIONS: dict[tuple[str, str], str] = {
     ("POST", DEPLOYMENT + "/variables"): "variable.create",
     ("POST", DEPLOYMENT + "/variables/{variableKey}"): "variable.update",
     ("DELETE", DEPLOYMENT + "/variables/{variableKey}"): "variable.delete",
+    # The web console acts through the same services as the API, under the same names
+    ("POST", "/console/orgs/{org_id}/tokens"): "token.create",
+    ("POST", "/console/orgs/{org_id}/tokens/{token_id}/rotate"): "token.rotate",
+    ("POST", "/console/orgs/{org_id}/tokens/{token_id}/delete"): "token.delete",
+    # Human login (the email step only chooses the next page: nothing to record)
+    ("POST", "/login/password"): "login.password",
+    ("POST", "/logout"): "logout",
     # OAuth (RFC 6749 / 7009): issuing and revoking access tokens
     ("POST", "/oauth/token"): "oauth.token",
     ("POST", "/oauth/revoke"): "oauth.revoke",
@@ -55,12 +62,17 @@ AUTH_FAILED = "auth.failed"
 AUTH_EXPIRED = "auth.expired_token"
 AUDIT_PRUNE = "audit.prune"
 
+# Writes that change nothing and prove nothing.
+NEVER = frozenset({("POST", "/login")})
+
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _PARAM = re.compile(r"^\{(\w+)\}$")
 
 
 def action_for(method: str, template: str) -> str | None:
     """The action name of a request, or None if requests of this kind are not recorded."""
+    if (method, template) in NEVER:
+        return None
     explicit = ROUTE_ACTIONS.get((method, template))
     if explicit or method not in WRITE_METHODS:
         return explicit
@@ -92,8 +104,8 @@ def derive(method: str, template: str) -> str:
 
 
 def target_type_of(param: str) -> str:
-    """``tokenId`` → ``token``; ``deploymentId`` → ``deployment``."""
-    base = param[:-2] if param.endswith("Id") else param
+    """``tokenId`` → ``token``; ``deploymentId`` → ``deployment``; ``token_id`` → ``token``."""
+    base = param[:-2] if param.endswith("Id") else param.removesuffix("_id")
     return re.sub(r"(?<!^)([A-Z])", r"_\1", base).lower()
 
 

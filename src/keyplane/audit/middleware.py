@@ -137,9 +137,9 @@ def _request_event(
     draft.details.update(state.get("audit_details") or {})
     if principal is not None:
         draft.by(principal)
-        draft.organization_id = _organization(principal, params.get("orgId"), draft.details)
+        draft.organization_id = _organization(principal, _org_param(params), draft.details)
     else:
-        draft.organization_id = params.get("orgId")
+        draft.organization_id = _org_param(params)
     created = _created_id(body) if status == 201 and _is_create(scope) else None
     if created:
         draft.target_type = actions.singular(template.rstrip("/").rsplit("/", 1)[-1])
@@ -148,6 +148,10 @@ def _request_event(
         last = list(params)[-1]
         draft.target_type, draft.target_id = actions.target_type_of(last), params[last]
     return draft
+
+
+def _org_param(params: dict[str, str]) -> str | None:
+    return params.get("orgId") or params.get("org_id")
 
 
 def _organization(principal: Principal, org_id: str | None, details: dict[str, Any]) -> str | None:

@@ -20,6 +20,9 @@ ORG = "/v1/organizations/{orgId}"
         ("POST", ORG + "/custom-roles", "custom_role.create"),
         ("POST", "/oauth/device/code", "oauth.device.code"),
         ("GET", ORG + "/workspaces", None),
+        ("POST", "/console/orgs/{org_id}/tokens/{token_id}/rotate", "token.rotate"),
+        ("POST", "/login", None),
+        ("POST", "/login/password", "login.password"),
         ("GET", ORG + "/deployments/{deploymentId}/deploys/{deployId}/bundle", "deploy.download"),
     ],
 )
@@ -31,3 +34,4 @@ def test_target_types():
     assert target_type_of("tokenId") == "token"
     assert target_type_of("deploymentId") == "deployment"
     assert target_type_of("keyId") == "key"
+    assert target_type_of("token_id") == "token"
