@@ -16,7 +16,7 @@ from keyplane.audit.routes import router as audit_router
 from keyplane.config import Settings, get_settings
 from keyplane.deploys.routes import UPLOAD_PATHS
 from keyplane.deploys.routes import router as deploys_router
-from keyplane.http import errors
+from keyplane.http import errors, openapi
 from keyplane.http.health import router as health_router
 from keyplane.http.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from keyplane.http.runtime import Runtime
@@ -68,4 +68,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(MetricsMiddleware, log_requests=settings.access_log)
     app.add_api_route("/metrics", metrics_endpoint, include_in_schema=False)
+    openapi.install(app)
     return app
