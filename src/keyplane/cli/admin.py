@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from sqlalchemy import select
 
-from keyplane.cli import admin_audit
+from keyplane.cli import admin_audit, admin_keys
 from keyplane.config import get_settings
 from keyplane.db.migrate import upgrade
 from keyplane.db.models import Organization
@@ -18,6 +18,7 @@ from keyplane.domain.errors import DomainError
 from keyplane.tenancy.bootstrap import init_organization
 
 app = typer.Typer(help="Operator tasks on the database (run where the server's settings are).")
+app.add_typer(admin_keys.app, name="keys")
 err = Console(stderr=True)
 app.add_typer(admin_audit.app, name="audit")
 

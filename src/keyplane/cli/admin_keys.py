@@ -1,0 +1,62 @@
+"""``keyplane admin keys``: the signing keys of access tokens (on the database directly)."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from keyplane.config import get_settings
+from keyplane.db.migrate import upgrade
+from keyplane.db.session import make_engine, make_sessionmaker
+from keyplane.oauth.signing_keys import published_keys, rotate_signing_keys
+from keyplane.secretbox import load_secret_box
+
+app = typer.Typer(help="Signing keys of access tokens.", no_args_is_help=True)
+err = Console(stderr=True)
+
+
+@app.command()
+def rotate() -> None:
+    """Add a new signing key; it signs from now on (servers pick it up within a minute).
+
+    Old keys stay in the JWKS until every token they signed has expired, so a rotation
+    never logs anyone out.
+    """
+    settings = get_settings()
+    url = settings.resolved_database_url
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with make_sessionmaker(engine)() as db:
+            new = rotate_signing_keys(
+                db, load_secret_box(settings), settings.access_token_lifetime_seconds
+            )
+            keys = published_keys(db)
+    finally:
+        engine.dispose()
+    typer.echo(f"new signing key  {new.kid}")
+    for key in keys:
+        if key.kid != new.kid and key.unpublish_at is not None:
+            until = f"{key.unpublish_at:%Y-%m-%d %H:%M:%S} UTC"
+            typer.echo(f"retired          {key.kid}  (published until {until})")
+
+
+@app.command("list")
+def list_keys() -> None:
+    """The published signing keys, newest first."""
+    settings = get_settings()
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with make_sessionmaker(engine)() as db:
+            keys = published_keys(db)
+    finally:
+        engine.dispose()
+    for key in keys:
+        state = (
+            "signing"
+            if key.retired_at is None
+            else f"retired, published until {key.unpublish_at:%Y-%m-%d %H:%M:%S} UTC"
+        )
+        typer.echo(
+            f"{key.kid}  {key.algorithm}  created {key.created_at:%Y-%m-%d %H:%M:%S} UTC  {state}"
+        )
