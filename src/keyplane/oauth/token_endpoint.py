@@ -78,10 +78,11 @@ def register_grant(grant_type: str, handler: GrantHandler) -> None:
 async def parse_form(request: Request) -> dict[str, str]:
     """The form body; InvalidRequest unless it is form-encoded with no repeated names (§3.2)."""
     content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if content_type != FORM:
+    body = await request.body()
+    if content_type != FORM and (body or content_type):
         raise InvalidRequest(f"the request body must be {FORM}")
     try:
-        pairs = parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True)
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
     except (UnicodeDecodeError, ValueError):
         raise InvalidRequest("the request body is not a valid form") from None
     form = dict(pairs)

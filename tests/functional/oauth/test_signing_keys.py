@@ -1,0 +1,145 @@
+"""Discovery, the JWKS, rotating signing keys with tokens in flight, what the verifier refuses."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import select, update
+from typer.testing import CliRunner
+
+from keyplane.config import get_settings
+from keyplane.db.base import utcnow
+from keyplane.oauth.models import SigningKey
+from tests.factories import bearer
+from tests.functional.oauth.helpers import access_token, claims, create_key, header
+
+
+def test_metadata_document(world):
+    answer = world.client.get("/.well-known/oauth-authorization-server")
+    assert answer.status_code == 200
+    doc = answer.json()
+    assert doc["issuer"] == "http://testserver"
+    assert doc["token_endpoint"] == "http://testserver/oauth/token"
+    assert doc["jwks_uri"] == "http://testserver/.well-known/jwks.json"
+    assert doc["revocation_endpoint"] == "http://testserver/oauth/revoke"
+    assert doc["introspection_endpoint"] == "http://testserver/oauth/introspect"
+    assert "client_credentials" in doc["grant_types_supported"]
+    assert {"client_secret_basic", "client_secret_post"} <= set(
+        doc["token_endpoint_auth_methods_supported"]
+    )
+
+
+def test_private_keys_are_encrypted_at_rest(world):
+    access_token(world.client, *create_key(world))
+    with world.runtime.sessions() as db:
+        (key,) = db.scalars(select(SigningKey)).all()
+    assert "PRIVATE KEY" not in key.private_key
+    assert b"BEGIN PRIVATE KEY" in world.runtime.secret_box.decrypt(key.private_key)
+    assert set(key.public_jwk) == {"kty", "crv", "x", "y", "use", "alg"}
+
+
+def rotate(world):
+    """``keyplane admin keys rotate`` against the test database, as an operator runs it."""
+    from keyplane.cli.admin import app
+
+    settings = world.runtime.settings
+    env = {
+        "KEYPLANE_DATABASE_URL": settings.resolved_database_url,
+        "KEYPLANE_DATA_DIR": str(settings.data_dir),
+    }
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["keys", "rotate"], env=env)
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    world.runtime.oauth.keys.invalidate()  # as a server does within REFRESH_SECONDS
+    return result.output
+
+
+def test_rotation_keeps_tokens_in_flight_valid(world):
+    key = create_key(world)
+    before = access_token(world.client, *key)
+    output = rotate(world)
+    assert "new signing key" in output and "retired" in output
+    after = access_token(world.client, *key)
+    assert header(after)["kid"] != header(before)["kid"]
+    assert header(after)["kid"] in output
+    jwks = world.client.get("/.well-known/jwks.json").json()
+    assert {k["kid"] for k in jwks["keys"]} == {header(before)["kid"], header(after)["kid"]}
+    for token in (before, after):
+        assert world.client.get("/v1/self", headers=bearer(token)).status_code == 200
+    # Once every token the old key signed has expired, it leaves the JWKS.
+    with world.runtime.sessions() as db:
+        db.execute(
+            update(SigningKey)
+            .where(SigningKey.kid == header(before)["kid"])
+            .values(unpublish_at=utcnow() - timedelta(seconds=1))
+        )
+        db.commit()
+    world.runtime.oauth.keys.invalidate()
+    world.runtime.oauth.verifier.invalidate()
+    jwks = world.client.get("/.well-known/jwks.json").json()
+    assert [k["kid"] for k in jwks["keys"]] == [header(after)["kid"]]
+    refused = world.client.get("/v1/self", headers=bearer(before))
+    assert refused.status_code == 401
+    assert "unknown or retired key" in refused.json()["message"]
+
+
+def forged(world, token: str, **changes) -> dict:
+    """The claims and header of ``token`` with changes, for re-signing."""
+    return {**claims(token), **changes}
+
+
+def sign_with_server_key(world, payload: dict, **headers) -> str:
+    keys = world.runtime.oauth.keys.current()
+    head = {"kid": keys.signer_kid, "typ": "at+jwt", **headers}
+    return jwt.encode(payload, keys.signer, algorithm="ES256", headers=head)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"aud": "https://elsewhere.example"}, "not meant for"),
+        ({"iss": "https://evil.example"}, "not issued by"),
+        ({"exp": int(time.time()) - 60}, "expired"),
+        ({"kp_kind": "ROBOT"}, "invalid access token"),
+    ],
+)
+def test_verifier_checks_claims(world, change, message):
+    token = access_token(world.client, *create_key(world))
+    bad = sign_with_server_key(world, forged(world, token, **change))
+    answer = world.client.get("/v1/self", headers=bearer(bad))
+    assert answer.status_code == 401
+    assert message in answer.json()["message"]
+
+
+def test_verifier_requires_typ_at_jwt(world):
+    token = access_token(world.client, *create_key(world))
+    bad = sign_with_server_key(world, claims(token), typ="JWT")
+    answer = world.client.get("/v1/self", headers=bearer(bad))
+    assert answer.status_code == 401
+    assert "typ" in answer.json()["message"]
+
+
+def test_verifier_refuses_other_algorithms_and_keys(world):
+    token = access_token(world.client, *create_key(world))
+    kid = header(token)["kid"]
+    payload = claims(token)
+    unsigned = jwt.encode(payload, None, algorithm="none", headers={"kid": kid, "typ": "at+jwt"})
+    hmac = jwt.encode(
+        payload, "secret" * 6, algorithm="HS256", headers={"kid": kid, "typ": "at+jwt"}
+    )
+    stranger = ec.generate_private_key(ec.SECP256R1())
+    impostor = jwt.encode(
+        payload, stranger, algorithm="ES256", headers={"kid": kid, "typ": "at+jwt"}
+    )
+    for bad in (unsigned, hmac, impostor):
+        answer = world.client.get("/v1/self", headers=bearer(bad))
+        assert answer.status_code == 401, bad
+    tampered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    assert world.client.get("/v1/self", headers=bearer(tampered)).status_code == 401
