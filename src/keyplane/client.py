@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, BinaryIO
+from urllib.parse import quote_plus
 
 import httpx
 
@@ -266,6 +267,21 @@ class KeyplaneClient:
     def delete_token(self, org_id: str, token_id: str) -> None:
         self._delete(f"{_org(org_id)}/tokens/{token_id}")
 
+    # -- deployment API keys (deprecated) ------------------------------------------------
+
+    def list_api_keys(self, org_id: str, deployment_id: str) -> list[Json]:
+        return self._all(_keys(org_id, deployment_id), "apiKeys")
+
+    def create_api_key(
+        self, org_id: str, deployment_id: str, name: str, description: str = ""
+    ) -> Json:
+        """The new key; its ``secret`` is in this answer only."""
+        body = {"name": name, "description": description}
+        return self._post(_keys(org_id, deployment_id), body)
+
+    def delete_api_key(self, org_id: str, deployment_id: str, key_id: str) -> None:
+        self._delete(f"{_keys(org_id, deployment_id)}/{key_id}")
+
     # -- members ---------------------------------------------------------------------------
 
     def list_users(self, org_id: str) -> list[Json]:
@@ -450,8 +466,49 @@ UPLOAD_CHUNK = 256 * 1024
 UPLOAD_TIMEOUT = httpx.Timeout(30.0, write=None)
 
 
+def client_credentials_grant(
+    base_url: str,
+    client_id: str,
+    client_secret: str,
+    *,
+    timeout: float = 30.0,
+    transport: httpx.BaseTransport | None = None,
+) -> tuple[Json, httpx.Headers]:
+    """Exchange a deployment API key at ``/oauth/token`` (RFC 6749 §4.4, HTTP Basic).
+
+    Returns the token answer (``access_token``, ``expires_in``) and its headers. An
+    OAuth error raises :class:`ApiError` whose message is ``<error>: <description>``.
+    """
+    base_url = base_url.rstrip("/")
+    try:
+        with httpx.Client(timeout=timeout, transport=transport) as http:
+            answer = http.post(
+                f"{base_url}/oauth/token",
+                data={"grant_type": "client_credentials"},
+                auth=(quote_plus(client_id), quote_plus(client_secret)),  # §2.3.1
+                headers={"User-Agent": f"keyplane-cli/{__version__}"},
+            )
+    except httpx.HTTPError as error:
+        raise ServerUnreachable(base_url, _reason(error)) from None
+    try:
+        body = answer.json()
+    except ValueError:
+        body = None
+    if answer.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
+        if isinstance(body, dict) and "error" in body:
+            message = f"{body['error']}: {body.get('error_description', '')}".rstrip(": ")
+        else:
+            message = f"HTTP {answer.status_code}: {answer.text.strip()[:200]}"
+        raise ApiError(answer.status_code, message, answer.headers.get("X-Request-Id", ""))
+    return body, answer.headers
+
+
 def _org(org_id: str) -> str:
     return f"/v1/organizations/{org_id}"
+
+
+def _keys(org_id: str, deployment_id: str) -> str:
+    return f"{_org(org_id)}/deployments/{deployment_id}/api-keys"
 
 
 def _present(fields: Mapping[str, Any]) -> Json:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from keyplane.cli.errors import NotAuthenticated
+from keyplane.cli.key_pair import KeyPairExchange, config_dir
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 TOKEN_VAR = "ASTRO_API_TOKEN"
@@ -62,18 +63,15 @@ def from_api_token(env: Mapping[str, str], url: str) -> Credential | None:
 def from_key_pair(env: Mapping[str, str], url: str) -> Credential | None:
     """A legacy deployment API key, exchanged at ``/oauth/token`` (client_credentials).
 
-    To be completed by the OAuth work (issue 3): exchange the pair and cache the access
-    token until 5 minutes before it expires.
+    The access token is cached (0600 file under the config dir) until 5 minutes
+    before it expires; see :mod:`keyplane.cli.key_pair`.
     """
     key_id = env.get(KEY_ID_VAR, "").strip()
     secret = env.get(KEY_SECRET_VAR, "").strip()
     if not (key_id and secret):
         return None
-    raise NotAuthenticated(
-        f"{KEY_ID_VAR} and {KEY_SECRET_VAR} are set, but deployment API keys are not "
-        "available yet in this keyplane version",
-        hint=f"use a deployment API token in {TOKEN_VAR} instead",
-    )
+    exchange = KeyPairExchange(url, key_id, secret, config_dir(dict(env)))
+    return Credential(bearer=exchange, source=f"{KEY_ID_VAR} and {KEY_SECRET_VAR}")
 
 
 def from_stored_login(env: Mapping[str, str], url: str) -> Credential | None:
