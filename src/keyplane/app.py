@@ -21,6 +21,7 @@ from keyplane.http.health import router as health_router
 from keyplane.http.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from keyplane.http.runtime import Runtime
 from keyplane.oauth import errors as oauth_errors
+from keyplane.oauth.fast_path import TokenEndpointFastPath
 from keyplane.oauth.routes import router as oauth_router
 from keyplane.ops.metrics import MetricsMiddleware, metrics_endpoint, worker_exited
 from keyplane.tenancy.members_routes import router as members_router
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     oauth_errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.add_middleware(TokenEndpointFastPath, runtime=runtime)
     app.add_middleware(DeprecationHeadersMiddleware, settings=settings)
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=settings.max_body_bytes, exempt_pattern=UPLOAD_PATHS

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,6 +32,7 @@ class KeyRecord:
     deployment_id: str
     enabled: bool  # the organization's apiKeysEnabled
 
+    @cached_property  # a record lives in the token endpoint's cache: build this once
     def principal(self) -> Principal:
         entity = Entity(
             Level.DEPLOYMENT, self.deployment_id, self.organization_id, self.workspace_id
@@ -83,4 +85,4 @@ def load_key_principal(db: Session, key_id: str) -> Principal:
         )
     if not record.enabled:
         raise NotAuthenticated(KEYS_DISABLED)
-    return record.principal()
+    return record.principal

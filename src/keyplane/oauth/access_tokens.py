@@ -133,7 +133,7 @@ def issue_key_access_token(keys: KeySet, settings: Settings, key: KeyRecord) -> 
         subject=key.id,
         client_id=key.id,
         organization_id=key.organization_id,
-        roles=roles_claim(key.principal().grants.bindings),
+        roles=roles_claim(key.principal.grants.bindings),
     )
 
 

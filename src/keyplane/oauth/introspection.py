@@ -17,7 +17,7 @@ from starlette.responses import Response
 from keyplane.domain.errors import NotAuthenticated
 from keyplane.oauth.clients import Client
 from keyplane.oauth.errors import oauth_response
-from keyplane.oauth.token_endpoint import TokenRequest, parse_form
+from keyplane.oauth.token_endpoint import TokenRequest
 
 if TYPE_CHECKING:
     from keyplane.http.runtime import Runtime
@@ -34,13 +34,10 @@ def register_introspector(introspector: Introspector) -> None:
 
 async def introspect(request: Request, runtime: Runtime) -> Response:
     """POST /oauth/introspect (§2.1)."""
-    call = TokenRequest(
-        runtime,
-        await parse_form(request),
-        request.headers.get("authorization"),
-        request.client.host if request.client else "unknown",
-    )
+    call = await TokenRequest.of(request, runtime)
     client = await call.authenticate_client()
+    if client.key is not None:  # for the audit trail and the Deprecation headers
+        request.state.principal = client.key.principal
     (token,) = call.require("token")
     hint = call.form.get("token_type_hint") or None
     for introspector in [introspect_access_token, *INTROSPECTORS]:

@@ -28,7 +28,7 @@ from keyplane.oauth.errors import (
     oauth_response,
 )
 from keyplane.oauth.models import RevokedAccessToken
-from keyplane.oauth.token_endpoint import TokenRequest, parse_form
+from keyplane.oauth.token_endpoint import TokenRequest
 
 if TYPE_CHECKING:
     from keyplane.http.runtime import Runtime
@@ -44,13 +44,10 @@ def register_revoker(revoker: Revoker) -> None:
 
 async def revoke(request: Request, runtime: Runtime) -> Response:
     """POST /oauth/revoke (§2.1): 200 whether or not the token was valid (§2.2)."""
-    call = TokenRequest(
-        runtime,
-        await parse_form(request),
-        request.headers.get("authorization"),
-        request.client.host if request.client else "unknown",
-    )
+    call = await TokenRequest.of(request, runtime)
     client = await call.authenticate_client()
+    if client.key is not None:  # for the audit trail and the Deprecation headers
+        request.state.principal = client.key.principal
     (token,) = call.require("token")
     if _is_api_credential(token):
         raise UnsupportedTokenType(

@@ -21,8 +21,10 @@ from keyplane.apikeys.deprecation import deprecation_headers
 from keyplane.apikeys.models import DeploymentApiKey
 from keyplane.apikeys.principal import KEYS_DISABLED
 from keyplane.oauth.access_tokens import audience_of, issue_key_access_token
+from keyplane.oauth.audit import audit_client_failure, audit_key_use
 from keyplane.oauth.clients import Client
 from keyplane.oauth.errors import (
+    InvalidClient,
     InvalidRequest,
     InvalidScope,
     InvalidTarget,
@@ -43,14 +45,30 @@ class TokenRequest:
 
     runtime: Runtime
     form: dict[str, str]
-    authorization: str | None
-    client_ip: str
+    http: Request
+
+    @classmethod
+    async def of(cls, request: Request, runtime: Runtime) -> TokenRequest:
+        return cls(runtime, await parse_form(request), request)
+
+    @property
+    def client_ip(self) -> str:
+        return self.http.client.host if self.http.client else "unknown"
 
     async def authenticate_client(self) -> Client:
-        """Authenticate the client (RFC 6749 §2.3); raises InvalidClient and friends."""
-        return await self.runtime.oauth.clients.authenticate(
-            self.form, self.authorization, self.client_ip
-        )
+        """Authenticate the client (RFC 6749 §2.3); raises InvalidClient and friends.
+
+        A refused secret is noted in the audit log with its fingerprint (the failure
+        rate limit bounds how many such writes there can be).
+        """
+        try:
+            client = await self.runtime.oauth.clients.authenticate(
+                self.form, self.http.headers.get("authorization"), self.client_ip
+            )
+        except InvalidClient as error:
+            audit_client_failure(self.http, self.form, error)
+            raise
+        return client
 
     def require(self, *names: str) -> list[str]:
         """The values of required parameters; InvalidRequest naming the first missing."""
@@ -94,8 +112,8 @@ async def parse_form(request: Request) -> dict[str, str]:
 
 async def token(request: Request, runtime: Runtime) -> Response:
     """POST /oauth/token: dispatch on ``grant_type``."""
-    form = await parse_form(request)
-    grant_type = form.get("grant_type")
+    call = await TokenRequest.of(request, runtime)
+    grant_type = call.form.get("grant_type")
     if not grant_type:
         raise InvalidRequest("missing parameter: grant_type")
     handler = GRANTS.get(grant_type)
@@ -103,10 +121,7 @@ async def token(request: Request, runtime: Runtime) -> Response:
         raise UnsupportedGrantType(
             f"grant_type {grant_type!r} is not supported: use one of {sorted(GRANTS)}"
         )
-    client_ip = request.client.host if request.client else "unknown"
-    result = await handler(
-        TokenRequest(runtime, form, request.headers.get("authorization"), client_ip)
-    )
+    result = await handler(call)
     return oauth_response(result.body, 200, result.headers)
 
 
@@ -129,7 +144,9 @@ async def client_credentials(request: TokenRequest) -> TokenResponse:
     issued = issue_key_access_token(keys, runtime.settings, key)
     recorder = runtime.authenticator.last_used
     if recorder.due(key.id):
+        # Once per key per interval, not per grant: lastUsedAt and an audit event.
         await run_in_threadpool(recorder.write, DeploymentApiKey, key.id)
+        audit_key_use(request.http, key.principal)
     return TokenResponse(issued.response(), deprecation_headers(runtime.settings))
 
 

@@ -1,0 +1,40 @@
+"""``POST /oauth/token`` without FastAPI's router.
+
+Why: the token endpoint is the one hot path that CI fleets hit, and on it route
+matching and dependency solving cost more than the grant itself (SHA-256, a dict
+lookup and one ES256 signature). This ASGI middleware sits inside the request-id,
+audit and body-limit middleware, so those still apply; the FastAPI route stays
+registered for the OpenAPI document. OAuth errors are rendered here, the same way
+the app's handler renders them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from keyplane.oauth import token_endpoint
+from keyplane.oauth.errors import OAuthError, error_response
+
+if TYPE_CHECKING:
+    from keyplane.http.runtime import Runtime
+
+PATH = "/oauth/token"
+
+
+class TokenEndpointFastPath:
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        try:
+            response = await token_endpoint.token(Request(scope, receive), self.runtime)
+        except OAuthError as error:
+            response = error_response(error)
+        await response(scope, receive, send)
