@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from keyplane.cli import deployment_token, deployment_variable, output
+from keyplane.cli import deployment_api_key, deployment_token, deployment_variable, output
 from keyplane.cli.context import DeploymentOpt, OrgOpt, WorkspaceOpt, connect
 from keyplane.cli.errors import UsageError
 from keyplane.cli.output import Column, Format, OutputOpt, field, when
@@ -14,6 +14,7 @@ from keyplane.cli.output import Column, Format, OutputOpt, field, when
 app = typer.Typer(help="Deployments and their API tokens.", no_args_is_help=True)
 app.add_typer(deployment_token.app, name="token")
 app.add_typer(deployment_variable.app, name="variable")
+app.add_typer(deployment_api_key.app, name="api-key")
 
 COLUMNS: list[Column] = [
     ("id", field("id")),

@@ -9,7 +9,7 @@ import typer
 from keyplane.cli import output
 from keyplane.cli.context import DeploymentOpt, OrgOpt, Session, WorkspaceOpt, connect
 from keyplane.cli.errors import UsageError
-from keyplane.cli.output import Column, Format, OutputOpt, field
+from keyplane.cli.output import Column, Format, OutputOpt, field, when
 from keyplane.client import ApiError
 
 Json = dict[str, Any]
@@ -24,8 +24,8 @@ COLUMNS: list[Column] = [
     ("id", field("id")),
     ("name", field("name")),
     ("deployment", field("deploymentId")),
-    ("last used", lambda k: k.get("lastUsedAt") or "never"),
-    ("created", field("createdAt")),
+    ("last used", when("lastUsedAt", "never")),
+    ("created", when("createdAt")),
     ("created by", field("createdBy")),
 ]
 KeyIdArg = Annotated[str, typer.Argument(help="The key ID.", show_default=False)]
