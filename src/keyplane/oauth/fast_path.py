@@ -3,9 +3,9 @@
 Why: the token endpoint is the one hot path that CI fleets hit, and on it route
 matching and dependency solving cost more than the grant itself (SHA-256, a dict
 lookup and one ES256 signature). This ASGI middleware sits inside the request-id,
-audit and body-limit middleware, so those still apply; the FastAPI route stays
-registered for the OpenAPI document. OAuth errors are rendered here, the same way
-the app's handler renders them.
+audit and body-limit middleware, so those still apply (it sets ``scope["route"]`` as
+the router would, for the audit trail); the FastAPI route stays registered for the
+OpenAPI document. OAuth errors are rendered here, as the app's handler renders them.
 """
 
 from __future__ import annotations
@@ -17,11 +17,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keyplane.oauth import token_endpoint
 from keyplane.oauth.errors import OAuthError, error_response
+from keyplane.oauth.routes import router
 
 if TYPE_CHECKING:
     from keyplane.http.runtime import Runtime
 
 PATH = "/oauth/token"
+# The route FastAPI would have matched: the audit middleware reads its template.
+ROUTE = next(route for route in router.routes if getattr(route, "path", None) == PATH)
 
 
 class TokenEndpointFastPath:
@@ -33,6 +36,7 @@ class TokenEndpointFastPath:
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
+        scope["route"] = ROUTE
         try:
             response = await token_endpoint.token(Request(scope, receive), self.runtime)
         except OAuthError as error:

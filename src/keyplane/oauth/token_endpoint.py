@@ -21,10 +21,9 @@ from keyplane.apikeys.deprecation import deprecation_headers
 from keyplane.apikeys.models import DeploymentApiKey
 from keyplane.apikeys.principal import KEYS_DISABLED
 from keyplane.oauth.access_tokens import audience_of, issue_key_access_token
-from keyplane.oauth.audit import audit_client_failure, audit_key_use
+from keyplane.oauth.audit import audit_key_use
 from keyplane.oauth.clients import Client
 from keyplane.oauth.errors import (
-    InvalidClient,
     InvalidRequest,
     InvalidScope,
     InvalidTarget,
@@ -56,19 +55,10 @@ class TokenRequest:
         return self.http.client.host if self.http.client else "unknown"
 
     async def authenticate_client(self) -> Client:
-        """Authenticate the client (RFC 6749 §2.3); raises InvalidClient and friends.
-
-        A refused secret is noted in the audit log with its fingerprint (the failure
-        rate limit bounds how many such writes there can be).
-        """
-        try:
-            client = await self.runtime.oauth.clients.authenticate(
-                self.form, self.http.headers.get("authorization"), self.client_ip
-            )
-        except InvalidClient as error:
-            audit_client_failure(self.http, self.form, error)
-            raise
-        return client
+        """Authenticate the client (RFC 6749 §2.3); raises InvalidClient and friends."""
+        return await self.runtime.oauth.clients.authenticate(
+            self.form, self.http.headers.get("authorization"), self.client_ip
+        )
 
     def require(self, *names: str) -> list[str]:
         """The values of required parameters; InvalidRequest naming the first missing."""
