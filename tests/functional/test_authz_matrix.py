@@ -479,7 +479,6 @@ def fresh_variable(m: Matrix, place: Place, params: Params) -> None:
 
 
 ROUTES += [
-    Route("GET", OP + "/audit-logs", P.ORGANIZATION_AUDIT_READ, "org"),
     Route("POST", DEPS + "/deploys", P.DEPLOYMENT_DEPLOY, "dep", 201, body=_const(BUNDLE)),
     Route("GET", DEPS + "/deploys", P.DEPLOYMENT_READ, "dep"),
     Route("GET", DEPS + "/deploys/{deployId}", P.DEPLOYMENT_READ, "dep", setup=fresh_deploy),
