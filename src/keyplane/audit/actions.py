@@ -50,6 +50,12 @@ ROUTE_ACTIONS: dict[tuple[str, str], str] = {
     ("POST", "/oauth/revoke"): "oauth.revoke",
 }
 
+# What a create route makes, where its last path segment does not say it.
+CREATED_TYPES: dict[tuple[str, str], str] = {
+    ("POST", ORG + "/invites"): "user",
+    ("POST", ORG + "/workspaces/{workspaceId}/users"): "user",
+}
+
 # Endpoints where a client proves who it is: issuing an access token or answering an
 # introspection is routine (CI jobs do it every few minutes) and is recorded only
 # when it fails; revocation is recorded always.

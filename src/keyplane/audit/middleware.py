@@ -142,7 +142,9 @@ def _request_event(
         draft.organization_id = _org_param(params)
     created = _created_id(body) if status == 201 and _is_create(scope) else None
     if created:
-        draft.target_type = actions.singular(template.rstrip("/").rsplit("/", 1)[-1])
+        draft.target_type = actions.CREATED_TYPES.get(
+            (scope["method"], template)
+        ) or actions.singular(template.rstrip("/").rsplit("/", 1)[-1])
         draft.target_id = created
     elif params:
         last = list(params)[-1]
