@@ -28,10 +28,15 @@ from keyplane.tenancy.members_routes import router as members_router
 from keyplane.tenancy.routes import router as tenancy_router
 from keyplane.tokens.routes import router as tokens_router
 from keyplane.variables.routes import router as variables_router
+from keyplane.web import errors as web_errors
+from keyplane.web.console_routes import router as console_router
+from keyplane.web.login_routes import router as login_router
+from keyplane.web.static_routes import router as static_router
 
 ROUTERS: tuple[APIRouter, ...] = (health_router, tenancy_router, members_router, tokens_router)
 ROUTERS += (apikeys_router, oauth_router)
 ROUTERS += (audit_router, deploys_router, variables_router)
+ROUTERS += (login_router, static_router, console_router)
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -58,6 +63,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.runtime = runtime
     errors.install(app)
     oauth_errors.install(app)
+    web_errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(TokenEndpointFastPath, runtime=runtime)

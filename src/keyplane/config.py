@@ -57,6 +57,26 @@ class Settings(BaseSettings):
     # Where bundles are kept: unset = `bundles/` in the data dir; else any fsspec URL
     # (s3://bucket/prefix, gs://..., file:///srv/bundles, memory://...).
     deploy_store_url: str | None = None
+    # Browser sessions (identity). Secure cookies carry the __Host- prefix; turn
+    # cookie_secure off only to serve plain http on a non-localhost address.
+    cookie_secure: bool = True
+    session_idle_minutes: int = 60
+    session_absolute_hours: int = 12
+    password_min_length: int = 10
+    # argon2id cost; a stored hash made with other values is redone at its next login.
+    password_hash_time_cost: int = 3
+    password_hash_memory_kib: int = 65536
+    # Failed password logins allowed per account and per client IP per 15 minutes.
+    login_failures_per_account: int = 10
+    login_failures_per_ip: int = 50
+    invitation_ttl_hours: int = 72
+    # Mail: SMTP when smtp_host is set, else a file outbox in <data_dir>/outbox.
+    mail_from: str = "keyplane <keyplane@localhost>"
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = Field(default=None, repr=False)
+    smtp_starttls: bool = True
 
     @property
     def resolved_database_url(self) -> str:

@@ -12,5 +12,11 @@ from keyplane.db.models import (  # noqa: F401
     Workspace,
 )
 from keyplane.deploys.models import Deploy  # noqa: F401
+from keyplane.identity.models import (  # noqa: F401
+    Invitation,
+    SsoConnection,
+    SsoDomain,
+    WebSession,
+)
 from keyplane.oauth.models import RevokedAccessToken, SigningKey  # noqa: F401
 from keyplane.variables.models import DeploymentVariable  # noqa: F401

@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from keyplane.config import Settings
 
@@ -22,6 +24,7 @@ class SecretBox:
         if not keys:
             raise ValueError("at least one encryption key is required")
         self._fernet = MultiFernet([Fernet(key) for key in keys])
+        self._first = keys[0]
 
     def encrypt(self, plaintext: bytes) -> str:
         return self._fernet.encrypt(plaintext).decode("ascii")
@@ -32,6 +35,16 @@ class SecretBox:
             return self._fernet.decrypt(ciphertext.encode("ascii"))
         except InvalidToken as error:
             raise ValueError("cannot decrypt: wrong encryption key or damaged data") from error
+
+    def derive(self, purpose: str) -> bytes:
+        """A 32-byte key for ``purpose`` (HMAC signing), derived from the encrypting key.
+
+        Every replica sharing the encryption keys derives the same key; distinct
+        purposes get unrelated keys.
+        """
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(
+            self._first
+        )
 
     def __repr__(self) -> str:
         return "SecretBox(<keys hidden>)"

@@ -71,3 +71,9 @@ def init(
     typer.echo(f"owner         {result.user_id}  ({email})")
     typer.echo(f"owner token   {result.token}")
     err.print("[yellow]This token is shown once: store it in your secret manager now.[/]")
+
+
+# The identity area's operator command lives in its own module.
+from keyplane.cli.admin_identity import set_password_command  # noqa: E402
+
+app.command("set-password")(set_password_command)

@@ -1,0 +1,42 @@
+"""``keyplane admin set-password``: give a user a password for the web console."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from keyplane.config import get_settings
+from keyplane.db.migrate import upgrade
+from keyplane.db.session import make_engine, make_sessionmaker
+from keyplane.domain.errors import DomainError
+from keyplane.identity.accounts import set_password
+
+err = Console(stderr=True)
+
+
+def set_password_command(
+    email: Annotated[str, typer.Option(help="Email of an existing user.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Set a user's password (asked for twice, hidden, unless --password-stdin)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    settings = get_settings()
+    upgrade(settings.resolved_database_url)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with make_sessionmaker(engine)() as db:
+            set_password(db, settings, email, password)
+    except DomainError as error:
+        err.print(f"[red]error:[/] {error.message}")
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    err.print(f"password set for {email}: sign in at {settings.public_url}/login")

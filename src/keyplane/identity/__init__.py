@@ -1,0 +1,1 @@
+"""People: passwords, browser sessions, the login flow, SSO, invitations and mail."""

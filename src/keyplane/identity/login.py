@@ -1,0 +1,68 @@
+"""The identifier-first login flow: which way an email signs in, and the password step."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from keyplane.db.models import User
+from keyplane.domain.errors import InvalidInput, NotAuthenticated
+from keyplane.identity.guard import LoginGuard
+from keyplane.identity.models import SsoConnection, SsoDomain
+from keyplane.identity.passwords import Passwords
+
+WRONG = "wrong email or password"
+
+
+def normalize_email(email: str) -> str:
+    """Lower-cased and trimmed; raises InvalidInput for anything that is not an email."""
+    email = email.strip().lower()
+    local, at, domain = email.rpartition("@")
+    if not at or not local or "." not in domain or len(email) > 320 or " " in email:
+        raise InvalidInput("enter an email address", field_errors={"email": "not an email"})
+    return email
+
+
+def domain_of(email: str) -> str:
+    return email.rpartition("@")[2]
+
+
+def sso_connection_for(db: Session, email: str) -> SsoConnection | None:
+    """The SSO connection that owns the email's domain, if any.
+
+    Depends on the domain only, never on whether the account exists.
+    """
+    row = db.get(SsoDomain, domain_of(email))
+    return db.get(SsoConnection, row.connection_id) if row else None
+
+
+def password_login(
+    db: Session,
+    passwords: Passwords,
+    guard: LoginGuard,
+    email: str,
+    password: str,
+    client_ip: str,
+) -> User:
+    """The user whose password this is; raises NotAuthenticated or TooManyRequests.
+
+    Unknown emails, users without a password and wrong passwords all cost one
+    argon2 verification and get the same message. A hash made with older
+    parameters is replaced on success.
+    """
+    email = normalize_email(email)
+    guard.check(email, client_ip)
+    connection = sso_connection_for(db, email)
+    if connection is not None and connection.enforce_sso:
+        raise NotAuthenticated(
+            f"{domain_of(email)} signs in with single sign-on only: start again from the email step"
+        )
+    user = db.scalar(select(User).where(User.email == email))
+    matches, new_hash = passwords.check(user.password_hash if user else None, password)
+    if not matches or user is None:
+        guard.failed(email, client_ip)
+        raise NotAuthenticated(WRONG)
+    if new_hash:
+        user.password_hash = new_hash
+        db.commit()
+    return user

@@ -1,0 +1,83 @@
+"""Tables for browser sessions, SSO connections and invitations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from keyplane.db.base import Base, UTCDateTime, utcnow
+from keyplane.db.models import Timestamps, fk
+from keyplane.domain.ids import new_id
+
+
+class WebSession(Base):
+    """A signed-in browser. The cookie holds a random value; only its SHA-256 is here."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(fk("users.id"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    client_ip: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    # How the user proved who they are: "password" or "sso:<connection id>".
+    method: Mapped[str] = mapped_column(String(64), default="password")
+
+    def __repr__(self) -> str:
+        return f"WebSession(id={self.id!r}, user_id={self.user_id!r})"
+
+
+class SsoConnection(Timestamps, Base):
+    """An organization's OpenID Connect identity provider."""
+
+    __tablename__ = "sso_connections"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    organization_id: Mapped[str] = mapped_column(fk("organizations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    issuer: Mapped[str] = mapped_column(String(500))
+    client_id: Mapped[str] = mapped_column(String(300))
+    # Fernet ciphertext (runtime.secret_box): the provider needs the secret itself.
+    client_secret_encrypted: Mapped[str] = mapped_column(Text)
+    default_role: Mapped[str] = mapped_column(String(64))
+    enforce_sso: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    def __repr__(self) -> str:
+        return f"SsoConnection(id={self.id!r}, issuer={self.issuer!r})"
+
+
+class SsoDomain(Base):
+    """An email domain routed to one connection; a domain belongs to one connection only."""
+
+    __tablename__ = "sso_domains"
+
+    domain: Mapped[str] = mapped_column(String(253), primary_key=True)
+    connection_id: Mapped[str] = mapped_column(fk("sso_connections.id"), index=True)
+    organization_id: Mapped[str] = mapped_column(fk("organizations.id"))
+
+
+class Invitation(Base):
+    """A pending invitation link. Only a SHA-256 of the link's secret is stored."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    organization_id: Mapped[str] = mapped_column(fk("organizations.id"), index=True)
+    user_id: Mapped[str] = mapped_column(fk("users.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(64))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    def __repr__(self) -> str:
+        return f"Invitation(id={self.id!r}, email={self.email!r})"

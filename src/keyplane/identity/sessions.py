@@ -1,0 +1,114 @@
+"""Server-side browser sessions.
+
+The cookie carries 256 random bits; the database keeps only their SHA-256, so a
+copy of the database signs nobody in. A session ends after ``session_idle_minutes``
+without a request, or ``session_absolute_hours`` after sign-in, whichever is first.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from keyplane.auth.grants import load_grants
+from keyplane.auth.principal import Principal, PrincipalKind
+from keyplane.config import Settings
+from keyplane.db.base import utcnow
+from keyplane.db.models import User
+from keyplane.domain.credentials import PlaintextSecret, hash_secret
+from keyplane.identity.models import WebSession
+
+# last_seen_at is written at most this often, so that browsing costs no write per page.
+TOUCH_INTERVAL = timedelta(seconds=60)
+
+# Called with (db, user_id) when a user signs out everywhere; the CLI login adds the
+# revocation of the user's refresh tokens here.
+SIGN_OUT_EVERYWHERE_HOOKS: list[Callable[[Session, str], None]] = []
+
+
+def cookie_name(settings: Settings) -> str:
+    # Browsers accept a __Host- cookie only with Secure, Path=/ and no Domain.
+    return "__Host-keyplane_session" if settings.cookie_secure else "keyplane_session"
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    session: WebSession
+    user: User
+    principal: Principal
+
+
+def user_principal(db: Session, user: User) -> Principal:
+    """A signed-in person as a principal: their role bindings, nothing more."""
+    return Principal(
+        kind=PrincipalKind.USER, id=user.id, name=user.email, grants=load_grants(db, user.id)
+    )
+
+
+def start_session(
+    db: Session,
+    settings: Settings,
+    user: User,
+    *,
+    client_ip: str,
+    user_agent: str,
+    method: str = "password",
+) -> PlaintextSecret:
+    """Create a session and commit; returns the cookie value (the only copy)."""
+    value = PlaintextSecret(secrets.token_urlsafe(32))
+    now = utcnow()
+    db.add(
+        WebSession(
+            user_id=user.id,
+            secret_hash=hash_secret(value),
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + timedelta(hours=settings.session_absolute_hours),
+            client_ip=client_ip[:64],
+            user_agent=user_agent[:300],
+            method=method,
+        )
+    )
+    db.commit()
+    return value
+
+
+def resume_session(db: Session, settings: Settings, value: str | None) -> SignedIn | None:
+    """The live session for a cookie value, or None (unknown, idle too long, expired)."""
+    if not value or len(value) > 100:
+        return None
+    session = db.scalar(select(WebSession).where(WebSession.secret_hash == hash_secret(value)))
+    if session is None:
+        return None
+    now = utcnow()
+    idle = timedelta(minutes=settings.session_idle_minutes)
+    if session.expires_at <= now or session.last_seen_at + idle <= now:
+        db.delete(session)
+        db.commit()
+        return None
+    if now - session.last_seen_at >= TOUCH_INTERVAL:
+        session.last_seen_at = now
+        db.commit()
+    user = db.get(User, session.user_id)
+    if user is None:
+        return None
+    return SignedIn(session, user, user_principal(db, user))
+
+
+def end_session(db: Session, value: str | None) -> None:
+    if value:
+        db.execute(delete(WebSession).where(WebSession.secret_hash == hash_secret(value)))
+        db.commit()
+
+
+def end_all_sessions(db: Session, user_id: str) -> None:
+    """Sign the user out of every browser (and, through the hooks, every CLI login)."""
+    db.execute(delete(WebSession).where(WebSession.user_id == user_id))
+    for hook in SIGN_OUT_EVERYWHERE_HOOKS:
+        hook(db, user_id)
+    db.commit()

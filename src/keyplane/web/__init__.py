@@ -1,0 +1,1 @@
+"""Server-rendered pages: login, device approval, the console. No JavaScript needed."""

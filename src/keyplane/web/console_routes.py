@@ -1,0 +1,126 @@
+"""Console pages for API tokens: list, create, rotate, delete.
+
+Every action calls the same service function as the API, with the signed-in user as
+the principal, so the console can do exactly what that user's roles allow.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from keyplane.domain.errors import DomainError, InvalidInput
+from keyplane.http.deps import DbSession
+from keyplane.tenancy import service as tenancy
+from keyplane.tokens import schemas
+from keyplane.tokens import service as tokens
+from keyplane.web import csrf
+from keyplane.web.console import EVERYTHING, failure, org_view, principal_of
+from keyplane.web.pages import redirect, render
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+Text = Annotated[str, Form(max_length=2000)]
+Token = Annotated[str, Form(alias=csrf.FIELD, max_length=200)]
+
+
+@router.get("")
+def console_home(request: Request, *, db: DbSession) -> Response:
+    principal = principal_of(request, db)
+    orgs, _ = tenancy.list_organizations(db, principal, EVERYTHING)
+    if len(orgs) == 1:
+        return redirect(request, f"/console/orgs/{orgs[0].id}/tokens")
+    return render(request, "console_home.html", {"orgs": orgs})
+
+
+@router.get("/orgs/{org_id}/tokens")
+def token_list(request: Request, *, db: DbSession, org_id: str, deleted: str = "") -> Response:
+    principal = principal_of(request, db)
+    try:
+        view = org_view(db, principal, org_id)
+        rows, _ = tokens.list_tokens(db, principal, org_id, EVERYTHING)
+    except DomainError as error:
+        return failure(request, error, "/console")
+    context = {
+        "view": view,
+        "tab": "tokens",
+        "tokens": rows,
+        "roles_of": tokens.roles_of(db, rows),
+        "deleted": deleted[:120],
+    }
+    return render(request, "tokens.html", context)
+
+
+@router.post("/orgs/{org_id}/tokens")
+def create_token(
+    request: Request,
+    *,
+    db: DbSession,
+    org_id: str,
+    token: Token = "",
+    name: Text,
+    target: Text,
+    role: Text,
+    description: Text = "",
+    expiry_days: Text = "",
+) -> Response:
+    csrf.verify(request, token)
+    principal = principal_of(request, db)
+    back = f"/console/orgs/{org_id}/tokens"
+    scope, _, entity_id = target.partition(":")
+    try:
+        body = schemas.TokenCreate.model_validate(
+            {
+                "name": name,
+                "description": description,
+                "scope": scope,
+                "entityId": entity_id or None,
+                "role": role,
+                "tokenExpiryPeriodInDays": int(expiry_days) if expiry_days.strip() else None,
+            }
+        )
+        row, value = tokens.create_token(db, principal, org_id, body)
+    except (DomainError, ValidationError) as error:
+        return failure(request, error, back)
+    except ValueError:
+        return failure(request, _bad_expiry(), back)
+    context = {"title": "Token created", "token": row, "value": value, "back": back}
+    return render(request, "token_value.html", context, status=201)
+
+
+@router.post("/orgs/{org_id}/tokens/{token_id}/rotate")
+def rotate_token(
+    request: Request, *, db: DbSession, org_id: str, token_id: str, token: Token = ""
+) -> Response:
+    csrf.verify(request, token)
+    principal = principal_of(request, db)
+    back = f"/console/orgs/{org_id}/tokens"
+    try:
+        row, value = tokens.rotate_token(db, principal, org_id, token_id)
+    except DomainError as error:
+        return failure(request, error, back)
+    context = {"title": "Token rotated", "token": row, "value": value, "back": back}
+    return render(request, "token_value.html", context)
+
+
+@router.post("/orgs/{org_id}/tokens/{token_id}/delete")
+def delete_token(
+    request: Request, *, db: DbSession, org_id: str, token_id: str, token: Token = ""
+) -> Response:
+    csrf.verify(request, token)
+    principal = principal_of(request, db)
+    back = f"/console/orgs/{org_id}/tokens"
+    try:
+        row = tokens.get_token(db, principal, org_id, token_id)
+        name = row.name
+        tokens.delete_token(db, principal, org_id, token_id)
+    except DomainError as error:
+        return failure(request, error, back)
+    return redirect(request, f"{back}?{urlencode({'deleted': name})}")
+
+
+def _bad_expiry() -> DomainError:
+    return InvalidInput("expiry must be a whole number of days between 1 and 3650, or empty")

@@ -1,0 +1,47 @@
+"""What the pages of one app share: templates, password hasher, login guard, CSRF key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+
+from keyplane.config import Settings
+from keyplane.http.runtime import Runtime
+from keyplane.identity.guard import LoginGuard
+from keyplane.identity.passwords import Passwords, hasher_for
+
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
+
+
+@dataclass
+class Web:
+    settings: Settings
+    runtime: Runtime
+    templates: Jinja2Templates
+    passwords: Passwords
+    guard: LoginGuard
+    csrf_key: bytes
+    signing_key: bytes
+
+
+def web_of(request: Request) -> Web:
+    """The app's :class:`Web`, made on first use (one per app, so one per test app)."""
+    web: Web | None = getattr(request.app.state, "web", None)
+    if web is None:
+        runtime: Runtime = request.app.state.runtime
+        settings = runtime.settings
+        web = Web(
+            settings=settings,
+            runtime=runtime,
+            templates=Jinja2Templates(directory=str(TEMPLATES)),
+            passwords=Passwords(hasher_for(settings)),
+            guard=LoginGuard.from_settings(settings),
+            csrf_key=runtime.secret_box.derive("keyplane csrf v1"),
+            signing_key=runtime.secret_box.derive("keyplane links v1"),
+        )
+        request.app.state.web = web
+    return web

@@ -1,0 +1,102 @@
+"""Identifier-first sign-in: the email step, the password step, sign-out."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from keyplane.domain.errors import DomainError, InvalidInput, TooManyRequests
+from keyplane.http.deps import DbSession, client_ip
+from keyplane.identity import login, sessions
+from keyplane.web import csrf
+from keyplane.web.context import web_of
+from keyplane.web.pages import redirect, render, safe_next, set_cookie, signed_in
+
+router = APIRouter(include_in_schema=False)
+Text = Annotated[str, Form(max_length=2000)]
+Token = Annotated[str, Form(alias=csrf.FIELD, max_length=200)]
+
+
+@router.get("/")
+def home(request: Request, *, db: DbSession) -> Response:
+    return redirect(request, "/console" if signed_in(request, db) else "/login")
+
+
+@router.get("/login")
+def email_step(request: Request, *, next: str | None = None, email: str = "") -> Response:
+    return render(request, "login_email.html", {"next": safe_next(next), "email": email[:320]})
+
+
+@router.post("/login")
+def submit_email(
+    request: Request, *, db: DbSession, email: Text, token: Token = "", next: Text = ""
+) -> Response:
+    """Send SSO domains to their provider; every other email gets the password step.
+
+    Whether the account exists is not looked up here, so the answer cannot tell.
+    """
+    csrf.verify(request, token)
+    target = safe_next(next)
+    try:
+        email = login.normalize_email(email)
+    except InvalidInput as error:
+        context = {"next": target, "email": email[:320], "error": error.message}
+        return render(request, "login_email.html", context, status=400)
+    connection = login.sso_connection_for(db, email)
+    if connection is not None:
+        query = urlencode({"login_hint": email, "next": target})
+        return redirect(request, f"/sso/{connection.id}/start?{query}")
+    return render(request, "login_password.html", {"next": target, "email": email})
+
+
+@router.post("/login/password")
+async def submit_password(
+    request: Request,
+    *,
+    db: DbSession,
+    email: Text,
+    password: Text,
+    token: Token = "",
+    next: Text = "",
+) -> Response:
+    csrf.verify(request, token)
+    web = web_of(request)
+    target = safe_next(next)
+    ip = client_ip(request)
+    try:
+        user = await run_in_threadpool(
+            login.password_login, db, web.passwords, web.guard, email, password, ip
+        )
+    except DomainError as error:
+        context = {"next": target, "email": email[:320], "error": error.message}
+        page = render(request, "login_password.html", context, status=error.status_code)
+        if isinstance(error, TooManyRequests):
+            page.headers["Retry-After"] = str(error.retry_after)
+        return page
+    value = sessions.start_session(
+        db, web.settings, user, client_ip=ip, user_agent=request.headers.get("user-agent", "")
+    )
+    response = redirect(request, target)
+    set_cookie(request, response, sessions.cookie_name(web.settings), value)
+    return response
+
+
+@router.post("/logout")
+def logout(
+    request: Request, *, db: DbSession, token: Token = "", everywhere: Text = ""
+) -> Response:
+    csrf.verify(request, token)
+    settings = web_of(request).settings
+    name = sessions.cookie_name(settings)
+    found = signed_in(request, db)
+    if everywhere and found is not None:
+        sessions.end_all_sessions(db, found.user.id)
+    else:
+        sessions.end_session(db, request.cookies.get(name))
+    response = redirect(request, "/login?signed_out=1")
+    response.delete_cookie(name, path="/", secure=settings.cookie_secure, httponly=True)
+    return response

@@ -1,0 +1,97 @@
+"""Rendering pages: templates, security headers, cookies, the signed-in user."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from keyplane.identity.sessions import SignedIn, cookie_name, resume_session
+from keyplane.web.context import web_of
+from keyplane.web.csrf import anon_cookie_name, csrf_token
+
+R = TypeVar("R", bound=Response)
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    # Pages show per-user data and, once, new secrets: never keep them in a cache.
+    "Cache-Control": "no-store",
+}
+
+
+class LoginRequired(Exception):
+    """Raised by a console page when nobody is signed in; answered with a redirect."""
+
+    def __init__(self, next_path: str) -> None:
+        self.next_path = next_path
+
+
+def safe_next(value: str | None) -> str:
+    """A same-site path to go to after sign-in; anything else becomes the console."""
+    if value and value.startswith("/") and not value.startswith(("//", "/\\")):
+        return value
+    return "/console"
+
+
+def signed_in(request: Request, db: Session) -> SignedIn | None:
+    cached: SignedIn | None = getattr(request.state, "signed_in", None)
+    if cached is None:
+        settings = web_of(request).settings
+        cached = resume_session(db, settings, request.cookies.get(cookie_name(settings)))
+        request.state.signed_in = cached
+    return cached
+
+
+def require_signed_in(request: Request, db: Session) -> SignedIn:
+    found = signed_in(request, db)
+    if found is None:
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequired(path)
+    return found
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
+) -> HTMLResponse:
+    web = web_of(request)
+    values = {
+        "csrf_token": csrf_token(request),
+        "me": getattr(request.state, "signed_in", None),
+        **(context or {}),
+    }
+    response = web.templates.TemplateResponse(request, template, values, status_code=status)
+    return finish(request, response)
+
+
+def redirect(request: Request, url: str) -> RedirectResponse:
+    return finish(request, RedirectResponse(url, status_code=303))
+
+
+def finish(request: Request, response: R) -> R:
+    response.headers.update(SECURITY_HEADERS)
+    new_anon = getattr(request.state, "new_csrf_cookie", None)
+    if new_anon:
+        set_cookie(request, response, anon_cookie_name(request), new_anon)
+    return response
+
+
+def set_cookie(request: Request, response: Response, name: str, value: str) -> None:
+    response.set_cookie(
+        name,
+        value,
+        path="/",
+        secure=web_of(request).settings.cookie_secure,
+        httponly=True,
+        samesite="lax",
+    )
+
+
+def login_redirect(request: Request, next_path: str) -> RedirectResponse:
+    return redirect(request, f"/login?next={quote(next_path, safe='/')}")

@@ -1,0 +1,113 @@
+"""The console: API tokens through the same services as the API, as the signed-in user."""
+
+from __future__ import annotations
+
+import re
+
+from keyplane.db.models import User
+from keyplane.domain.access import Entity
+from keyplane.domain.roles import Level
+from keyplane.tenancy.members import bind_user
+from tests.factories import bearer
+from tests.functional.identity.conftest import console_page, csrf_of, set_password, sign_in
+
+OWNER = "owner@acme.example"
+VALUE = re.compile(r'id="token-value" readonly value="(kp[owdk]_[0-9A-Za-z]+)"')
+
+
+def signed_in_owner(browser, world):  # type: ignore[no-untyped-def]
+    set_password(world.runtime, OWNER)
+    sign_in(browser, OWNER)
+    return console_page(browser)
+
+
+def create(browser, world, page, **fields):  # type: ignore[no-untyped-def]
+    data = {"csrf_token": csrf_of(page.text), "name": "ci", "expiry_days": "", **fields}
+    return browser.post(f"/console/orgs/{world.org.id}/tokens", data=data)
+
+
+def test_create_shows_the_value_once_and_it_works(browser, world) -> None:
+    page = signed_in_owner(browser, world)
+    ws1 = world.org.workspaces["ws1"]
+    answer = create(
+        browser, world, page, target=f"WORKSPACE:{ws1}", role="WORKSPACE_AUTHOR", expiry_days="30"
+    )
+    assert answer.status_code == 201
+    assert "you will not see it again" in answer.text
+    assert answer.headers["cache-control"] == "no-store"
+    value = VALUE.search(answer.text).group(1)
+    assert value.startswith("kpw_")
+    me = world.client.get("/v1/self", headers=bearer(value))
+    assert me.status_code == 200
+    listing = console_page(browser).text
+    assert value not in listing
+    assert "WORKSPACE_AUTHOR" in listing and "owner@acme.example" in listing
+    assert "never" in listing  # last used: never
+
+
+def test_rotate_replaces_the_value(browser, world) -> None:
+    page = signed_in_owner(browser, world)
+    created = create(
+        browser, world, page, target=f"ORGANIZATION:{world.org.id}", role="ORGANIZATION_MEMBER"
+    )
+    old = VALUE.search(created.text).group(1)
+    token_id = world.client.get(
+        f"/v1/organizations/{world.org.id}/tokens", headers=bearer(world.org.owner_token)
+    ).json()["tokens"]
+    token_id = next(t["id"] for t in token_id if t["name"] == "ci")
+    page = console_page(browser)
+    rotated = browser.post(
+        f"/console/orgs/{world.org.id}/tokens/{token_id}/rotate",
+        data={"csrf_token": csrf_of(page.text)},
+    )
+    assert rotated.status_code == 200
+    new = VALUE.search(rotated.text).group(1)
+    assert new != old
+    assert world.client.get("/v1/self", headers=bearer(old)).status_code == 401
+    assert world.client.get("/v1/self", headers=bearer(new)).status_code == 200
+    deleted = browser.post(
+        f"/console/orgs/{world.org.id}/tokens/{token_id}/delete",
+        data={"csrf_token": csrf_of(page.text)},
+    )
+    assert deleted.status_code == 303
+    assert world.client.get("/v1/self", headers=bearer(new)).status_code == 401
+
+
+def test_the_console_refuses_what_the_api_refuses(browser, world) -> None:
+    """A signed-in workspace member cannot make an organization token: 403, naming why."""
+    with world.runtime.sessions() as db:
+        user = User(email="dev@acme.example")
+        db.add(user)
+        db.flush()
+        org = world.org.id
+        bind_user(db, user, Entity(Level.ORGANIZATION, org, org), "ORGANIZATION_MEMBER")
+        ws = world.org.workspaces["ws1"]
+        bind_user(db, user, Entity(Level.WORKSPACE, ws, org, ws), "WORKSPACE_MEMBER")
+        db.commit()
+    set_password(world.runtime, "dev@acme.example")
+    sign_in(browser, "dev@acme.example")
+    page = console_page(browser)
+    answer = create(browser, world, page, target=f"ORGANIZATION:{org}", role="ORGANIZATION_MEMBER")
+    assert answer.status_code == 403
+    assert "organization.tokens:manage" in answer.text
+    escalate = create(browser, world, page, target=f"WORKSPACE:{ws}", role="WORKSPACE_OWNER")
+    assert escalate.status_code == 403
+
+
+def test_other_tenants_are_not_found(browser, world) -> None:
+    signed_in_owner(browser, world)
+    answer = browser.get(f"/console/orgs/{world.other.id}/tokens")
+    assert answer.status_code == 404
+
+
+def test_console_actions_need_the_csrf_token(browser, world) -> None:
+    signed_in_owner(browser, world)
+    answer = browser.post(
+        f"/console/orgs/{world.org.id}/tokens",
+        data={"name": "x", "target": f"ORGANIZATION:{world.org.id}", "role": "ORGANIZATION_MEMBER"},
+    )
+    assert answer.status_code == 403
+    tokens = world.client.get(
+        f"/v1/organizations/{world.org.id}/tokens", headers=bearer(world.org.owner_token)
+    ).json()["tokens"]
+    assert all(t["name"] != "x" for t in tokens)
