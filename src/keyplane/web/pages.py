@@ -66,8 +66,10 @@ def render(
         "me": getattr(request.state, "signed_in", None),
         **(context or {}),
     }
-    response = web.templates.TemplateResponse(request, template, values, status_code=status)
-    return finish(request, response)
+    # Rendered here rather than with TemplateResponse: that one sends an extra ASGI
+    # "http.response.debug" message under the test client, which middlewares need not expect.
+    html = web.templates.env.get_template(template).render({"request": request, **values})
+    return finish(request, HTMLResponse(html, status_code=status))
 
 
 def redirect(request: Request, url: str) -> RedirectResponse:

@@ -51,10 +51,15 @@ def sign_in(browser: TestClient, email: str, password: str = PASSWORD):  # type:
 
 @pytest.fixture
 def settings(settings):  # type: ignore[no-untyped-def]
-    """Smaller limits than production, so that the rate-limit tests stay quick."""
-    return settings.model_copy(
-        update={"login_failures_per_account": 5, "login_failures_per_ip": 12}
-    )
+    """Smaller limits and argon2 cost than production, so that the tests stay quick."""
+    faster = {
+        "login_failures_per_account": 5,
+        "login_failures_per_ip": 12,
+        "password_hash_memory_kib": 8192,
+        "password_hash_time_cost": 2,
+        "public_url": "https://testserver",
+    }
+    return settings.model_copy(update=faster)
 
 
 def is_signed_in(browser: TestClient) -> bool:

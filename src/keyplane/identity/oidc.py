@@ -1,0 +1,177 @@
+"""The OpenID Connect relying party: authorization code + PKCE + state + nonce.
+
+Authlib's OAuth 2.0 client builds the authorization URL (with the S256 code
+challenge) and redeems the code; joserfc verifies the ID token against the
+provider's JWKS, pinning the issuer, the audience (our client ID), the nonce and
+the expiry (OpenID Connect Core §3.1.3.7).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from authlib.integrations.httpx_client import AsyncOAuth2Client  # type: ignore[import-untyped]
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from keyplane.domain.errors import NotAuthenticated
+
+DISCOVERY_TTL = 600.0
+ALGORITHMS = ["RS256", "ES256", "PS256", "EdDSA"]
+SCOPE = "openid email profile"
+
+
+@dataclass(frozen=True)
+class Provider:
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    jwks_uri: str
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What must survive the round trip through the provider (kept in an encrypted cookie)."""
+
+    state: str
+    nonce: str
+    code_verifier: str
+
+    @classmethod
+    def new(cls) -> Attempt:
+        return cls(secrets.token_urlsafe(24), secrets.token_urlsafe(24), secrets.token_urlsafe(48))
+
+
+class RelyingParty:
+    """Talks to identity providers; caches discovery documents and key sets briefly."""
+
+    def __init__(self, timeout: float = 10.0) -> None:
+        self._timeout = timeout
+        self._providers: dict[str, tuple[Provider, float]] = {}
+        self._keys: dict[str, tuple[KeySet, float]] = {}
+
+    async def provider(self, issuer: str) -> Provider:
+        cached = self._providers.get(issuer)
+        if cached and time.monotonic() - cached[1] < DISCOVERY_TTL:
+            return cached[0]
+        document = await self._get_json(f"{issuer}/.well-known/openid-configuration")
+        if document.get("issuer", "").rstrip("/") != issuer:
+            raise NotAuthenticated(
+                "the identity provider's discovery document names another issuer"
+            )
+        try:
+            found = Provider(
+                issuer,
+                document["authorization_endpoint"],
+                document["token_endpoint"],
+                document["jwks_uri"],
+            )
+        except KeyError as missing:
+            raise NotAuthenticated(f"the identity provider publishes no {missing}") from None
+        self._providers[issuer] = (found, time.monotonic())
+        return found
+
+    def authorization_url(
+        self, provider: Provider, client_id: str, redirect_uri: str, attempt: Attempt, hint: str
+    ) -> str:
+        client = AsyncOAuth2Client(
+            client_id=client_id,
+            scope=SCOPE,
+            redirect_uri=redirect_uri,
+            code_challenge_method="S256",
+        )
+        url, _ = client.create_authorization_url(
+            provider.authorization_endpoint,
+            state=attempt.state,
+            nonce=attempt.nonce,
+            code_verifier=attempt.code_verifier,
+            login_hint=hint,
+        )
+        return str(url)
+
+    async def redeem(
+        self,
+        provider: Provider,
+        client_id: str,
+        client_secret: str,
+        redirect_uri: str,
+        attempt: Attempt,
+        code: str,
+    ) -> dict[str, Any]:
+        """Exchange the code and return the verified ID token's claims."""
+        async with AsyncOAuth2Client(
+            client_id=client_id,
+            client_secret=client_secret,
+            redirect_uri=redirect_uri,
+            timeout=self._timeout,
+        ) as client:
+            try:
+                token = await client.fetch_token(
+                    provider.token_endpoint, code=code, code_verifier=attempt.code_verifier
+                )
+            except Exception as error:  # Authlib raises OAuthError and httpx errors
+                raise NotAuthenticated(
+                    f"the identity provider refused the sign-in: {_reason(error)}"
+                ) from None
+        id_token = token.get("id_token")
+        if not id_token:
+            raise NotAuthenticated("the identity provider returned no ID token")
+        return await self.verify_id_token(provider, client_id, str(id_token), attempt.nonce)
+
+    async def verify_id_token(
+        self, provider: Provider, client_id: str, id_token: str, nonce: str
+    ) -> dict[str, Any]:
+        keys = await self._key_set(provider)
+        try:
+            decoded = jwt.decode(id_token, keys, algorithms=ALGORITHMS)
+        except (JoseError, ValueError):
+            # The provider may have rotated its keys since we cached them: fetch once more.
+            keys = await self._key_set(provider, fresh=True)
+            try:
+                decoded = jwt.decode(id_token, keys, algorithms=ALGORITHMS)
+            except (JoseError, ValueError) as error:
+                raise NotAuthenticated(f"the ID token's signature is not valid: {error}") from None
+        registry = jwt.JWTClaimsRegistry(
+            leeway=60,
+            iss={"essential": True, "value": provider.issuer},
+            aud={"essential": True, "value": client_id},
+            nonce={"essential": True, "value": nonce},
+            sub={"essential": True},
+            exp={"essential": True},
+        )
+        try:
+            registry.validate(decoded.claims)
+        except JoseError as error:
+            raise NotAuthenticated(f"the ID token was refused: {error}") from None
+        return dict(decoded.claims)
+
+    async def _key_set(self, provider: Provider, fresh: bool = False) -> KeySet:
+        cached = self._keys.get(provider.jwks_uri)
+        if cached and not fresh and time.monotonic() - cached[1] < DISCOVERY_TTL:
+            return cached[0]
+        keys = KeySet.import_key_set(await self._get_json(provider.jwks_uri))  # type: ignore[arg-type]
+        self._keys[provider.jwks_uri] = (keys, time.monotonic())
+        return keys
+
+    async def _get_json(self, url: str) -> dict[str, Any]:
+        try:
+            async with httpx.AsyncClient(timeout=self._timeout) as client:
+                answer = await client.get(url)
+                answer.raise_for_status()
+                data = answer.json()
+        except (httpx.HTTPError, ValueError) as error:
+            raise NotAuthenticated(
+                f"cannot reach the identity provider: {_reason(error)}"
+            ) from None
+        if not isinstance(data, dict):
+            raise NotAuthenticated("the identity provider sent an unexpected document")
+        return data
+
+
+def _reason(error: Exception) -> str:
+    return str(error).splitlines()[0][:200] if str(error) else type(error).__name__

@@ -1,0 +1,56 @@
+"""Signing a person in from a verified ID token: just-in-time users and membership."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from keyplane.db.models import User
+from keyplane.domain.access import Entity
+from keyplane.domain.errors import InvalidInput, NotAuthenticated, NotFound
+from keyplane.domain.roles import Level
+from keyplane.http.runtime import credentials_changed
+from keyplane.identity.login import domain_of, normalize_email
+from keyplane.identity.models import SsoConnection
+from keyplane.identity.sso import domains_of
+from keyplane.tenancy.members import bind_user, members
+
+
+def connection_for_login(db: Session, connection_id: str) -> SsoConnection:
+    connection = db.get(SsoConnection, connection_id)
+    if connection is None:
+        raise NotFound("this single sign-on connection no longer exists")
+    return connection
+
+
+def user_from_claims(db: Session, connection: SsoConnection, claims: dict[str, Any]) -> User:
+    """The user the provider vouches for, created and made a member on first sign-in.
+
+    Only emails in the connection's own domains are accepted: an organization's
+    provider must not be able to sign in as anybody else's user.
+    """
+    raw = claims.get("email")
+    if not isinstance(raw, str) or claims.get("email_verified") is False:
+        raise NotAuthenticated("the identity provider did not send a verified email address")
+    try:
+        email = normalize_email(raw)
+    except InvalidInput:
+        raise NotAuthenticated("the identity provider sent an invalid email address") from None
+    if domain_of(email) not in domains_of(db, [connection.id])[connection.id]:
+        raise NotAuthenticated(
+            f"{email} is not in a domain of this organization's single sign-on connection"
+        )
+    user = db.scalar(select(User).where(User.email == email))
+    if user is None:
+        name = claims.get("name")
+        user = User(email=email, full_name=name[:200] if isinstance(name, str) else "")
+        db.add(user)
+        db.flush()
+    org_id = connection.organization_id
+    if user.id not in members(db, org_id):
+        bind_user(db, user, Entity(Level.ORGANIZATION, org_id, org_id), connection.default_role)
+        credentials_changed(db)
+    db.commit()
+    return user

@@ -1,0 +1,132 @@
+"""The browser side of organization SSO: off to the provider, and back."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from keyplane.domain.errors import DomainError
+from keyplane.http.deps import DbSession, client_ip
+from keyplane.identity import sessions
+from keyplane.identity.oidc import Attempt, RelyingParty
+from keyplane.identity.sso_login import connection_for_login, user_from_claims
+from keyplane.web.context import web_of
+from keyplane.web.pages import redirect, render, safe_next, set_cookie
+
+router = APIRouter(prefix="/sso", include_in_schema=False)
+ATTEMPT_SECONDS = 600
+
+
+def relying_party(request: Request) -> RelyingParty:
+    party: RelyingParty | None = getattr(request.app.state, "relying_party", None)
+    if party is None:
+        party = request.app.state.relying_party = RelyingParty()
+    return party
+
+
+def attempt_cookie(request: Request) -> str:
+    return "__Host-keyplane_sso" if web_of(request).settings.cookie_secure else "keyplane_sso"
+
+
+def callback_url(request: Request) -> str:
+    return web_of(request).settings.public_url.rstrip("/") + "/sso/callback"
+
+
+@router.get("/{connection_id}/start")
+async def start(
+    request: Request, db: DbSession, connection_id: str, login_hint: str = "", next: str = ""
+) -> Response:
+    web = web_of(request)
+    try:
+        connection = connection_for_login(db, connection_id)
+        provider = await relying_party(request).provider(connection.issuer)
+    except DomainError as error:
+        return _failed(request, error)
+    attempt = Attempt.new()
+    url = relying_party(request).authorization_url(
+        provider, connection.client_id, callback_url(request), attempt, login_hint[:320]
+    )
+    sealed = {
+        "c": connection.id,
+        "s": attempt.state,
+        "n": attempt.nonce,
+        "v": attempt.code_verifier,
+        "next": safe_next(next),
+        "t": int(time.time()),
+    }
+    response = redirect(request, url)
+    box = web.runtime.secret_box
+    set_cookie(request, response, attempt_cookie(request), box.encrypt(json.dumps(sealed).encode()))
+    return response
+
+
+@router.get("/callback")
+async def callback(request: Request, db: DbSession) -> Response:
+    web = web_of(request)
+    params = request.query_params
+    sealed = _open_attempt(request)
+    if sealed is None or not hmac.compare_digest(str(sealed["s"]), params.get("state", "")):
+        return _failed(request, None, "This sign-in link has expired or was not started here.")
+    if "error" in params:
+        reason = params.get("error_description") or params["error"]
+        return _failed(request, None, f"The identity provider said: {reason[:200]}")
+    attempt = Attempt(sealed["s"], sealed["n"], sealed["v"])
+    try:
+        connection = connection_for_login(db, sealed["c"])
+        party = relying_party(request)
+        provider = await party.provider(connection.issuer)
+        secret = web.runtime.secret_box.decrypt(connection.client_secret_encrypted).decode()
+        claims = await party.redeem(
+            provider,
+            connection.client_id,
+            secret,
+            callback_url(request),
+            attempt,
+            params.get("code", ""),
+        )
+        user = user_from_claims(db, connection, claims)
+    except DomainError as error:
+        return _failed(request, error)
+    value = sessions.start_session(
+        db,
+        web.settings,
+        user,
+        client_ip=client_ip(request),
+        user_agent=request.headers.get("user-agent", ""),
+        method=f"sso:{connection.id}",
+    )
+    response = redirect(request, safe_next(sealed.get("next")))
+    set_cookie(request, response, sessions.cookie_name(web.settings), value)
+    response.delete_cookie(attempt_cookie(request), path="/", secure=web.settings.cookie_secure)
+    return response
+
+
+def _open_attempt(request: Request) -> dict[str, Any] | None:
+    raw = request.cookies.get(attempt_cookie(request))
+    if not raw:
+        return None
+    try:
+        sealed = json.loads(web_of(request).runtime.secret_box.decrypt(raw))
+    except ValueError:
+        return None
+    if not isinstance(sealed, dict) or time.time() - int(sealed.get("t", 0)) > ATTEMPT_SECONDS:
+        return None
+    return sealed
+
+
+def _failed(request: Request, error: DomainError | None, message: str = "") -> Response:
+    text = error.message if error else message
+    context = {
+        "title": "Single sign-on failed",
+        "message": text,
+        "back": "/login?" + urlencode({"next": "/console"}),
+        "back_label": "Back to sign-in",
+        "error_role": 1,
+    }
+    return render(request, "message.html", context, 401)

@@ -1,0 +1,177 @@
+"""Organization SSO against a real OpenID Connect provider (oidc-provider on loopback)."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from sqlalchemy import select, text
+
+from keyplane.db.models import RoleBinding, User
+from tests.factories import bearer
+from tests.functional.identity.conftest import csrf_of, is_signed_in, set_password, sign_in
+from tests.idp import CLIENT_ID, CLIENT_SECRET, running_idp, sign_in_at_idp
+
+CALLBACK = "https://testserver/sso/callback"
+
+
+@pytest.fixture(scope="module")
+def issuer():  # type: ignore[no-untyped-def]
+    with running_idp(CALLBACK) as url:
+        yield url
+
+
+def connections(world, org=None) -> str:  # type: ignore[no-untyped-def]
+    return f"/v1/organizations/{(org or world.org).id}/sso-connections"
+
+
+def create_connection(world, issuer: str, **extra):  # type: ignore[no-untyped-def]
+    body = {
+        "name": "Acme IdP",
+        "issuer": issuer,
+        "clientId": CLIENT_ID,
+        "clientSecret": CLIENT_SECRET,
+        "domains": ["sso.example"],
+        **extra,
+    }
+    answer = world.client.post(connections(world), json=body, headers=bearer(world.org.owner_token))
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+def start_login(browser, email: str):  # type: ignore[no-untyped-def]
+    page = browser.get("/login")
+    return browser.post("/login", data={"email": email, "csrf_token": csrf_of(page.text)})
+
+
+def round_trip(browser, email: str, idp_login: str | None = None):  # type: ignore[no-untyped-def]
+    step = start_login(browser, email)
+    assert step.status_code == 303
+    assert step.headers["location"].startswith("/sso/")
+    to_idp = browser.get(step.headers["location"])
+    assert to_idp.status_code == 303
+    back = sign_in_at_idp(to_idp.headers["location"], idp_login or email, CALLBACK)
+    return browser.get(back.removeprefix("https://testserver"))
+
+
+def test_connections_are_managed_by_owners_and_hide_the_secret(world, issuer) -> None:
+    created = create_connection(world, issuer, enforceSso=True)
+    assert "clientSecret" not in created and CLIENT_SECRET not in str(created)
+    assert created["domains"] == ["sso.example"] and created["defaultRole"] == "ORGANIZATION_MEMBER"
+    with world.runtime.engine.connect() as connection:
+        stored = connection.execute(text("SELECT client_secret_encrypted FROM sso_connections"))
+        assert CLIENT_SECRET not in stored.scalar_one()
+    owner = bearer(world.org.owner_token)
+    url = f"{connections(world)}/{created['id']}"
+    updated = world.client.post(
+        url, json={"domains": ["sso.example", "Corp.Example"]}, headers=owner
+    )
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["domains"] == ["corp.example", "sso.example"]
+    listed = world.client.get(connections(world), headers=owner).json()
+    assert listed["totalCount"] == 1
+    member = world.token("ORGANIZATION", None, "ORGANIZATION_MEMBER")
+    refused = world.client.get(connections(world), headers=bearer(member))
+    assert refused.status_code == 403 and "organization.sso:manage" in refused.json()["message"]
+    other = world.client.get(
+        url.replace(world.org.id, world.other.id), headers=bearer(world.other.owner_token)
+    )
+    assert other.status_code == 404
+    assert world.client.delete(url, headers=owner).status_code == 204
+    assert world.client.get(url, headers=owner).status_code == 404
+
+
+def test_a_domain_belongs_to_one_connection(world, issuer) -> None:
+    create_connection(world, issuer)
+    body = {
+        "name": "Globex IdP",
+        "issuer": issuer,
+        "clientId": "x",
+        "clientSecret": "y",
+        "domains": ["sso.example"],
+    }
+    answer = world.client.post(
+        connections(world, world.other), json=body, headers=bearer(world.other.owner_token)
+    )
+    assert answer.status_code == 409
+    assert "sso.example" in answer.json()["message"]
+
+
+def test_default_role_must_be_an_organization_role(world, issuer) -> None:
+    body = {
+        "name": "x",
+        "issuer": issuer,
+        "clientId": "x",
+        "clientSecret": "y",
+        "domains": ["x.example"],
+        "defaultRole": "WORKSPACE_OWNER",
+    }
+    answer = world.client.post(connections(world), json=body, headers=bearer(world.org.owner_token))
+    assert answer.status_code == 400
+
+
+def test_sso_round_trip_creates_the_user_just_in_time(browser, world, issuer) -> None:
+    connection = create_connection(world, issuer, defaultRole="ORGANIZATION_BILLING_ADMIN")
+    step = start_login(browser, "alice@sso.example")
+    assert step.headers["location"].startswith(f"/sso/{connection['id']}/start")
+    to_idp = browser.get(step.headers["location"])
+    query = parse_qs(urlsplit(to_idp.headers["location"]).query)
+    assert to_idp.headers["location"].startswith(issuer)
+    assert query["code_challenge_method"] == ["S256"] and query["code_challenge"][0]
+    assert query["state"][0] and query["nonce"][0] and query["client_id"] == [CLIENT_ID]
+    back = sign_in_at_idp(to_idp.headers["location"], "alice@sso.example", CALLBACK)
+    done = browser.get(back.removeprefix("https://testserver"))
+    assert done.status_code == 303, done.text
+    assert done.headers["location"] == "/console"
+    assert is_signed_in(browser)
+    with world.runtime.sessions() as db:
+        user = db.scalar(select(User).where(User.email == "alice@sso.example"))
+        assert user is not None and user.password_hash is None
+        roles = db.scalars(select(RoleBinding.role).where(RoleBinding.user_id == user.id)).all()
+    assert roles == ["ORGANIZATION_BILLING_ADMIN"]
+    again = round_trip(
+        world.client.__class__(browser.app, base_url="https://testserver", follow_redirects=False),
+        "alice@sso.example",
+    )
+    assert again.status_code == 303
+    with world.runtime.sessions() as db:
+        assert len(db.scalars(select(User).where(User.email == "alice@sso.example")).all()) == 1
+
+
+def test_the_provider_cannot_vouch_for_other_domains(browser, world, issuer) -> None:
+    create_connection(world, issuer)
+    answer = round_trip(browser, "alice@sso.example", idp_login="mallory@globex.example")
+    assert answer.status_code == 401
+    assert "not in a domain" in answer.text
+    assert not is_signed_in(browser)
+
+
+def test_a_callback_with_another_state_is_refused(browser, world, issuer) -> None:
+    create_connection(world, issuer)
+    step = start_login(browser, "alice@sso.example")
+    to_idp = browser.get(step.headers["location"])
+    back = sign_in_at_idp(to_idp.headers["location"], "alice@sso.example", CALLBACK)
+    forged = back.replace("state=", "state=x")
+    answer = browser.get(forged.removeprefix("https://testserver"))
+    assert answer.status_code == 401
+    assert not is_signed_in(browser)
+
+
+def test_enforced_sso_disables_passwords(browser, world, issuer) -> None:
+    create_connection(world, issuer, enforceSso=True)
+    with world.runtime.sessions() as db:
+        db.add(User(email="bob@sso.example"))
+        db.commit()
+    set_password(world.runtime, "bob@sso.example")
+    page = browser.get("/login")
+    answer = browser.post(
+        "/login/password",
+        data={
+            "email": "bob@sso.example",
+            "password": "correct horse battery staple",
+            "csrf_token": csrf_of(page.text),
+        },
+    )
+    assert answer.status_code == 401
+    assert "single sign-on only" in answer.text
+    assert sign_in(browser, "owner@acme.example").status_code == 401  # no password set: unrelated
