@@ -20,6 +20,7 @@ from keyplane.http import errors, openapi
 from keyplane.http.health import router as health_router
 from keyplane.http.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from keyplane.http.runtime import Runtime
+from keyplane.identity.oauth_routes import router as cli_login_router
 from keyplane.identity.sso_routes import router as sso_router
 from keyplane.oauth import errors as oauth_errors
 from keyplane.oauth.fast_path import TokenEndpointFastPath
@@ -31,6 +32,7 @@ from keyplane.tokens.routes import router as tokens_router
 from keyplane.variables.routes import router as variables_router
 from keyplane.web import errors as web_errors
 from keyplane.web.console_routes import router as console_router
+from keyplane.web.device_routes import router as device_router
 from keyplane.web.login_routes import router as login_router
 from keyplane.web.sso_routes import router as sso_web_router
 from keyplane.web.static_routes import router as static_router
@@ -39,6 +41,7 @@ ROUTERS: tuple[APIRouter, ...] = (health_router, tenancy_router, members_router,
 ROUTERS += (apikeys_router, oauth_router)
 ROUTERS += (audit_router, deploys_router, variables_router)
 ROUTERS += (login_router, static_router, console_router, sso_router, sso_web_router)
+ROUTERS += (cli_login_router, device_router)
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:

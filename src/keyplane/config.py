@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     login_failures_per_account: int = 10
     login_failures_per_ip: int = 50
     invitation_ttl_hours: int = 72
+    # CLI logins (keyplane login): access tokens are short; the refresh-token chain
+    # lasts at most cli_login_days from sign-in.
+    cli_access_token_seconds: int = 900
+    cli_login_days: int = 30
+    device_code_seconds: int = 600
     # Mail: SMTP when smtp_host is set, else a file outbox in <data_dir>/outbox.
     mail_from: str = "keyplane <keyplane@localhost>"
     smtp_host: str | None = None

@@ -13,7 +13,11 @@ from keyplane.db.models import (  # noqa: F401
 )
 from keyplane.deploys.models import Deploy  # noqa: F401
 from keyplane.identity.models import (  # noqa: F401
+    AuthorizationCode,
+    CliLogin,
+    DeviceAuthorization,
     Invitation,
+    RefreshToken,
     SsoConnection,
     SsoDomain,
     WebSession,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from keyplane.cli import organization_token, output
+from keyplane.cli import organization_sso, organization_token, output
 from keyplane.cli.context import OrgOpt, connect
 from keyplane.cli.output import Column, Format, OutputOpt, field, when
 
 app = typer.Typer(help="Organizations, and their Organization API tokens.", no_args_is_help=True)
 app.add_typer(organization_token.app, name="token")
+app.add_typer(organization_sso.app, name="sso")
 
 COLUMNS: list[Column] = [
     ("id", field("id")),

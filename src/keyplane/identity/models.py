@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, String, Text
+from sqlalchemy import JSON, Boolean, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from keyplane.db.base import Base, UTCDateTime, utcnow
@@ -81,3 +81,63 @@ class Invitation(Base):
 
     def __repr__(self) -> str:
         return f"Invitation(id={self.id!r}, email={self.email!r})"
+
+
+class CliLogin(Base):
+    """One ``keyplane login``: the chain of refresh tokens and the ``sid`` of its access tokens.
+
+    Deleting the row signs that login out: its refresh tokens go with it, and access
+    tokens naming it as ``sid`` stop verifying.
+    """
+
+    __tablename__ = "cli_logins"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(fk("users.id"), index=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(32))  # authorization_code or device_code
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RefreshToken(Base):
+    """A refresh token of a CLI login; rotated on every use (RFC 9700 §4.14.2)."""
+
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    login_id: Mapped[str] = mapped_column(fk("cli_logins.id"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DeviceAuthorization(Base):
+    """A pending device flow (RFC 8628): the CLI polls with the device code."""
+
+    __tablename__ = "device_authorizations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    device_code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_code: Mapped[str] = mapped_column(String(16), unique=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    interval: Mapped[int] = mapped_column(Integer, default=5)
+    last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    user_id: Mapped[str | None] = mapped_column(fk("users.id"))
+
+
+class AuthorizationCode(Base):
+    """A one-time code of the authorization code flow, bound to its PKCE challenge."""
+
+    __tablename__ = "authorization_codes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[str] = mapped_column(fk("users.id"))
+    client_id: Mapped[str] = mapped_column(String(64))
+    redirect_uri: Mapped[str] = mapped_column(String(500))
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -11,15 +11,17 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from authlib.integrations.httpx_client import AsyncOAuth2Client  # type: ignore[import-untyped]
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
 
 from keyplane.domain.errors import NotAuthenticated
+
+if TYPE_CHECKING:
+    from authlib.integrations.httpx_client import (  # type: ignore[import-untyped]
+        AsyncOAuth2Client,
+    )
+    from joserfc.jwk import KeySet
 
 DISCOVERY_TTL = 600.0
 ALGORITHMS = ["RS256", "ES256", "PS256", "EdDSA"]
@@ -79,7 +81,7 @@ class RelyingParty:
     def authorization_url(
         self, provider: Provider, client_id: str, redirect_uri: str, attempt: Attempt, hint: str
     ) -> str:
-        client = AsyncOAuth2Client(
+        client = _oauth_client()(
             client_id=client_id,
             scope=SCOPE,
             redirect_uri=redirect_uri,
@@ -104,7 +106,7 @@ class RelyingParty:
         code: str,
     ) -> dict[str, Any]:
         """Exchange the code and return the verified ID token's claims."""
-        async with AsyncOAuth2Client(
+        async with _oauth_client()(
             client_id=client_id,
             client_secret=client_secret,
             redirect_uri=redirect_uri,
@@ -126,6 +128,9 @@ class RelyingParty:
     async def verify_id_token(
         self, provider: Provider, client_id: str, id_token: str, nonce: str
     ) -> dict[str, Any]:
+        from joserfc import jwt
+        from joserfc.errors import JoseError
+
         keys = await self._key_set(provider)
         try:
             decoded = jwt.decode(id_token, keys, algorithms=ALGORITHMS)
@@ -154,6 +159,8 @@ class RelyingParty:
         cached = self._keys.get(provider.jwks_uri)
         if cached and not fresh and time.monotonic() - cached[1] < DISCOVERY_TTL:
             return cached[0]
+        from joserfc.jwk import KeySet
+
         keys = KeySet.import_key_set(await self._get_json(provider.jwks_uri))  # type: ignore[arg-type]
         self._keys[provider.jwks_uri] = (keys, time.monotonic())
         return keys
@@ -171,6 +178,13 @@ class RelyingParty:
         if not isinstance(data, dict):
             raise NotAuthenticated("the identity provider sent an unexpected document")
         return data
+
+
+def _oauth_client() -> type[AsyncOAuth2Client]:
+    # Imported on first use: Authlib takes seconds to import, and only SSO needs it.
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
+
+    return AsyncOAuth2Client  # type: ignore[no-any-return]
 
 
 def _reason(error: Exception) -> str:

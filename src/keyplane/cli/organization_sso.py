@@ -1,0 +1,130 @@
+"""``keyplane organization sso``: the organization's single sign-on (OIDC) connections."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from keyplane.cli import output
+from keyplane.cli.context import OrgOpt, connect
+from keyplane.cli.output import Column, Format, OutputOpt, field, when
+
+app = typer.Typer(help="Single sign-on (OpenID Connect) connections.", no_args_is_help=True)
+
+COLUMNS: list[Column] = [
+    ("id", field("id")),
+    ("name", field("name")),
+    ("issuer", field("issuer")),
+    ("client id", field("clientId")),
+    ("domains", lambda item: ", ".join(item["domains"])),
+    ("default role", field("defaultRole")),
+    ("enforce sso", field("enforceSso")),
+    ("created", when("createdAt")),
+]
+ConnectionArg = Annotated[str, typer.Argument(help="The connection's ID.")]
+DomainsOpt = Annotated[
+    list[str] | None,
+    typer.Option("--domain", help="An email domain signed in through it (repeatable)."),
+]
+SECRET_HELP = "The client secret (default: asked for, hidden; or KEYPLANE_SSO_CLIENT_SECRET)."
+
+
+def _path(org_id: str, connection_id: str = "") -> str:
+    suffix = f"/{connection_id}" if connection_id else ""
+    return f"/v1/organizations/{org_id}/sso-connections{suffix}"
+
+
+@app.command()
+def create(
+    name: Annotated[str, typer.Option(help="A name for people to recognise it.")],
+    issuer: Annotated[str, typer.Option(help="The provider's issuer URL.")],
+    client_id: Annotated[str, typer.Option(help="keyplane's client ID at the provider.")],
+    domain: DomainsOpt = None,
+    client_secret: Annotated[
+        str,
+        typer.Option(
+            envvar="KEYPLANE_SSO_CLIENT_SECRET", prompt=True, hide_input=True, help=SECRET_HELP
+        ),
+    ] = "",
+    default_role: Annotated[str, typer.Option(help="Role of users created at first sign-in.")] = (
+        "ORGANIZATION_MEMBER"
+    ),
+    enforce_sso: Annotated[
+        bool, typer.Option("--enforce-sso/--allow-passwords", help="Disable passwords.")
+    ] = False,
+    organization_id: OrgOpt = None,
+    output_format: OutputOpt = Format.TABLE,
+) -> None:
+    """Register an OIDC identity provider for the organization's email domains."""
+    body = {
+        "name": name,
+        "issuer": issuer,
+        "clientId": client_id,
+        "clientSecret": client_secret,
+        "domains": domain or [],
+        "defaultRole": default_role,
+        "enforceSso": enforce_sso,
+    }
+    with connect(organization_id) as session:
+        created = session.client.request("POST", _path(session.org_id), json=body)
+    output.emit_one(created, output_format, COLUMNS)
+    output.note(f"users of {', '.join(created['domains'])} now sign in at {issuer}")
+
+
+@app.command("list")
+def list_connections(
+    organization_id: OrgOpt = None, output_format: OutputOpt = Format.TABLE
+) -> None:
+    """List the organization's SSO connections (never their secrets)."""
+    with connect(organization_id) as session:
+        page = session.client.request("GET", _path(session.org_id), params={"limit": 1000})
+    output.emit_list(page["connections"], output_format, COLUMNS, "no SSO connections")
+
+
+@app.command()
+def update(
+    connection_id: ConnectionArg,
+    name: Annotated[str | None, typer.Option(help="New name.")] = None,
+    issuer: Annotated[str | None, typer.Option(help="New issuer URL.")] = None,
+    client_id: Annotated[str | None, typer.Option(help="New client ID.")] = None,
+    new_secret: Annotated[
+        bool, typer.Option("--new-client-secret", help="Ask for a new client secret.")
+    ] = False,
+    domain: DomainsOpt = None,
+    default_role: Annotated[str | None, typer.Option(help="New default role.")] = None,
+    enforce_sso: Annotated[
+        bool | None, typer.Option("--enforce-sso/--allow-passwords", help="Passwords off/on.")
+    ] = None,
+    organization_id: OrgOpt = None,
+    output_format: OutputOpt = Format.TABLE,
+) -> None:
+    """Change a connection; options left out stay as they are."""
+    body: dict[str, Any] = {
+        "name": name,
+        "issuer": issuer,
+        "clientId": client_id,
+        "domains": domain or None,
+        "defaultRole": default_role,
+        "enforceSso": enforce_sso,
+    }
+    if new_secret:
+        body["clientSecret"] = typer.prompt("Client secret", hide_input=True)
+    body = {key: value for key, value in body.items() if value is not None}
+    with connect(organization_id) as session:
+        changed = session.client.request("POST", _path(session.org_id, connection_id), json=body)
+    output.emit_one(changed, output_format, COLUMNS)
+
+
+@app.command()
+def delete(
+    connection_id: ConnectionArg,
+    organization_id: OrgOpt = None,
+    output_format: OutputOpt = Format.TABLE,
+) -> None:
+    """Delete a connection: its domains sign in with passwords again."""
+    with connect(organization_id) as session:
+        session.client.request("DELETE", _path(session.org_id, connection_id))
+    output.emit_done(
+        output_format, {"id": connection_id, "deleted": True}, "SSO connection deleted"
+    )

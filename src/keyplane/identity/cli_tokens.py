@@ -1,0 +1,110 @@
+"""Tokens of a CLI login: short JWT access tokens and rotating refresh tokens.
+
+Each login is a chain. A refresh token is used once: using it returns a new access
+token and the next refresh token. Presenting a refresh token that was already used
+means a copy exists somewhere else, so the whole chain is revoked (RFC 9700
+§4.14.2): the login row goes, with every refresh token and the ``sid`` that its
+access tokens carry.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from keyplane.db.base import utcnow
+from keyplane.domain.credentials import hash_secret
+from keyplane.domain.errors import NotAuthenticated
+from keyplane.http.runtime import Runtime, credentials_changed
+from keyplane.identity.models import CliLogin, RefreshToken
+from keyplane.oauth.access_tokens import issue_user_access_token
+from keyplane.oauth.errors import InvalidGrant
+
+CLI_CLIENT_ID = "keyplane-cli"
+REFRESH_PREFIX = "kpr_"
+
+
+def start_login(runtime: Runtime, db: Session, user_id: str, method: str) -> dict[str, Any]:
+    """A new login chain for the user; returns the RFC 6749 §5.1 token response."""
+    settings = runtime.settings
+    login = CliLogin(
+        user_id=user_id,
+        client_id=CLI_CLIENT_ID,
+        method=method,
+        expires_at=utcnow() + timedelta(days=settings.cli_login_days),
+    )
+    db.add(login)
+    db.flush()
+    return _tokens(runtime, db, login)
+
+
+def refresh(runtime: Runtime, db: Session, value: str) -> dict[str, Any]:
+    """Rotate: the presented token is spent and a new pair is issued.
+
+    Raises InvalidGrant for an unknown, expired or already used token; a used one
+    revokes its whole chain first.
+    """
+    token = db.scalar(select(RefreshToken).where(RefreshToken.secret_hash == hash_secret(value)))
+    if token is None:
+        raise InvalidGrant("unknown refresh token: it was revoked, or never existed")
+    login = db.get(CliLogin, token.login_id)
+    assert login is not None
+    if token.used_at is not None:
+        revoke_login(db, login.id)
+        raise InvalidGrant(
+            "this refresh token was already used, so a copy of it is in other hands: "
+            "the login is revoked, sign in again with `keyplane login`"
+        )
+    if login.expires_at <= utcnow():
+        revoke_login(db, login.id)
+        raise InvalidGrant("this login has expired: sign in again with `keyplane login`")
+    token.used_at = utcnow()
+    return _tokens(runtime, db, login)
+
+
+def revoke_login(db: Session, login_id: str) -> None:
+    db.execute(delete(CliLogin).where(CliLogin.id == login_id))
+    credentials_changed(db)  # drops access tokens cached as verified
+    db.commit()
+
+
+def revoke_by_refresh_token(db: Session, value: str) -> bool:
+    """Revoke the chain a refresh token belongs to; False if the token is unknown."""
+    found = db.scalar(
+        select(RefreshToken.login_id).where(RefreshToken.secret_hash == hash_secret(value))
+    )
+    if found is None:
+        return False
+    revoke_login(db, found)
+    return True
+
+
+def revoke_user_logins(db: Session, user_id: str) -> None:
+    """Sign-out everywhere: every CLI login of the user (committed by the caller)."""
+    db.execute(delete(CliLogin).where(CliLogin.user_id == user_id))
+    credentials_changed(db)
+
+
+def check_login(db: Session, claims: dict[str, Any]) -> None:
+    """For the verifier: an access token naming a login is valid only while it exists."""
+    sid = claims.get("sid")
+    if sid is not None and db.get(CliLogin, sid) is None:
+        raise NotAuthenticated("this CLI login was signed out or revoked: run `keyplane login`")
+
+
+def _tokens(runtime: Runtime, db: Session, login: CliLogin) -> dict[str, Any]:
+    value = REFRESH_PREFIX + secrets.token_urlsafe(32)
+    db.add(RefreshToken(login_id=login.id, secret_hash=hash_secret(value)))
+    db.commit()
+    issued = issue_user_access_token(
+        runtime,
+        login.user_id,
+        client_id=CLI_CLIENT_ID,
+        lifetime=runtime.settings.cli_access_token_seconds,
+        session_id=login.id,
+    )
+    return {**issued.response(), "refresh_token": value}

@@ -1,0 +1,130 @@
+"""Plugs the CLI login into the authorization server.
+
+Registers with ``keyplane.oauth`` the public client ``keyplane-cli``, the grants
+``authorization_code``, ``refresh_token`` and ``device_code``, a revoker for
+refresh tokens, a subject check for access tokens of a login (``sid``) and the
+metadata fields; serves the device authorization endpoint (RFC 8628 §3.1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from keyplane.config import Settings
+from keyplane.http.runtime import Runtime
+from keyplane.identity import authorize, cli_tokens, device, sessions
+from keyplane.oauth.access_tokens import SUBJECT_KINDS, register_subject_kind
+from keyplane.oauth.clients import Client, register_public_client
+from keyplane.oauth.errors import InvalidRequest, UnauthorizedClient, oauth_response
+from keyplane.oauth.metadata import register_metadata
+from keyplane.oauth.revocation import register_revoker
+from keyplane.oauth.token_endpoint import TokenRequest, TokenResponse, parse_form, register_grant
+
+router = APIRouter(tags=["oauth"])
+T = TypeVar("T")
+
+
+def _in_db(runtime: Runtime, work: Callable[[Session], T]) -> T:
+    with runtime.sessions() as db:
+        return work(db)
+
+
+async def _cli_client(request: TokenRequest) -> Client:
+    client = await request.authenticate_client()
+    if client.client_id != cli_tokens.CLI_CLIENT_ID:
+        raise UnauthorizedClient(f"this grant is only for the client {cli_tokens.CLI_CLIENT_ID}")
+    return client
+
+
+async def authorization_code_grant(request: TokenRequest) -> TokenResponse:
+    """RFC 6749 §4.1.3 with RFC 7636 §4.5."""
+    client = await _cli_client(request)
+    code, redirect_uri, verifier = request.require("code", "redirect_uri", "code_verifier")
+    runtime = request.runtime
+    body = await run_in_threadpool(
+        _in_db,
+        runtime,
+        lambda db: authorize.redeem(db, runtime, client.client_id, code, redirect_uri, verifier),
+    )
+    return TokenResponse(body)
+
+
+async def refresh_token_grant(request: TokenRequest) -> TokenResponse:
+    """RFC 6749 §6, rotating the refresh token on every use."""
+    await _cli_client(request)
+    (value,) = request.require("refresh_token")
+    runtime = request.runtime
+    body = await run_in_threadpool(
+        _in_db, runtime, lambda db: cli_tokens.refresh(runtime, db, value)
+    )
+    return TokenResponse(body)
+
+
+async def device_code_grant(request: TokenRequest) -> TokenResponse:
+    """RFC 8628 §3.4."""
+    client = await _cli_client(request)
+    (code,) = request.require("device_code")
+    runtime = request.runtime
+    body = await run_in_threadpool(
+        _in_db, runtime, lambda db: device.poll(db, runtime, client.client_id, code)
+    )
+    return TokenResponse(body)
+
+
+async def revoke_refresh_token(
+    request: TokenRequest, client: Client, token: str, hint: str | None
+) -> bool:
+    """RFC 7009 §2.1: revoking a refresh token revokes its whole login."""
+    if not token.startswith(cli_tokens.REFRESH_PREFIX):
+        return False
+    await run_in_threadpool(
+        _in_db, request.runtime, lambda db: cli_tokens.revoke_by_refresh_token(db, token)
+    )
+    return True
+
+
+@router.post("/oauth/device/code")
+async def device_authorization(request: Request) -> Response:
+    """RFC 8628 §3.1-3.2: start a device flow (public client ``keyplane-cli``)."""
+    runtime: Runtime = request.app.state.runtime
+    call = TokenRequest(runtime, await parse_form(request), None, "")
+    if call.form.get("client_id") != cli_tokens.CLI_CLIENT_ID:
+        raise InvalidRequest(f"client_id must be {cli_tokens.CLI_CLIENT_ID}")
+    body = await run_in_threadpool(
+        _in_db, runtime, lambda db: device.start(db, runtime, cli_tokens.CLI_CLIENT_ID)
+    )
+    return oauth_response(body, 200)
+
+
+def _metadata(settings: Settings) -> dict[str, Any]:
+    base = settings.public_url.rstrip("/")
+    return {
+        "authorization_endpoint": f"{base}/oauth/authorize",
+        "device_authorization_endpoint": f"{base}/oauth/device/code",
+        "response_types_supported": ["code"],
+        "code_challenge_methods_supported": ["S256"],
+    }
+
+
+def _user_with_login(original: Callable[[Session, dict[str, Any]], Any]) -> Any:
+    def resolve(db: Session, claims: dict[str, Any]) -> Any:
+        cli_tokens.check_login(db, claims)
+        return original(db, claims)
+
+    return resolve
+
+
+register_public_client(cli_tokens.CLI_CLIENT_ID)
+register_grant("authorization_code", authorization_code_grant)
+register_grant("refresh_token", refresh_token_grant)
+register_grant(device.GRANT_TYPE, device_code_grant)
+register_revoker(revoke_refresh_token)
+register_metadata(_metadata)
+register_subject_kind("USER", _user_with_login(SUBJECT_KINDS["USER"]))
+sessions.SIGN_OUT_EVERYWHERE_HOOKS.append(cli_tokens.revoke_user_logins)
