@@ -511,6 +511,51 @@ ROUTES += [
 ]
 
 
+# Organization SSO connections (keyplane.identity).
+SSO = OP + "/sso-connections"
+
+
+def _sso_body(m: Matrix, place: Place, params: Params) -> Any:
+    return {
+        "name": m.unique("idp"),
+        "issuer": "https://idp.example",
+        "clientId": "keyplane",
+        "clientSecret": "secret",
+        "domains": [f"{m.unique('d')}.example"],
+    }
+
+
+def fresh_sso_connection(m: Matrix, place: Place, params: Params) -> None:
+    params["connectionId"] = str(
+        m.owner(place.org, "POST", "/sso-connections", _sso_body(m, place, params))["id"]
+    )
+
+
+ROUTES += [
+    Route("GET", SSO, P.ORGANIZATION_SSO_MANAGE, "org"),
+    Route("POST", SSO, P.ORGANIZATION_SSO_MANAGE, "org", 201, body=_sso_body),
+    Route(
+        "GET", SSO + "/{connectionId}", P.ORGANIZATION_SSO_MANAGE, "org", setup=fresh_sso_connection
+    ),
+    Route(
+        "POST",
+        SSO + "/{connectionId}",
+        P.ORGANIZATION_SSO_MANAGE,
+        "org",
+        setup=fresh_sso_connection,
+        body=_const({"name": "renamed"}),
+    ),
+    Route(
+        "DELETE",
+        SSO + "/{connectionId}",
+        P.ORGANIZATION_SSO_MANAGE,
+        "org",
+        204,
+        setup=fresh_sso_connection,
+    ),
+]
+
+
 # --- the tests -------------------------------------------------------------------------
 
 
