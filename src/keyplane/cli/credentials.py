@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from keyplane.cli import login_store
 from keyplane.cli.errors import NotAuthenticated
 from keyplane.cli.key_pair import KeyPairExchange, config_dir
 
@@ -22,7 +23,7 @@ KEY_ID_VAR = "ASTRONOMER_KEY_ID"
 KEY_SECRET_VAR = "ASTRONOMER_KEY_SECRET"
 NO_CREDENTIAL_HINT = (
     f"set {TOKEN_VAR} to an API token (create one with `keyplane workspace token create` "
-    "or `keyplane organization token create`)"
+    "or `keyplane organization token create`), or sign in with `keyplane login`"
 )
 
 
@@ -77,9 +78,13 @@ def from_key_pair(env: Mapping[str, str], url: str) -> Credential | None:
 def from_stored_login(env: Mapping[str, str], url: str) -> Credential | None:
     """The access token of a stored interactive login (``keyplane login``) for this server.
 
-    To be completed by the human-login work (issue 4).
+    Refreshed (with refresh-token rotation) when it is about to expire.
     """
-    raise NotAuthenticated(
-        "no credential found (interactive login is not available yet)",
-        hint=NO_CREDENTIAL_HINT,
+    stored = login_store.load(env, url)
+    if stored is None:
+        return None
+    email = stored.get("email") or "you"
+    return Credential(
+        bearer=lambda: login_store.fresh_access_token(env, url),
+        source=f"stored login ({email}; `keyplane logout` to end it)",
     )

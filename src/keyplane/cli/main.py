@@ -15,7 +15,7 @@ import typer
 from rich.text import Text
 from typer.core import TyperGroup
 
-from keyplane.cli import audit, deploy, deployment, organization, whoami, workspace
+from keyplane.cli import audit, deploy, deployment, login, organization, whoami, workspace
 from keyplane.cli.errors import CliError
 from keyplane.cli.output import err
 
@@ -68,6 +68,8 @@ def main() -> None:
 
 
 app.command("whoami")(whoami.whoami)
+app.command("login")(login.login)
+app.command("logout")(login.logout)
 app.add_typer(organization.app, name="organization")
 app.add_typer(workspace.app, name="workspace")
 app.add_typer(deployment.app, name="deployment")
