@@ -33,7 +33,9 @@ from keyplane.variables.routes import router as variables_router
 from keyplane.web import errors as web_errors
 from keyplane.web.console_routes import router as console_router
 from keyplane.web.device_routes import router as device_router
+from keyplane.web.invite_routes import router as invite_router
 from keyplane.web.login_routes import router as login_router
+from keyplane.web.members_routes import router as console_members_router
 from keyplane.web.sso_routes import router as sso_web_router
 from keyplane.web.static_routes import router as static_router
 
@@ -41,7 +43,7 @@ ROUTERS: tuple[APIRouter, ...] = (health_router, tenancy_router, members_router,
 ROUTERS += (apikeys_router, oauth_router)
 ROUTERS += (audit_router, deploys_router, variables_router)
 ROUTERS += (login_router, static_router, console_router, sso_router, sso_web_router)
-ROUTERS += (cli_login_router, device_router)
+ROUTERS += (cli_login_router, device_router, invite_router, console_members_router)
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from keyplane.domain.roles import Level
-from keyplane.http.deps import CurrentPrincipal, DbSession, Paging
+from keyplane.http.deps import CurrentPrincipal, DbSession, Paging, get_runtime
+from keyplane.identity import invitations
+from keyplane.identity.mail import mail_sender
 from keyplane.tenancy import custom_roles, members
 from keyplane.tenancy import members_schemas as schemas
 
@@ -71,9 +73,18 @@ def remove_user(orgId: str, userId: str, db: DbSession, principal: CurrentPrinci
 
 @router.post("/invites", response_model=schemas.UserOut, status_code=201)
 def invite(
-    orgId: str, body: schemas.InviteCreate, db: DbSession, principal: CurrentPrincipal
+    orgId: str,
+    body: schemas.InviteCreate,
+    request: Request,
+    db: DbSession,
+    principal: CurrentPrincipal,
 ) -> object:
-    return user_out(members.invite(db, principal, orgId, body))
+    """Make the email a member, and mail them a single-use link to set up their sign-in."""
+    runtime = get_runtime(request)
+    key = runtime.secret_box.derive("keyplane links v1")
+    sender = mail_sender(runtime.settings)
+    member = invitations.invite(db, principal, runtime.settings, key, sender, orgId, body)
+    return user_out(member)
 
 
 @router.get(WS_USERS, response_model=schemas.WorkspaceUserList)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import select
+
 from keyplane.db.models import User
 from keyplane.domain.access import Entity
 from keyplane.domain.roles import Level
@@ -111,3 +113,32 @@ def test_console_actions_need_the_csrf_token(browser, world) -> None:
         f"/v1/organizations/{world.org.id}/tokens", headers=bearer(world.org.owner_token)
     ).json()["tokens"]
     assert all(t["name"] != "x" for t in tokens)
+
+
+def test_members_page_invites_and_removes(browser, world) -> None:
+    signed_in_owner(browser, world)
+    page = browser.get(f"/console/orgs/{world.org.id}/members")
+    assert page.status_code == 200 and OWNER in page.text
+    invited = browser.post(
+        f"/console/orgs/{world.org.id}/members/invite",
+        data={"email": "ana@acme.example", "role": "ORGANIZATION_MEMBER",
+              "csrf_token": csrf_of(page.text)},
+    )  # fmt: skip
+    assert invited.status_code == 303
+    outbox = list((world.runtime.settings.data_dir / "outbox").glob("*.eml"))
+    assert len(outbox) == 1 and "ana@acme.example" in outbox[0].read_text()
+    page = browser.get(f"/console/orgs/{world.org.id}/members")
+    assert "ana@acme.example" in page.text
+    with world.runtime.sessions() as db:
+        ana = db.scalar(select(User).where(User.email == "ana@acme.example"))
+    removed = browser.post(
+        f"/console/orgs/{world.org.id}/members/{ana.id}/remove",
+        data={"csrf_token": csrf_of(page.text)},
+    )
+    assert removed.status_code == 303
+    assert "ana@acme.example" not in browser.get(f"/console/orgs/{world.org.id}/members").text
+    last_owner = browser.post(
+        f"/console/orgs/{world.org.id}/members/{world.org.owner_user_id}/remove",
+        data={"csrf_token": csrf_of(page.text)},
+    )
+    assert last_owner.status_code == 409 and "last owner" in last_owner.text

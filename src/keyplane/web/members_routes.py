@@ -1,0 +1,71 @@
+"""Console page for an organization's members (owners): list, invite, remove."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from keyplane.domain.errors import DomainError
+from keyplane.http.deps import DbSession
+from keyplane.http.schemas import PageParams
+from keyplane.identity import invitations
+from keyplane.identity.mail import mail_sender
+from keyplane.tenancy import members
+from keyplane.tenancy import members_schemas as schemas
+from keyplane.web import csrf
+from keyplane.web.console import failure, org_view, principal_of
+from keyplane.web.context import web_of
+from keyplane.web.pages import redirect, render
+
+router = APIRouter(prefix="/console/orgs/{org_id}/members", include_in_schema=False)
+Text = Annotated[str, Form(max_length=2000)]
+Token = Annotated[str, Form(alias=csrf.FIELD, max_length=200)]
+BY_EMAIL = PageParams(offset=0, limit=1000, sorts=["email:asc"])
+
+
+@router.get("")
+def member_list(request: Request, db: DbSession, org_id: str, note: str = "") -> Response:
+    principal = principal_of(request, db)
+    try:
+        view = org_view(db, principal, org_id)
+        rows, _ = members.list_users(db, principal, org_id, BY_EMAIL)
+    except DomainError as error:
+        return failure(request, error, "/console")
+    context = {"view": view, "tab": "members", "members": rows, "note": note[:300]}
+    return render(request, "members.html", context)
+
+
+@router.post("/invite")
+def invite(
+    request: Request, db: DbSession, org_id: str, *, email: Text, role: Text, token: Token = ""
+) -> Response:
+    csrf.verify(request, token)
+    principal = principal_of(request, db)
+    web = web_of(request)
+    back = f"/console/orgs/{org_id}/members"
+    try:
+        body = schemas.InviteCreate(email=email, role=role)
+        invitations.invite(
+            db, principal, web.settings, web.signing_key, mail_sender(web.settings), org_id, body
+        )
+    except (DomainError, ValidationError) as error:
+        return failure(request, error, back)
+    return redirect(request, f"{back}?{urlencode({'note': f'Invitation sent to {email}.'})}")
+
+
+@router.post("/{user_id}/remove")
+def remove(
+    request: Request, db: DbSession, org_id: str, user_id: str, token: Token = ""
+) -> Response:
+    csrf.verify(request, token)
+    principal = principal_of(request, db)
+    back = f"/console/orgs/{org_id}/members"
+    try:
+        members.remove_user(db, principal, org_id, user_id)
+    except DomainError as error:
+        return failure(request, error, back)
+    return redirect(request, f"{back}?{urlencode({'note': 'Member removed.'})}")
