@@ -32,10 +32,6 @@ SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
 PASSWORD = "plum vestibule 1987 kettle"
 OWNER = "owner@acme.example"
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="/usr/bin/chromium is missing (.ci/run installs it)"
-)
-
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -84,6 +80,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 @pytest.fixture(scope="module")
 def browser():  # type: ignore[no-untyped-def]
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is missing (.ci/run installs it)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
