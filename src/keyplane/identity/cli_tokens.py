@@ -3,8 +3,8 @@
 Each login is a chain. A refresh token is used once: using it returns a new access
 token and the next refresh token. Presenting a refresh token that was already used
 means a copy exists somewhere else, so the whole chain is revoked (RFC 9700
-§4.14.2): the login row goes, with every refresh token and the ``sid`` that its
-access tokens carry.
+§4.14.2): the login row goes, with every refresh token, and the access tokens that
+name it in ``kp_login`` stop verifying.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from keyplane.oauth.errors import InvalidGrant
 
 CLI_CLIENT_ID = "keyplane-cli"
 REFRESH_PREFIX = "kpr_"
+# The claim naming the login an access token belongs to (``sid`` stays free for others).
+LOGIN_CLAIM = "kp_login"
 
 
 def start_login(runtime: Runtime, db: Session, user_id: str, method: str) -> dict[str, Any]:
@@ -90,9 +92,9 @@ def revoke_user_logins(db: Session, user_id: str) -> None:
 
 
 def check_login(db: Session, claims: dict[str, Any]) -> None:
-    """For the verifier: an access token naming a login is valid only while it exists."""
-    sid = claims.get("sid")
-    if sid is not None and db.get(CliLogin, sid) is None:
+    """For the verifier: a token naming a login (``kp_login``) is valid while the login exists."""
+    login_id = claims.get(LOGIN_CLAIM)
+    if login_id is not None and db.get(CliLogin, login_id) is None:
         raise NotAuthenticated("this CLI login was signed out or revoked: run `keyplane login`")
 
 
@@ -105,6 +107,6 @@ def _tokens(runtime: Runtime, db: Session, login: CliLogin) -> dict[str, Any]:
         login.user_id,
         client_id=CLI_CLIENT_ID,
         lifetime=runtime.settings.cli_access_token_seconds,
-        session_id=login.id,
+        extra_claims={LOGIN_CLAIM: login.id},
     )
     return {**issued.response(), "refresh_token": value}

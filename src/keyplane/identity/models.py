@@ -84,10 +84,10 @@ class Invitation(Base):
 
 
 class CliLogin(Base):
-    """One ``keyplane login``: the chain of refresh tokens and the ``sid`` of its access tokens.
+    """One ``keyplane login``: the chain of refresh tokens its access tokens name.
 
     Deleting the row signs that login out: its refresh tokens go with it, and access
-    tokens naming it as ``sid`` stop verifying.
+    tokens naming it in ``kp_login`` stop verifying.
     """
 
     __tablename__ = "cli_logins"

@@ -2,7 +2,7 @@
 
 Registers with ``keyplane.oauth`` the public client ``keyplane-cli``, the grants
 ``authorization_code``, ``refresh_token`` and ``device_code``, a revoker for
-refresh tokens, a subject check for access tokens of a login (``sid``) and the
+refresh tokens, a subject check for access tokens of a login (``kp_login``) and the
 metadata fields; serves the device authorization endpoint (RFC 8628 §3.1).
 """
 
