@@ -24,7 +24,7 @@ from keyplane.oauth.clients import Client, register_public_client
 from keyplane.oauth.errors import InvalidRequest, UnauthorizedClient, oauth_response
 from keyplane.oauth.metadata import register_metadata
 from keyplane.oauth.revocation import register_revoker
-from keyplane.oauth.token_endpoint import TokenRequest, TokenResponse, parse_form, register_grant
+from keyplane.oauth.token_endpoint import TokenRequest, TokenResponse, register_grant
 
 router = APIRouter(tags=["oauth"])
 T = TypeVar("T")
@@ -93,7 +93,7 @@ async def revoke_refresh_token(
 async def device_authorization(request: Request) -> Response:
     """RFC 8628 §3.1-3.2: start a device flow (public client ``keyplane-cli``)."""
     runtime: Runtime = request.app.state.runtime
-    call = TokenRequest(runtime, await parse_form(request), None, "")
+    call = await TokenRequest.of(request, runtime)
     if call.form.get("client_id") != cli_tokens.CLI_CLIENT_ID:
         raise InvalidRequest(f"client_id must be {cli_tokens.CLI_CLIENT_ID}")
     body = await run_in_threadpool(
