@@ -31,6 +31,7 @@ from keyplane.tenancy.routes import router as tenancy_router
 from keyplane.tokens.routes import router as tokens_router
 from keyplane.variables.routes import router as variables_router
 from keyplane.web import errors as web_errors
+from keyplane.web.apikeys_routes import router as console_keys_router
 from keyplane.web.console_routes import router as console_router
 from keyplane.web.device_routes import router as device_router
 from keyplane.web.invite_routes import router as invite_router
@@ -44,6 +45,7 @@ ROUTERS += (apikeys_router, oauth_router)
 ROUTERS += (audit_router, deploys_router, variables_router)
 ROUTERS += (login_router, static_router, console_router, sso_router, sso_web_router)
 ROUTERS += (cli_login_router, device_router, invite_router, console_members_router)
+ROUTERS += (console_keys_router,)
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:

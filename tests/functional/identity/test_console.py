@@ -142,3 +142,34 @@ def test_members_page_invites_and_removes(browser, world) -> None:
         data={"csrf_token": csrf_of(page.text)},
     )
     assert last_owner.status_code == 409 and "last owner" in last_owner.text
+
+
+def test_deployment_api_keys_in_the_console(browser, world) -> None:
+    page = signed_in_owner(browser, world)
+    page = browser.get(f"/console/orgs/{world.org.id}/api-keys")
+    assert page.status_code == 200 and "deprecated" in page.text
+    d1 = world.org.deployments["d1"]
+    created = browser.post(
+        f"/console/orgs/{world.org.id}/api-keys",
+        data={"deployment_id": d1, "name": "legacy-ci", "csrf_token": csrf_of(page.text)},
+    )
+    assert created.status_code == 201 and "you will not see it again" in created.text
+    key_id = re.search(r'id="key-id" readonly value="([^"]+)"', created.text).group(1)
+    secret = re.search(r'id="key-secret" readonly value="(kpk_[^"]+)"', created.text).group(1)
+    exchanged = world.client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": key_id, "client_secret": secret},
+    )
+    assert exchanged.status_code == 200, exchanged.text
+    listing = browser.get(f"/console/orgs/{world.org.id}/api-keys").text
+    assert "legacy-ci" in listing and secret not in listing
+    deleted = browser.post(
+        f"/console/orgs/{world.org.id}/api-keys/{d1}/{key_id}/delete",
+        data={"csrf_token": csrf_of(page.text)},
+    )
+    assert deleted.status_code == 303
+    again = world.client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": key_id, "client_secret": secret},
+    )
+    assert again.status_code in (400, 401)

@@ -1,0 +1,82 @@
+"""Console page for deployment API keys (legacy): list, create, delete.
+
+Calls the same service as ``/v1/.../api-keys``; keys are listed for each deployment
+whose ``deployment.tokens:manage`` the signed-in user holds.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from keyplane.apikeys import schemas
+from keyplane.apikeys import service as apikeys
+from keyplane.domain.errors import DomainError
+from keyplane.domain.roles import Permission
+from keyplane.http.deps import DbSession
+from keyplane.tenancy.entities import deployment_entity
+from keyplane.web import csrf
+from keyplane.web.console import EVERYTHING, failure, org_view, principal_of
+from keyplane.web.pages import redirect, render
+
+router = APIRouter(prefix="/console/orgs/{org_id}/api-keys", include_in_schema=False)
+Text = Annotated[str, Form(max_length=2000)]
+Token = Annotated[str, Form(alias=csrf.FIELD, max_length=200)]
+
+
+@router.get("")
+def key_list(request: Request, db: DbSession, org_id: str, note: str = "") -> Response:
+    principal = principal_of(request, db)
+    try:
+        view = org_view(db, principal, org_id)
+    except DomainError as error:
+        return failure(request, error, "/console")
+    manageable = [
+        d
+        for d in view.deployments
+        if Permission.DEPLOYMENT_TOKENS_MANAGE
+        in principal.grants.permissions_at(deployment_entity(d))
+    ]
+    keys = []
+    for deployment in manageable:
+        rows, _ = apikeys.list_keys(db, principal, org_id, deployment.id, EVERYTHING)
+        keys += [(deployment, key) for key in rows]
+    context = {"view": view, "tab": "api-keys", "keys": keys, "deployments": manageable,
+               "note": note[:300]}  # fmt: skip
+    return render(request, "api_keys.html", context)
+
+
+@router.post("")
+def create_key(
+    request: Request, db: DbSession, org_id: str, *, deployment_id: Text, name: Text,
+    token: Token = "",
+) -> Response:  # fmt: skip
+    csrf.verify(request, token)
+    principal = principal_of(request, db)
+    back = f"/console/orgs/{org_id}/api-keys"
+    try:
+        body = schemas.ApiKeyCreate(name=name)
+        key, secret = apikeys.create_key(db, principal, org_id, deployment_id, body)
+    except (DomainError, ValidationError) as error:
+        return failure(request, error, back)
+    context = {"key": key, "secret": secret, "back": back}
+    return render(request, "api_key_value.html", context, status=201)
+
+
+@router.post("/{deployment_id}/{key_id}/delete")
+def delete_key(
+    request: Request, db: DbSession, org_id: str, deployment_id: str, key_id: str,
+    token: Token = "",
+) -> Response:  # fmt: skip
+    csrf.verify(request, token)
+    principal = principal_of(request, db)
+    back = f"/console/orgs/{org_id}/api-keys"
+    try:
+        apikeys.delete_key(db, principal, org_id, deployment_id, key_id)
+    except DomainError as error:
+        return failure(request, error, back)
+    return redirect(request, f"{back}?{urlencode({'note': 'Key deleted: it stopped working.'})}")
