@@ -54,6 +54,8 @@ def require_signed_in(request: Request, db: Session) -> SignedIn:
     if found is None:
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequired(path)
+    # The audit middleware records the signed-in person as the actor of what follows.
+    request.state.principal = found.principal
     return found
 
 

@@ -1,0 +1,35 @@
+"""What a person does in the console is in the audit trail under their name."""
+
+from __future__ import annotations
+
+from tests.factories import bearer
+from tests.functional.identity.conftest import csrf_of
+from tests.functional.identity.test_console import OWNER, create, signed_in_owner
+
+
+def test_console_token_actions_are_recorded_as_the_person(browser, world) -> None:
+    page = signed_in_owner(browser, world)
+    answer = create(
+        browser, world, page, target=f"ORGANIZATION:{world.org.id}", role="ORGANIZATION_MEMBER"
+    )
+    assert answer.status_code == 201
+    tokens = world.client.get(
+        f"/v1/organizations/{world.org.id}/tokens", headers=bearer(world.org.owner_token)
+    ).json()["tokens"]
+    token_id = next(t["id"] for t in tokens if t["name"] == "ci")
+    deleted = browser.post(
+        f"/console/orgs/{world.org.id}/tokens/{token_id}/delete",
+        data={"csrf_token": csrf_of(answer.text)},
+    )
+    assert deleted.status_code in (200, 303), deleted.text
+    events = world.client.get(
+        f"/v1/organizations/{world.org.id}/audit-logs",
+        params={"action": "token.*", "sorts": "occurredAt:asc"},
+        headers=bearer(world.org.owner_token),
+    ).json()["auditLogs"]
+    assert [(e["action"], e["actor"]["kind"], e["actor"]["name"]) for e in events] == [
+        ("token.create", "USER", OWNER),
+        ("token.delete", "USER", OWNER),
+    ]
+    assert events[1]["target"] == {"type": "token", "id": token_id}
+    assert all(e["organizationId"] == world.org.id for e in events)
