@@ -42,6 +42,11 @@ ROUTE_ACTIONS: dict[tuple[str, str], str] = {
     ("POST", "/console/orgs/{org_id}/tokens"): "token.create",
     ("POST", "/console/orgs/{org_id}/tokens/{token_id}/rotate"): "token.rotate",
     ("POST", "/console/orgs/{org_id}/tokens/{token_id}/delete"): "token.delete",
+    ("POST", "/console/orgs/{org_id}/api-keys"): "api_key.create",
+    ("POST", "/console/orgs/{org_id}/api-keys/{deployment_id}/{key_id}/delete"): "api_key.delete",
+    ("POST", "/console/orgs/{org_id}/members/invite"): "member.invite",
+    ("POST", "/console/orgs/{org_id}/members/{user_id}/remove"): "member.remove",
+    ("POST", "/invite/{link}"): "member.accept_invite",
     # Human login (the email step only chooses the next page: nothing to record)
     ("POST", "/login/password"): "login.password",
     ("POST", "/logout"): "logout",
@@ -67,6 +72,10 @@ FAILURES_ONLY = frozenset(
 AUTH_FAILED = "auth.failed"
 AUTH_EXPIRED = "auth.expired_token"
 AUDIT_PRUNE = "audit.prune"
+
+# Path parameters that carry a secret (a signed invitation link): recorded as their
+# SHA-256, like a credential, never as the value.
+SECRET_PARAMS = frozenset({"link"})
 
 # Writes that change nothing and prove nothing.
 NEVER = frozenset({("POST", "/login")})

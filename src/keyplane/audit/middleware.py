@@ -126,7 +126,10 @@ def _request_event(
         # Failed credentials are noted by the principal dependency with their
         # fingerprint; requests without any credential did nothing worth a record.
         return None
-    params: dict[str, str] = dict(scope.get("path_params") or {})
+    params: dict[str, str] = {
+        name: f"sha256:{hash_secret(str(value))}" if name in actions.SECRET_PARAMS else value
+        for name, value in (scope.get("path_params") or {}).items()
+    }
     draft = EventDraft(
         action=action,
         outcome=SUCCESS if status < 400 else FAILURE,

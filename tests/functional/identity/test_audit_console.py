@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
+from sqlalchemy import select, text
+
+from keyplane.audit.models import AuditEvent
 from tests.factories import bearer
 from tests.functional.identity.conftest import csrf_of
 from tests.functional.identity.test_console import OWNER, create, signed_in_owner
+from tests.functional.identity.test_invitations import invite, mailed_link
 
 
 def test_console_token_actions_are_recorded_as_the_person(browser, world) -> None:
@@ -33,3 +40,25 @@ def test_console_token_actions_are_recorded_as_the_person(browser, world) -> Non
     ]
     assert events[1]["target"] == {"type": "token", "id": token_id}
     assert all(e["organizationId"] == world.org.id for e in events)
+
+
+def test_an_invitation_link_is_recorded_by_fingerprint_only(browser, world) -> None:
+    invite(world)
+    link = mailed_link(world)
+    page = browser.get(link)
+    done = browser.post(
+        link, data={"password": "plum vestibule 1987 kettle", "csrf_token": csrf_of(page.text)}
+    )
+    assert done.status_code == 303
+    secret = link.removeprefix("/invite/")
+    with world.runtime.engine.connect() as connection:
+        dump = json.dumps(
+            [list(r) for r in connection.execute(text("SELECT * FROM audit_events"))], default=str
+        )
+    assert secret not in dump
+    with world.runtime.sessions() as db:
+        stored = db.scalar(select(AuditEvent).where(AuditEvent.action == "member.accept_invite"))
+    assert stored is not None
+    assert (
+        stored.details["params"]["link"] == f"sha256:{hashlib.sha256(secret.encode()).hexdigest()}"
+    )

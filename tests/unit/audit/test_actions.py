@@ -22,6 +22,7 @@ ORG = "/v1/organizations/{orgId}"
         ("GET", ORG + "/workspaces", None),
         ("POST", "/console/orgs/{org_id}/tokens/{token_id}/rotate", "token.rotate"),
         ("POST", "/login", None),
+        ("POST", "/console/orgs/{org_id}/members/{user_id}/remove", "member.remove"),
         ("POST", "/login/password", "login.password"),
         ("GET", ORG + "/deployments/{deploymentId}/deploys/{deployId}/bundle", "deploy.download"),
     ],
