@@ -28,6 +28,7 @@ from keyplane.oauth.routes import router as oauth_router
 from keyplane.ops.metrics import MetricsMiddleware, metrics_endpoint, worker_exited
 from keyplane.tenancy.members_routes import router as members_router
 from keyplane.tenancy.routes import router as tenancy_router
+from keyplane.tenancy.routes import self_router
 from keyplane.tokens.routes import router as tokens_router
 from keyplane.variables.routes import router as variables_router
 from keyplane.web import errors as web_errors
@@ -40,7 +41,13 @@ from keyplane.web.members_routes import router as console_members_router
 from keyplane.web.sso_routes import router as sso_web_router
 from keyplane.web.static_routes import router as static_router
 
-ROUTERS: tuple[APIRouter, ...] = (health_router, tenancy_router, members_router, tokens_router)
+ROUTERS: tuple[APIRouter, ...] = (
+    health_router,
+    self_router,
+    tenancy_router,
+    members_router,
+    tokens_router,
+)
 ROUTERS += (apikeys_router, oauth_router)
 ROUTERS += (audit_router, deploys_router, variables_router)
 ROUTERS += (login_router, static_router, console_router, sso_router, sso_web_router)
