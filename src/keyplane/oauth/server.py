@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from keyplane.oauth.access_tokens import RUNTIME_INFO, AccessTokenVerifier
+from keyplane.oauth.access_tokens import RUNTIME_INFO
 from keyplane.oauth.clients import ClientAuthenticator
 from keyplane.oauth.signing_keys import KeyRing
+from keyplane.oauth.verifier import AccessTokenVerifier
 
 if TYPE_CHECKING:
     from keyplane.http.runtime import Runtime

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -116,6 +117,12 @@ class KeySet:
     public: dict[str, ec.EllipticCurvePublicKey]
     jwks: dict[str, Any]
     loaded_at: float
+
+    @cached_property
+    def access_token_header(self) -> bytes:
+        """The base64url JOSE header of access tokens signed now (RFC 9068 §2.1)."""
+        header = {"alg": ALGORITHM, "kid": self.signer_kid, "typ": "at+jwt"}
+        return _b64(json.dumps(header, separators=(",", ":")).encode()).encode()
 
 
 class KeyRing:

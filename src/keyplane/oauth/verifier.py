@@ -1,0 +1,135 @@
+"""Verifying JWT access tokens on every API route (RFC 9068 §4); see ``access_tokens``."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import jwt
+from starlette.concurrency import run_in_threadpool
+
+from keyplane.apikeys.models import DeploymentApiKey
+from keyplane.auth.principal import Principal, PrincipalKind
+from keyplane.domain.credentials import hash_secret
+from keyplane.domain.errors import NotAuthenticated
+from keyplane.oauth.access_tokens import ALGORITHMS, TOKEN_TYPE, audience_of, issuer_of
+from keyplane.oauth.models import RevokedAccessToken
+from keyplane.oauth.signing_keys import KeyRing
+from keyplane.oauth.subjects import INVALID, SUBJECT_KINDS
+
+if TYPE_CHECKING:
+    from keyplane.http.runtime import Runtime
+
+CLOCK_LEEWAY_SECONDS = 5
+_CACHE_LIMIT = 50_000
+_REQUIRED = ["iss", "aud", "sub", "client_id", "iat", "exp", "jti"]
+EXPIRED = "access token expired: get a new one at /oauth/token (the CLI does this by itself)"
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    claims: dict[str, Any]
+    principal: Principal
+
+
+class AccessTokenVerifier:
+    """Verifies JWT access tokens: ``Authenticator.jwt_verifier`` calls it.
+
+    Checks the signature against the published keys with the pinned algorithm list,
+    then ``typ``, ``iss``, ``aud``, ``exp``, that the token was not revoked and that
+    its subject still exists (and may act). Results are cached per token for
+    ``auth_cache_ttl_seconds``; every credentials change in this process clears the
+    cache (``Runtime.on_credentials_changed``).
+    """
+
+    def __init__(self, runtime: Runtime, keys: KeyRing) -> None:
+        self._sessions = runtime.sessions
+        self._keys = keys
+        self._last_used = runtime.authenticator.last_used
+        self._ttl = runtime.settings.auth_cache_ttl_seconds
+        self._issuer = issuer_of(runtime.settings)
+        self._audience = audience_of(runtime.settings)
+        self._cache: dict[str, tuple[VerifiedToken, float]] = {}
+
+    def invalidate(self) -> None:
+        self._cache.clear()
+
+    async def __call__(self, value: str) -> Principal:
+        principal = (await self.verify(value)).principal
+        if principal.kind is PrincipalKind.DEPLOYMENT_KEY and self._last_used.due(principal.id):
+            await run_in_threadpool(self._last_used.write, DeploymentApiKey, principal.id)
+        return principal
+
+    async def verify(self, value: str) -> VerifiedToken:
+        """The claims and current principal of a valid token; raises NotAuthenticated."""
+        entry = self._cache.get(value)
+        if entry is not None and time.monotonic() - entry[1] <= self._ttl:
+            if entry[0].claims["exp"] <= time.time():
+                raise NotAuthenticated(EXPIRED)
+            return entry[0]
+        claims = await self.check_signature(value)
+        principal = await run_in_threadpool(self._resolve, claims, value)
+        verified = VerifiedToken(claims, principal)
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[value] = (verified, time.monotonic())
+        return verified
+
+    async def check_signature(self, value: str) -> dict[str, Any]:
+        """The claims of a token this server signed and that has not expired."""
+        try:
+            header = jwt.get_unverified_header(value)
+        except jwt.PyJWTError:
+            raise NotAuthenticated("malformed access token: it is not a JWT") from None
+        typ = str(header.get("typ", "")).lower()
+        if typ not in (TOKEN_TYPE, "application/" + TOKEN_TYPE):
+            raise NotAuthenticated("not an access token: its typ is not at+jwt")
+        if header.get("alg") not in ALGORITHMS:
+            raise NotAuthenticated(f"access token algorithm not accepted: only {ALGORITHMS}")
+        key = await self._public_key(str(header.get("kid", "")))
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                value,
+                key,
+                algorithms=ALGORITHMS,
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=CLOCK_LEEWAY_SECONDS,
+                options={"require": _REQUIRED},
+            )
+        except jwt.ExpiredSignatureError:
+            raise NotAuthenticated(EXPIRED) from None
+        except jwt.InvalidAudienceError:
+            raise NotAuthenticated(f"access token is not meant for {self._audience}") from None
+        except jwt.InvalidIssuerError:
+            raise NotAuthenticated(f"access token was not issued by {self._issuer}") from None
+        except jwt.PyJWTError:
+            raise NotAuthenticated(INVALID) from None
+        return claims
+
+    async def _public_key(self, kid: str) -> Any:
+        keys = self._keys.current() if not self._keys.stale else None
+        if keys is None or (kid not in keys.public and self._keys.may_reload_for_unknown_kid()):
+            keys = await run_in_threadpool(self._keys.load)
+        key = keys.public.get(kid)
+        if key is None:
+            raise NotAuthenticated(
+                "access token signed by an unknown or retired key: get a new one"
+            )
+        return key
+
+    def _resolve(self, claims: dict[str, Any], value: str) -> Principal:
+        resolver = SUBJECT_KINDS.get(str(claims.get("kp_kind")))
+        if resolver is None:
+            raise NotAuthenticated(INVALID)
+        with self._sessions() as db:
+            if db.get(RevokedAccessToken, claims["jti"]) is not None:
+                raise NotAuthenticated("access token was revoked")
+            principal = resolver(db, claims)
+        return replace(
+            principal,
+            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+            fingerprint=hash_secret(value),
+        )
