@@ -91,6 +91,8 @@ def keyplane_server() -> Iterator[tuple[int, str, str]]:
             "KEYPLANE_DATA_DIR": home,
             "KEYPLANE_DATABASE_URL": f"sqlite:///{home}/keyplane.db",
             "KEYPLANE_PUBLIC_URL": url,
+            # The peer writes no line per request; neither does keyplane here.
+            "KEYPLANE_ACCESS_LOG": "false",
         }
         keyplane = [sys.executable, "-m", "keyplane"]
         init = subprocess.run(
@@ -260,6 +262,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"(target >= 1.0x; median of {result['rounds']} alternating rounds, "
         f"{result['connections']} connections)"
     )
+    print(f"  rounds: keyplane {result['keyplane_rounds']}, peer {result['oidc_provider_rounds']}")
     return result
 
 
