@@ -28,6 +28,8 @@ from keyplane.auth.principal import PrincipalKind
 from keyplane.config import Settings
 from keyplane.domain.access import Binding
 from keyplane.oauth.signing_keys import ALGORITHM, KeySet
+from keyplane.oauth.subjects import SUBJECT_KINDS as SUBJECT_KINDS  # re-exported
+from keyplane.oauth.subjects import register_subject_kind as register_subject_kind
 from keyplane.oauth.subjects import user_principal
 
 if TYPE_CHECKING:
