@@ -1,6 +1,7 @@
 """The pages in a real headless Chromium: sign-in, the token console, device approval, SSO.
 
-Each test saves screenshots of the pages it walks through under docs/screenshots/.
+Each test saves screenshots of the pages it walks through (under docs/screenshots/ when
+KEYPLANE_SCREENSHOTS_DIR=docs/screenshots is set, which is how the README's are made).
 """
 
 from __future__ import annotations
