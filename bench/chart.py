@@ -30,7 +30,7 @@ def _revocation(ax: Any, data: dict[str, Any]) -> None:
                             for k in kinds])  # fmt: skip
     ax.set_ylabel("ms from DELETE on A to 401 on B")
     ax.set_title("Revocation across two replicas")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2)
 
 
 def _throughput(ax: Any, data: dict[str, Any]) -> None:
@@ -50,12 +50,12 @@ def _throughput(ax: Any, data: dict[str, Any]) -> None:
     ax.set_xlabel("stored tokens")
     ax.set_ylabel("requests/s, one process")
     ax.set_title("Authenticated throughput (ratio: deployments / healthz)")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3)
 
 
 def main() -> Path:
     results = json.loads(RESULTS.read_text())
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5.2))
     if "revocation" in results:
         _revocation(axes[0], results["revocation"])
     if "throughput" in results:
