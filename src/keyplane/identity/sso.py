@@ -6,22 +6,18 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from keyplane.auth.principal import Principal
-from keyplane.domain.access import Entity
 from keyplane.domain.errors import Conflict, InvalidInput, NotFound
-from keyplane.domain.roles import ORGANIZATION_ROLES, Level, Permission
+from keyplane.domain.roles import ORGANIZATION_ROLES, Permission
 from keyplane.http.paging import page_of_list
 from keyplane.http.schemas import PageParams
 from keyplane.identity import sso_schemas as schemas
 from keyplane.identity.models import SsoConnection, SsoDomain
 from keyplane.secretbox import SecretBox
-from keyplane.tenancy.entities import get_organization
+from keyplane.tenancy.entities import require_on_organization
 
 
 def _manage(db: Session, principal: Principal, org_id: str) -> None:
-    org = get_organization(db, org_id)
-    principal.require(
-        Permission.ORGANIZATION_SSO_MANAGE, Entity(Level.ORGANIZATION, org.id, org.id)
-    )
+    require_on_organization(db, principal, org_id, Permission.ORGANIZATION_SSO_MANAGE)
 
 
 def domains_of(db: Session, connection_ids: list[str]) -> dict[str, list[str]]:

@@ -8,7 +8,6 @@ from sqlalchemy.orm import Session
 
 from keyplane.auth.principal import Principal
 from keyplane.db.models import CustomRole, RoleBinding
-from keyplane.domain.access import Entity
 from keyplane.domain.errors import Conflict, InvalidInput, NotFound
 from keyplane.domain.roles import (
     BUILT_IN_ROLES,
@@ -23,12 +22,7 @@ from keyplane.domain.roles import (
 from keyplane.http.paging import page_of_list
 from keyplane.http.schemas import PageParams
 from keyplane.tenancy import members_schemas as schemas
-from keyplane.tenancy.entities import get_organization
-
-
-def _org(db: Session, principal: Principal, org_id: str, permission: Permission) -> None:
-    org = get_organization(db, org_id)
-    principal.require(permission, Entity(Level.ORGANIZATION, org.id, org.id))
+from keyplane.tenancy.entities import require_on_organization
 
 
 def list_custom_roles(
@@ -42,7 +36,7 @@ def list_custom_roles(
 def create_custom_role(
     db: Session, principal: Principal, org_id: str, data: schemas.CustomRoleCreate
 ) -> CustomRole:
-    _org(db, principal, org_id, Permission.ORGANIZATION_UPDATE)
+    require_on_organization(db, principal, org_id, Permission.ORGANIZATION_UPDATE)
     if data.name.upper() in BUILT_IN_ROLES:
         raise InvalidInput(
             f"{data.name} is a built-in role name", field_errors={"name": "reserved"}
@@ -72,7 +66,7 @@ def create_custom_role(
 
 def delete_custom_role(db: Session, principal: Principal, org_id: str, role_id: str) -> None:
     """Delete a custom role; Conflict while any user or token holds it."""
-    _org(db, principal, org_id, Permission.ORGANIZATION_UPDATE)
+    require_on_organization(db, principal, org_id, Permission.ORGANIZATION_UPDATE)
     role = db.get(CustomRole, role_id)
     if role is None or role.organization_id != org_id:
         raise NotFound(f"custom role {role_id} not found")

@@ -16,7 +16,7 @@ from keyplane.http.paging import page_of_list
 from keyplane.http.runtime import credentials_changed
 from keyplane.http.schemas import PageParams
 from keyplane.tenancy import members_schemas as schemas
-from keyplane.tenancy.entities import get_organization, get_workspace, workspace_entity
+from keyplane.tenancy.entities import get_workspace, require_on_organization, workspace_entity
 from keyplane.tenancy.granting import check_grantable
 
 OWNER = "ORGANIZATION_OWNER"
@@ -34,13 +34,6 @@ class Member:
         return None
 
 
-def _org(db: Session, principal: Principal, org_id: str, permission: Permission) -> Entity:
-    org = get_organization(db, org_id)
-    entity = Entity(Level.ORGANIZATION, org.id, org.id)
-    principal.require(permission, entity)
-    return entity
-
-
 def members(db: Session, org_id: str) -> dict[str, Member]:
     rows = db.execute(
         select(User, RoleBinding)
@@ -56,7 +49,7 @@ def members(db: Session, org_id: str) -> dict[str, Member]:
 def list_users(
     db: Session, principal: Principal, org_id: str, page: PageParams
 ) -> tuple[list[Member], int]:
-    _org(db, principal, org_id, Permission.ORGANIZATION_READ)
+    require_on_organization(db, principal, org_id, Permission.ORGANIZATION_READ)
     keys = {
         "email": lambda m: m.user.email,
         "createdAt": lambda m: m.user.created_at,
@@ -65,7 +58,7 @@ def list_users(
 
 
 def get_member(db: Session, principal: Principal, org_id: str, user_id: str) -> Member:
-    _org(db, principal, org_id, Permission.ORGANIZATION_READ)
+    require_on_organization(db, principal, org_id, Permission.ORGANIZATION_READ)
     member = members(db, org_id).get(user_id)
     if member is None:
         raise NotFound(f"user {user_id} not found in this organization")
@@ -76,7 +69,7 @@ def replace_user_roles(
     db: Session, principal: Principal, org_id: str, user_id: str, data: schemas.UserRolesUpdate
 ) -> Member:
     """Replace every role a member holds in the organization (no escalation)."""
-    own = _org(db, principal, org_id, Permission.ORGANIZATION_USERS_MANAGE)
+    own = require_on_organization(db, principal, org_id, Permission.ORGANIZATION_USERS_MANAGE)
     member = get_member(db, principal, org_id, user_id)
     wanted = [(Level.ORGANIZATION, org_id, data.organization_role)]
     wanted += [(Level.WORKSPACE, r.workspace_id, r.role) for r in data.workspace_roles]
@@ -93,7 +86,7 @@ def replace_user_roles(
 
 def remove_user(db: Session, principal: Principal, org_id: str, user_id: str) -> None:
     """Remove a member and all their roles; tokens they created are unaffected."""
-    _org(db, principal, org_id, Permission.ORGANIZATION_USERS_MANAGE)
+    require_on_organization(db, principal, org_id, Permission.ORGANIZATION_USERS_MANAGE)
     get_member(db, principal, org_id, user_id)
     _keep_an_owner(db, org_id, user_id)
     _unbind(db, org_id, user_id)
@@ -103,7 +96,7 @@ def remove_user(db: Session, principal: Principal, org_id: str, user_id: str) ->
 
 def invite(db: Session, principal: Principal, org_id: str, data: schemas.InviteCreate) -> Member:
     """Make an email a member with an organization role, creating the user if new."""
-    own = _org(db, principal, org_id, Permission.ORGANIZATION_USERS_MANAGE)
+    own = require_on_organization(db, principal, org_id, Permission.ORGANIZATION_USERS_MANAGE)
     roles = check_grantable(
         db, principal, org_id, [(Level.ORGANIZATION, org_id, data.role)], own, set()
     )
