@@ -6,7 +6,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter
 
 from keyplane import __version__
 from keyplane.apikeys.deprecation import DeprecationHeadersMiddleware
@@ -19,7 +19,7 @@ from keyplane.deploys.routes import router as deploys_router
 from keyplane.http import errors, openapi
 from keyplane.http.health import router as health_router
 from keyplane.http.middleware import BodyLimitMiddleware, RequestIdMiddleware
-from keyplane.http.runtime import Runtime
+from keyplane.http.runtime import KeyplaneApp, Runtime
 from keyplane.identity.oauth_routes import router as cli_login_router
 from keyplane.identity.sso_routes import router as sso_router
 from keyplane.oauth import errors as oauth_errors
@@ -55,18 +55,18 @@ ROUTERS += (cli_login_router, device_router, invite_router, console_members_rout
 ROUTERS += (console_keys_router,)
 
 
-def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> KeyplaneApp:
     settings = settings or get_settings()
     runtime = runtime or Runtime.create(settings)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(_: KeyplaneApp) -> AsyncIterator[None]:
         runtime.start()
         yield
         runtime.close()
         worker_exited(os.getpid())
 
-    app = FastAPI(
+    app = KeyplaneApp(
         title="keyplane",
         version=__version__,
         description="Identity and access for automation: organizations, workspaces, "
@@ -76,7 +76,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         redoc_url=None,
         lifespan=lifespan,
     )
-    app.state.runtime = runtime
+    app.runtime = runtime
     errors.install(app)
     oauth_errors.install(app)
     web_errors.install(app)

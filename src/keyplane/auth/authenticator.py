@@ -10,9 +10,10 @@ that a lost notification costs seconds of staleness, not minutes.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from typing import NoReturn
 
 from limits import RateLimitItemPerMinute
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,7 +22,6 @@ from starlette.concurrency import run_in_threadpool
 from keyplane.auth.last_used import LastUsedRecorder
 from keyplane.auth.principal import Principal
 from keyplane.auth.tokens import load_token_principal
-from keyplane.db.base import utcnow
 from keyplane.db.models import ApiToken
 from keyplane.domain import credentials
 from keyplane.domain.errors import NotAuthenticated, TooManyRequests
@@ -29,6 +29,9 @@ from keyplane.ops import metrics
 from keyplane.ops.limiter import SharedLimiter
 
 JwtVerifier = Callable[[str], Awaitable[Principal]]
+# A cached credential: its principal, when it was loaded (monotonic) and when it
+# expires (epoch seconds, inf for never), so that a hit reads no datetime.
+_Entry = tuple[Principal, float, float]
 # Credentials cached per process at most; beyond, the cache starts again empty.
 CACHE_LIMIT = 100_000
 
@@ -54,7 +57,7 @@ class Authenticator:
         self._sessions = sessions
         # Changed at run time by the runtime as the notifier connects and disconnects.
         self.cache_ttl = cache_ttl_seconds
-        self._cache: dict[str, tuple[Principal, float]] = {}
+        self._cache: dict[str, _Entry] = {}
         # Bumped by every invalidation: a load that started before one is not cached.
         self._generation = 0
         self.last_used = LastUsedRecorder(sessions, last_used_interval_seconds)
@@ -76,18 +79,20 @@ class Authenticator:
             return await self.jwt_verifier(value)
         secret_hash = credentials.hash_secret(value)
         entry = self._cache.get(secret_hash)
-        if entry is None or time.monotonic() - entry[1] > self.cache_ttl:
+        now = time.monotonic()
+        if entry is None or now - entry[1] > self.cache_ttl:
             metrics.CACHE_MISSES.inc()
-            principal = await self._load(value, secret_hash, client_ip)
+            principal, _, expires = await self._load(value, secret_hash, client_ip)
         else:
             metrics.CACHE_HITS.inc()
-            principal = entry[0]
-        _check_expiry(principal)
-        if self.last_used.due(principal.id):
+            principal, _, expires = entry
+        if time.time() >= expires:
+            _refuse_expired(principal)
+        if self.last_used.due(principal.id, now):
             await run_in_threadpool(self.last_used.write, ApiToken, principal.id)
         return principal
 
-    async def _load(self, value: str, secret_hash: str, client_ip: str) -> Principal:
+    async def _load(self, value: str, secret_hash: str, client_ip: str) -> _Entry:
         self.check_failure_limit(client_ip)
         generation = self._generation
         try:
@@ -99,11 +104,13 @@ class Authenticator:
         if principal is None:
             self.record_failure(client_ip, "unknown")
             raise NotAuthenticated("unknown API token: it was deleted, rotated or never existed")
+        expires_at = principal.expires_at
+        entry = (principal, time.monotonic(), expires_at.timestamp() if expires_at else math.inf)
         if generation == self._generation:
             if len(self._cache) >= CACHE_LIMIT:
                 self._cache.clear()  # bounded memory; rare, and cheaper than an LRU per hit
-            self._cache[secret_hash] = (principal, time.monotonic())
-        return principal
+            self._cache[secret_hash] = entry
+        return entry
 
     def _load_from_db(self, secret_hash: str) -> Principal | None:
         with self._sessions() as db:
@@ -129,13 +136,13 @@ class Authenticator:
         self._limiter.hit(self._failure_limit, "auth-failure", client_ip)
 
 
-def _check_expiry(principal: Principal) -> None:
-    expires_at: datetime | None = principal.expires_at
-    if expires_at is not None and expires_at <= utcnow():
-        metrics.AUTH_FAILURES.labels(reason="expired").inc()
-        scope = principal.kind.value.split("_")[0].lower()
-        raise CredentialExpired(
-            f"API token {principal.name!r} expired on {expires_at:%Y-%m-%d}: create a new one, "
-            f"or rotate it with `keyplane {scope} token rotate {principal.id}`",
-            principal,
-        )
+def _refuse_expired(principal: Principal) -> NoReturn:
+    expires_at = principal.expires_at
+    assert expires_at is not None
+    metrics.AUTH_FAILURES.labels(reason="expired").inc()
+    scope = principal.kind.value.split("_")[0].lower()
+    raise CredentialExpired(
+        f"API token {principal.name!r} expired on {expires_at:%Y-%m-%d}: create a new one, "
+        f"or rotate it with `keyplane {scope} token rotate {principal.id}`",
+        principal,
+    )

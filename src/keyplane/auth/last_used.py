@@ -26,9 +26,9 @@ class LastUsedRecorder:
         self._interval = interval_seconds
         self._written: dict[str, float] = {}
 
-    def due(self, credential_id: str) -> bool:
-        """True (once per interval) when this use should be written."""
-        now = time.monotonic()
+    def due(self, credential_id: str, now: float | None = None) -> bool:
+        """True (once per interval) when this use, at monotonic ``now``, should be written."""
+        now = time.monotonic() if now is None else now
         last = self._written.get(credential_id)
         if last is not None and now - last < self._interval:
             return False

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
+from starlette.types import Scope
 
 from keyplane.audit.middleware import note_failed_authentication
 from keyplane.auth.principal import Principal
@@ -22,7 +23,7 @@ NO_CREDENTIALS = (
 
 
 def get_runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
+    runtime: Runtime = request.app.runtime
     return runtime
 
 
@@ -41,25 +42,28 @@ def client_ip(request: Request) -> str:
 # authenticated request's overhead, see bench/auth_overhead.py).
 
 
-def bearer_value(request: Request) -> str:
-    header: bytes | None = next(
-        (v for k, v in request.scope["headers"] if k == b"authorization"), None
-    )
+def bearer_value(scope: Scope) -> str:
+    """The credential in ``Authorization: Bearer …``; raises NotAuthenticated."""
+    header = b""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            header = value
+            break
     if not header:
         metrics.AUTH_FAILURES.labels(reason="missing").inc()
         raise NotAuthenticated(NO_CREDENTIALS)
     scheme, _, raw = header.partition(b" ")
-    value = raw.decode("latin-1").strip()
-    if scheme.lower() != b"bearer" or not value:
+    credential: str = raw.decode("latin-1").strip()
+    if not credential or scheme.lower() != b"bearer":
         metrics.AUTH_FAILURES.labels(reason="malformed_header").inc()
         raise NotAuthenticated("malformed Authorization header: expected `Bearer <token>`")
-    return value
+    return credential
 
 
 async def current_principal(request: Request) -> Principal:
-    value = bearer_value(request)
     scope = request.scope
-    runtime: Runtime = scope["app"].state.runtime
+    value = bearer_value(scope)
+    runtime: Runtime = scope["app"].runtime
     try:
         principal = await runtime.authenticator.authenticate(value, client_ip(request))
     except NotAuthenticated as error:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from fastapi import FastAPI
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -135,6 +136,13 @@ class Runtime:
         self.limiter.close()
         if self.owns_engine:
             self.engine.dispose()
+
+
+class KeyplaneApp(FastAPI):
+    """The ASGI app, holding its runtime as a plain attribute: read on every request,
+    where ``app.state``'s attribute lookup would cost more than the rest of the cache hit."""
+
+    runtime: Runtime
 
 
 def _forget_mark(db: Session, *_: Any) -> None:

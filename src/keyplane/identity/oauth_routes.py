@@ -92,7 +92,7 @@ async def revoke_refresh_token(
 @router.post("/oauth/device/code")
 async def device_authorization(request: Request) -> Response:
     """RFC 8628 §3.1-3.2: start a device flow (public client ``keyplane-cli``)."""
-    runtime: Runtime = request.app.state.runtime
+    runtime: Runtime = request.app.runtime
     call = await TokenRequest.of(request, runtime)
     if call.form.get("client_id") != cli_tokens.CLI_CLIENT_ID:
         raise InvalidRequest(f"client_id must be {cli_tokens.CLI_CLIENT_ID}")

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response
 
 from keyplane.auth.principal import Principal
 from keyplane.http.deps import CurrentPrincipal, DbSession, Paging, current_principal
+from keyplane.http.responses import SharedResponse
 from keyplane.tenancy import schemas, service
 
 router = APIRouter(prefix="/v1", tags=["tenancy"])
@@ -16,19 +17,19 @@ ORG = "/organizations/{orgId}"
 # resolves the principal without FastAPI's dependency machinery, which costs more than
 # authentication itself, and serializes the answer once per cached principal.
 self_router = APIRouter(prefix="/v1", tags=["tenancy"])
-_self_bodies: dict[int, tuple[Principal, bytes]] = {}
+_self_answers: dict[int, tuple[Principal, SharedResponse]] = {}
 
 
 @self_router.get("/self", response_model=schemas.SelfOut)
 async def read_self(request: Request) -> Response:
     principal = await current_principal(request)
-    return Response(_self_body(principal), media_type="application/json")
-
-
-def _self_body(principal: Principal) -> bytes:
-    cached = _self_bodies.get(id(principal))
+    cached = _self_answers.get(id(principal))
     if cached is not None and cached[0] is principal:
         return cached[1]
+    return _self_answer(principal)
+
+
+def _self_answer(principal: Principal) -> SharedResponse:
     body = (
         schemas.SelfOut(
             kind=principal.kind.value,
@@ -44,10 +45,11 @@ def _self_body(principal: Principal) -> bytes:
         .model_dump_json(by_alias=True)
         .encode()
     )
-    if len(_self_bodies) >= 4096:
-        _self_bodies.clear()
-    _self_bodies[id(principal)] = (principal, body)
-    return body
+    if len(_self_answers) >= 4096:
+        _self_answers.clear()
+    answer = SharedResponse(body)
+    _self_answers[id(principal)] = (principal, answer)
+    return answer
 
 
 @router.get("/organizations", response_model=schemas.OrganizationList)

@@ -32,7 +32,7 @@ def web_of(request: Request) -> Web:
     """The app's :class:`Web`, made on first use (one per app, so one per test app)."""
     web: Web | None = getattr(request.app.state, "web", None)
     if web is None:
-        runtime: Runtime = request.app.state.runtime
+        runtime: Runtime = request.app.runtime
         settings = runtime.settings
         web = Web(
             settings=settings,

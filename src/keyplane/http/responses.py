@@ -1,0 +1,25 @@
+"""Responses rendered once and sent many times."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+
+class SharedResponse(Response):
+    """A JSON answer built once (for a cached principal, say) and returned to any number
+    of requests. Each sending gets its own header list, so a middleware that adds a
+    header cannot change what the next request receives; there are no background tasks.
+    """
+
+    media_type = "application/json"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": self.status_code,
+                "headers": list(self.raw_headers),
+            }
+        )
+        await send({"type": "http.response.body", "body": self.body})
