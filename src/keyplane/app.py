@@ -6,8 +6,6 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter
-
 from keyplane import __version__
 from keyplane.apikeys.deprecation import DeprecationHeadersMiddleware
 from keyplane.apikeys.routes import router as apikeys_router
@@ -17,8 +15,10 @@ from keyplane.config import Settings, get_settings
 from keyplane.deploys.routes import UPLOAD_PATHS
 from keyplane.deploys.routes import router as deploys_router
 from keyplane.http import errors, openapi
+from keyplane.http.answers import AnswerCacheMiddleware
 from keyplane.http.health import router as health_router
 from keyplane.http.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from keyplane.http.routing import APIRouter
 from keyplane.http.runtime import KeyplaneApp, Runtime
 from keyplane.identity.oauth_routes import router as cli_login_router
 from keyplane.identity.sso_routes import router as sso_router
@@ -82,6 +82,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     web_errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    if settings.answer_cache:
+        routes = [route for router in ROUTERS for route in router.routes]
+        app.add_middleware(AnswerCacheMiddleware, runtime=runtime, routes=routes)
     app.add_middleware(TokenEndpointFastPath, runtime=runtime)
     app.add_middleware(DeprecationHeadersMiddleware, settings=settings)
     app.add_middleware(

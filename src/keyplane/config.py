@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     # How long a resolved credential stays in the per-process cache. Writes made by
     # this process invalidate at once; the TTL bounds staleness across replicas.
     auth_cache_ttl_seconds: float = 5.0
+    # Keep the answers to repeated reads of the directory (GET /v1/self, listings of
+    # organizations, workspaces, deployments) per caller, dropped with the credential
+    # cache (see keyplane.http.answers).
+    answer_cache: bool = True
     # lastUsedAt is written at most once per token per this many seconds.
     last_used_interval_seconds: float = 60.0
     # Failed secret checks allowed per client IP per minute before 429.

@@ -113,6 +113,30 @@ def test_rotation_on_a_ends_the_old_value_on_b(replicas):
     assert _status(client_b, rotated.json()["token"]) == 200
 
 
+def test_a_deployment_created_on_a_is_listed_by_b_at_once(replicas):
+    """B keeps the listing's answer (TTL 300 s); the change on A still shows at once."""
+    runtime_a, client_a = replicas()
+    runtime_b, client_b = replicas()
+    world = World.create(client_a, runtime_a)
+    token = world.token("WORKSPACE", world.org.workspaces["ws1"], "WORKSPACE_MEMBER")
+    path = f"/v1/organizations/{world.org.id}/deployments"
+
+    def names() -> list[str]:
+        answer = client_b.get(path, headers=bearer(token))
+        assert answer.status_code == 200, answer.text
+        return [d["name"] for d in answer.json()["deployments"]]
+
+    _wait(lambda: names() == ["d1"] and len(runtime_b.answers) == 1, "B keeps the answer")
+    created = client_a.post(
+        path,
+        json={"name": "d3", "workspaceId": world.org.workspaces["ws1"]},
+        headers=bearer(world.org.owner_token),
+    )
+    assert created.status_code == 201, created.text
+    elapsed = _wait(lambda: names() == ["d1", "d3"], "B lists the new deployment")
+    assert elapsed < 1.0
+
+
 def test_a_reconnected_listener_drops_the_cache(replicas, db_url):
     """A change whose notification was missed is not served from the cache after a reconnect."""
     runtime_a, client_a = replicas()

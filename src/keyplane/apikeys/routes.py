@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from keyplane.apikeys import schemas, service
 from keyplane.apikeys.models import DeploymentApiKey
 from keyplane.domain.credentials import PlaintextSecret
 from keyplane.http.deps import CurrentPrincipal, DbSession, Paging
+from keyplane.http.routing import APIRouter
 from keyplane.http.schemas import Actor
 
 router = APIRouter(

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from keyplane.audit import service
 from keyplane.audit.schemas import AuditEventList, AuditEventOut
 from keyplane.http.deps import CurrentPrincipal, DbSession, Paging, get_runtime
+from keyplane.http.routing import APIRouter
 
 router = APIRouter(prefix="/v1/organizations/{orgId}", tags=["audit"])
 NDJSON = "application/x-ndjson"

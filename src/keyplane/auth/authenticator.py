@@ -92,6 +92,23 @@ class Authenticator:
             await run_in_threadpool(self.last_used.write, ApiToken, principal.id)
         return principal
 
+    def peek(self, value: str) -> Principal | None:
+        """The cached principal for this credential when using it needs nothing more (no
+        load, no lastUsedAt write, not expired); else None, and ``authenticate`` does
+        the rest. Never counts a failure: an unknown value is simply not cached."""
+        entry = self._cache.get(credentials.hash_secret(value))
+        if entry is None:
+            return None
+        principal, loaded, expires = entry
+        now = time.monotonic()
+        if (
+            now - loaded > self.cache_ttl
+            or time.time() >= expires
+            or self.last_used.is_due(principal.id, now)
+        ):
+            return None
+        return principal
+
     async def _load(self, value: str, secret_hash: str, client_ip: str) -> _Entry:
         self.check_failure_limit(client_ip)
         generation = self._generation

@@ -26,6 +26,11 @@ class LastUsedRecorder:
         self._interval = interval_seconds
         self._written: dict[str, float] = {}
 
+    def is_due(self, credential_id: str, now: float) -> bool:
+        """Whether a use at monotonic ``now`` should be written (without claiming it)."""
+        last = self._written.get(credential_id)
+        return last is None or now - last >= self._interval
+
     def due(self, credential_id: str, now: float | None = None) -> bool:
         """True (once per interval) when this use, at monotonic ``now``, should be written."""
         now = time.monotonic() if now is None else now

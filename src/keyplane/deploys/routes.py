@@ -6,12 +6,13 @@ import base64
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import StreamingResponse
 
 from keyplane.deploys import service
 from keyplane.deploys.schemas import DeployList, DeployOut
 from keyplane.http.deps import CurrentPrincipal, DbSession, Paging, get_runtime
+from keyplane.http.routing import APIRouter
 
 router = APIRouter(
     prefix="/v1/organizations/{orgId}/deployments/{deploymentId}/deploys", tags=["deploys"]

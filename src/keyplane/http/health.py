@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from keyplane.http.deps import get_runtime
+from keyplane.http.routing import APIRouter
 from keyplane.ops.health import scale_checks
 
 router = APIRouter(tags=["health"])

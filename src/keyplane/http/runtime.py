@@ -13,7 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from keyplane.auth.authenticator import Authenticator
 from keyplane.config import Settings
+from keyplane.db.models import Deployment, Organization, Workspace
 from keyplane.db.session import make_engine, make_sessionmaker
+from keyplane.http.answers import AnswerCache
 from keyplane.ops import metrics
 from keyplane.ops.limiter import SharedLimiter
 from keyplane.ops.notifier import Notifier, make_notifier
@@ -26,11 +28,16 @@ if TYPE_CHECKING:
 CREDENTIALS_CHANGED = "keyplane.credentials_changed"
 
 
+# Changes to these are noticed at flush time; credentials and roles are marked by the
+# use cases that change them, with credentials_changed.
+DIRECTORY_MODELS = (Organization, Workspace, Deployment)
+
+
 def credentials_changed(db: Session) -> None:
     """Mark that this transaction changes credentials or roles.
 
-    When it commits, every cached principal is dropped (and, with a notifier, every
-    other replica is told to do the same).
+    When it commits, every cached principal and cached answer is dropped (and, with a
+    notifier, every other replica is told to do the same).
     """
     db.info[CREDENTIALS_CHANGED] = True
 
@@ -41,6 +48,7 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     authenticator: Authenticator
+    answers: AnswerCache
     # Called after a commit that changed credentials, here or (through the notifier) on
     # any replica; from request threads and the notifier thread, so keep them atomic.
     on_credentials_changed: list[Callable[[], None]] = field(default_factory=list)
@@ -70,15 +78,17 @@ class Runtime:
             engine,
             sessions,
             authenticator,
+            AnswerCache(settings.auth_cache_ttl_seconds),
             owns_engine=owns_engine,
             limiter=limiter,
             notifier=notifier,
         )
-        runtime.on_credentials_changed.append(authenticator.invalidate)
+        runtime.on_credentials_changed += [authenticator.invalidate, runtime.answers.invalidate]
         runtime.oauth.attach(runtime)  # JWT access tokens on every route
         if notifier is not None:
             notifier.on_change = runtime._changed_elsewhere
             notifier.on_live = runtime._notifier_live
+        event.listen(sessions, "before_flush", _mark_directory_changes)
         event.listen(sessions, "before_commit", runtime._before_commit)
         event.listen(sessions, "after_commit", runtime._after_commit)
         event.listen(sessions, "after_rollback", _forget_mark)
@@ -90,6 +100,7 @@ class Runtime:
             self.notifier.start()
 
     def _before_commit(self, db: Session) -> None:
+        _mark_directory_changes(db)  # the commit's own flush comes after this event
         notifier = self.notifier
         if notifier is not None and notifier.transactional and db.info.get(CREDENTIALS_CHANGED):
             # Part of the transaction: delivered to every replica iff it commits.
@@ -112,7 +123,7 @@ class Runtime:
     def _notifier_live(self, live: bool) -> None:
         settings = self.settings
         ttl = settings.auth_cache_ttl_notified_seconds if live else settings.auth_cache_ttl_seconds
-        self.authenticator.cache_ttl = ttl
+        self.authenticator.cache_ttl = self.answers.ttl = ttl
 
     @cached_property
     def secret_box(self) -> SecretBox:
@@ -143,6 +154,13 @@ class KeyplaneApp(FastAPI):
     where ``app.state``'s attribute lookup would cost more than the rest of the cache hit."""
 
     runtime: Runtime
+
+
+def _mark_directory_changes(db: Session, *_: Any) -> None:
+    """Cached answers show organizations, workspaces and deployments: any change to
+    one of them is a change to what cached principals may see."""
+    if any(isinstance(o, DIRECTORY_MODELS) for o in (*db.new, *db.dirty, *db.deleted)):
+        credentials_changed(db)
 
 
 def _forget_mark(db: Session, *_: Any) -> None:

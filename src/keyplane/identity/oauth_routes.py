@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from keyplane.config import Settings
+from keyplane.http.routing import APIRouter
 from keyplane.http.runtime import Runtime
 from keyplane.identity import authorize, cli_tokens, device, sessions
 from keyplane.oauth.access_tokens import SUBJECT_KINDS, register_subject_kind

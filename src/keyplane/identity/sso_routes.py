@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from sqlalchemy.orm import Session
 
 from keyplane.http.deps import CurrentPrincipal, DbSession, Paging, get_runtime
+from keyplane.http.routing import APIRouter
 from keyplane.identity import sso
 from keyplane.identity import sso_schemas as schemas
 from keyplane.identity.models import SsoConnection

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
 from keyplane.http.deps import get_runtime
+from keyplane.http.routing import APIRouter
 from keyplane.oauth import introspection, revocation, token_endpoint
 from keyplane.oauth.metadata import metadata
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from keyplane.domain.roles import Level
 from keyplane.http.deps import CurrentPrincipal, DbSession, Paging, get_runtime
+from keyplane.http.routing import APIRouter
 from keyplane.identity import invitations
 from keyplane.identity.mail import mail_sender
 from keyplane.tenancy import custom_roles, members

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 from sqlalchemy.orm import Session
 
 from keyplane.db.models import ApiToken, RoleBinding
 from keyplane.domain.credentials import PlaintextSecret
 from keyplane.domain.roles import Level
 from keyplane.http.deps import CurrentPrincipal, DbSession, Paging
+from keyplane.http.routing import APIRouter
 from keyplane.http.schemas import Actor
 from keyplane.tenancy.schemas import RoleOut
 from keyplane.tokens import schemas, service

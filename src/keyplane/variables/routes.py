@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from keyplane.http.deps import CurrentPrincipal, DbSession, Paging, get_runtime
+from keyplane.http.routing import APIRouter
 from keyplane.variables import schemas, service
 
 router = APIRouter(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
@@ -18,6 +18,7 @@ from keyplane.apikeys import service as apikeys
 from keyplane.domain.errors import DomainError
 from keyplane.domain.roles import Permission
 from keyplane.http.deps import DbSession
+from keyplane.http.routing import APIRouter
 from keyplane.tenancy.entities import deployment_entity
 from keyplane.web import csrf
 from keyplane.web.console import EVERYTHING, failure, org_view, principal_of

@@ -9,12 +9,13 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
 from keyplane.domain.errors import DomainError, InvalidInput
 from keyplane.http.deps import DbSession
+from keyplane.http.routing import APIRouter
 from keyplane.tenancy import service as tenancy
 from keyplane.tokens import schemas
 from keyplane.tokens import service as tokens

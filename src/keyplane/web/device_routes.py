@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import Response
 
 from keyplane.domain.errors import DomainError
 from keyplane.http.deps import DbSession
+from keyplane.http.routing import APIRouter
 from keyplane.identity import authorize, device
 from keyplane.web import csrf
 from keyplane.web.pages import redirect, render, require_signed_in

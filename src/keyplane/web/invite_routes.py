@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import Response
 
 from keyplane.domain.errors import DomainError
 from keyplane.http.deps import DbSession, client_ip
+from keyplane.http.routing import APIRouter
 from keyplane.identity import invitations, sessions
 from keyplane.identity.accounts import set_password
 from keyplane.identity.login import sso_connection_for

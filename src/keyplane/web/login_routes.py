@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from keyplane.domain.errors import DomainError, InvalidInput, TooManyRequests
 from keyplane.http.deps import DbSession, client_ip
+from keyplane.http.routing import APIRouter
 from keyplane.identity import login, sessions
 from keyplane.web import csrf
 from keyplane.web.context import web_of

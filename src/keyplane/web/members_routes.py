@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
 from keyplane.domain.errors import DomainError
 from keyplane.http.deps import DbSession
+from keyplane.http.routing import APIRouter
 from keyplane.http.schemas import PageParams
 from keyplane.identity import invitations
 from keyplane.identity.mail import mail_sender

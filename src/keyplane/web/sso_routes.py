@@ -8,11 +8,12 @@ import time
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from keyplane.domain.errors import DomainError
 from keyplane.http.deps import DbSession, client_ip
+from keyplane.http.routing import APIRouter
 from keyplane.identity import sessions
 from keyplane.identity.oidc import Attempt, RelyingParty
 from keyplane.identity.sso_login import connection_for_login, user_from_claims

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from fastapi.responses import Response
 
 from keyplane.domain.errors import NotFound
+from keyplane.http.routing import APIRouter
 from keyplane.web.context import STATIC
 
 router = APIRouter(include_in_schema=False)
