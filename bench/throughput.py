@@ -7,7 +7,10 @@ measured too, to separate the cost of authentication from that of the listing's
 database query. Runs alternate (healthz, deployments, self) and each figure is
 the median of its runs, so that a noisy neighbour hurts all of them alike. Then
 the database is filled to 1,000 and 1,000,000 stored tokens (with their role
-bindings) and the authenticated figure is taken again.
+bindings) and the authenticated figure is taken again. Every figure is taken on two
+servers: one as configured by default (repeated reads answered from the answer
+cache) and one with ``KEYPLANE_ANSWER_CACHE=false`` (every request routed,
+authenticated and read from PostgreSQL), suffixed ``_no_answer_cache``.
 
 Targets: deployments/healthz ≥ 0.8; rps at 1,000,000 tokens / rps at 1,000 ≥ 0.95.
 """
@@ -122,21 +125,32 @@ def main() -> dict[str, object]:
     }
     with cluster() as c:
         server = c.start()
+        # The same, with every request routed, authenticated and read from the database.
+        plain = c.start(KEYPLANE_ANSWER_CACHE="false")
         path, token = setup(c, server)
-        httpx.get(f"{server.url}{path}", headers={"Authorization": f"Bearer {token}"})
-        figures["base"] = base = measure(server, path, token)
-        print(f"one process: {base}")
+        servers = {"": server, "_no_answer_cache": plain}
+        for suffix, each in servers.items():
+            httpx.get(f"{each.url}{path}", headers={"Authorization": f"Bearer {token}"})
+            figures["base" + suffix] = base = measure(each, path, token)
+            print(f"one process{suffix.replace('_', ' ')}: {base}")
         for size in SIZES:
             started = time.monotonic()
             fill_tokens(c, size)
             filled = round(time.monotonic() - started, 1)
-            figures[f"tokens_{size}"] = at = measure(server, path, token)
-            at["fill_seconds"] = filled
-            print(f"{size:>9,} stored tokens: {at}")
-        big, small = figures[f"tokens_{SIZES[-1]}"], figures[f"tokens_{SIZES[0]}"]
-        assert isinstance(big, dict) and isinstance(small, dict)
-        figures["ratio_1m_to_1k"] = round(big["deployments_rps"] / small["deployments_rps"], 3)
-        print(f"authenticated rps at 1,000,000 / at 1,000 tokens: {figures['ratio_1m_to_1k']}")
+            for suffix, each in servers.items():
+                figures[f"tokens_{size}{suffix}"] = at = measure(each, path, token)
+                at["fill_seconds"] = filled
+                print(f"{size:>9,} stored tokens{suffix.replace('_', ' ')}: {at}")
+        for suffix in servers:
+            big, small = (
+                figures[f"tokens_{SIZES[-1]}{suffix}"],
+                figures[f"tokens_{SIZES[0]}{suffix}"],
+            )
+            assert isinstance(big, dict) and isinstance(small, dict)
+            ratio = round(big["deployments_rps"] / small["deployments_rps"], 3)
+            figures["ratio_1m_to_1k" + suffix] = ratio
+            label = suffix.replace("_", " ")
+            print(f"authenticated rps at 1,000,000 / at 1,000 tokens{label}: {ratio}")
     figures["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
     merge_results("throughput", figures)
     return figures

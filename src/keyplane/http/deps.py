@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
 from keyplane.audit.middleware import note_failed_authentication
@@ -27,9 +28,14 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    with get_runtime(request).sessions() as db:
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    # A new Session does no I/O until first used (in the route's thread), so it is made
+    # here; FastAPI would run a plain generator's start and end each in the thread pool.
+    db = get_runtime(request).sessions()
+    try:
         yield db
+    finally:
+        await run_in_threadpool(db.close)  # may roll back: a round trip
 
 
 def client_ip(request: Request) -> str:
