@@ -33,8 +33,11 @@ from keyplane.ops import metrics
 if TYPE_CHECKING:
     from keyplane.http.runtime import Runtime
 
-# Answers kept per process at most; beyond, the cache starts again empty.
+# Answers, and bytes of answers, kept per process at most; beyond either, the cache
+# starts again empty. Larger answers (a page of 1,000 deployments) are not kept.
 ANSWER_LIMIT = 20_000
+BYTES_LIMIT = 64 * 1024 * 1024
+LARGEST_KEPT = 256 * 1024
 _CACHEABLE = "__keyplane_cacheable__"
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -57,6 +60,7 @@ class AnswerCache:
     def __init__(self, ttl_seconds: float) -> None:
         self.ttl = ttl_seconds  # follows the credential cache's (see Runtime)
         self._entries: dict[_Key, tuple[Principal, float, SharedResponse]] = {}
+        self._bytes = 0
         # Bumped by every invalidation: an answer computed across one is not kept.
         self.generation = 0
 
@@ -72,17 +76,22 @@ class AnswerCache:
     def put(
         self, principal: Principal, path: str, query: bytes, generation: int, answer: SharedResponse
     ) -> None:
-        if generation != self.generation:
+        size = len(answer.body)
+        if generation != self.generation or size > LARGEST_KEPT:
             return
-        if len(self._entries) >= ANSWER_LIMIT:
+        if len(self._entries) >= ANSWER_LIMIT or self._bytes + size > BYTES_LIMIT:
             self._entries.clear()
+            self._bytes = 0
         self._entries[(id(principal), path, query)] = (principal, time.monotonic(), answer)
+        self._bytes += size
 
     def invalidate(self) -> None:
-        """Forget every answer. Called from request and notifier threads: both steps are
-        atomic."""
+        """Forget every answer. Called from request and notifier threads: each step is
+        atomic, and an answer computed meanwhile is refused by its generation (the byte
+        count may drift by that answer until the next start; it only bounds memory)."""
         self.generation += 1
         self._entries.clear()
+        self._bytes = 0
 
 
 class AnswerCacheMiddleware:

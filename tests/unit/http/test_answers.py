@@ -42,3 +42,17 @@ def test_answers_expire_with_the_ttl_and_go_with_an_invalidation():
     assert cache.get(principal, "/v1/y", b"") is not None
     cache.invalidate()
     assert cache.get(principal, "/v1/y", b"") is None
+
+
+def test_large_answers_are_not_kept_and_memory_is_bounded(monkeypatch):
+    from keyplane.http import answers
+
+    monkeypatch.setattr(answers, "BYTES_LIMIT", 1000)
+    cache, principal = AnswerCache(ttl_seconds=60), _principal()
+    large = SharedResponse(b"x" * (answers.LARGEST_KEPT + 1))
+    cache.put(principal, "/v1/large", b"", cache.generation, large)
+    assert cache.get(principal, "/v1/large", b"") is None
+    for n in range(3):  # 3 x 400 bytes > 1000: the third starts the cache again
+        cache.put(principal, f"/v1/{n}", b"", cache.generation, SharedResponse(b"x" * 400))
+    assert len(cache) == 1
+    assert cache.get(principal, "/v1/2", b"") is not None
