@@ -23,6 +23,7 @@ from keyplane.tenancy.entities import (
     get_organization,
     get_workspace,
     organization_entity,
+    require_on_organization,
     workspace_entity,
 )
 
@@ -71,8 +72,7 @@ def list_workspaces(
 def create_workspace(
     db: Session, principal: Principal, org_id: str, data: schemas.WorkspaceCreate
 ) -> Workspace:
-    org = get_organization(db, org_id)
-    principal.require(Permission.WORKSPACE_CREATE, organization_entity(org))
+    require_on_organization(db, principal, org_id, Permission.WORKSPACE_CREATE)
     workspace = Workspace(organization_id=org_id, name=data.name, description=data.description)
     db.add(workspace)
     _commit_unique(db, f"a workspace named {data.name!r} already exists in this organization")
