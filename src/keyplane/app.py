@@ -75,6 +75,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         docs_url="/v1/docs",
         redoc_url=None,
         lifespan=lifespan,
+        # Metrics are Prometheus (/metrics); FastAPI's OpenTelemetry hooks would only
+        # ask, on every request, whether a provider was configured.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.runtime = runtime
     errors.install(app)
