@@ -127,6 +127,8 @@ class Authenticator:
             if len(self._cache) >= CACHE_LIMIT:
                 self._cache.clear()  # bounded memory; rare, and cheaper than an LRU per hit
             self._cache[secret_hash] = entry
+            if generation != self._generation:  # an invalidation ran between check and store
+                self._cache.pop(secret_hash, None)
         return entry
 
     def _load_from_db(self, secret_hash: str) -> Principal | None:

@@ -82,8 +82,11 @@ class AnswerCache:
         if len(self._entries) >= ANSWER_LIMIT or self._bytes + size > BYTES_LIMIT:
             self._entries.clear()
             self._bytes = 0
-        self._entries[(id(principal), path, query)] = (principal, time.monotonic(), answer)
+        key = (id(principal), path, query)
+        self._entries[key] = (principal, time.monotonic(), answer)
         self._bytes += size
+        if generation != self.generation:  # an invalidation ran between check and store
+            self._entries.pop(key, None)
 
     def invalidate(self) -> None:
         """Forget every answer. Called from request and notifier threads: each step is

@@ -56,3 +56,20 @@ def test_large_answers_are_not_kept_and_memory_is_bounded(monkeypatch):
         cache.put(principal, f"/v1/{n}", b"", cache.generation, SharedResponse(b"x" * 400))
     assert len(cache) == 1
     assert cache.get(principal, "/v1/2", b"") is not None
+
+
+def test_an_invalidation_between_the_check_and_the_store_still_wins(monkeypatch):
+    from keyplane.http import answers
+
+    cache, principal = AnswerCache(ttl_seconds=60), _principal()
+
+    class InvalidatingClock:  # put reads the clock between its check and its store
+        @staticmethod
+        def monotonic() -> float:
+            cache.invalidate()
+            return time.monotonic()
+
+    monkeypatch.setattr(answers, "time", InvalidatingClock)
+    cache.put(principal, "/v1/x", b"", cache.generation, SharedResponse(b"{}"))
+    monkeypatch.undo()
+    assert cache.get(principal, "/v1/x", b"") is None
