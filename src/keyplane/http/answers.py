@@ -27,6 +27,7 @@ from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyplane.auth.principal import Principal
+from keyplane.http.headers import bearer, header
 from keyplane.http.responses import SharedResponse
 from keyplane.ops import metrics
 
@@ -123,7 +124,8 @@ class AnswerCacheMiddleware:
         if route is None:
             await self.app(scope, receive, send)
             return
-        authorization = _authorization(scope)
+        value = header(scope, b"authorization")
+        authorization = bearer(value) if value else None
         principal = self._cached(authorization)
         path, query = scope["path"], scope["query_string"]
         answers = self.runtime.answers
@@ -166,16 +168,6 @@ class AnswerCacheMiddleware:
         if found is None:
             return None
         return next(self._routes[i] for i, group in enumerate(self._groups) if found.group(group))
-
-
-def _authorization(scope: Scope) -> str | None:
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            scheme, _, credential = value.partition(b" ")
-            if scheme.lower() == b"bearer":
-                return credential.decode("latin-1").strip() or None
-            return None
-    return None
 
 
 def _unnamed(regex: re.Pattern[str]) -> str:

@@ -13,6 +13,7 @@ from starlette.types import Scope
 from keyplane.audit.middleware import note_failed_authentication
 from keyplane.auth.principal import Principal
 from keyplane.domain.errors import NotAuthenticated
+from keyplane.http.headers import bearer, header
 from keyplane.http.runtime import Runtime
 from keyplane.http.schemas import PageParams
 from keyplane.ops import metrics
@@ -50,17 +51,12 @@ def client_ip(request: Request) -> str:
 
 def bearer_value(scope: Scope) -> str:
     """The credential in ``Authorization: Bearer …``; raises NotAuthenticated."""
-    header = b""
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            header = value
-            break
-    if not header:
+    authorization = header(scope, b"authorization")
+    if not authorization:
         metrics.AUTH_FAILURES.labels(reason="missing").inc()
         raise NotAuthenticated(NO_CREDENTIALS)
-    scheme, _, raw = header.partition(b" ")
-    credential: str = raw.decode("latin-1").strip()
-    if not credential or scheme.lower() != b"bearer":
+    credential = bearer(authorization)
+    if credential is None:
         metrics.AUTH_FAILURES.labels(reason="malformed_header").inc()
         raise NotAuthenticated("malformed Authorization header: expected `Bearer <token>`")
     return credential

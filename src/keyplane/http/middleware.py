@@ -9,6 +9,7 @@ import secrets
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyplane.http.errors import error_response
+from keyplane.http.headers import header
 from keyplane.ops.logs import request_id_var
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -24,19 +25,17 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"").decode(
-            "latin-1"
-        )
+        incoming = (header(scope, b"x-request-id") or b"").decode("latin-1")
         request_id = incoming if _SAFE_ID.match(incoming) else secrets.token_hex(8)
         scope.setdefault("state", {})["request_id"] = request_id
         request_id_var.set(request_id)
-        header = (b"x-request-id", request_id.encode())
+        echoed = (b"x-request-id", request_id.encode())
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 # Error responses carry the id already: send it once, not twice.
                 kept = [h for h in message.get("headers", []) if h[0].lower() != b"x-request-id"]
-                message["headers"] = [*kept, header]
+                message["headers"] = [*kept, echoed]
             await send(message)
 
         await self.app(scope, receive, send_with_id)
@@ -70,7 +69,7 @@ class BodyLimitMiddleware:
         if scope["type"] != "http" or self._exempt(scope["path"]):
             await self.app(scope, receive, send)
             return
-        declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        declared = header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._refuse(scope, receive, send)
             return
