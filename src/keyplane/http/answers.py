@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from keyplane.auth.principal import Principal
 from keyplane.http.headers import bearer, header
 from keyplane.http.responses import SharedResponse
+from keyplane.http.routing import unnamed
 from keyplane.ops import metrics
 
 if TYPE_CHECKING:
@@ -114,10 +115,10 @@ class AnswerCacheMiddleware:
             for route in routes
             if isinstance(route, APIRoute) and getattr(route.endpoint, _CACHEABLE, False)
         ]
-        self._routes = marked
-        self._paths = re.compile("|".join(f"({_unnamed(route.path_regex)})" for route in marked))
-        # Group number of each route's own (outer) group in the union.
-        self._groups = _outer_groups(marked)
+        # Each route is one capturing group of the union, its own groups made plain
+        # capturing ones; the group that closes last in a match is the route's.
+        self._paths = re.compile("|".join(f"({unnamed(r.path_regex, '(')})" for r in marked))
+        self._by_group = dict(zip(_outer_groups(marked), marked, strict=True))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = self._route(scope)
@@ -160,19 +161,14 @@ class AnswerCacheMiddleware:
         return self.runtime.authenticator.peek(authorization) if authorization else None
 
     def _route(self, scope: Scope) -> APIRoute | None:
-        if scope["type"] != "http" or scope["method"] != "GET" or not self._routes:
+        if scope["type"] != "http" or scope["method"] != "GET" or not self._by_group:
             return None
         if scope.get("root_path"):
             return None  # paths are matched as the router would only without a root path
         found = self._paths.fullmatch(scope["path"])
-        if found is None:
+        if found is None or found.lastindex is None:
             return None
-        return next(self._routes[i] for i, group in enumerate(self._groups) if found.group(group))
-
-
-def _unnamed(regex: re.Pattern[str]) -> str:
-    """The pattern with its named groups unnamed (routes share names such as orgId)."""
-    return re.sub(r"\(\?P<[^>]+>", "(", regex.pattern)
+        return self._by_group[found.lastindex]
 
 
 def _outer_groups(routes: list[APIRoute]) -> list[int]:

@@ -44,5 +44,11 @@ def _union(routes: list[BaseRoute]) -> re.Pattern[str] | None:
         regex: re.Pattern[str] | None = getattr(route, "path_regex", None)
         if regex is None:
             return None  # a mount or a nested router: always check it route by route
-        patterns.append(_GROUP_NAME.sub("(?:", regex.pattern))
+        patterns.append(unnamed(regex))
     return re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
+
+
+def unnamed(regex: re.Pattern[str], group: str = "(?:") -> str:
+    """A route's path pattern with its named groups turned into ``group`` (by default
+    non-capturing), so that patterns sharing names (orgId…) can be joined in one."""
+    return _GROUP_NAME.sub(group, regex.pattern)
