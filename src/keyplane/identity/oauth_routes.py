@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from keyplane.config import Settings
+from keyplane.http.deps import get_runtime
 from keyplane.http.routing import APIRouter
 from keyplane.http.runtime import Runtime
 from keyplane.identity import authorize, cli_tokens, device, sessions
@@ -93,7 +94,7 @@ async def revoke_refresh_token(
 @router.post("/oauth/device/code")
 async def device_authorization(request: Request) -> Response:
     """RFC 8628 §3.1-3.2: start a device flow (public client ``keyplane-cli``)."""
-    runtime: Runtime = request.app.runtime
+    runtime = get_runtime(request)
     call = await TokenRequest.of(request, runtime)
     if call.form.get("client_id") != cli_tokens.CLI_CLIENT_ID:
         raise InvalidRequest(f"client_id must be {cli_tokens.CLI_CLIENT_ID}")

@@ -9,6 +9,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
 from keyplane.config import Settings
+from keyplane.http.deps import get_runtime
 from keyplane.http.runtime import Runtime
 from keyplane.identity.guard import LoginGuard
 from keyplane.identity.passwords import Passwords, hasher_for
@@ -32,7 +33,7 @@ def web_of(request: Request) -> Web:
     """The app's :class:`Web`, made on first use (one per app, so one per test app)."""
     web: Web | None = getattr(request.app.state, "web", None)
     if web is None:
-        runtime: Runtime = request.app.runtime
+        runtime = get_runtime(request)
         settings = runtime.settings
         web = Web(
             settings=settings,
