@@ -13,12 +13,12 @@ from sqlalchemy.sql.elements import ColumnElement
 from keyplane.apikeys import schemas
 from keyplane.apikeys.models import DeploymentApiKey
 from keyplane.auth.principal import Principal
+from keyplane.db.unit import credentials_changed
 from keyplane.domain import credentials
 from keyplane.domain.credentials import PlaintextSecret, SecretKind
 from keyplane.domain.errors import NotFound
 from keyplane.domain.roles import DEPLOYMENT_ADMIN, Level, Permission
 from keyplane.http.paging import page_of_query
-from keyplane.http.runtime import credentials_changed
 from keyplane.http.schemas import PageParams
 from keyplane.tenancy.entities import deployment_entity, get_deployment
 from keyplane.tenancy.granting import check_grantable

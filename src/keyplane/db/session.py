@@ -7,6 +7,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from keyplane.db.unit import UnitSession
+
 
 def make_engine(url: str, **options: Any) -> Engine:
     if url.startswith("sqlite"):
@@ -29,4 +31,4 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    return sessionmaker(engine, class_=UnitSession, expire_on_commit=False)

@@ -12,6 +12,7 @@ from starlette.types import Scope
 
 from keyplane.audit.middleware import note_failed_authentication
 from keyplane.auth.principal import Principal
+from keyplane.db import unit
 from keyplane.domain.errors import NotAuthenticated
 from keyplane.http.headers import bearer, header
 from keyplane.http.runtime import Runtime
@@ -30,13 +31,28 @@ def get_runtime(request: Request) -> Runtime:
 
 
 async def get_db(request: Request) -> AsyncIterator[Session]:
+    """The request's unit of work: committed once after the route returns and before
+    the answer is sent, so a client that saw success can count on the change; rolled
+    back if the route raised."""
     # A new Session does no I/O until first used (in the route's thread), so it is made
     # here; FastAPI would run a plain generator's start and end each in the thread pool.
     db = get_runtime(request).sessions()
     try:
         yield db
+    except BaseException:
+        await run_in_threadpool(_close, db, False)
+        raise
+    await run_in_threadpool(_close, db, True)
+
+
+def _close(db: Session, succeeded: bool) -> None:
+    try:
+        if succeeded:
+            unit.commit(db)  # a read-only transaction's COMMIT costs what ROLLBACK did
+        else:
+            unit.discard(db)
     finally:
-        await run_in_threadpool(db.close)  # may roll back: a round trip
+        db.close()
 
 
 def client_ip(request: Request) -> str:
@@ -85,6 +101,6 @@ async def page_params(
     return PageParams(offset=offset, limit=limit, sorts=sorts or [])
 
 
-DbSession = Annotated[Session, Depends(get_db)]
+DbSession = Annotated[Session, Depends(get_db, scope="function")]
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 Paging = Annotated[PageParams, Depends(page_params)]

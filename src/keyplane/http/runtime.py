@@ -25,21 +25,12 @@ if TYPE_CHECKING:
     from keyplane.deploys.store import BundleStore
     from keyplane.oauth.server import OAuthServer
 
-CREDENTIALS_CHANGED = "keyplane.credentials_changed"
-
+from keyplane.db.unit import CHANGED as CREDENTIALS_CHANGED
+from keyplane.db.unit import credentials_changed
 
 # Changes to these are noticed at flush time; credentials and roles are marked by the
 # use cases that change them, with credentials_changed.
 DIRECTORY_MODELS = (Organization, Workspace, Deployment)
-
-
-def credentials_changed(db: Session) -> None:
-    """Mark that this transaction changes credentials or roles.
-
-    When it commits, every cached principal and cached answer is dropped (and, with a
-    notifier, every other replica is told to do the same).
-    """
-    db.info[CREDENTIALS_CHANGED] = True
 
 
 @dataclass

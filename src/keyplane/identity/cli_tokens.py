@@ -17,9 +17,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from keyplane.db.base import utcnow
+from keyplane.db.unit import credentials_changed
 from keyplane.domain.credentials import hash_secret
 from keyplane.domain.errors import NotAuthenticated
-from keyplane.http.runtime import Runtime, credentials_changed
+from keyplane.http.runtime import Runtime
 from keyplane.identity.models import CliLogin, RefreshToken
 from keyplane.oauth.access_tokens import issue_user_access_token
 from keyplane.oauth.errors import InvalidGrant

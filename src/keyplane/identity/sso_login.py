@@ -8,10 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keyplane.db.models import User
+from keyplane.db.unit import credentials_changed
 from keyplane.domain.access import Entity
 from keyplane.domain.errors import InvalidInput, NotAuthenticated, NotFound
 from keyplane.domain.roles import Level
-from keyplane.http.runtime import credentials_changed
 from keyplane.identity.login import domain_of, normalize_email
 from keyplane.identity.models import SsoConnection
 from keyplane.identity.sso import domains_of

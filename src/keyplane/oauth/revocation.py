@@ -18,9 +18,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from keyplane.db.base import utcnow
+from keyplane.db.unit import credentials_changed
 from keyplane.domain import credentials
 from keyplane.domain.errors import NotAuthenticated
-from keyplane.http.runtime import credentials_changed
 from keyplane.oauth.clients import Client
 from keyplane.oauth.errors import (
     InvalidRequest,

@@ -9,11 +9,11 @@ from sqlalchemy.orm import Session
 
 from keyplane.auth.principal import Principal
 from keyplane.db.models import RoleBinding, User
+from keyplane.db.unit import credentials_changed
 from keyplane.domain.access import Entity
 from keyplane.domain.errors import Conflict, NotFound
 from keyplane.domain.roles import Level, Permission
 from keyplane.http.paging import page_of_list
-from keyplane.http.runtime import credentials_changed
 from keyplane.http.schemas import PageParams
 from keyplane.tenancy import members_schemas as schemas
 from keyplane.tenancy.entities import get_workspace, require_on_organization, workspace_entity

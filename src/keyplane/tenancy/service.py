@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 
 from keyplane.auth.principal import Principal
 from keyplane.db.models import Deployment, Organization, Workspace
+from keyplane.db.unit import credentials_changed
 from keyplane.domain.errors import Conflict
 from keyplane.domain.roles import Permission
 from keyplane.http.paging import page_of_list
-from keyplane.http.runtime import credentials_changed
 from keyplane.http.schemas import PageParams
 from keyplane.tenancy import schemas
 from keyplane.tenancy.entities import (

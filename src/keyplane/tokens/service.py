@@ -13,13 +13,13 @@ from keyplane.auth.principal import Principal
 from keyplane.auth.tokens import token_entity
 from keyplane.db.base import utcnow
 from keyplane.db.models import ApiToken, Deployment, RoleBinding, Workspace
+from keyplane.db.unit import credentials_changed
 from keyplane.domain import credentials
 from keyplane.domain.access import Entity
 from keyplane.domain.credentials import PlaintextSecret, SecretKind
 from keyplane.domain.errors import InvalidInput, NotFound
 from keyplane.domain.roles import Level, Permission
 from keyplane.http.paging import page_of_query
-from keyplane.http.runtime import credentials_changed
 from keyplane.http.schemas import PageParams
 from keyplane.tenancy.entities import (
     deployment_entity,

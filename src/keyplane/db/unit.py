@@ -1,0 +1,117 @@
+"""The unit of work: one transaction per request, admin command or job.
+
+Services add, change and flush rows; they never commit, so one use case can call
+another without either committing half of the work. The edge that opened the unit
+commits it once, with :func:`commit` (a request: the ``DbSession`` dependency; a job
+or an admin command: :func:`unit_of_work`). What must happen only if the change
+commits (mail, cross-replica notifications, cache drops) is queued with
+:func:`after_commit` and runs after the commit, from :func:`commit` alone.
+
+A session made by :func:`make_sessionmaker` refuses ``commit()`` from anywhere else.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+
+_AFTER_COMMIT = "keyplane.after_commit"
+_COMMITTING = "keyplane.committing"
+# While the areas move onto the unit of work, a stray commit() is allowed; the spine
+# turns this on once none is left.
+STRICT = False
+
+Action = Callable[[], None]
+
+
+class UnitSession(Session):
+    """A session whose transaction belongs to the unit of work that opened it."""
+
+    def commit(self) -> None:
+        if STRICT and not self.info.get(_COMMITTING):
+            raise RuntimeError(
+                "commit() outside the unit of work: services flush, the edge commits "
+                "(keyplane.db.unit.commit)"
+            )
+        super().commit()
+
+
+def after_commit(db: Session, action: Action) -> None:
+    """Run ``action`` once this unit of work has committed; never if it rolls back.
+
+    Actions run in the order they were queued. An action that raises does not stop
+    the others; the first error is raised to the edge after all have run, so the
+    caller learns of it (a mail not sent, say) while the committed change stands.
+    """
+    db.info.setdefault(_AFTER_COMMIT, []).append(action)
+
+
+CHANGED = "keyplane.credentials_changed"
+
+
+def credentials_changed(db: Session) -> None:
+    """Mark that this unit of work changes what caches hold (credentials, roles, the
+    directory of organizations, workspaces and deployments).
+
+    When it commits, every cached principal and cached answer is dropped, here and
+    (through the notifier) on every other replica; if it rolls back, nothing is.
+    """
+    db.info[CHANGED] = True
+
+
+def commit(db: Session) -> None:
+    """Commit the unit of work, then run its :func:`after_commit` actions."""
+    db.info[_COMMITTING] = True
+    try:
+        db.commit()
+    finally:
+        db.info.pop(_COMMITTING, None)
+    actions: list[Action] = db.info.pop(_AFTER_COMMIT, [])
+    first: BaseException | None = None
+    for action in actions:
+        try:
+            action()
+        except Exception as error:
+            log.warning("an after-commit action failed: %s", type(error).__name__)
+            first = first or error
+    if first is not None:
+        raise first
+
+
+def discard(db: Session) -> None:
+    """Roll the unit of work back and forget what was queued after it."""
+    db.info.pop(_AFTER_COMMIT, None)
+    db.rollback()
+
+
+@contextmanager
+def unit_of_work(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A session whose work commits when the block ends, or rolls back if it raises."""
+    db = sessions()
+    try:
+        yield db
+    except BaseException:
+        discard(db)
+        raise
+    else:
+        commit(db)
+    finally:
+        db.close()
+
+
+@contextmanager
+def read_only(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A session for reads alone: whatever it did is rolled back when the block ends."""
+    with sessions() as db:
+        yield db
+
+
+def queued(db: Session) -> list[Any]:
+    """What is queued to run after this unit commits (for tests and diagnostics)."""
+    return list(db.info.get(_AFTER_COMMIT, []))
