@@ -1,4 +1,5 @@
 # Every target creates .venv on first use; nothing needs installing by hand.
+# The venv holds the server too (`keyplane[server]`): make run and make test need it.
 VENV  ?= .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
@@ -12,7 +13,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[server,dev]'
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
@@ -37,7 +38,7 @@ test: $(STAMP)
 BENCH_STAMP := $(VENV)/.bench-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 $(BENCH_STAMP): $(STAMP)
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,bench]'
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[server,dev,bench]'
 	rm -f $(VENV)/.bench-*
 	touch $(BENCH_STAMP)
 

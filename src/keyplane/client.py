@@ -7,20 +7,33 @@ that cannot be reached raises :class:`ServerUnreachable`.
 
 from __future__ import annotations
 
+import base64
+import json as jsonlib
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, BinaryIO
-from urllib.parse import quote_plus
-
-import httpx
+from dataclasses import dataclass, field
+from functools import cache
+from typing import TYPE_CHECKING, Any, BinaryIO
+from urllib.parse import quote_plus, urlencode, urlsplit
 
 from keyplane import __version__
 
+if TYPE_CHECKING:
+    import urllib.request
+
 Json = dict[str, Any]
 PAGE_LIMIT = 1000  # the API's maximum page size
+TIMEOUT = 30.0
+USER_AGENT = f"keyplane-cli/{__version__}"
+# The CA bundle setting: OpenSSL reads it for every https connection (no code needed).
+CA_BUNDLE_VAR = "SSL_CERT_FILE"
 
 
 class ApiError(Exception):
-    """The server answered with an error body ``{message, requestId, statusCode, fieldErrors?}``."""
+    """The server answered with an error body ``{message, requestId, statusCode, fieldErrors?}``.
+
+    ``body`` is the decoded error body (empty when it was not JSON), for fields such
+    as a 403's ``missingPermission``.
+    """
 
     def __init__(
         self,
@@ -28,21 +41,62 @@ class ApiError(Exception):
         message: str,
         request_id: str = "",
         field_errors: Mapping[str, str] | None = None,
+        body: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.message = message
         self.request_id = request_id
         self.field_errors = dict(field_errors or {})
+        self.body = dict(body or {})
 
 
 class ServerUnreachable(Exception):
-    """No HTTP answer at all: wrong URL, server down, network or TLS failure."""
+    """No HTTP answer at all: wrong URL, server down, network or TLS failure.
 
-    def __init__(self, base_url: str, reason: str) -> None:
+    ``tls`` is True when the connection was made but the TLS handshake failed
+    (a plain-http port, an untrusted or mismatched certificate).
+    """
+
+    def __init__(self, base_url: str, reason: str, *, tls: bool = False) -> None:
         super().__init__(f"cannot reach keyplane at {base_url}: {reason}")
         self.base_url = base_url
         self.reason = reason
+        self.tls = tls
+
+
+class Headers(dict[str, str]):
+    """Response headers with lower-cased names (HTTP names are case-insensitive)."""
+
+    def __init__(self, pairs: Mapping[str, str] | None = None) -> None:
+        super().__init__({k.lower(): v for k, v in (pairs or {}).items()})
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return super().get(name.lower(), default)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and super().__contains__(name.lower())
+
+    def __getitem__(self, name: str) -> str:
+        return super().__getitem__(name.lower())
+
+
+@dataclass
+class Response:
+    """One HTTP answer, read whole (streamed bodies are read by their callers)."""
+
+    status_code: int
+    headers: Headers
+    content: bytes = b""
+    reason_phrase: str = ""
+    _stream: Any = field(default=None, repr=False)
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return jsonlib.loads(self.content)
 
 
 # A credential is a bearer value, or a callable that returns a fresh one per request
@@ -50,27 +104,86 @@ class ServerUnreachable(Exception):
 Credential = str | Callable[[], str] | None
 
 
+@cache
+def _opener() -> urllib.request.OpenerDirector:
+    # Imported here: urllib.request (with http.client and ssl) is most of the SDK's
+    # import time, and a command that never sends a request should not pay for it.
+    import urllib.request
+
+    class NoRedirects(urllib.request.HTTPRedirectHandler):
+        """Never follow a redirect: it would carry the Authorization header elsewhere."""
+
+        def redirect_request(self, *_: Any, **__: Any) -> None:
+            return None
+
+    return urllib.request.build_opener(NoRedirects())
+
+
+def send(
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    body: bytes | Iterator[bytes] | None = None,
+    timeout: float = TIMEOUT,
+    stream: bool = False,
+) -> Response:
+    """One HTTP request with the standard library (a CLI start must not pay for more).
+
+    Proxies come from the usual ``HTTPS_PROXY``/``NO_PROXY`` variables, CA certificates
+    from the system store or ``SSL_CERT_FILE``. Raises :class:`ServerUnreachable` when
+    no HTTP answer arrives; an error status is an answer, not an exception. With
+    ``stream`` the body is left unread: iterate :func:`iter_body` / :func:`iter_lines`.
+    """
+    import urllib.error
+    import urllib.request
+
+    opener = _opener()
+    request = urllib.request.Request(url, data=body, method=method)  # noqa: S310
+    request.add_header("User-Agent", USER_AGENT)
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
+    try:
+        answer = opener.open(request, timeout=timeout)
+    except urllib.error.HTTPError as error:
+        answer = error
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        raise _unreachable(url, error) from None
+    response = Response(
+        answer.status, Headers(dict(answer.headers.items())), reason_phrase=answer.reason
+    )
+    if stream:
+        response._stream = answer
+        return response
+    try:
+        with answer:
+            response.content = answer.read()
+    except OSError as error:
+        raise _unreachable(url, error) from None
+    return response
+
+
+def iter_body(response: Response, block: int = 256 * 1024) -> Iterator[bytes]:
+    with response._stream as answer:
+        while chunk := answer.read(block):
+            yield chunk
+
+
+def iter_lines(response: Response) -> Iterator[str]:
+    with response._stream as answer:
+        for line in answer:
+            yield line.decode("utf-8").rstrip("\r\n")
+
+
 class KeyplaneClient:
     """One keyplane server, one credential. Use as a context manager or call :meth:`close`."""
 
-    def __init__(
-        self,
-        base_url: str,
-        credential: Credential,
-        *,
-        timeout: float = 30.0,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
+    def __init__(self, base_url: str, credential: Credential, *, timeout: float = TIMEOUT) -> None:
         self.base_url = base_url.rstrip("/")
         self._credential = credential
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            timeout=timeout,
-            transport=transport,
-            headers={"User-Agent": f"keyplane-cli/{__version__}"},
-        )
+        self._timeout = timeout
         # Headers of the last answer, for callers that warn about them (Deprecation, …).
-        self.last_headers: httpx.Headers = httpx.Headers()
+        self.last_headers: Headers = Headers()
 
     def __enter__(self) -> KeyplaneClient:
         return self
@@ -79,7 +192,7 @@ class KeyplaneClient:
         self.close()
 
     def close(self) -> None:
-        self._http.close()
+        """Nothing to release: each request is its own connection (kept for the SDK's API)."""
 
     # -- transport ---------------------------------------------------------------------
 
@@ -93,17 +206,23 @@ class KeyplaneClient:
     ) -> Any:
         """Send one request; the decoded JSON answer, or None for an empty one (204)."""
         headers = self._auth()
-        query = {k: v for k, v in (params or {}).items() if v is not None}
-        try:
-            answer = self._http.request(method, path, json=json, params=query, headers=headers)
-        except httpx.HTTPError as error:
-            raise ServerUnreachable(self.base_url, _reason(error)) from None
+        body = None
+        if json is not None:
+            body = jsonlib.dumps(json).encode()
+            headers["Content-Type"] = "application/json"
+        answer = send(
+            method, self._url(path, params), headers=headers, body=body, timeout=self._timeout
+        )
         self.last_headers = answer.headers
         if answer.status_code >= 400:
             raise _api_error(answer)
         if answer.status_code == 204 or not answer.content:
             return None
         return answer.json()
+
+    def _url(self, path: str, params: Mapping[str, Any] | None = None) -> str:
+        query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
+        return f"{self.base_url}{path}" + (f"?{urlencode(query)}" if query else "")
 
     def _auth(self) -> dict[str, str]:
         value = self._credential() if callable(self._credential) else self._credential
@@ -376,12 +495,11 @@ class KeyplaneClient:
         }
         params = _present({"description": description or None, "sha256": sha256})
         path = f"{_org(org_id)}/deployments/{deployment_id}/deploys"
-        try:
-            answer = self._http.post(
-                path, content=chunks(), params=params, headers=headers, timeout=UPLOAD_TIMEOUT
-            )
-        except httpx.HTTPError as error:
-            raise ServerUnreachable(self.base_url, _reason(error)) from None
+        # The socket timeout bounds each send and the wait for the answer, not the
+        # whole upload: a large bundle on a slow link may take as long as it needs.
+        answer = send(
+            "POST", self._url(path, params), headers=headers, body=chunks(), timeout=self._timeout
+        )
         self.last_headers = answer.headers
         if answer.status_code >= 400:
             raise _api_error(answer)
@@ -402,15 +520,33 @@ class KeyplaneClient:
     ) -> int:
         """Write the deploy's bundle into ``into``; the number of bytes written."""
         path = f"{_org(org_id)}/deployments/{deployment_id}/deploys/{deploy_id}/bundle"
+        answer = self._stream("GET", path, {})
         written = 0
-        with self._http.stream("GET", path, headers=self._auth()) as answer:
-            if answer.status_code >= 400:
-                answer.read()
-                raise _api_error(answer)
-            for block in answer.iter_bytes():
+        try:
+            for block in iter_body(answer):
                 into.write(block)
                 written += len(block)
+        except OSError as error:
+            raise _unreachable(self.base_url, error) from None
         return written
+
+    def _stream(
+        self, method: str, path: str, params: Mapping[str, Any], **headers: str
+    ) -> Response:
+        """An answer whose body is still to be read; an error answer raises ApiError."""
+        answer = send(
+            method,
+            self._url(path, params),
+            headers={**self._auth(), **headers},
+            timeout=self._timeout,
+            stream=True,
+        )
+        self.last_headers = answer.headers
+        if answer.status_code >= 400:
+            with answer._stream as body:
+                answer.content = body.read()
+            raise _api_error(answer)
+        return answer
 
     def list_variables(self, org_id: str, deployment_id: str) -> list[Json]:
         return self._all(f"{_org(org_id)}/deployments/{deployment_id}/variables", "variables")
@@ -446,50 +582,35 @@ class KeyplaneClient:
 
     def export_audit_logs(self, org_id: str, **filters: Any) -> Iterator[str]:
         """Every matching event as JSON lines, oldest first, streamed as it arrives."""
-        query = {k: v for k, v in filters.items() if v is not None}
-        headers = {**self._auth(), "Accept": "application/x-ndjson"}
         path = f"{_org(org_id)}/audit-logs"
+        answer = self._stream("GET", path, filters, Accept="application/x-ndjson")
         try:
-            with self._http.stream("GET", path, params=query, headers=headers) as answer:
-                if answer.status_code >= 400:
-                    answer.read()
-                    raise _api_error(answer)
-                for line in answer.iter_lines():
-                    if line:
-                        yield line
-        except httpx.HTTPError as error:
-            raise ServerUnreachable(self.base_url, _reason(error)) from None
+            for line in iter_lines(answer):
+                if line:
+                    yield line
+        except OSError as error:
+            raise _unreachable(self.base_url, error) from None
 
 
 UPLOAD_CHUNK = 256 * 1024
-# A large bundle on a slow link: no overall limit on sending, but the server must answer.
-UPLOAD_TIMEOUT = httpx.Timeout(30.0, write=None)
 
 
 def client_credentials_grant(
-    base_url: str,
-    client_id: str,
-    client_secret: str,
-    *,
-    timeout: float = 30.0,
-    transport: httpx.BaseTransport | None = None,
-) -> tuple[Json, httpx.Headers]:
+    base_url: str, client_id: str, client_secret: str, *, timeout: float = TIMEOUT
+) -> tuple[Json, Headers]:
     """Exchange a deployment API key at ``/oauth/token`` (RFC 6749 §4.4, HTTP Basic).
 
     Returns the token answer (``access_token``, ``expires_in``) and its headers. An
     OAuth error raises :class:`ApiError` whose message is ``<error>: <description>``.
     """
-    base_url = base_url.rstrip("/")
-    try:
-        with httpx.Client(timeout=timeout, transport=transport) as http:
-            answer = http.post(
-                f"{base_url}/oauth/token",
-                data={"grant_type": "client_credentials"},
-                auth=(quote_plus(client_id), quote_plus(client_secret)),  # §2.3.1
-                headers={"User-Agent": f"keyplane-cli/{__version__}"},
-            )
-    except httpx.HTTPError as error:
-        raise ServerUnreachable(base_url, _reason(error)) from None
+    basic = base64.b64encode(f"{quote_plus(client_id)}:{quote_plus(client_secret)}".encode())
+    answer = post_form(
+        base_url,
+        "/oauth/token",
+        {"grant_type": "client_credentials"},
+        headers={"Authorization": f"Basic {basic.decode()}"},  # §2.3.1
+        timeout=timeout,
+    )
     try:
         body = answer.json()
     except ValueError:
@@ -501,6 +622,24 @@ def client_credentials_grant(
             message = f"HTTP {answer.status_code}: {answer.text.strip()[:200]}"
         raise ApiError(answer.status_code, message, answer.headers.get("X-Request-Id", ""))
     return body, answer.headers
+
+
+def post_form(
+    base_url: str,
+    path: str,
+    form: Mapping[str, str],
+    *,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = TIMEOUT,
+) -> Response:
+    """POST an ``application/x-www-form-urlencoded`` body (the OAuth endpoints' format)."""
+    return send(
+        "POST",
+        f"{base_url.rstrip('/')}{path}",
+        headers={"Content-Type": "application/x-www-form-urlencoded", **(headers or {})},
+        body=urlencode(form).encode(),
+        timeout=timeout,
+    )
 
 
 def _org(org_id: str) -> str:
@@ -516,7 +655,11 @@ def _present(fields: Mapping[str, Any]) -> Json:
     return {key: value for key, value in fields.items() if value is not None}
 
 
-def _api_error(answer: httpx.Response) -> ApiError:
+def _param(value: Any) -> Any:
+    return str(value).lower() if isinstance(value, bool) else value
+
+
+def _api_error(answer: Response) -> ApiError:
     request_id = answer.headers.get("X-Request-Id", "")
     try:
         body = answer.json()
@@ -530,12 +673,27 @@ def _api_error(answer: httpx.Response) -> ApiError:
         str(body["message"]),
         str(body.get("requestId") or request_id),
         body.get("fieldErrors") or None,
+        body,
     )
 
 
-def _reason(error: httpx.HTTPError) -> str:
-    if isinstance(error, httpx.TimeoutException):
-        return "the request timed out"
-    if isinstance(error, httpx.ConnectError):
-        return "connection refused or host not found"
-    return type(error).__name__
+def _unreachable(url: str, error: BaseException) -> ServerUnreachable:
+    """Say what failed: TLS (with the host), a timeout, or no connection at all."""
+    import ssl
+    import urllib.error
+
+    parts = urlsplit(url)
+    base = f"{parts.scheme}://{parts.netloc}"
+    reason = getattr(error, "reason", error) if isinstance(error, urllib.error.URLError) else error
+    if isinstance(reason, ssl.SSLError):
+        detail = getattr(reason, "verify_message", None) or getattr(reason, "reason", None)
+        return ServerUnreachable(
+            base,
+            f"the TLS handshake with {parts.hostname} failed ({detail or reason})",
+            tls=True,
+        )
+    if isinstance(reason, TimeoutError):
+        return ServerUnreachable(base, "the request timed out")
+    if isinstance(reason, ValueError):
+        return ServerUnreachable(base, f"not a usable URL ({reason})")
+    return ServerUnreachable(base, "connection refused or host not found")

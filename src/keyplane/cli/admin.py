@@ -10,6 +10,7 @@ from rich.console import Console
 from sqlalchemy import select
 
 from keyplane.cli import admin_audit, admin_keys
+from keyplane.cli.apps import group
 from keyplane.config import get_settings
 from keyplane.db.migrate import upgrade
 from keyplane.db.models import Organization
@@ -17,7 +18,7 @@ from keyplane.db.session import make_engine, make_sessionmaker
 from keyplane.domain.errors import DomainError
 from keyplane.tenancy.bootstrap import init_organization
 
-app = typer.Typer(help="Operator tasks on the database (run where the server's settings are).")
+app = group(help="Operator tasks on the database (run where the server's settings are).")
 app.add_typer(admin_keys.app, name="keys")
 err = Console(stderr=True)
 app.add_typer(admin_audit.app, name="audit")

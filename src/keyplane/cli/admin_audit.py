@@ -8,10 +8,11 @@ import typer
 from rich.console import Console
 
 from keyplane.audit import service
+from keyplane.cli.apps import group
 from keyplane.config import get_settings
 from keyplane.db.session import make_engine, make_sessionmaker
 
-app = typer.Typer(help="The audit trail's hash chain: verify it, prune it.", no_args_is_help=True)
+app = group(help="The audit trail's hash chain: verify it, prune it.")
 err = Console(stderr=True)
 
 

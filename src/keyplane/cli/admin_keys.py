@@ -5,13 +5,14 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
+from keyplane.cli.apps import group
 from keyplane.config import get_settings
 from keyplane.db.migrate import upgrade
 from keyplane.db.session import make_engine, make_sessionmaker
 from keyplane.oauth.signing_keys import published_keys, rotate_signing_keys
 from keyplane.secretbox import load_secret_box
 
-app = typer.Typer(help="Signing keys of access tokens.", no_args_is_help=True)
+app = group(help="Signing keys of access tokens.")
 err = Console(stderr=True)
 
 

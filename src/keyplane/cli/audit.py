@@ -9,12 +9,11 @@ from typing import Annotated, Any
 import typer
 
 from keyplane.cli import output
+from keyplane.cli.apps import group
 from keyplane.cli.context import OrgOpt, connect
 from keyplane.cli.output import Column, Format, OutputOpt, field, when
 
-app = typer.Typer(
-    help="The audit trail: who did what, with which credential.", no_args_is_help=True
-)
+app = group(help="The audit trail: who did what, with which credential.", no_args_is_help=True)
 
 COLUMNS: list[Column] = [
     ("time", when("occurredAt")),

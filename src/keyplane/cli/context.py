@@ -12,13 +12,16 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from keyplane.cli import credentials, errors, output
-from keyplane.client import ApiError, KeyplaneClient, ServerUnreachable
+from keyplane.cli import errors, output
 from keyplane.domain.roles import PERMISSIONS, Permission
+
+if TYPE_CHECKING:  # the SDK (and its HTTP stack) is imported when a command connects
+    from keyplane.cli import credentials
+    from keyplane.client import ApiError, KeyplaneClient
 
 Json = dict[str, Any]
 VALUES = {p.value for p in Permission}
@@ -128,6 +131,9 @@ def connect(
     A command that does not act inside one organization passes
     ``organization_required=False``; its session's ``org_id`` may then be empty.
     """
+    from keyplane.cli import credentials
+    from keyplane.client import ApiError, KeyplaneClient, ServerUnreachable
+
     credential: credentials.Credential | None = None
     session: Session | None = None
     try:

@@ -19,6 +19,7 @@ from rich.progress import (
 from typer.core import TyperGroup
 
 from keyplane.cli import output
+from keyplane.cli.apps import group
 from keyplane.cli.bundle import IGNORE_FILE, pack
 from keyplane.cli.context import DeploymentOpt, OrgOpt, connect
 from keyplane.cli.errors import UsageError
@@ -35,7 +36,7 @@ class DeployGroup(TyperGroup):
         return result
 
 
-app = typer.Typer(
+app = group(
     cls=DeployGroup,
     help="Push code to a deployment: `keyplane deploy [PATH] --deployment-id ID`.",
 )

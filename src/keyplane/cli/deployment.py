@@ -7,11 +7,12 @@ from typing import Annotated
 import typer
 
 from keyplane.cli import deployment_api_key, deployment_token, deployment_variable, output
+from keyplane.cli.apps import group
 from keyplane.cli.context import DeploymentOpt, OrgOpt, WorkspaceOpt, connect
 from keyplane.cli.errors import UsageError
 from keyplane.cli.output import Column, Format, OutputOpt, field, when
 
-app = typer.Typer(help="Deployments and their API tokens.", no_args_is_help=True)
+app = group(help="Deployments and their API tokens.")
 app.add_typer(deployment_token.app, name="token")
 app.add_typer(deployment_variable.app, name="variable")
 app.add_typer(deployment_api_key.app, name="api-key")

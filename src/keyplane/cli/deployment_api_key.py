@@ -7,13 +7,14 @@ from typing import Annotated, Any
 import typer
 
 from keyplane.cli import output
+from keyplane.cli.apps import group
 from keyplane.cli.context import DeploymentOpt, OrgOpt, Session, WorkspaceOpt, connect
 from keyplane.cli.errors import UsageError
 from keyplane.cli.output import Column, Format, OutputOpt, field, when
 from keyplane.client import ApiError
 
 Json = dict[str, Any]
-app = typer.Typer(
+app = group(
     help="Deployment API keys (deprecated: use deployment API tokens).", no_args_is_help=True
 )
 DEPRECATED = (

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from keyplane.cli import tokens
+from keyplane.cli.apps import group
 from keyplane.cli.context import DeploymentOpt, OrgOpt, connect
 from keyplane.cli.output import CleanOpt, Format, OutputOpt
 from keyplane.cli.tokens import (
@@ -20,7 +21,7 @@ from keyplane.cli.tokens import (
 )
 
 SCOPE = "DEPLOYMENT"
-app = typer.Typer(help="Deployment API tokens.", no_args_is_help=True)
+app = group(help="Deployment API tokens.")
 RoleOpt = Annotated[
     str, typer.Option("--role", help="DEPLOYMENT_ADMIN or a custom deployment role.")
 ]

@@ -13,11 +13,12 @@ from typing import Annotated
 import typer
 
 from keyplane.cli import output
+from keyplane.cli.apps import group
 from keyplane.cli.context import DeploymentOpt, OrgOpt, connect
 from keyplane.cli.errors import UsageError
 from keyplane.cli.output import Column, Format, OutputOpt, field, when
 
-app = typer.Typer(help="Environment variables of a deployment.", no_args_is_help=True)
+app = group(help="Environment variables of a deployment.")
 
 COLUMNS: list[Column] = [
     ("key", field("key")),

@@ -19,12 +19,12 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import httpx
 import typer
 
 from keyplane.cli import login_store, output
 from keyplane.cli.credentials import KEY_ID_VAR, TOKEN_VAR, server_url
 from keyplane.cli.errors import CliError, NotAuthenticated
+from keyplane.client import ServerUnreachable, post_form, send
 
 CLIENT = {"client_id": login_store.CLIENT_ID}
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -57,8 +57,8 @@ def logout() -> None:
         return
     form = {**CLIENT, "token": stored["refresh_token"], "token_type_hint": "refresh_token"}
     try:
-        httpx.post(f"{url}/oauth/revoke", data=form, timeout=30)
-    except httpx.HTTPError as error:
+        post_form(url, "/oauth/revoke", form)
+    except ServerUnreachable as error:
         output.warn(f"the server could not be told ({error}); the local login is deleted")
     output.note(f"signed out of {url}")
 
@@ -74,7 +74,7 @@ def _device_flow(url: str) -> dict[str, Any]:
     while time.monotonic() < deadline:
         time.sleep(interval)
         form = {**CLIENT, "grant_type": DEVICE_GRANT, "device_code": started["device_code"]}
-        answer = httpx.post(f"{url}/oauth/token", data=form, timeout=30)
+        answer = post_form(url, "/oauth/token", form)
         body = answer.json()
         if answer.status_code == 200:
             return dict(body)
@@ -154,9 +154,9 @@ class _Catcher:
 
 def _post(url: str, path: str, form: dict[str, str]) -> dict[str, Any]:
     try:
-        answer = httpx.post(f"{url}{path}", data=form, timeout=30)
-    except httpx.HTTPError as error:
-        raise CliError(f"cannot reach {url}: {error}", hint="check KEYPLANE_URL") from None
+        answer = post_form(url, path, form)
+    except ServerUnreachable as error:
+        raise CliError(str(error), hint="check KEYPLANE_URL") from None
     body = answer.json() if answer.content else {}
     if answer.status_code != 200:
         raise NotAuthenticated(f"sign-in failed: {body.get('error_description', answer.text)}")
@@ -164,7 +164,5 @@ def _post(url: str, path: str, form: dict[str, str]) -> dict[str, Any]:
 
 
 def _whoami(url: str, access_token: str) -> str:
-    answer = httpx.get(
-        f"{url}/v1/self", headers={"Authorization": f"Bearer {access_token}"}, timeout=30
-    )
+    answer = send("GET", f"{url}/v1/self", headers={"Authorization": f"Bearer {access_token}"})
     return str(answer.json().get("name", "")) if answer.status_code == 200 else ""

@@ -15,8 +15,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from keyplane.cli.errors import NotAuthenticated
 
 CLIENT_ID = "keyplane-cli"
@@ -89,9 +87,11 @@ def fresh_access_token(env: Mapping[str, str], url: str) -> str:
         "refresh_token": stored["refresh_token"],
         "client_id": CLIENT_ID,
     }
+    from keyplane.client import ServerUnreachable, post_form  # only when a refresh is due
+
     try:
-        answer = httpx.post(f"{url}/oauth/token", data=form, timeout=30)
-    except httpx.HTTPError as error:
+        answer = post_form(url, "/oauth/token", form)
+    except ServerUnreachable as error:
         raise NotAuthenticated(f"cannot refresh the login at {url}: {error}") from None
     if answer.status_code != 200:
         forget(env, url)

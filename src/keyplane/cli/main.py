@@ -1,87 +1,174 @@
-"""Entry point: assembles the command groups and turns CLI errors into exit codes.
+"""Entry point: the command groups, each imported only when it runs, and the exit codes.
 
-``server`` and ``admin`` need FastAPI, SQLAlchemy and uvicorn; they are imported only
-when one of them runs, because CI jobs run the API commands many times and each start
-would otherwise pay for importing the whole server.
+A CI job runs the CLI many times, and each start would otherwise pay for importing
+every command group (and ``server``/``admin`` the whole server stack) just to run one.
+So the top-level group knows its commands by name and one-line help only, and imports
+a command's module when that command is looked up; ``keyplane --version`` answers
+before Typer is even imported.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Any
 
-import typer
-from rich.text import Text
-from typer.core import TyperGroup
+from keyplane import __version__
 
-from keyplane.cli import audit, deploy, deployment, login, organization, whoami, workspace
-from keyplane.cli.errors import CliError
-from keyplane.cli.output import err
+PROG = "keyplane"
+COMPLETE_VAR = "_KEYPLANE_COMPLETE"
+VERSION_ARGS = (["--version"], ["version"])
+SERVER_COMMANDS = ("server", "admin")  # need `pip install 'keyplane[server]'`
 
-# name -> (module, attribute: a Typer app or a command function)
-LAZY_COMMANDS = {
-    "server": ("keyplane.cli.server", "serve"),
-    "admin": ("keyplane.cli.admin", "app"),
+# name -> (module, attribute: a Typer app or a command function, one-line help).
+# The help is what `keyplane --help` lists without importing the module; a test checks
+# that it matches the command's own docstring.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "whoami": (
+        "keyplane.cli.whoami",
+        "whoami",
+        "Show the principal behind the current credential, its organization and roles.",
+    ),
+    "login": (
+        "keyplane.cli.login",
+        "login",
+        "Sign in as yourself; the CLI then acts with your roles until `keyplane logout`.",
+    ),
+    "logout": (
+        "keyplane.cli.login",
+        "logout",
+        "Sign out: the server revokes the login, and the stored tokens are deleted.",
+    ),
+    "organization": (
+        "keyplane.cli.organization",
+        "app",
+        "Organizations, their users and Organization API tokens.",
+    ),
+    "workspace": ("keyplane.cli.workspace", "app", "Workspaces, their API tokens and users."),
+    "deployment": ("keyplane.cli.deployment", "app", "Deployments and their API tokens."),
+    "deploy": (
+        "keyplane.cli.deploy",
+        "app",
+        "Push the project folder to a deployment: `keyplane deploy DEPLOYMENT_ID`.",
+    ),
+    "audit": ("keyplane.cli.audit", "app", "The audit trail: who did what, with which credential."),
+    "server": (
+        "keyplane.cli.server",
+        "serve",
+        "Apply pending migrations and start the API server.",
+    ),
+    "admin": (
+        "keyplane.cli.admin",
+        "app",
+        "Operator tasks on the database (run where the server's settings are).",
+    ),
+    "version": ("keyplane.cli.version", "version", "Print the keyplane CLI version."),
+    "completion": (
+        "keyplane.cli.version",
+        "completion",
+        "Print the shell completion script: `source <(keyplane completion bash)`.",
+    ),
 }
 
 
-class LazyGroup(TyperGroup):
-    """A group whose ``LAZY_COMMANDS`` are imported only when they are looked up.
-
-    Typer vendors its own click and does not export its Context and Command types,
-    hence the ``Any`` in these two overrides.
-    """
-
-    def list_commands(self, ctx: Any) -> list[str]:
-        return [*super().list_commands(ctx), *LAZY_COMMANDS]
-
-    def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        if cmd_name not in LAZY_COMMANDS:
-            return super().get_command(ctx, cmd_name)
-        module, attribute = LAZY_COMMANDS[cmd_name]
-        target = getattr(importlib.import_module(module), attribute)
-        if not isinstance(target, typer.Typer):
-            function, target = target, typer.Typer()
-            target.command(cmd_name)(function)
-        target._add_completion = False  # a subcommand: completion belongs to the top level
-        command = typer.main.get_command(target)
-        command.name = cmd_name
-        return command
-
-
-app = typer.Typer(
-    name="keyplane",
-    cls=LazyGroup,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-
-
-@app.callback()
-def main() -> None:
-    """keyplane: identity and access for automation.
-
-    API commands use the server in KEYPLANE_URL and the credential in ASTRO_API_TOKEN.
-    """
-
-
-app.command("whoami")(whoami.whoami)
-app.command("login")(login.login)
-app.command("logout")(login.logout)
-app.add_typer(organization.app, name="organization")
-app.add_typer(workspace.app, name="workspace")
-app.add_typer(deployment.app, name="deployment")
-app.add_typer(deploy.app, name="deploy")
-app.add_typer(audit.app, name="audit")
-
-
 def run() -> None:
+    """The ``keyplane`` console script."""
+    if sys.argv[1:] in VERSION_ARGS:
+        sys.stdout.write(f"{PROG} {__version__}\n")
+        return
+    from keyplane.cli.errors import CliError
+
+    if os.environ.get(COMPLETE_VAR):
+        # Typer registers its completion classes only with its own --install-completion.
+        from typer._completion_classes import completion_init
+
+        completion_init()
     try:
-        app()
+        build()(prog_name=PROG)
     except CliError as error:
+        from rich.text import Text
+
+        from keyplane.cli.output import err
+
         err.print(Text.assemble(("error: ", "bold red"), error.message))
         if error.hint:
             err.print(Text.assemble(("hint: ", "bold"), error.hint))
         sys.exit(int(error.exit_code))
+
+
+def build() -> Any:
+    """The top-level click group (imports Typer, none of the command modules)."""
+    import typer
+    from typer.core import TyperGroup
+
+    from keyplane.cli.apps import lighten
+
+    class LazyGroup(TyperGroup):
+        """Imports a command's module when the command is looked up, not before."""
+
+        def list_commands(self, ctx: Any) -> list[str]:
+            return list(COMMANDS)
+
+        def get_command(self, ctx: Any, cmd_name: str) -> Any:
+            if cmd_name not in COMMANDS:
+                return None
+            return load(cmd_name)
+
+        def format_commands(self, ctx: Any, formatter: Any) -> None:
+            rows = [(name, help_text) for name, (_, _, help_text) in COMMANDS.items()]
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    app = typer.Typer(
+        name=PROG,
+        cls=LazyGroup,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+
+    @app.callback()
+    def main(
+        show_version: bool = typer.Option(
+            False, "--version", help="Print the version and exit.", is_eager=True
+        ),
+    ) -> None:
+        """keyplane: identity and access for automation.
+
+        API commands use the server in KEYPLANE_URL and the credential in ASTRO_API_TOKEN
+        (or ASTRONOMER_KEY_ID and ASTRONOMER_KEY_SECRET, or `keyplane login`).
+        """
+        if show_version:
+            typer.echo(f"{PROG} {__version__}")
+            raise typer.Exit()
+
+    lighten()
+    return typer.main.get_command(app)
+
+
+def load(name: str) -> Any:
+    """The click command for one top-level name, importing its module now."""
+    import typer
+
+    module, attribute, _ = COMMANDS[name]
+    try:
+        target = getattr(importlib.import_module(module), attribute)
+    except ModuleNotFoundError as error:
+        if name not in SERVER_COMMANDS:
+            raise
+        from keyplane.cli.errors import CliError
+
+        raise CliError(
+            f"`keyplane {name}` needs the server, which is not installed ({error.name} is missing)",
+            hint="pip install 'keyplane[server]'",
+        ) from None
+    if not isinstance(target, typer.Typer):
+        function, target = target, typer.Typer(rich_markup_mode=None)
+        target.command(name)(function)
+    target._add_completion = False  # a subcommand: completion belongs to the top level
+    command = typer.main.get_command(target)
+    command.name = name
+    return command

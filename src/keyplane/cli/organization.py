@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import typer
-
 from keyplane.cli import organization_sso, organization_token, output
+from keyplane.cli.apps import group
 from keyplane.cli.context import OrgOpt, connect
 from keyplane.cli.output import Column, Format, OutputOpt, field, when
 
-app = typer.Typer(help="Organizations, and their Organization API tokens.", no_args_is_help=True)
+app = group(help="Organizations, and their Organization API tokens.")
 app.add_typer(organization_token.app, name="token")
 app.add_typer(organization_sso.app, name="sso")
 

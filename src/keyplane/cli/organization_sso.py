@@ -7,10 +7,11 @@ from typing import Annotated, Any
 import typer
 
 from keyplane.cli import output
+from keyplane.cli.apps import group
 from keyplane.cli.context import OrgOpt, connect
 from keyplane.cli.output import Column, Format, OutputOpt, field, when
 
-app = typer.Typer(help="Single sign-on (OpenID Connect) connections.", no_args_is_help=True)
+app = group(help="Single sign-on (OpenID Connect) connections.")
 
 COLUMNS: list[Column] = [
     ("id", field("id")),

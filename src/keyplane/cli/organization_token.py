@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from keyplane.cli import output, tokens
+from keyplane.cli.apps import group
 from keyplane.cli.context import OrgOpt, connect
 from keyplane.cli.output import CleanOpt, Format, OutputOpt, field
 from keyplane.cli.tokens import (
@@ -20,7 +21,7 @@ from keyplane.cli.tokens import (
 )
 
 SCOPE = "ORGANIZATION"
-app = typer.Typer(help="Organization API tokens.", no_args_is_help=True)
+app = group(help="Organization API tokens.")
 RoleOpt = Annotated[
     str, typer.Option("--role", help="ORGANIZATION_MEMBER, _BILLING_ADMIN or _OWNER.")
 ]

@@ -7,11 +7,12 @@ from typing import Annotated
 import typer
 
 from keyplane.cli import output, workspace_token, workspace_user
+from keyplane.cli.apps import group
 from keyplane.cli.context import OrgOpt, WorkspaceOpt, connect
 from keyplane.cli.errors import UsageError
 from keyplane.cli.output import Column, Format, OutputOpt, field, when
 
-app = typer.Typer(help="Workspaces, their API tokens and users.", no_args_is_help=True)
+app = group(help="Workspaces, their API tokens and users.")
 app.add_typer(workspace_token.app, name="token")
 app.add_typer(workspace_user.app, name="user")
 

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from keyplane.cli import output, tokens
+from keyplane.cli.apps import group
 from keyplane.cli.context import OrgOpt, WorkspaceOpt, connect
 from keyplane.cli.errors import UsageError
 from keyplane.cli.output import CleanOpt, Format, OutputOpt
@@ -21,7 +22,7 @@ from keyplane.cli.tokens import (
 )
 
 SCOPE = "WORKSPACE"
-app = typer.Typer(help="Workspace API tokens.", no_args_is_help=True)
+app = group(help="Workspace API tokens.")
 RoleOpt = Annotated[
     str,
     typer.Option("--role", help="WORKSPACE_ACCESSOR, _MEMBER, _AUTHOR, _OPERATOR or _OWNER."),

@@ -7,10 +7,11 @@ from typing import Annotated
 import typer
 
 from keyplane.cli import output
+from keyplane.cli.apps import group
 from keyplane.cli.context import OrgOpt, WorkspaceOpt, connect
 from keyplane.cli.output import Column, Format, OutputOpt, field
 
-app = typer.Typer(help="Users' roles in a workspace.", no_args_is_help=True)
+app = group(help="Users' roles in a workspace.")
 COLUMNS: list[Column] = [
     ("id", field("id")),
     ("email", field("email")),

@@ -1,0 +1,117 @@
+"""How every command group is made, so that they all start and print help alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+
+def group(help: str, **options: Any) -> typer.Typer:
+    """A command group with plain help.
+
+    Rich's help renderer costs about 100 ms of imports on every ``--help``; plain help
+    reads the same in a CI log.
+    """
+    options.setdefault("no_args_is_help", True)
+    return typer.Typer(help=help, rich_markup_mode=None, **options)
+
+
+def lighten() -> None:
+    """Convert plain option values (str, bool, int, enum, Path) without pydantic.
+
+    Typer converts every value through a pydantic TypeAdapter, whose imports cost
+    about 80 ms on each start, more than the rest of ``keyplane whoami``. This puts a
+    converter with the same checks (choices, ranges, path rules) in Typer's
+    per-parameter converter slot first; any other type keeps Typer's own. It reaches
+    into Typer internals, hence the version bound in pyproject.toml; if they move,
+    nothing breaks, the CLI only starts slower (a test says so).
+    """
+    try:
+        from typer._coercion import RuntimeParam
+        from typer.core import _TyperParameter
+    except ImportError:  # pragma: no cover - another Typer: keep its converters
+        return
+    if getattr(_TyperParameter, "_keyplane_light", False):
+        return
+    light = _light_class(RuntimeParam)
+    typers_own = _TyperParameter.get_runtime_param
+
+    def get_runtime_param(self: Any) -> Any:
+        if self._runtime_param is None:
+            descriptor = self.type_descriptor
+            info = descriptor.parameter_info
+            convert = _converter(descriptor.annotation, info)
+            if convert is not None:
+                self._runtime_param = light(
+                    parameter_info=info, annotation=descriptor.annotation, convert=convert
+                )
+        return typers_own(self)
+
+    _TyperParameter.get_runtime_param = get_runtime_param  # type: ignore[method-assign]
+    _TyperParameter._keyplane_light = True  # type: ignore[attr-defined]
+
+
+def _converter(annotation: Any, info: Any) -> Any:
+    from enum import Enum
+    from pathlib import Path
+
+    from typer._param_types import coerce_cli_choice, coerce_cli_path
+
+    if annotation is str:
+        return str
+    if annotation is bool:
+        return _boolean
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        choices = tuple(annotation)
+        return lambda value: coerce_cli_choice(
+            value, choices=choices, case_sensitive=info.case_sensitive
+        )
+    if annotation is int and not info.clamp:
+        return lambda value: _in_range(int(value), info.min, info.max)
+    if annotation is Path:
+        return lambda value: coerce_cli_path(Path(value), info, path_type=Path)
+    return None
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in TRUE or text in FALSE:
+        return text in TRUE
+    raise ValueError(f"{value!r} is not a valid boolean.")
+
+
+TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
+FALSE = frozenset({"0", "false", "f", "no", "n", "off", ""})
+
+
+def _in_range(value: int, low: int | None, high: int | None) -> int:
+    if (low is not None and value < low) or (high is not None and value > high):
+        bounds = f"{'' if low is None else f'{low}<='}x{'' if high is None else f'<={high}'}"
+        raise ValueError(f"{value} is not in the range {bounds}.")
+    return value
+
+
+_LIGHT: dict[str, Any] = {}
+
+
+def _light_class(base: Any) -> Any:
+    if "class" not in _LIGHT:
+        from dataclasses import dataclass
+
+        from typer._click.exceptions import BadParameter
+
+        @dataclass(frozen=True)
+        class Light(base):  # type: ignore[misc]
+            convert: Any
+
+            def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+                try:
+                    return self.convert(value)
+                except ValueError as error:
+                    raise BadParameter(str(error), ctx=ctx, param=param) from None
+
+        _LIGHT["class"] = Light
+    return _LIGHT["class"]
