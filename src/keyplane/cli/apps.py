@@ -5,6 +5,33 @@ from __future__ import annotations
 from typing import Any
 
 import typer
+from typer.core import TyperGroup
+
+# Options whose value may be left out: (the value then, the values it may have).
+# Astro writes `--cicd-enforcement enable|disable`; keyplane's older form is the bare flag.
+OPTIONAL_VALUES = {"--cicd-enforcement": ("enable", ("enable", "disable"))}
+
+
+def astro_shorthands(command: Any, args: list[str]) -> list[str]:
+    """Astro's ``--json`` as ``--output json``, and the options of OPTIONAL_VALUES."""
+    names = {p.name for p in command.params}
+    if "--json" in args and "output_format" in names:
+        at = args.index("--json")
+        args = [*args[:at], "--output", "json", *args[at + 1 :]]
+    for option, (implied, values) in OPTIONAL_VALUES.items():
+        if option in args:
+            at = args.index(option)
+            if at + 1 == len(args) or args[at + 1] not in values:
+                args = [*args[: at + 1], implied, *args[at + 1 :]]
+    return args
+
+
+class Group(TyperGroup):
+    """A group whose subcommands take Astro's shorthands (see :func:`astro_shorthands`)."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name, command, rest = super().resolve_command(ctx, args)
+        return name, command, astro_shorthands(command, rest) if command else rest
 
 
 def group(help: str, **options: Any) -> typer.Typer:
@@ -14,6 +41,7 @@ def group(help: str, **options: Any) -> typer.Typer:
     reads the same in a CI log.
     """
     options.setdefault("no_args_is_help", True)
+    options.setdefault("cls", Group)
     return typer.Typer(help=help, rich_markup_mode=None, **options)
 
 

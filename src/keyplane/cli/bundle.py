@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-import pathspec
-
 IGNORE_FILE = ".keyplaneignore"
 ALWAYS_IGNORED = [".git/"]
 
@@ -33,6 +31,8 @@ class Bundle:
 
 def included_files(root: Path) -> list[str]:
     """Relative POSIX paths of the files to pack, sorted."""
+    import pathspec  # only when packing, not on every start of the CLI
+
     lines = list(ALWAYS_IGNORED)
     ignore = root / IGNORE_FILE
     if ignore.is_file():

@@ -1,6 +1,10 @@
 """``keyplane deploy``: push a project folder to a deployment; list and inspect deploys.
 
-``keyplane deploy [PATH]`` is short for ``keyplane deploy push [PATH]``.
+``keyplane deploy [DEPLOYMENT_ID]`` is short for ``keyplane deploy push …``: as in the
+Astro CLI, the argument names the deployment and the current folder is pushed.
+keyplane's older ``keyplane deploy PATH --deployment-id ID`` still works: an argument
+is read as the folder when the deployment is given by option, or when it is plainly a
+path (``.``, ``..``, or containing ``/``), which a deployment id never is.
 """
 
 from __future__ import annotations
@@ -9,28 +13,20 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TransferSpeedColumn,
-)
-from typer.core import TyperGroup
 
-from keyplane.cli import output
-from keyplane.cli.apps import group
+from keyplane.cli import output, pick
+from keyplane.cli.apps import Group, group
 from keyplane.cli.bundle import IGNORE_FILE, pack
-from keyplane.cli.context import DeploymentOpt, OrgOpt, connect
+from keyplane.cli.context import DeploymentOpt, OrgOpt, Session, connect
 from keyplane.cli.errors import UsageError
-from keyplane.cli.output import Column, Format, OutputOpt, field, when
+from keyplane.cli.output import Column, ForceOpt, Format, KeyOpt, OutputOpt, field, when
 
 
-class DeployGroup(TyperGroup):
-    """Anything that is not a subcommand is the PATH of ``push``."""
+class DeployGroup(Group):
+    """Anything that is not a subcommand goes to ``push`` (``--help`` too: its flags)."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
+        if not args or args[0] not in self.commands:
             args = ["push", *args]
         result: list[str] = super().parse_args(ctx, args)
         return result
@@ -38,7 +34,8 @@ class DeployGroup(TyperGroup):
 
 app = group(
     cls=DeployGroup,
-    help="Push code to a deployment: `keyplane deploy [PATH] --deployment-id ID`.",
+    no_args_is_help=False,
+    help="Push the project folder to a deployment: `keyplane deploy DEPLOYMENT_ID`.",
 )
 
 COLUMNS: list[Column] = [
@@ -49,52 +46,97 @@ COLUMNS: list[Column] = [
     ("size", field("sizeBytes")),
     ("description", field("description")),
 ]
-PathArg = Annotated[
-    Path,
-    typer.Argument(help="The project folder (default: the current one).", show_default=False),
+TargetArg = Annotated[
+    str | None,
+    typer.Argument(
+        help="The deployment (Astro's form); or, with --deployment-id, the folder to push.",
+        show_default=False,
+        metavar="DEPLOYMENT_ID",
+    ),
 ]
+
+
+def is_path(text: str) -> bool:
+    return text in (".", "..") or "/" in text or text.startswith("~")
 
 
 @app.command()
 def push(
-    path: PathArg = Path("."),
+    target: TargetArg = None,
     deployment_id: DeploymentOpt = None,
+    deployment_name: Annotated[
+        str | None,
+        typer.Option("--deployment-name", "-n", help="Select the deployment by name (unique)."),
+    ] = None,
+    workspace_id: Annotated[
+        str | None, typer.Option("--workspace-id", help="Look --deployment-name up here.")
+    ] = None,
     description: Annotated[str, typer.Option(help="What this deploy changes.")] = "",
+    force: ForceOpt = False,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
-    """Pack PATH (minus what .keyplaneignore lists) and upload it; prints the deploy id."""
+    """Pack the current folder (minus .keyplaneignore) and upload it; prints the deploy id.
+
+    `keyplane deploy list` and `keyplane deploy inspect DEPLOY_ID` show past deploys.
+    """
+    path = Path(".")
+    if target and (deployment_id or deployment_name or is_path(target)):
+        path, target = Path(target).expanduser(), None
     if not path.is_dir():
         raise UsageError(f"{path} is not a folder: give the project folder to deploy")
     with connect(organization_id) as session:
-        target = session.deployment_id(deployment_id)
-        bundle = pack(path)
-        with bundle.file:
-            if bundle.files == 0:
-                raise UsageError(f"nothing to deploy: {path} is empty after {IGNORE_FILE}")
-            output.note(
-                f"packed {bundle.files} file(s) from {path} into {bundle.size} bytes "
-                f"(sha256:{bundle.sha256[:12]}…)"
+        chosen = pick.one_id(
+            "deployment",
+            positional=target,
+            option=deployment_id,
+            name=deployment_name,
+            option_flag="--deployment-id",
+            name_flag="--deployment-name",
+            listing=lambda: session.client.list_deployments(session.org_id, workspace_id),
+            default=lambda: session.deployment_id(None),
+        )
+        _upload(session, chosen, path, description, output_format)
+
+
+def _upload(
+    session: Session, target: str, path: Path, description: str, output_format: Format
+) -> None:
+    bundle = pack(path)
+    with bundle.file:
+        if bundle.files == 0:
+            raise UsageError(f"nothing to deploy: {path} is empty after {IGNORE_FILE}")
+        output.note(
+            f"packed {bundle.files} file(s) from {path} into {bundle.size} bytes "
+            f"(sha256:{bundle.sha256[:12]}…)"
+        )
+        with _progress() as bar:
+            task = bar.add_task("uploading", total=bundle.size)
+            deploy = session.client.create_deploy(
+                session.org_id,
+                target,
+                bundle.file,
+                bundle.size,
+                description=description,
+                sha256=bundle.sha256,
+                progress=lambda sent: bar.advance(task, sent),
             )
-            with _progress() as bar:
-                task = bar.add_task("uploading", total=bundle.size)
-                deploy = session.client.create_deploy(
-                    session.org_id,
-                    target,
-                    bundle.file,
-                    bundle.size,
-                    description=description,
-                    sha256=bundle.sha256,
-                    progress=lambda sent: bar.advance(task, sent),
-                )
-    if output_format is Format.JSON:
-        output.emit_json(deploy)
+    if output_format is not Format.TABLE:
+        output.emit_data(deploy, output_format)
         return
     output.note(f"deployed to {target} as {deploy['createdBy']['name']}: deploy {deploy['id']}")
     output.emit_value(deploy["id"])
 
 
-def _progress() -> Progress:
+def _progress() -> Any:
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TransferSpeedColumn,
+    )
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -124,6 +166,7 @@ def list_deploys(
 def inspect(
     deploy_id: Annotated[str, typer.Argument(help="The deploy.")],
     deployment_id: DeploymentOpt = None,
+    key: KeyOpt = None,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
@@ -133,4 +176,4 @@ def inspect(
             session.org_id, session.deployment_id(deployment_id), deploy_id
         )
     columns = [*COLUMNS, ("credential sha256", field("credentialFingerprint"))]
-    output.emit_one(deploy, output_format, columns)
+    output.emit_one(deploy, output_format, columns, key)

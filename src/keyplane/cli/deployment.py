@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
 
-from keyplane.cli import deployment_api_key, deployment_token, deployment_variable, output
+from keyplane.cli import deployment_api_key, deployment_token, deployment_variable, output, pick
 from keyplane.cli.apps import group
-from keyplane.cli.context import DeploymentOpt, OrgOpt, WorkspaceOpt, connect
+from keyplane.cli.context import DeploymentOpt, OrgOpt, Session, connect
 from keyplane.cli.errors import UsageError
-from keyplane.cli.output import Column, Format, OutputOpt, field, when
+from keyplane.cli.output import Column, ForceOpt, Format, KeyOpt, OutputOpt, field, when
 
 app = group(help="Deployments and their API tokens.")
 app.add_typer(deployment_token.app, name="token")
@@ -25,32 +26,85 @@ COLUMNS: list[Column] = [
     ("ci/cd enforced", field("isCicdEnforced")),
     ("created", when("createdAt")),
 ]
-NameOpt = Annotated[str, typer.Option("--name", help="The deployment's name.")]
-DescriptionOpt = Annotated[str, typer.Option("--description", help="What it runs.")]
-NewNameOpt = Annotated[str | None, typer.Option("--name", help="New name.")]
-NewDescriptionOpt = Annotated[str | None, typer.Option("--description", help="New description.")]
-CicdOpt = Annotated[
-    bool | None,
+NameOpt = Annotated[str, typer.Option("--name", "-n", help="The deployment's name.")]
+DescriptionOpt = Annotated[str, typer.Option("--description", "-d", help="What it runs.")]
+NewNameOpt = Annotated[str | None, typer.Option("--name", "-n", help="New name.")]
+NewDescriptionOpt = Annotated[
+    str | None, typer.Option("--description", "-d", help="New description.")
+]
+DeploymentArg = Annotated[
+    str | None,
+    typer.Argument(help="The deployment's id.", show_default=False, metavar="DEPLOYMENT_ID"),
+]
+DeploymentNameOpt = Annotated[
+    str | None,
+    typer.Option("--deployment-name", help="Select the deployment by name (it must be unique)."),
+]
+ShortDeploymentNameOpt = Annotated[
+    str | None,
     typer.Option(
-        "--cicd-enforcement/--no-cicd-enforcement",
-        help="When on, deploys must come from an API token or key, not a personal login.",
+        "--deployment-name", "-n", help="Select the deployment by name (it must be unique)."
     ),
 ]
-RequiredDeploymentOpt = Annotated[
-    str, typer.Option("--deployment-id", help="The deployment to delete (never a default).")
+ShortWorkspaceOpt = Annotated[
+    str | None,
+    typer.Option("--workspace-id", "-w", help="Workspace (default: a Workspace token's own)."),
 ]
 FilterWorkspaceOpt = Annotated[
-    str | None, typer.Option("--workspace-id", help="Only this workspace's deployments.")
+    str | None, typer.Option("--workspace-id", "-w", help="Only this workspace's deployments.")
 ]
+
+
+class Switch(StrEnum):
+    ENABLE = "enable"
+    DISABLE = "disable"
+
+
+CicdOpt = Annotated[
+    Switch | None,
+    typer.Option(
+        "--cicd-enforcement",
+        help="enable or disable (alone: enable). When on, deploys must come from an API "
+        "token or key, not a personal login.",
+    ),
+]
+NoCicdOpt = Annotated[
+    bool, typer.Option("--no-cicd-enforcement", help="Same as --cicd-enforcement disable.")
+]
+
+
+def select(
+    session: Session,
+    positional: str | None,
+    option: str | None,
+    name: str | None,
+    workspace_id: str | None = None,
+) -> str:
+    """The deployment to act on: an id argument, --deployment-id or --deployment-name."""
+    return pick.one_id(
+        "deployment",
+        positional=positional,
+        option=option,
+        name=name,
+        option_flag="--deployment-id",
+        name_flag="--deployment-name",
+        listing=lambda: session.client.list_deployments(session.org_id, workspace_id),
+        default=lambda: session.deployment_id(None),
+    )
 
 
 @app.command("list")
 def list_deployments(
     workspace_id: FilterWorkspaceOpt = None,
+    all_workspaces: Annotated[
+        bool, typer.Option("--all", "-a", help="Every workspace's (ignore a token's own).")
+    ] = False,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
     """List the deployments you can see."""
+    if all_workspaces and workspace_id:
+        raise UsageError("pass --all or --workspace-id, not both")
     with connect(organization_id) as session:
         deployments = session.client.list_deployments(session.org_id, workspace_id)
         if not deployments and session.lacks_workspace_roles():
@@ -62,7 +116,9 @@ def list_deployments(
 def create(
     name: NameOpt,
     description: DescriptionOpt = "",
-    workspace_id: WorkspaceOpt = None,
+    workspace_id: ShortWorkspaceOpt = None,
+    cicd_enforcement: CicdOpt = None,
+    force: ForceOpt = False,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
@@ -71,60 +127,85 @@ def create(
         deployment = session.client.create_deployment(
             session.org_id, session.workspace_id(workspace_id), name, description
         )
+        if cicd_enforcement is Switch.ENABLE:
+            deployment = session.client.update_deployment(
+                session.org_id, deployment["id"], is_cicd_enforced=True
+            )
     output.emit_one(deployment, output_format, COLUMNS)
 
 
 @app.command()
 def inspect(
+    deployment: DeploymentArg = None,
     deployment_id: DeploymentOpt = None,
+    deployment_name: ShortDeploymentNameOpt = None,
+    key: KeyOpt = None,
+    clean_output: Annotated[
+        bool, typer.Option("--clean-output", "-c", help="Accepted for Astro CLI scripts.")
+    ] = False,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
-    """Show one deployment."""
+    """Show one deployment (--key FIELD: only that field's value)."""
     with connect(organization_id) as session:
-        deployment = session.client.get_deployment(
-            session.org_id, session.deployment_id(deployment_id)
-        )
-    output.emit_one(deployment, output_format, COLUMNS)
+        target = select(session, deployment, deployment_id, deployment_name)
+        found = session.client.get_deployment(session.org_id, target)
+    output.emit_one(found, output_format, COLUMNS, key)
 
 
 @app.command()
 def update(
+    deployment: DeploymentArg = None,
     deployment_id: DeploymentOpt = None,
+    deployment_name: DeploymentNameOpt = None,
     name: NewNameOpt = None,
     description: NewDescriptionOpt = None,
     cicd_enforcement: CicdOpt = None,
+    no_cicd_enforcement: NoCicdOpt = False,
+    workspace_id: ShortWorkspaceOpt = None,
+    force: ForceOpt = False,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
     """Change a deployment's name, description or CI/CD enforcement."""
-    if name is None and description is None and cicd_enforcement is None:
+    if cicd_enforcement and no_cicd_enforcement:
+        raise UsageError("pass --cicd-enforcement or --no-cicd-enforcement, not both")
+    enforced = None
+    if cicd_enforcement or no_cicd_enforcement:
+        enforced = cicd_enforcement is Switch.ENABLE
+    if name is None and description is None and enforced is None:
         raise UsageError(
-            "nothing to update: pass --name, --description, "
-            "or --cicd-enforcement / --no-cicd-enforcement"
+            "nothing to update: pass --name, --description, or --cicd-enforcement enable|disable"
         )
     with connect(organization_id) as session:
-        deployment = session.client.update_deployment(
-            session.org_id,
-            session.deployment_id(deployment_id),
-            name=name,
-            description=description,
-            is_cicd_enforced=cicd_enforcement,
+        target = select(session, deployment, deployment_id, deployment_name, workspace_id)
+        changed = session.client.update_deployment(
+            session.org_id, target, name=name, description=description, is_cicd_enforced=enforced
         )
-    output.emit_one(deployment, output_format, COLUMNS)
+    output.emit_one(changed, output_format, COLUMNS)
 
 
 @app.command()
 def delete(
-    deployment_id: RequiredDeploymentOpt,
+    deployment: DeploymentArg = None,
+    deployment_id: Annotated[
+        str | None, typer.Option("--deployment-id", help="The deployment to delete.")
+    ] = None,
+    deployment_name: ShortDeploymentNameOpt = None,
+    force: ForceOpt = False,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
-    """Delete a deployment with its API tokens and keys."""
+    """Delete a deployment with its API tokens and keys (never a default: name it)."""
     with connect(organization_id) as session:
-        session.client.delete_deployment(session.org_id, deployment_id)
-    output.emit_done(
-        output_format,
-        {"id": deployment_id, "deleted": True},
-        f"deleted deployment {deployment_id}",
-    )
+        target = pick.one_id(
+            "deployment",
+            positional=deployment,
+            option=deployment_id,
+            name=deployment_name,
+            option_flag="--deployment-id",
+            name_flag="--deployment-name",
+            listing=lambda: session.client.list_deployments(session.org_id),
+        )
+        session.client.delete_deployment(session.org_id, target)
+    output.emit_done(output_format, {"id": target, "deleted": True}, f"deleted deployment {target}")

@@ -1,4 +1,4 @@
-"""``keyplane deployment token``: Deployment API tokens."""
+"""``keyplane deployment token``: Deployment API tokens, and wider tokens' deployment roles."""
 
 from __future__ import annotations
 
@@ -6,31 +6,46 @@ from typing import Annotated
 
 import typer
 
-from keyplane.cli import tokens
+from keyplane.cli import grants, tokens
 from keyplane.cli.apps import group
-from keyplane.cli.context import DeploymentOpt, OrgOpt, connect
-from keyplane.cli.output import CleanOpt, Format, OutputOpt
+from keyplane.cli.context import OrgOpt, Session, connect
+from keyplane.cli.output import CleanOpt, ForceOpt, Format, OutputOpt
 from keyplane.cli.tokens import (
     DescriptionOpt,
     ExpirationOpt,
     NameOpt,
     NewDescriptionOpt,
-    NewNameOpt,
     NewRoleOpt,
+    RenameOpt,
+    SelectNameOpt,
     TokenIdArg,
 )
+from keyplane.domain.roles import DEPLOYMENT_ADMIN, Level
 
-SCOPE = "DEPLOYMENT"
+SCOPE = Level.DEPLOYMENT.value
+DEFAULT_ROLE = DEPLOYMENT_ADMIN
 app = group(help="Deployment API tokens.")
 RoleOpt = Annotated[
-    str, typer.Option("--role", help="DEPLOYMENT_ADMIN or a custom deployment role.")
+    str, typer.Option("--role", "-r", help="DEPLOYMENT_ADMIN or a custom deployment role.")
 ]
+DeploymentOpt = Annotated[
+    str | None,
+    typer.Option("--deployment-id", help="Deployment (default: a Deployment token's own)."),
+]
+app.add_typer(
+    grants.grant_app(Level.ORGANIZATION.value, SCOPE, DeploymentOpt, "deployment_id"),
+    name="organization-token",
+)
+app.add_typer(
+    grants.grant_app(Level.WORKSPACE.value, SCOPE, DeploymentOpt, "deployment_id"),
+    name="workspace-token",
+)
 
 
 @app.command()
 def create(
     name: NameOpt,
-    role: RoleOpt = "DEPLOYMENT_ADMIN",
+    role: RoleOpt = DEFAULT_ROLE,
     description: DescriptionOpt = "",
     expiration: ExpirationOpt = None,
     clean_output: CleanOpt = False,
@@ -59,7 +74,7 @@ def list_tokens(
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
-    """List a deployment's API tokens."""
+    """List a deployment's Deployment API tokens."""
     with connect(organization_id) as session:
         tokens.show_list(
             session, output_format, SCOPE, deployment_id=session.deployment_id(deployment_id)
@@ -68,10 +83,12 @@ def list_tokens(
 
 @app.command()
 def update(
-    token_id: TokenIdArg,
-    name: NewNameOpt = None,
+    token_id: TokenIdArg = None,
+    name: SelectNameOpt = None,
+    new_name: RenameOpt = None,
     description: NewDescriptionOpt = None,
     role: NewRoleOpt = None,
+    deployment_id: DeploymentOpt = None,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
@@ -82,28 +99,49 @@ def update(
             SCOPE,
             token_id,
             name=name,
+            new_name=new_name,
             description=description,
             role=role,
             output_format=output_format,
+            **_filters(session, token_id, deployment_id),
         )
 
 
 @app.command()
 def rotate(
-    token_id: TokenIdArg,
+    token_id: TokenIdArg = None,
+    name: SelectNameOpt = None,
     clean_output: CleanOpt = False,
+    force: ForceOpt = False,
+    deployment_id: DeploymentOpt = None,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
     """Give a Deployment API token a new value; the old one stops working at once."""
     with connect(organization_id) as session:
-        tokens.rotate(session, SCOPE, token_id, output_format, clean_output)
+        chosen = tokens.select(
+            session, SCOPE, token_id, name, **_filters(session, token_id, deployment_id)
+        )
+        tokens.rotate(session, SCOPE, chosen, output_format, clean_output)
 
 
 @app.command()
 def delete(
-    token_id: TokenIdArg, organization_id: OrgOpt = None, output_format: OutputOpt = Format.TABLE
+    token_id: TokenIdArg = None,
+    name: SelectNameOpt = None,
+    force: ForceOpt = False,
+    deployment_id: DeploymentOpt = None,
+    organization_id: OrgOpt = None,
+    output_format: OutputOpt = Format.TABLE,
 ) -> None:
     """Delete a Deployment API token; it stops working at once."""
     with connect(organization_id) as session:
-        tokens.delete(session, SCOPE, token_id, output_format)
+        chosen = tokens.select(
+            session, SCOPE, token_id, name, **_filters(session, token_id, deployment_id)
+        )
+        tokens.delete(session, SCOPE, chosen, output_format)
+
+
+def _filters(session: Session, token_id: str | None, given: str | None) -> dict[str, str]:
+    """Where to look a token up by name: this deployment (none needed with an id)."""
+    return {} if token_id else {"deployment_id": session.deployment_id(given)}

@@ -8,16 +8,18 @@ where shell history and process lists would see it.
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
-from keyplane.cli import output
+from keyplane.cli import output, pick
 from keyplane.cli.apps import group
-from keyplane.cli.context import DeploymentOpt, OrgOpt, connect
-from keyplane.cli.errors import UsageError
+from keyplane.cli.context import OrgOpt, Session, connect
+from keyplane.cli.errors import NotFound, UsageError
 from keyplane.cli.output import Column, Format, OutputOpt, field, when
 
+Json = dict[str, Any]
 app = group(help="Environment variables of a deployment.")
 
 COLUMNS: list[Column] = [
@@ -27,11 +29,40 @@ COLUMNS: list[Column] = [
     ("updated", when("updatedAt")),
     ("updated by", lambda v: v["updatedBy"]["name"]),
 ]
-KeyOpt = Annotated[str, typer.Option("--key", help="The variable's name.")]
-ValueOpt = Annotated[str | None, typer.Option("--value", help="The value.")]
+PairsArg = Annotated[
+    list[str] | None,
+    typer.Argument(help="KEY=VALUE pairs (Astro's form).", show_default=False, metavar="KEY=VALUE"),
+]
+KeyOpt = Annotated[str | None, typer.Option("--key", "-k", help="The variable's name.")]
+ValueOpt = Annotated[str | None, typer.Option("--value", "-v", help="The value.")]
 StdinOpt = Annotated[
     bool, typer.Option("--value-stdin", help="Read the value from stdin (for secrets).")
 ]
+LoadOpt = Annotated[
+    bool, typer.Option("--load", "-l", help="Take the variables from the --env file.")
+]
+EnvOpt = Annotated[Path, typer.Option("--env", "-e", help="The environment file.")]
+VarDeploymentOpt = Annotated[
+    str | None,
+    typer.Option("--deployment-id", "-d", help="Deployment (default: a Deployment token's own)."),
+]
+DeploymentNameOpt = Annotated[
+    str | None,
+    typer.Option("--deployment-name", "-n", help="Select the deployment by name (unique)."),
+]
+
+
+def _target(session: Session, deployment_id: str | None, name: str | None) -> str:
+    return pick.one_id(
+        "deployment",
+        positional=None,
+        option=deployment_id,
+        name=name,
+        option_flag="--deployment-id",
+        name_flag="--deployment-name",
+        listing=lambda: session.client.list_deployments(session.org_id),
+        default=lambda: session.deployment_id(None),
+    )
 
 
 def _value(value: str | None, from_stdin: bool, required: bool) -> str | None:
@@ -44,74 +75,156 @@ def _value(value: str | None, from_stdin: bool, required: bool) -> str | None:
     return value
 
 
+def read_env_file(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines of a dotenv file (``export``, quotes and ``#`` comments allowed)."""
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise UsageError(f"cannot read {path}: {error.strerror}") from None
+    found: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        line = line.removeprefix("export ").strip()
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"{path}:{number}: not KEY=VALUE")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        found[key.strip()] = value
+    return found
+
+
+def _pairs(
+    pairs: list[str] | None, key: str | None, value: str | None, stdin: bool, load: bool, env: Path
+) -> dict[str, str | None]:
+    """What to write: KEY=VALUE arguments, --load --env FILE, or --key with --value."""
+    wanted: dict[str, str | None] = {}
+    for pair in pairs or []:
+        name, sep, text = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f"{pair!r} is not KEY=VALUE")
+        wanted[name] = text
+    if load:
+        wanted.update(read_env_file(env))
+    if key:
+        wanted[key] = _value(value, stdin, required=False)
+    elif value is not None or stdin:
+        raise UsageError("--value needs --key (or give KEY=VALUE)")
+    if not wanted:
+        raise UsageError(
+            "nothing to write: give KEY=VALUE, --load --env FILE, or --key and --value"
+        )
+    return wanted
+
+
 @app.command("list")
 def list_variables(
-    deployment_id: DeploymentOpt = None,
+    key: KeyOpt = None,
+    save: Annotated[
+        bool, typer.Option("--save", "-s", help="Also write the plain values to --env.")
+    ] = False,
+    env: EnvOpt = Path(".env"),
+    deployment_id: VarDeploymentOpt = None,
+    deployment_name: DeploymentNameOpt = None,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
-    """Names and plain values; secret values are never shown."""
+    """Names and plain values; secret values are never shown (--key: only that one)."""
     with connect(organization_id) as session:
-        rows = session.client.list_variables(session.org_id, session.deployment_id(deployment_id))
+        target = _target(session, deployment_id, deployment_name)
+        rows = session.client.list_variables(session.org_id, target)
+    if key:
+        rows = [row for row in rows if row["key"] == key]
+        if not rows:
+            raise NotFound(f"no variable {key} on deployment {target}")
+    if save:
+        plain = [f"{r['key']}={r['value']}" for r in rows if not r["isSecret"]]
+        env.write_text("".join(line + "\n" for line in plain))
+        output.note(f"wrote {len(plain)} variable(s) to {env} (secret values are never readable)")
     output.emit_list(rows, output_format, COLUMNS, "no variables")
 
 
 @app.command()
 def create(
-    key: KeyOpt,
+    pairs: PairsArg = None,
+    key: KeyOpt = None,
     value: ValueOpt = None,
     value_stdin: StdinOpt = False,
-    secret: Annotated[bool, typer.Option("--secret", help="Write-only, stored encrypted.")] = False,
-    deployment_id: DeploymentOpt = None,
+    secret: Annotated[
+        bool, typer.Option("--secret", "-s", help="Write-only, stored encrypted.")
+    ] = False,
+    load: LoadOpt = False,
+    env: EnvOpt = Path(".env"),
+    deployment_id: VarDeploymentOpt = None,
+    deployment_name: DeploymentNameOpt = None,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
-    """Add a variable."""
-    text = _value(value, value_stdin, required=True)
-    assert text is not None
+    """Add variables: KEY=VALUE ..., --load --env FILE, or --key K --value V."""
+    wanted = _pairs(pairs, key, value, value_stdin, load, env)
+    if key and wanted[key] is None:
+        raise UsageError("give a value: --value TEXT, or --value-stdin to read it from stdin")
     with connect(organization_id) as session:
-        row = session.client.create_variable(
-            session.org_id, session.deployment_id(deployment_id), key, text, secret
-        )
-    output.emit_one(row, output_format, COLUMNS)
+        target = _target(session, deployment_id, deployment_name)
+        rows = [
+            session.client.create_variable(session.org_id, target, name, str(text), secret)
+            for name, text in wanted.items()
+        ]
+    _show(rows, output_format)
 
 
 @app.command()
 def update(
-    key: KeyOpt,
+    pairs: PairsArg = None,
+    key: KeyOpt = None,
     value: ValueOpt = None,
     value_stdin: StdinOpt = False,
     secret: Annotated[
-        bool | None, typer.Option("--secret/--no-secret", help="Make it secret, or plain.")
+        bool | None,
+        typer.Option("--secret/--no-secret", "-s", help="Make it secret, or plain."),
     ] = None,
-    deployment_id: DeploymentOpt = None,
+    load: LoadOpt = False,
+    env: EnvOpt = Path(".env"),
+    deployment_id: VarDeploymentOpt = None,
+    deployment_name: DeploymentNameOpt = None,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
-    """Change a variable's value or secrecy (a secret becomes plain only with a new value)."""
-    text = _value(value, value_stdin, required=False)
-    if text is None and secret is None:
+    """Change values or secrecy (a secret becomes plain only with a new value)."""
+    wanted = _pairs(pairs, key, value, value_stdin, load, env)
+    if key and wanted[key] is None and secret is None:
         raise UsageError("nothing to update: pass --value, --value-stdin or --secret/--no-secret")
     with connect(organization_id) as session:
-        row = session.client.update_variable(
-            session.org_id,
-            session.deployment_id(deployment_id),
-            key,
-            value=text,
-            is_secret=secret,
-        )
-    output.emit_one(row, output_format, COLUMNS)
+        target = _target(session, deployment_id, deployment_name)
+        rows = [
+            session.client.update_variable(
+                session.org_id, target, name, value=text, is_secret=secret
+            )
+            for name, text in wanted.items()
+        ]
+    _show(rows, output_format)
+
+
+def _show(rows: list[Json], output_format: Format) -> None:
+    if len(rows) == 1:
+        output.emit_one(rows[0], output_format, COLUMNS)
+    else:
+        output.emit_list(rows, output_format, COLUMNS, "")
 
 
 @app.command()
 def delete(
-    key: KeyOpt,
-    deployment_id: DeploymentOpt = None,
+    key: Annotated[str, typer.Option("--key", "-k", help="The variable's name.")],
+    deployment_id: VarDeploymentOpt = None,
+    deployment_name: DeploymentNameOpt = None,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
     """Remove a variable."""
     with connect(organization_id) as session:
-        target = session.deployment_id(deployment_id)
+        target = _target(session, deployment_id, deployment_name)
         session.client.delete_variable(session.org_id, target, key)
     output.emit_done(output_format, {"key": key, "deleted": True}, f"deleted variable {key}")

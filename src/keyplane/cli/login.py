@@ -33,13 +33,30 @@ BROWSER_TIMEOUT = 300
 
 def login(
     device: Annotated[
-        bool, typer.Option("--device", help="Sign in on another device (no browser here).")
+        bool,
+        typer.Option(
+            "--device", "--login-link", "-l", help="Sign in on another device (no browser here)."
+        ),
     ] = False,
+    token_login: Annotated[
+        str | None,
+        typer.Option(
+            "--token-login",
+            "-t",
+            help="Sign in with a token (an API token or an access token); no browser.",
+        ),
+    ] = None,
 ) -> None:
     """Sign in as yourself; the CLI then acts with your roles until `keyplane logout`."""
     url = server_url()
-    tokens = _device_flow(url) if device else _browser_flow(url)
-    email = _whoami(url, tokens["access_token"])
+    if token_login:
+        email = _whoami(url, token_login.strip())
+        if not email:
+            raise NotAuthenticated(f"{url} did not accept the token given to --token-login")
+        tokens: dict[str, Any] = {"access_token": token_login.strip()}
+    else:
+        tokens = _device_flow(url) if device else _browser_flow(url)
+        email = _whoami(url, tokens["access_token"])
     login_store.save(os.environ, url, tokens, email)
     output.note(f"signed in to {url} as {email}")
     if os.environ.get(TOKEN_VAR) or os.environ.get(KEY_ID_VAR):
@@ -54,6 +71,9 @@ def logout() -> None:
     stored = login_store.forget(os.environ, url)
     if stored is None:
         output.note(f"not signed in to {url}")
+        return
+    if not stored.get("refresh_token"):  # a --token-login: the token is not ours to revoke
+        output.note(f"signed out of {url}")
         return
     form = {**CLIENT, "token": stored["refresh_token"], "token_type_hint": "refresh_token"}
     try:

@@ -61,7 +61,7 @@ def save(env: Mapping[str, str], url: str, tokens: Mapping[str, Any], email: str
     data = _read_all(env)
     data[url] = {
         "access_token": tokens["access_token"],
-        "refresh_token": tokens["refresh_token"],
+        "refresh_token": tokens.get("refresh_token", ""),
         "expires_at": int(time.time()) + int(tokens.get("expires_in", 0)),
         "email": email or data.get(url, {}).get("email", ""),
     }
@@ -80,6 +80,8 @@ def fresh_access_token(env: Mapping[str, str], url: str) -> str:
     stored = load(env, url)
     if stored is None:
         raise NotAuthenticated("you are signed out", hint=SIGN_IN_AGAIN)
+    if not stored.get("refresh_token"):  # `login --token-login`: a token with no refresh
+        return str(stored["access_token"])
     if int(stored.get("expires_at", 0)) - REFRESH_MARGIN > time.time():
         return str(stored["access_token"])
     form = {

@@ -100,11 +100,10 @@ def run() -> None:
 def build() -> Any:
     """The top-level click group (imports Typer, none of the command modules)."""
     import typer
-    from typer.core import TyperGroup
 
-    from keyplane.cli.apps import lighten
+    from keyplane.cli.apps import Group, lighten
 
-    class LazyGroup(TyperGroup):
+    class LazyGroup(Group):
         """Imports a command's module when the command is looked up, not before."""
 
         def list_commands(self, ctx: Any) -> list[str]:

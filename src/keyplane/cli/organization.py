@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from keyplane.cli import organization_sso, organization_token, output
+from keyplane.cli import organization_sso, organization_token, organization_user, output
 from keyplane.cli.apps import group
 from keyplane.cli.context import OrgOpt, connect
-from keyplane.cli.output import Column, Format, OutputOpt, field, when
+from keyplane.cli.output import Column, Format, KeyOpt, OutputOpt, field, when
 
-app = group(help="Organizations, and their Organization API tokens.")
+app = group(help="Organizations, their users and Organization API tokens.")
 app.add_typer(organization_token.app, name="token")
 app.add_typer(organization_sso.app, name="sso")
+app.add_typer(organization_user.app, name="user")
 
 COLUMNS: list[Column] = [
     ("id", field("id")),
@@ -28,8 +29,10 @@ def list_organizations(output_format: OutputOpt = Format.TABLE) -> None:
 
 
 @app.command()
-def inspect(organization_id: OrgOpt = None, output_format: OutputOpt = Format.TABLE) -> None:
+def inspect(
+    key: KeyOpt = None, organization_id: OrgOpt = None, output_format: OutputOpt = Format.TABLE
+) -> None:
     """Show one organization (default: the credential's own)."""
     with connect(organization_id) as session:
         organization = session.client.get_organization(session.org_id)
-    output.emit_one(organization, output_format, COLUMNS)
+    output.emit_one(organization, output_format, COLUMNS, key)

@@ -9,28 +9,31 @@ import typer
 from keyplane.cli import output, tokens
 from keyplane.cli.apps import group
 from keyplane.cli.context import OrgOpt, connect
-from keyplane.cli.output import CleanOpt, Format, OutputOpt, field
+from keyplane.cli.output import CleanOpt, ForceOpt, Format, KeyOpt, OutputOpt, field
 from keyplane.cli.tokens import (
     DescriptionOpt,
     ExpirationOpt,
     NameOpt,
     NewDescriptionOpt,
-    NewNameOpt,
     NewRoleOpt,
+    RenameOpt,
+    SelectNameOpt,
     TokenIdArg,
 )
+from keyplane.domain.roles import ORGANIZATION_ROLES, Level
 
-SCOPE = "ORGANIZATION"
+SCOPE = Level.ORGANIZATION.value
+DEFAULT_ROLE = ORGANIZATION_ROLES[0]  # ORGANIZATION_MEMBER, the least
 app = group(help="Organization API tokens.")
 RoleOpt = Annotated[
-    str, typer.Option("--role", help="ORGANIZATION_MEMBER, _BILLING_ADMIN or _OWNER.")
+    str, typer.Option("--role", "-r", help="ORGANIZATION_MEMBER, _BILLING_ADMIN or _OWNER.")
 ]
 
 
 @app.command()
 def create(
     name: NameOpt,
-    role: RoleOpt = "ORGANIZATION_MEMBER",
+    role: RoleOpt = DEFAULT_ROLE,
     description: DescriptionOpt = "",
     expiration: ExpirationOpt = None,
     clean_output: CleanOpt = False,
@@ -61,21 +64,30 @@ def list_tokens(organization_id: OrgOpt = None, output_format: OutputOpt = Forma
 
 @app.command()
 def inspect(
-    token_id: TokenIdArg, organization_id: OrgOpt = None, output_format: OutputOpt = Format.TABLE
+    token_id: TokenIdArg = None,
+    name: SelectNameOpt = None,
+    key: KeyOpt = None,
+    organization_id: OrgOpt = None,
+    output_format: OutputOpt = Format.TABLE,
 ) -> None:
     """Show one API token of any scope (never its value)."""
     with connect(organization_id) as session:
-        token = session.client.get_token(session.org_id, token_id)
-    output.emit_one(token, output_format, tokens.DETAIL)
+        chosen = tokens.select(session, SCOPE, token_id, name)
+        token = session.client.get_token(session.org_id, chosen)
+    output.emit_one(token, output_format, tokens.DETAIL, key)
 
 
 @app.command()
 def roles(
-    token_id: TokenIdArg, organization_id: OrgOpt = None, output_format: OutputOpt = Format.TABLE
+    token_id: TokenIdArg = None,
+    name: SelectNameOpt = None,
+    organization_id: OrgOpt = None,
+    output_format: OutputOpt = Format.TABLE,
 ) -> None:
     """List the roles an API token holds, at every level."""
     with connect(organization_id) as session:
-        token = session.client.get_token(session.org_id, token_id)
+        chosen = tokens.select(session, SCOPE, token_id, name)
+        token = session.client.get_token(session.org_id, chosen)
     columns = [
         ("level", field("entityType")),
         ("entity", field("entityId")),
@@ -86,8 +98,9 @@ def roles(
 
 @app.command()
 def update(
-    token_id: TokenIdArg,
-    name: NewNameOpt = None,
+    token_id: TokenIdArg = None,
+    name: SelectNameOpt = None,
+    new_name: RenameOpt = None,
     description: NewDescriptionOpt = None,
     role: NewRoleOpt = None,
     organization_id: OrgOpt = None,
@@ -100,6 +113,7 @@ def update(
             SCOPE,
             token_id,
             name=name,
+            new_name=new_name,
             description=description,
             role=role,
             output_format=output_format,
@@ -108,20 +122,28 @@ def update(
 
 @app.command()
 def rotate(
-    token_id: TokenIdArg,
+    token_id: TokenIdArg = None,
+    name: SelectNameOpt = None,
     clean_output: CleanOpt = False,
+    force: ForceOpt = False,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
     """Give an Organization API token a new value; the old one stops working at once."""
     with connect(organization_id) as session:
-        tokens.rotate(session, SCOPE, token_id, output_format, clean_output)
+        chosen = tokens.select(session, SCOPE, token_id, name)
+        tokens.rotate(session, SCOPE, chosen, output_format, clean_output)
 
 
 @app.command()
 def delete(
-    token_id: TokenIdArg, organization_id: OrgOpt = None, output_format: OutputOpt = Format.TABLE
+    token_id: TokenIdArg = None,
+    name: SelectNameOpt = None,
+    force: ForceOpt = False,
+    organization_id: OrgOpt = None,
+    output_format: OutputOpt = Format.TABLE,
 ) -> None:
     """Delete an Organization API token; it stops working at once."""
     with connect(organization_id) as session:
-        tokens.delete(session, SCOPE, token_id, output_format)
+        chosen = tokens.select(session, SCOPE, token_id, name)
+        tokens.delete(session, SCOPE, chosen, output_format)

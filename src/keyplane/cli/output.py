@@ -1,7 +1,8 @@
-"""What the CLI prints: JSON or a table on stdout, everything else on stderr.
+"""What the CLI prints: a table, JSON or YAML on stdout, everything else on stderr.
 
-With ``--output json`` stdout holds exactly one JSON document, so a script can pipe it
-to ``jq``; warnings, hints and errors always go to stderr.
+With ``--output json`` (or ``--json``) stdout holds exactly one JSON document, so a
+script can pipe it to ``jq``; ``--output yaml`` the same data as YAML; ``--key FIELD``
+one value. Warnings, hints and errors always go to stderr.
 """
 
 from __future__ import annotations
@@ -29,14 +30,25 @@ err = Console(stderr=True, width=None if sys.stderr.isatty() else 400, soft_wrap
 class Format(StrEnum):
     TABLE = "table"
     JSON = "json"
+    YAML = "yaml"
 
 
 OutputOpt = Annotated[
-    Format, typer.Option("--output", "-o", help="table for people, json for scripts.")
+    Format,
+    typer.Option(
+        "--output", "-o", help="table for people; json or yaml for scripts (--json: json)."
+    ),
 ]
 CleanOpt = Annotated[
     bool,
-    typer.Option("--clean-output", help="Print only the token value (for scripts)."),
+    typer.Option("--clean-output", "-c", help="Print only the token value (for scripts)."),
+]
+KeyOpt = Annotated[
+    str | None,
+    typer.Option("--key", "-k", help="Print only this field (dotted path, e.g. createdBy.name)."),
+]
+ForceOpt = Annotated[
+    bool, typer.Option("--force", "-f", help="Accepted for Astro CLI scripts: never prompts.")
 ]
 
 
@@ -69,14 +81,49 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
+def emit_data(data: Any, output: Format) -> None:
+    """``data`` as JSON or YAML (the machine formats)."""
+    if output is Format.YAML:
+        from keyplane.cli.yaml_text import dump
+
+        sys.stdout.write(dump(data))
+    else:
+        emit_json(data)
+
+
+def emit_key(item: Json, key: str, output: Format) -> None:
+    """One field of ``item`` (``a.b`` reaches into objects): a bare value, or a document."""
+    value: Any = item
+    for part in key.split("."):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            from keyplane.cli.errors import UsageError
+
+            fields = ", ".join(item) if isinstance(item, dict) else ""
+            raise UsageError(f"no field {key!r} here", hint=f"fields: {fields}")
+    if isinstance(value, dict | list):
+        emit_data(value, Format.JSON if output is Format.JSON else Format.YAML)
+    else:
+        emit_value("" if value is None else _scalar(value))
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def emit_value(value: str) -> None:
     """One bare value on stdout (``--clean-output``)."""
     sys.stdout.write(value + "\n")
 
 
 def emit_list(items: list[Json], output: Format, columns: Sequence[Column], empty: str) -> None:
-    if output is Format.JSON:
-        emit_json(items)
+    if output is not Format.TABLE:
+        emit_data(items, output)
         return
     if not items:
         note(empty)
@@ -89,9 +136,12 @@ def emit_list(items: list[Json], output: Format, columns: Sequence[Column], empt
     out.print(table)
 
 
-def emit_one(item: Json, output: Format, columns: Sequence[Column]) -> None:
-    if output is Format.JSON:
-        emit_json(item)
+def emit_one(item: Json, output: Format, columns: Sequence[Column], key: str | None = None) -> None:
+    if key:
+        emit_key(item, key, output)
+        return
+    if output is not Format.TABLE:
+        emit_data(item, output)
         return
     table = Table(box=None, show_header=False)
     table.add_column(style="bold")
@@ -103,10 +153,10 @@ def emit_one(item: Json, output: Format, columns: Sequence[Column]) -> None:
 
 def emit_done(output: Format, data: Json, message: str) -> None:
     """The answer to a command that returns nothing (delete, remove)."""
-    if output is Format.JSON:
-        emit_json(data)
-    else:
+    if output is Format.TABLE:
         note(message)
+    else:
+        emit_data(data, output)
 
 
 def warn(message: str) -> None:

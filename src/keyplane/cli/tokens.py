@@ -10,28 +10,37 @@ from typing import Annotated, Any
 
 import typer
 
-from keyplane.cli import output
+from keyplane.cli import output, pick
 from keyplane.cli.context import Session
 from keyplane.cli.errors import UsageError
 from keyplane.cli.output import Column, Format, field, roles_text, when
 
 Json = dict[str, Any]
 
-TokenIdArg = Annotated[str, typer.Argument(help="The token's id.", show_default=False)]
-NameOpt = Annotated[str, typer.Option("--name", help="A name that says where it is used.")]
-NewNameOpt = Annotated[str | None, typer.Option("--name", help="New name.")]
-DescriptionOpt = Annotated[str, typer.Option("--description", help="What the token is for.")]
-NewDescriptionOpt = Annotated[str | None, typer.Option("--description", help="New description.")]
+TokenIdArg = Annotated[
+    str | None, typer.Argument(help="The token's id.", show_default=False, metavar="TOKEN_ID")
+]
+NameOpt = Annotated[str, typer.Option("--name", "-n", help="A name that says where it is used.")]
+SelectNameOpt = Annotated[
+    str | None,
+    typer.Option("--name", "-t", help="Select the token by its name instead of its id."),
+]
+RenameOpt = Annotated[str | None, typer.Option("--new-name", "-n", help="New name.")]
+DescriptionOpt = Annotated[str, typer.Option("--description", "-d", help="What the token is for.")]
+NewDescriptionOpt = Annotated[
+    str | None, typer.Option("--description", "-d", help="New description.")
+]
 ExpirationOpt = Annotated[
     int | None,
     typer.Option(
         "--expiration",
-        min=1,
+        "-e",
+        min=0,
         max=3650,
-        help="Days until the token expires (1-3650). Absent: it never expires.",
+        help="Days until the token expires (1-3650). 0 or absent: it never expires.",
     ),
 ]
-NewRoleOpt = Annotated[str | None, typer.Option("--role", help="Replace the token's role.")]
+NewRoleOpt = Annotated[str | None, typer.Option("--role", "-r", help="Replace the token's role.")]
 
 COLUMNS: list[Column] = [
     ("id", field("id")),
@@ -80,7 +89,7 @@ def create(
         role=role,
         entity_id=entity_id,
         description=description,
-        expiry_days=expiration,
+        expiry_days=expiration or None,  # Astro's 0 means "never expires"
     )
     show_new_value(token, output_format, clean)
 
@@ -88,6 +97,20 @@ def create(
 def show_list(session: Session, output_format: Format, scope: str, **filters: str) -> None:
     tokens = session.client.list_tokens(session.org_id, scope=scope, **filters)
     output.emit_list(tokens, output_format, COLUMNS, f"no {scope.lower()} API tokens")
+
+
+def select(
+    session: Session, scope: str, token_id: str | None, name: str | None, **filters: str
+) -> str:
+    """The token's id: the argument, or the one token of this scope named ``--name``."""
+    if token_id and name:
+        raise UsageError("give the token once: its id, or --name")
+    if token_id:
+        return token_id
+    if not name:
+        raise UsageError("which token? give its id, or --name NAME")
+    listed = session.client.list_tokens(session.org_id, scope=scope, **filters)
+    return str(pick.by_name(f"{scope.lower()} API token", name, listed, "--name")["id"])
 
 
 def fetch(session: Session, scope: str, token_id: str) -> Json:
@@ -106,15 +129,26 @@ def fetch(session: Session, scope: str, token_id: str) -> Json:
 def update(
     session: Session,
     scope: str,
-    token_id: str,
+    token_id: str | None,
     *,
     name: str | None,
+    new_name: str | None,
     description: str | None,
     role: str | None,
     output_format: Format,
+    **filters: str,
 ) -> None:
+    """``--name`` selects the token (Astro); with a TOKEN_ID and no --new-name it renames.
+
+    That second reading is keyplane's older form, kept because it cannot be Astro's:
+    Astro ignores --name when the id is given.
+    """
+    if token_id and name and new_name is None:
+        name, new_name = None, name
+    token_id = select(session, scope, token_id, name, **filters)
+    name = new_name
     if name is None and description is None and role is None:
-        raise UsageError("nothing to update: pass --name, --description or --role")
+        raise UsageError("nothing to update: pass --new-name, --description or --role")
     token = fetch(session, scope, token_id)
     if name is not None or description is not None:
         token = session.client.update_token(
@@ -137,7 +171,7 @@ def set_role(session: Session, token: Json, level: str, entity_id: str, role: st
 
 
 def rotate(session: Session, scope: str, token_id: str, output_format: Format, clean: bool) -> None:
-    fetch(session, scope, token_id)
+    fetch(session, scope, token_id)  # the id comes from select()
     show_new_value(session.client.rotate_token(session.org_id, token_id), output_format, clean)
 
 

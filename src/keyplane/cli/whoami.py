@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from keyplane.cli import output
 from keyplane.cli.context import connect
-from keyplane.cli.output import Format, OutputOpt, field, roles_text, when
+from keyplane.cli.output import Format, KeyOpt, OutputOpt, field, roles_text, when
 
 
-def whoami(output_format: OutputOpt = Format.TABLE) -> None:
+def whoami(key: KeyOpt = None, output_format: OutputOpt = Format.TABLE) -> None:
     """Show the principal behind the current credential, its organization and roles."""
     with connect(organization_required=False) as session:
         me = {**session.me, "credentialSource": session.credential.source}
@@ -23,4 +23,5 @@ def whoami(output_format: OutputOpt = Format.TABLE) -> None:
             ("expires", when("expiresAt", "never")),
             ("credential from", field("credentialSource")),
         ],
+        key,
     )

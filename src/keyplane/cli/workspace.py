@@ -10,7 +10,7 @@ from keyplane.cli import output, workspace_token, workspace_user
 from keyplane.cli.apps import group
 from keyplane.cli.context import OrgOpt, WorkspaceOpt, connect
 from keyplane.cli.errors import UsageError
-from keyplane.cli.output import Column, Format, OutputOpt, field, when
+from keyplane.cli.output import Column, ForceOpt, Format, KeyOpt, OutputOpt, field, when
 
 app = group(help="Workspaces, their API tokens and users.")
 app.add_typer(workspace_token.app, name="token")
@@ -22,13 +22,22 @@ COLUMNS: list[Column] = [
     ("description", field("description")),
     ("created", when("createdAt")),
 ]
-NameOpt = Annotated[str, typer.Option("--name", help="The workspace's name.")]
-DescriptionOpt = Annotated[str, typer.Option("--description", help="What it is for.")]
-NewNameOpt = Annotated[str | None, typer.Option("--name", help="New name.")]
-NewDescriptionOpt = Annotated[str | None, typer.Option("--description", help="New description.")]
-RequiredWorkspaceOpt = Annotated[
-    str, typer.Option("--workspace-id", help="The workspace to delete (never a default).")
+NameOpt = Annotated[str, typer.Option("--name", "-n", help="The workspace's name.")]
+DescriptionOpt = Annotated[str, typer.Option("--description", "-d", help="What it is for.")]
+NewNameOpt = Annotated[str | None, typer.Option("--name", "-n", help="New name.")]
+NewDescriptionOpt = Annotated[
+    str | None, typer.Option("--description", "-d", help="New description.")
 ]
+WorkspaceArg = Annotated[
+    str | None,
+    typer.Argument(help="The workspace's id.", show_default=False, metavar="WORKSPACE_ID"),
+]
+
+
+def _one(positional: str | None, option: str | None, flag: str = "--workspace-id") -> str | None:
+    if positional and option and positional != option:
+        raise UsageError(f"give the workspace once: its id as an argument, or {flag}")
+    return positional or option
 
 
 @app.command("list")
@@ -58,18 +67,22 @@ def create(
 
 @app.command()
 def inspect(
+    workspace: WorkspaceArg = None,
     workspace_id: WorkspaceOpt = None,
+    key: KeyOpt = None,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
-    """Show one workspace."""
+    """Show one workspace (--key FIELD: only that field's value)."""
     with connect(organization_id) as session:
-        workspace = session.client.get_workspace(session.org_id, session.workspace_id(workspace_id))
-    output.emit_one(workspace, output_format, COLUMNS)
+        target = session.workspace_id(_one(workspace, workspace_id))
+        found = session.client.get_workspace(session.org_id, target)
+    output.emit_one(found, output_format, COLUMNS, key)
 
 
 @app.command()
 def update(
+    workspace: WorkspaceArg = None,
     workspace_id: WorkspaceOpt = None,
     name: NewNameOpt = None,
     description: NewDescriptionOpt = None,
@@ -80,21 +93,27 @@ def update(
     if name is None and description is None:
         raise UsageError("nothing to update: pass --name or --description")
     with connect(organization_id) as session:
-        workspace = session.client.update_workspace(
-            session.org_id, session.workspace_id(workspace_id), name=name, description=description
+        target = session.workspace_id(_one(workspace, workspace_id))
+        changed = session.client.update_workspace(
+            session.org_id, target, name=name, description=description
         )
-    output.emit_one(workspace, output_format, COLUMNS)
+    output.emit_one(changed, output_format, COLUMNS)
 
 
 @app.command()
 def delete(
-    workspace_id: RequiredWorkspaceOpt,
+    workspace: WorkspaceArg = None,
+    workspace_id: Annotated[
+        str | None, typer.Option("--workspace-id", help="The workspace to delete.")
+    ] = None,
+    force: ForceOpt = False,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
-    """Delete a workspace with its deployments and their tokens."""
+    """Delete a workspace with its deployments and their tokens (never a default: name it)."""
+    target = _one(workspace, workspace_id)
+    if not target:
+        raise UsageError("which workspace? give its id (argument or --workspace-id)")
     with connect(organization_id) as session:
-        session.client.delete_workspace(session.org_id, workspace_id)
-    output.emit_done(
-        output_format, {"id": workspace_id, "deleted": True}, f"deleted workspace {workspace_id}"
-    )
+        session.client.delete_workspace(session.org_id, target)
+    output.emit_done(output_format, {"id": target, "deleted": True}, f"deleted workspace {target}")

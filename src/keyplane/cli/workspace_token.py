@@ -6,33 +6,43 @@ from typing import Annotated
 
 import typer
 
-from keyplane.cli import output, tokens
+from keyplane.cli import grants, output, tokens
 from keyplane.cli.apps import group
-from keyplane.cli.context import OrgOpt, WorkspaceOpt, connect
-from keyplane.cli.errors import UsageError
-from keyplane.cli.output import CleanOpt, Format, OutputOpt
+from keyplane.cli.context import OrgOpt, Session, connect
+from keyplane.cli.output import CleanOpt, ForceOpt, Format, OutputOpt
 from keyplane.cli.tokens import (
     DescriptionOpt,
     ExpirationOpt,
     NameOpt,
     NewDescriptionOpt,
-    NewNameOpt,
     NewRoleOpt,
+    RenameOpt,
+    SelectNameOpt,
     TokenIdArg,
 )
+from keyplane.domain.roles import WORKSPACE_ROLES, Level
 
-SCOPE = "WORKSPACE"
+SCOPE = Level.WORKSPACE.value
+DEFAULT_ROLE = WORKSPACE_ROLES[1]  # WORKSPACE_MEMBER
 app = group(help="Workspace API tokens.")
 RoleOpt = Annotated[
     str,
-    typer.Option("--role", help="WORKSPACE_ACCESSOR, _MEMBER, _AUTHOR, _OPERATOR or _OWNER."),
+    typer.Option("--role", "-r", help="WORKSPACE_ACCESSOR, _MEMBER, _AUTHOR, _OPERATOR or _OWNER."),
 ]
+WorkspaceOpt = Annotated[
+    str | None,
+    typer.Option("--workspace-id", "-w", help="Workspace (default: a Workspace token's own)."),
+]
+app.add_typer(
+    grants.grant_app(Level.ORGANIZATION.value, SCOPE, WorkspaceOpt, "workspace_id"),
+    name="organization-token",
+)
 
 
 @app.command()
 def create(
     name: NameOpt,
-    role: RoleOpt = "WORKSPACE_MEMBER",
+    role: RoleOpt = DEFAULT_ROLE,
     description: DescriptionOpt = "",
     expiration: ExpirationOpt = None,
     clean_output: CleanOpt = False,
@@ -70,10 +80,12 @@ def list_tokens(
 
 @app.command()
 def update(
-    token_id: TokenIdArg,
-    name: NewNameOpt = None,
+    token_id: TokenIdArg = None,
+    name: SelectNameOpt = None,
+    new_name: RenameOpt = None,
     description: NewDescriptionOpt = None,
     role: NewRoleOpt = None,
+    workspace_id: WorkspaceOpt = None,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
@@ -84,48 +96,72 @@ def update(
             SCOPE,
             token_id,
             name=name,
+            new_name=new_name,
             description=description,
             role=role,
             output_format=output_format,
+            **_filters(session, token_id, workspace_id),
         )
 
 
 @app.command()
 def rotate(
-    token_id: TokenIdArg,
+    token_id: TokenIdArg = None,
+    name: SelectNameOpt = None,
     clean_output: CleanOpt = False,
+    force: ForceOpt = False,
+    workspace_id: WorkspaceOpt = None,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
     """Give a Workspace API token a new value; the old one stops working at once."""
     with connect(organization_id) as session:
-        tokens.rotate(session, SCOPE, token_id, output_format, clean_output)
+        chosen = tokens.select(
+            session, SCOPE, token_id, name, **_filters(session, token_id, workspace_id)
+        )
+        tokens.rotate(session, SCOPE, chosen, output_format, clean_output)
 
 
 @app.command()
 def delete(
-    token_id: TokenIdArg, organization_id: OrgOpt = None, output_format: OutputOpt = Format.TABLE
+    token_id: TokenIdArg = None,
+    name: SelectNameOpt = None,
+    force: ForceOpt = False,
+    workspace_id: WorkspaceOpt = None,
+    organization_id: OrgOpt = None,
+    output_format: OutputOpt = Format.TABLE,
 ) -> None:
     """Delete a Workspace API token; it stops working at once."""
     with connect(organization_id) as session:
-        tokens.delete(session, SCOPE, token_id, output_format)
+        chosen = tokens.select(
+            session, SCOPE, token_id, name, **_filters(session, token_id, workspace_id)
+        )
+        tokens.delete(session, SCOPE, chosen, output_format)
 
 
 @app.command()
 def add(
-    token_id: Annotated[str, typer.Argument(help="The Organization API token's id.")],
-    role: RoleOpt = "WORKSPACE_MEMBER",
+    token_id: Annotated[
+        str | None,
+        typer.Argument(help="The Organization API token's id.", metavar="ORG_TOKEN_ID"),
+    ] = None,
+    org_token_name: Annotated[
+        str | None,
+        typer.Option("--org-token-name", "-n", help="Select the Organization token by name."),
+    ] = None,
+    role: RoleOpt = DEFAULT_ROLE,
     workspace_id: WorkspaceOpt = None,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
     """Give an existing Organization API token a role in a workspace."""
     with connect(organization_id) as session:
-        token = session.client.get_token(session.org_id, token_id)
-        if token["scope"] != "ORGANIZATION":
-            raise UsageError(
-                f"token {token_id} is a {token['scope'].capitalize()} token: only an "
-                "Organization token can be given a role in a workspace"
-            )
+        chosen = tokens.select(session, Level.ORGANIZATION.value, token_id, org_token_name)
+        token = tokens.fetch(session, Level.ORGANIZATION.value, chosen)
         token = tokens.set_role(session, token, SCOPE, session.workspace_id(workspace_id), role)
     output.emit_one(token, output_format, tokens.DETAIL)
+
+
+def _filters(session: Session, token_id: str | None, given: str | None) -> dict[str, str]:
+    """Where to look a token up by name: this workspace (none needed with an id)."""
+    return {} if token_id else {"workspace_id": session.workspace_id(given)}

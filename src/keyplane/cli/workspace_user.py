@@ -9,7 +9,9 @@ import typer
 from keyplane.cli import output
 from keyplane.cli.apps import group
 from keyplane.cli.context import OrgOpt, WorkspaceOpt, connect
+from keyplane.cli.errors import UsageError
 from keyplane.cli.output import Column, Format, OutputOpt, field
+from keyplane.domain.roles import WORKSPACE_ROLES
 
 app = group(help="Users' roles in a workspace.")
 COLUMNS: list[Column] = [
@@ -21,19 +23,25 @@ COLUMNS: list[Column] = [
 UserIdArg = Annotated[str, typer.Argument(help="The user's id or email.", show_default=False)]
 RoleOpt = Annotated[
     str,
-    typer.Option("--role", help="WORKSPACE_ACCESSOR, _MEMBER, _AUTHOR, _OPERATOR or _OWNER."),
+    typer.Option("--role", "-r", help="WORKSPACE_ACCESSOR, _MEMBER, _AUTHOR, _OPERATOR or _OWNER."),
 ]
 
 
 @app.command()
 def add(
-    email: Annotated[str, typer.Option("--email", help="The user's email.")],
-    role: RoleOpt = "WORKSPACE_MEMBER",
+    email_arg: Annotated[
+        str | None, typer.Argument(help="The user's email.", show_default=False, metavar="EMAIL")
+    ] = None,
+    email_opt: Annotated[str | None, typer.Option("--email", help="The user's email.")] = None,
+    role: RoleOpt = WORKSPACE_ROLES[1],  # WORKSPACE_MEMBER
     workspace_id: WorkspaceOpt = None,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
     """Give a member of the organization a role in a workspace."""
+    if bool(email_arg) == bool(email_opt):
+        raise UsageError("give the user's email once: as an argument, or --email")
+    email = str(email_arg or email_opt)
     with connect(organization_id) as session:
         user = session.client.add_workspace_user(
             session.org_id, session.workspace_id(workspace_id), email, role
@@ -58,7 +66,7 @@ def list_users(
 @app.command()
 def update(
     user_id: UserIdArg,
-    role: Annotated[str, typer.Option("--role", help="The new workspace role.")],
+    role: Annotated[str, typer.Option("--role", "-r", help="The new workspace role.")],
     workspace_id: WorkspaceOpt = None,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
