@@ -42,7 +42,7 @@ from keyplane.db.migrate import upgrade
 from keyplane.db.models import ApiToken, Organization, RoleBinding
 from keyplane.db.session import make_engine, make_sessionmaker
 from keyplane.domain.credentials import SecretHash
-from keyplane.http.runtime import Runtime
+from keyplane.runtime import Runtime
 from keyplane.tenancy.bootstrap import init_organization
 
 REQUESTS = int(os.environ.get("KEYPLANE_BENCH_REQUESTS", "20000"))

@@ -21,7 +21,7 @@ from keyplane.config import Settings
 from keyplane.db.base import Base
 from keyplane.db.migrate import upgrade
 from keyplane.db.session import make_engine
-from keyplane.http.runtime import Runtime
+from keyplane.runtime import Runtime
 from tests.factories import World
 
 PG_URL = os.environ.get("KEYPLANE_TEST_DATABASE_URL")

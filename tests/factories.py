@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from keyplane.http.runtime import Runtime
+from keyplane.runtime import Runtime
 from keyplane.tenancy.bootstrap import init_organization
 
 

@@ -19,13 +19,13 @@ from keyplane.http.answers import AnswerCacheMiddleware
 from keyplane.http.health import router as health_router
 from keyplane.http.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from keyplane.http.routing import APIRouter
-from keyplane.http.runtime import KeyplaneApp, Runtime
 from keyplane.identity.oauth_routes import router as cli_login_router
 from keyplane.identity.sso_routes import router as sso_router
 from keyplane.oauth import errors as oauth_errors
 from keyplane.oauth.fast_path import TokenEndpointFastPath
 from keyplane.oauth.routes import router as oauth_router
 from keyplane.ops.metrics import MetricsMiddleware, metrics_endpoint, worker_exited
+from keyplane.runtime import KeyplaneApp, Runtime
 from keyplane.tenancy.members_routes import router as members_router
 from keyplane.tenancy.routes import router as tenancy_router
 from keyplane.tenancy.routes import self_router
@@ -94,7 +94,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         BodyLimitMiddleware, max_bytes=settings.max_body_bytes, exempt_pattern=UPLOAD_PATHS
     )
     # Inside the request id (it records it), outside the body limit (it records its 413).
-    app.add_middleware(AuditMiddleware, runtime=runtime)
+    app.add_middleware(AuditMiddleware, sessions=runtime.sessions)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(MetricsMiddleware, log_requests=settings.access_log)
     app.add_api_route("/metrics", metrics_endpoint, include_in_schema=False)

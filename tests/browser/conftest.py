@@ -21,8 +21,8 @@ import uvicorn
 from keyplane.app import create_app
 from keyplane.config import Settings
 from keyplane.db.migrate import upgrade
-from keyplane.http.runtime import Runtime
 from keyplane.identity.accounts import set_password
+from keyplane.runtime import Runtime
 from keyplane.tenancy.bootstrap import init_organization
 
 CHROMIUM = Path("/usr/bin/chromium")

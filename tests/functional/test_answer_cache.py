@@ -13,7 +13,7 @@ import time
 from fastapi.testclient import TestClient
 
 from keyplane.auth import authenticator
-from keyplane.http.runtime import Runtime
+from keyplane.runtime import Runtime
 from tests.factories import World, bearer
 
 
@@ -135,3 +135,43 @@ def test_an_expired_token_is_refused_though_its_answer_was_kept(world, monkeypat
     refused = world.client.get(path, headers=bearer(token))
     assert refused.status_code == 401
     assert "expired on" in refused.json()["message"]
+
+
+def test_a_bulk_statement_cannot_bypass_the_invalidation(world):
+    """Changes made with update()/delete() statements, not through ORM objects, drop
+    the caches when they commit; a rollback drops nothing."""
+    from sqlalchemy import update
+
+    from keyplane.db import unit
+    from keyplane.db.models import Deployment
+
+    token = world.token("WORKSPACE", world.org.workspaces["ws1"], "WORKSPACE_MEMBER")
+    path = f"/v1/organizations/{world.org.id}/deployments"
+    assert _cached_twice(world, path, token) == ["d1"]
+
+    with unit.unit_of_work(world.runtime.sessions) as db:
+        db.execute(update(Deployment).where(Deployment.name == "d1").values(name="bulk"))
+    assert _cached_twice(world, path, token) == ["bulk"]
+
+    try:
+        with unit.unit_of_work(world.runtime.sessions) as db:
+            db.execute(update(Deployment).where(Deployment.name == "bulk").values(name="no"))
+            raise RuntimeError("rolled back")
+    except RuntimeError:
+        pass
+    kept = len(world.runtime.answers)
+    assert _names(world.client, path, token) == ["bulk"]
+    assert len(world.runtime.answers) == kept  # still served from the cache
+
+
+def test_last_used_bookkeeping_drops_no_cache(world):
+    from keyplane.db.models import ApiToken
+
+    token = world.token("WORKSPACE", world.org.workspaces["ws1"], "WORKSPACE_MEMBER")
+    path = f"/v1/organizations/{world.org.id}/deployments"
+    assert _cached_twice(world, path, token) == ["d1"]
+    token_id = world.client.get("/v1/self", headers=bearer(token)).json()["id"]
+    world.runtime.authenticator.last_used.write(ApiToken, token_id)
+    kept = len(world.runtime.answers)
+    assert _names(world.client, path, token) == ["d1"]
+    assert len(world.runtime.answers) == kept

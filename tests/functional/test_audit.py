@@ -115,7 +115,7 @@ def test_failed_and_expired_credentials_are_recorded_by_fingerprint(world, runti
             .values(end_at=utcnow() - timedelta(minutes=1))
         )
         db.commit()
-    runtime.authenticator.invalidate()
+    runtime.authenticator.cache.clear()
     assert world.client.get("/v1/self", headers=bearer(expiring)).status_code == 401
 
     [expired] = audit(world, action="auth.expired_token")

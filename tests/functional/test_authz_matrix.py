@@ -36,8 +36,8 @@ from keyplane.domain.roles import (
     Level,
     Permission,
 )
-from keyplane.http.runtime import Runtime
 from keyplane.oauth.access_tokens import issue_user_access_token
+from keyplane.runtime import Runtime
 from tests.access_oracle import CUSTOM_PERMISSIONS, CUSTOM_ROLE, Held, Target, expected_status
 from tests.conftest import BACKENDS, PG_URL, drop_postgres_database, fresh_postgres_database
 from tests.factories import Org, World, bearer

@@ -63,7 +63,7 @@ def _expired(world: World) -> str:
             .values(end_at=utcnow() - timedelta(seconds=1))
         )
         db.commit()
-    world.runtime.authenticator.invalidate()
+    world.runtime.authenticator.cache.clear()
     return value
 
 

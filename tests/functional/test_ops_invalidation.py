@@ -18,8 +18,8 @@ from sqlalchemy import text
 
 from keyplane.app import create_app
 from keyplane.config import Settings
-from keyplane.http.runtime import Runtime
 from keyplane.ops.notifier import LISTENER_NAME
+from keyplane.runtime import Runtime
 from tests.factories import World, bearer
 
 REDIS_URL = os.environ.get("KEYPLANE_TEST_REDIS_URL")

@@ -11,7 +11,7 @@ import pytest
 
 from keyplane.config import Settings
 from keyplane.domain.errors import NotAuthenticated, TooManyRequests
-from keyplane.http.runtime import Runtime
+from keyplane.runtime import Runtime
 
 REDIS_URL = os.environ.get("KEYPLANE_TEST_REDIS_URL")
 LIMIT = 4

@@ -19,8 +19,8 @@ from keyplane.domain.roles import (
     Level,
     Permission,
 )
-from keyplane.http.runtime import Runtime
 from keyplane.oauth.access_tokens import issue_user_access_token
+from keyplane.runtime import Runtime
 from tests.access_oracle import Held, Target, held_permissions, role_permissions, visible
 from tests.factories import World, bearer
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import anyio
 from fastapi import Request
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyplane.audit import actions
@@ -28,7 +29,7 @@ from keyplane.audit.recorder import FAILURE, SUCCESS, EventDraft, safe_append
 from keyplane.auth.authenticator import CredentialExpired
 from keyplane.auth.principal import Principal
 from keyplane.domain.credentials import hash_secret
-from keyplane.http.runtime import Runtime
+from keyplane.http.deps import REFUSED_CREDENTIAL
 
 NOTES = "audit_notes"
 _MAX_ID_BODY = 256 * 1024
@@ -40,9 +41,9 @@ def note(request: Request, draft: EventDraft) -> None:
 
 
 class AuditMiddleware:
-    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+    def __init__(self, app: ASGIApp, sessions: sessionmaker[Session]) -> None:
         self.app = app
-        self.runtime = runtime
+        self.sessions = sessions
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -56,7 +57,7 @@ class AuditMiddleware:
             recorded = True
             drafts = _drafts(scope, status, body)
             if drafts:
-                await anyio.to_thread.run_sync(safe_append, self.runtime.sessions, drafts)
+                await anyio.to_thread.run_sync(safe_append, self.sessions, drafts)
 
         async def capture(message: Message) -> None:
             if recorded:
@@ -97,6 +98,10 @@ def _is_create(scope: Scope) -> bool:
 def _drafts(scope: Scope, status: int, body: bytes) -> list[EventDraft]:
     state: dict[str, Any] = scope.get("state", {})
     drafts: list[EventDraft] = list(state.get(NOTES, []))
+    refused = state.get(REFUSED_CREDENTIAL)
+    if refused is not None:
+        fingerprint, error = refused
+        drafts.insert(0, _refused(fingerprint, error, scope.get("path", "")))
     request_event = _request_event(scope, state, status, body)
     if request_event:
         drafts.append(request_event)
@@ -180,8 +185,8 @@ def _created_id(body: bytes) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def note_failed_authentication(request: Request, value: str, error: Exception) -> None:
-    """Note a refused credential: its SHA-256 fingerprint and why, never its value.
+def _refused(fingerprint: str, error: Exception, path: str) -> EventDraft:
+    """The event of a refused credential: its SHA-256 fingerprint and why, never its value.
 
     An expired token is recorded under its own identity and organization; an
     unknown value belongs to no organization (it would let anyone write into any
@@ -192,6 +197,6 @@ def note_failed_authentication(request: Request, value: str, error: Exception) -
         draft.target_type, draft.target_id = "credential", error.principal.id
     else:
         draft = EventDraft(actions.AUTH_FAILED, FAILURE, status_code=401)
-        draft.credential_fingerprint = hash_secret(value)
-    draft.details = {"reason": str(error)[:300], "path": request.url.path}
-    note(request, draft)
+        draft.credential_fingerprint = fingerprint
+    draft.details = {"reason": str(error)[:300], "path": path}
+    return draft

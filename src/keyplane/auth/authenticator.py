@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from keyplane.auth.last_used import LastUsedRecorder
 from keyplane.auth.principal import Principal
 from keyplane.auth.tokens import load_token_principal
+from keyplane.cache import Cache
 from keyplane.db.models import ApiToken
 from keyplane.domain import credentials
 from keyplane.domain.errors import NotAuthenticated, TooManyRequests
@@ -29,9 +30,9 @@ from keyplane.ops import metrics
 from keyplane.ops.limiter import SharedLimiter
 
 JwtVerifier = Callable[[str], Awaitable[Principal]]
-# A cached credential: its principal, when it was loaded (monotonic) and when it
-# expires (epoch seconds, inf for never), so that a hit reads no datetime.
-_Entry = tuple[Principal, float, float]
+# A cached credential: its principal and when it expires (epoch seconds, inf for
+# never), so that a hit reads no datetime.
+_Entry = tuple[Principal, float]
 # Credentials cached per process at most; beyond, the cache starts again empty.
 CACHE_LIMIT = 100_000
 
@@ -55,37 +56,32 @@ class Authenticator:
         limiter: SharedLimiter | None = None,
     ) -> None:
         self._sessions = sessions
-        # Changed at run time by the runtime as the notifier connects and disconnects.
-        self.cache_ttl = cache_ttl_seconds
-        self._cache: dict[str, _Entry] = {}
-        # Bumped by every invalidation: a load that started before one is not cached.
-        self._generation = 0
+        # Cleared by the runtime after every committed change to credentials or roles;
+        # its TTL follows the notifier's state (see keyplane.runtime).
+        self.cache: Cache[str, _Entry] = Cache(cache_ttl_seconds, CACHE_LIMIT)
         self.last_used = LastUsedRecorder(sessions, last_used_interval_seconds)
         self._limiter = limiter or SharedLimiter()
         self._failure_limit = RateLimitItemPerMinute(failures_per_minute)
         self.jwt_verifier: JwtVerifier | None = None
 
-    def invalidate(self) -> None:
-        """Forget every cached credential (after a change to any of them).
-
-        Called from request threads and the notifier thread: both steps are atomic.
-        """
-        self._generation += 1
-        self._cache.clear()
+    @property
+    def cache_ttl(self) -> float:
+        return self.cache.ttl
 
     async def authenticate(self, value: str, client_ip: str) -> Principal:
         """The principal for a bearer value; raises NotAuthenticated or TooManyRequests."""
         if value.startswith("eyJ") and value.count(".") == 2 and self.jwt_verifier:
             return await self.jwt_verifier(value)
         secret_hash = credentials.hash_secret(value)
-        entry = self._cache.get(secret_hash)
+        cache = self.cache
+        entry = cache.entry(secret_hash)
         now = time.monotonic()
-        if entry is None or now - entry[1] > self.cache_ttl:
+        if entry is None or now - entry[1] > cache.ttl:
             metrics.CACHE_MISSES.inc()
-            principal, _, expires = await self._load(value, secret_hash, client_ip)
+            principal, expires = await self._load(value, secret_hash, client_ip)
         else:
             metrics.CACHE_HITS.inc()
-            principal, _, expires = entry
+            principal, expires = entry[0]
         if time.time() >= expires:
             _refuse_expired(principal)
         if self.last_used.due(principal.id, now):
@@ -96,13 +92,13 @@ class Authenticator:
         """The cached principal for this credential when using it needs nothing more (no
         load, no lastUsedAt write, not expired); else None, and ``authenticate`` does
         the rest. Never counts a failure: an unknown value is simply not cached."""
-        entry = self._cache.get(credentials.hash_secret(value))
+        entry = self.cache.entry(credentials.hash_secret(value))
         if entry is None:
             return None
-        principal, loaded, expires = entry
+        (principal, expires), loaded = entry
         now = time.monotonic()
         if (
-            now - loaded > self.cache_ttl
+            now - loaded > self.cache.ttl
             or time.time() >= expires
             or self.last_used.is_due(principal.id, now)
         ):
@@ -111,7 +107,7 @@ class Authenticator:
 
     async def _load(self, value: str, secret_hash: str, client_ip: str) -> _Entry:
         self.check_failure_limit(client_ip)
-        generation = self._generation
+        ticket = self.cache.ticket()
         try:
             credentials.parse(value)
         except NotAuthenticated:
@@ -122,13 +118,8 @@ class Authenticator:
             self.record_failure(client_ip, "unknown")
             raise NotAuthenticated("unknown API token: it was deleted, rotated or never existed")
         expires_at = principal.expires_at
-        entry = (principal, time.monotonic(), expires_at.timestamp() if expires_at else math.inf)
-        if generation == self._generation:
-            if len(self._cache) >= CACHE_LIMIT:
-                self._cache.clear()  # bounded memory; rare, and cheaper than an LRU per hit
-            self._cache[secret_hash] = entry
-            if generation != self._generation:  # an invalidation ran between check and store
-                self._cache.pop(secret_hash, None)
+        entry = (principal, expires_at.timestamp() if expires_at else math.inf)
+        self.cache.put(secret_hash, entry, ticket)
         return entry
 
     def _load_from_db(self, secret_hash: str) -> Principal | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import DateTime, MetaData
 from sqlalchemy.engine import Dialect
@@ -46,3 +46,16 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+class Cached:
+    """Rows that per-process caches hold or depend on (credentials, roles, the directory).
+
+    Any committed change to such a row, through the ORM or a bulk ``update()`` /
+    ``delete()``, drops every cache on every replica (``keyplane.runtime``); a model
+    opts in here, where it is defined, rather than each use case remembering to.
+    Columns in ``uncached_columns`` are shown by no cache, so writing only them (the
+    coalesced ``lastUsedAt`` bookkeeping) drops nothing.
+    """
+
+    uncached_columns: ClassVar[frozenset[str]] = frozenset()

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from keyplane.db.base import Base, UTCDateTime, utcnow
+from keyplane.db.base import Base, Cached, UTCDateTime, utcnow
 from keyplane.domain.ids import new_id
 
 
@@ -22,7 +22,7 @@ class Timestamps:
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-class Organization(Timestamps, Base):
+class Organization(Timestamps, Cached, Base):
     __tablename__ = "organizations"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -30,7 +30,7 @@ class Organization(Timestamps, Base):
     api_keys_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
-class Workspace(Timestamps, Base):
+class Workspace(Timestamps, Cached, Base):
     __tablename__ = "workspaces"
     __table_args__ = (UniqueConstraint("organization_id", "name"),)
 
@@ -40,7 +40,7 @@ class Workspace(Timestamps, Base):
     description: Mapped[str] = mapped_column(Text, default="")
 
 
-class Deployment(Timestamps, Base):
+class Deployment(Timestamps, Cached, Base):
     __tablename__ = "deployments"
     __table_args__ = (UniqueConstraint("workspace_id", "name"),)
 
@@ -53,7 +53,7 @@ class Deployment(Timestamps, Base):
     is_cicd_enforced: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class User(Timestamps, Base):
+class User(Timestamps, Cached, Base):
     __tablename__ = "users"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -65,7 +65,7 @@ class User(Timestamps, Base):
         return f"User(id={self.id!r}, email={self.email!r})"
 
 
-class CustomRole(Timestamps, Base):
+class CustomRole(Timestamps, Cached, Base):
     """A named subset of deployment permissions, defined per organization."""
 
     __tablename__ = "custom_roles"
@@ -78,8 +78,9 @@ class CustomRole(Timestamps, Base):
     permissions: Mapped[list[str]] = mapped_column(JSON)
 
 
-class ApiToken(Timestamps, Base):
+class ApiToken(Timestamps, Cached, Base):
     __tablename__ = "api_tokens"
+    uncached_columns = frozenset({"last_used_at", "updated_at"})
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     organization_id: Mapped[str] = mapped_column(fk("organizations.id"), index=True)
@@ -104,7 +105,7 @@ class ApiToken(Timestamps, Base):
         return f"ApiToken(id={self.id!r}, scope={self.scope!r}, name={self.name!r})"
 
 
-class RoleBinding(Base):
+class RoleBinding(Cached, Base):
     """One role held by a user or an API token on one entity.
 
     ``level`` and ``entity_id`` say what the role is held on; the typed foreign keys

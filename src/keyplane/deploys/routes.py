@@ -44,8 +44,11 @@ async def create_deploy(
 ) -> DeployOut:
     """Push a bundle (the raw body, streamed). Needs ``deployment:deploy``."""
     length = request.headers.get("content-length")
+    runtime = get_runtime(request)
     deploy = await service.create_deploy(
-        get_runtime(request),
+        runtime.sessions,
+        runtime.bundle_store,
+        runtime.settings.deploy_max_bytes,
         principal,
         orgId,
         deploymentId,
@@ -97,7 +100,7 @@ def download_bundle(
 ) -> StreamingResponse:
     """The bundle, for the deployment's runtime (a Deployment token with ``deployment:read``)."""
     deploy, chunks = service.open_bundle(
-        get_runtime(request), db, principal, orgId, deploymentId, deployId
+        get_runtime(request).bundle_store, db, principal, orgId, deploymentId, deployId
     )
     digest = base64.b64encode(bytes.fromhex(deploy.digest)).decode()
     return StreamingResponse(

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 from starlette.concurrency import run_in_threadpool
 
@@ -14,10 +14,10 @@ from keyplane.auth.principal import Principal, PrincipalKind
 from keyplane.db.models import Deployment
 from keyplane.deploys import upload
 from keyplane.deploys.models import Deploy
+from keyplane.deploys.store import BundleStore
 from keyplane.domain.errors import Forbidden, InvalidInput, NotFound
 from keyplane.domain.roles import Permission
 from keyplane.http.paging import page_of_query
-from keyplane.http.runtime import Runtime
 from keyplane.http.schemas import PageParams
 from keyplane.tenancy.entities import deployment_entity, get_deployment
 
@@ -47,7 +47,9 @@ def check_can_deploy(db: Session, principal: Principal, org_id: str, dep_id: str
 
 
 async def create_deploy(
-    runtime: Runtime,
+    sessions: sessionmaker[Session],
+    store: BundleStore,
+    limit: int,
     principal: Principal,
     org_id: str,
     dep_id: str,
@@ -64,11 +66,9 @@ async def create_deploy(
     InvalidInput (empty, not gzip, digest mismatch); in every case nothing is stored
     and nothing is recorded.
     """
-    deployment = await run_in_threadpool(_checked, runtime, principal, org_id, dep_id)
-    limit = runtime.settings.deploy_max_bytes
+    deployment = await run_in_threadpool(_checked, sessions, principal, org_id, dep_id)
     if declared_size is not None and declared_size > limit:
         raise upload.too_large(limit)
-    store = runtime.bundle_store
     staged = await upload.receive(body, store.staging_dir, limit)
     try:
         if expected_sha256 and expected_sha256 != staged.digest:
@@ -78,24 +78,28 @@ async def create_deploy(
                 field_errors={"sha256": "does not match the body"},
             )
         await run_in_threadpool(store.put, staged.path, staged.digest)
-        return await run_in_threadpool(_record, runtime, principal, deployment, staged, description)
+        return await run_in_threadpool(
+            _record, sessions, principal, deployment, staged, description
+        )
     finally:
         staged.path.unlink(missing_ok=True)
 
 
-def _checked(runtime: Runtime, principal: Principal, org_id: str, dep_id: str) -> Deployment:
-    with runtime.sessions() as db:
+def _checked(
+    sessions: sessionmaker[Session], principal: Principal, org_id: str, dep_id: str
+) -> Deployment:
+    with sessions() as db:
         return check_can_deploy(db, principal, org_id, dep_id)
 
 
 def _record(
-    runtime: Runtime,
+    sessions: sessionmaker[Session],
     principal: Principal,
     deployment: Deployment,
     staged: upload.Staged,
     description: str,
 ) -> Deploy:
-    with runtime.sessions() as db:
+    with sessions() as db:
         deploy = Deploy(
             organization_id=deployment.organization_id,
             workspace_id=deployment.workspace_id,
@@ -135,12 +139,12 @@ def get_deploy(
 
 
 def open_bundle(
-    runtime: Runtime, db: Session, principal: Principal, org_id: str, dep_id: str, deploy_id: str
+    store: BundleStore, db: Session, principal: Principal, org_id: str, dep_id: str, deploy_id: str
 ) -> tuple[Deploy, Iterator[bytes]]:
     """The deploy and its bundle's bytes, read in chunks as they are sent."""
     deploy = get_deploy(db, principal, org_id, dep_id, deploy_id)
     try:
-        handle = runtime.bundle_store.open(deploy.digest)
+        handle = store.open(deploy.digest)
     except FileNotFoundError as error:
         raise NotFound(
             f"the bundle of deploy {deploy_id} is missing from the bundle store"

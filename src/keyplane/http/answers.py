@@ -9,7 +9,7 @@ answered before routing, parameter parsing and the database.
 
 Correctness rests on the credential cache's rules: every answer is dropped whenever
 the credential cache is (any committed change to credentials, roles or the directory,
-on any replica, see ``keyplane.http.runtime``), and lives at most as long as a cached
+on any replica, see ``keyplane.runtime``), and lives at most as long as a cached
 credential. A principal is a new object after every such change and keys hold the
 object itself, so an answer can never be served to grants other than those it was
 computed for. Anything unusual (no cached principal, a lastUsedAt write due, an
@@ -19,7 +19,6 @@ expired token, a JWT) goes the ordinary way, which also records it.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -33,13 +32,8 @@ from keyplane.http.routing import unnamed
 from keyplane.ops import metrics
 
 if TYPE_CHECKING:
-    from keyplane.http.runtime import Runtime
+    from keyplane.runtime import Runtime
 
-# Answers, and bytes of answers, kept per process at most; beyond either, the cache
-# starts again empty. Larger answers (a page of 1,000 deployments) are not kept.
-ANSWER_LIMIT = 20_000
-BYTES_LIMIT = 64 * 1024 * 1024
-LARGEST_KEPT = 256 * 1024
 _CACHEABLE = "__keyplane_cacheable__"
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,50 +47,6 @@ def cacheable(endpoint: F) -> F:
     """
     setattr(endpoint, _CACHEABLE, True)
     return endpoint
-
-
-_Key = tuple[int, str, bytes]
-
-
-class AnswerCache:
-    def __init__(self, ttl_seconds: float) -> None:
-        self.ttl = ttl_seconds  # follows the credential cache's (see Runtime)
-        self._entries: dict[_Key, tuple[Principal, float, SharedResponse]] = {}
-        self._bytes = 0
-        # Bumped by every invalidation: an answer computed across one is not kept.
-        self.generation = 0
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def get(self, principal: Principal, path: str, query: bytes) -> SharedResponse | None:
-        entry = self._entries.get((id(principal), path, query))
-        if entry is None or entry[0] is not principal or time.monotonic() - entry[1] > self.ttl:
-            return None
-        return entry[2]
-
-    def put(
-        self, principal: Principal, path: str, query: bytes, generation: int, answer: SharedResponse
-    ) -> None:
-        size = len(answer.body)
-        if generation != self.generation or size > LARGEST_KEPT:
-            return
-        if len(self._entries) >= ANSWER_LIMIT or self._bytes + size > BYTES_LIMIT:
-            self._entries.clear()
-            self._bytes = 0
-        key = (id(principal), path, query)
-        self._entries[key] = (principal, time.monotonic(), answer)
-        self._bytes += size
-        if generation != self.generation:  # an invalidation ran between check and store
-            self._entries.pop(key, None)
-
-    def invalidate(self) -> None:
-        """Forget every answer. Called from request and notifier threads: each step is
-        atomic, and an answer computed meanwhile is refused by its generation (the byte
-        count may drift by that answer until the next start; it only bounds memory)."""
-        self.generation += 1
-        self._entries.clear()
-        self._bytes = 0
 
 
 class AnswerCacheMiddleware:
@@ -131,14 +81,14 @@ class AnswerCacheMiddleware:
         path, query = scope["path"], scope["query_string"]
         answers = self.runtime.answers
         if principal is not None:
-            found = answers.get(principal, path, query)
+            found = answers.answer(principal, path, query)
             if found is not None:
                 metrics.CACHE_HITS.inc()
                 scope["route"] = route
                 scope.setdefault("state", {})["principal"] = principal
                 await found(scope, receive, send)
                 return
-        generation = answers.generation
+        ticket = answers.ticket()
         held: list[Message] = []
 
         async def keep(message: Message) -> None:
@@ -152,7 +102,7 @@ class AnswerCacheMiddleware:
                 if start["status"] == 200 and cached is not None and caller is cached:
                     answer = SharedResponse(body)
                     answer.raw_headers = list(start.get("headers", []))
-                    answers.put(cached, path, query, generation, answer)
+                    answers.keep(cached, path, query, ticket, answer)
             await send(message)
 
         await self.app(scope, receive, keep)

@@ -10,15 +10,18 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
-from keyplane.audit.middleware import note_failed_authentication
 from keyplane.auth.principal import Principal
 from keyplane.db import unit
+from keyplane.domain.credentials import hash_secret
 from keyplane.domain.errors import NotAuthenticated
 from keyplane.http.headers import bearer, header
-from keyplane.http.runtime import Runtime
 from keyplane.http.schemas import PageParams
 from keyplane.ops import metrics
+from keyplane.runtime import Runtime
 
+# Set in the request state when a credential is refused: (SHA-256 of the value, the
+# error); the audit trail records it (keyplane.audit.middleware).
+REFUSED_CREDENTIAL = "refused_credential"
 NO_CREDENTIALS = (
     "no credentials: send `Authorization: Bearer <token>` "
     "(the CLI reads ASTRO_API_TOKEN, or ASTRONOMER_KEY_ID and ASTRONOMER_KEY_SECRET)"
@@ -85,7 +88,8 @@ async def current_principal(request: Request) -> Principal:
     try:
         principal = await runtime.authenticator.authenticate(value, client_ip(request))
     except NotAuthenticated as error:
-        note_failed_authentication(request, value, error)
+        # The audit trail records it from here (keyplane.audit.middleware).
+        scope.setdefault("state", {})[REFUSED_CREDENTIAL] = (hash_secret(value), error)
         raise
     scope.setdefault("state", {})["principal"] = principal
     return principal

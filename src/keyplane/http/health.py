@@ -28,7 +28,7 @@ def readyz(request: Request) -> JSONResponse:
         checks["database"] = "ok"
     except Exception as error:  # readiness reports; it never raises
         checks["database"] = f"unavailable: {type(error).__name__}"
-    checks.update(scale_checks(runtime))
+    checks.update(scale_checks(runtime.limiter, runtime.notifier, runtime.authenticator.cache_ttl))
     # A degraded check (Redis away: local rate limits) keeps the replica in service.
     ready = all(value.startswith(("ok", "degraded")) for value in checks.values())
     return JSONResponse(

@@ -22,10 +22,10 @@ from keyplane.domain.credentials import hash_secret
 from keyplane.domain.errors import InvalidInput
 
 __all__ = ["InvalidInput", "check_request", "issue_code", "redeem"]
-from keyplane.http.runtime import Runtime
 from keyplane.identity import cli_tokens
 from keyplane.identity.models import AuthorizationCode
 from keyplane.oauth.errors import InvalidGrant
+from keyplane.runtime import Runtime
 
 CODE_SECONDS = 60
 

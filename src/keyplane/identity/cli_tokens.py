@@ -20,10 +20,10 @@ from keyplane.db.base import utcnow
 from keyplane.db.unit import credentials_changed
 from keyplane.domain.credentials import hash_secret
 from keyplane.domain.errors import NotAuthenticated
-from keyplane.http.runtime import Runtime
 from keyplane.identity.models import CliLogin, RefreshToken
 from keyplane.oauth.access_tokens import issue_user_access_token
 from keyplane.oauth.errors import InvalidGrant
+from keyplane.runtime import Runtime
 
 CLI_CLIENT_ID = "keyplane-cli"
 REFRESH_PREFIX = "kpr_"

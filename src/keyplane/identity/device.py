@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 from keyplane.db.base import utcnow
 from keyplane.domain.credentials import hash_secret
 from keyplane.domain.errors import InvalidInput, NotFound
-from keyplane.http.runtime import Runtime
 from keyplane.identity import cli_tokens
 from keyplane.identity.models import DeviceAuthorization
 from keyplane.oauth.errors import InvalidGrant, OAuthError
+from keyplane.runtime import Runtime
 
 # §6.1: no vowels (no words by accident), no digits to confuse with letters.
 USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from keyplane.db.base import Base, UTCDateTime, utcnow
+from keyplane.db.base import Base, Cached, UTCDateTime, utcnow
 from keyplane.db.models import Timestamps, fk
 from keyplane.domain.ids import new_id
 
@@ -83,7 +83,7 @@ class Invitation(Base):
         return f"Invitation(id={self.id!r}, email={self.email!r})"
 
 
-class CliLogin(Base):
+class CliLogin(Cached, Base):
     """One ``keyplane login``: the chain of refresh tokens its access tokens name.
 
     Deleting the row signs that login out: its refresh tokens go with it, and access

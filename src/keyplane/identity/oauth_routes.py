@@ -19,7 +19,6 @@ from starlette.concurrency import run_in_threadpool
 from keyplane.config import Settings
 from keyplane.http.deps import get_runtime
 from keyplane.http.routing import APIRouter
-from keyplane.http.runtime import Runtime
 from keyplane.identity import authorize, cli_tokens, device, sessions
 from keyplane.oauth.access_tokens import SUBJECT_KINDS, register_subject_kind
 from keyplane.oauth.clients import Client, register_public_client
@@ -27,6 +26,7 @@ from keyplane.oauth.errors import InvalidRequest, UnauthorizedClient, oauth_resp
 from keyplane.oauth.metadata import register_metadata
 from keyplane.oauth.revocation import register_revoker
 from keyplane.oauth.token_endpoint import TokenRequest, TokenResponse, register_grant
+from keyplane.runtime import Runtime
 
 router = APIRouter(tags=["oauth"])
 T = TypeVar("T")

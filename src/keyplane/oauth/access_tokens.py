@@ -33,7 +33,7 @@ from keyplane.oauth.subjects import register_subject_kind as register_subject_ki
 from keyplane.oauth.subjects import user_principal
 
 if TYPE_CHECKING:
-    from keyplane.http.runtime import Runtime
+    from keyplane.runtime import Runtime
 
 ALGORITHMS = [ALGORITHM]  # pinned: the header's alg is never trusted beyond this list
 TOKEN_TYPE = "at+jwt"

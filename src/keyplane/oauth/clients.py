@@ -25,12 +25,13 @@ from limits import RateLimitItemPerMinute
 from starlette.concurrency import run_in_threadpool
 
 from keyplane.apikeys.principal import KeyRecord, key_by_secret_hash
+from keyplane.cache import Cache
 from keyplane.domain import credentials
 from keyplane.domain.errors import NotAuthenticated
 from keyplane.oauth.errors import InvalidClient, InvalidRequest, TemporarilyUnavailable
 
 if TYPE_CHECKING:
-    from keyplane.http.runtime import Runtime
+    from keyplane.runtime import Runtime
 
 BASIC = "client_secret_basic"
 POST = "client_secret_post"
@@ -97,16 +98,18 @@ def _decode_basic(encoded: str) -> tuple[str, str]:
     return unquote_plus(client_id), unquote_plus(secret)
 
 
+# Clients cached per process at most; beyond, the cache starts again empty.
+_CACHE_LIMIT = 100_000
+
+
 class ClientAuthenticator:
     def __init__(self, runtime: Runtime) -> None:
         self._sessions = runtime.sessions
-        self._ttl = runtime.settings.auth_cache_ttl_seconds
-        self._cache: dict[str, tuple[KeyRecord, float]] = {}
+        self.cache: Cache[str, KeyRecord] = Cache(
+            runtime.settings.auth_cache_ttl_seconds, _CACHE_LIMIT
+        )
         self._limiter = runtime.limiter  # shared through Redis when configured
         self._limit = RateLimitItemPerMinute(runtime.settings.auth_failure_limit_per_minute)
-
-    def invalidate(self) -> None:
-        self._cache.clear()
 
     async def authenticate(
         self, form: Mapping[str, str], authorization: str | None, client_ip: str
@@ -121,10 +124,8 @@ class ClientAuthenticator:
                 f"client {presented.client_id!r} must authenticate with its secret", basic=basic
             )
         secret_hash = credentials.hash_secret(presented.secret)
-        entry = self._cache.get(secret_hash)
-        if entry is not None and time.monotonic() - entry[1] <= self._ttl:
-            record: KeyRecord | None = entry[0]
-        else:
+        record = self.cache.get(secret_hash)
+        if record is None:
             self._check_limits(presented.client_id, client_ip)
             record = await self._load(presented.secret, secret_hash)
         if record is None or not secrets.compare_digest(
@@ -140,9 +141,10 @@ class ClientAuthenticator:
                 return None
         except NotAuthenticated:
             return None
+        ticket = self.cache.ticket()
         record = await run_in_threadpool(self._load_from_db, secret_hash)
         if record is not None:
-            self._cache[secret_hash] = (record, time.monotonic())
+            self.cache.put(secret_hash, record, ticket)
         return record
 
     def _load_from_db(self, secret_hash: str) -> KeyRecord | None:

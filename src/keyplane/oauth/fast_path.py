@@ -20,7 +20,7 @@ from keyplane.oauth.errors import OAuthError, error_response
 from keyplane.oauth.routes import router
 
 if TYPE_CHECKING:
-    from keyplane.http.runtime import Runtime
+    from keyplane.runtime import Runtime
 
 PATH = "/oauth/token"
 # The route FastAPI would have matched: the audit middleware reads its template.

@@ -20,7 +20,7 @@ from keyplane.oauth.errors import oauth_response
 from keyplane.oauth.token_endpoint import TokenRequest
 
 if TYPE_CHECKING:
-    from keyplane.http.runtime import Runtime
+    from keyplane.runtime import Runtime
 
 INACTIVE = {"active": False}
 # (request, client, token, hint) -> the active answer, or None when not one it knows.

@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import JSON, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from keyplane.db.base import Base, UTCDateTime, utcnow
+from keyplane.db.base import Base, Cached, UTCDateTime, utcnow
 
 
-class SigningKey(Base):
+class SigningKey(Cached, Base):
     """An ES256 key pair. The private key is a PEM encrypted with the runtime's SecretBox.
 
     The newest key signs. A key rotated out (``retired_at`` set) signs nothing more
@@ -33,7 +33,7 @@ class SigningKey(Base):
         return f"SigningKey(kid={self.kid!r}, algorithm={self.algorithm!r})"
 
 
-class RevokedAccessToken(Base):
+class RevokedAccessToken(Cached, Base):
     """The ``jti`` of an access token revoked before its expiry (RFC 7009).
 
     Kept until the token would have expired anyway; then it is purged.

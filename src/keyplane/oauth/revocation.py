@@ -31,7 +31,7 @@ from keyplane.oauth.models import RevokedAccessToken
 from keyplane.oauth.token_endpoint import TokenRequest
 
 if TYPE_CHECKING:
-    from keyplane.http.runtime import Runtime
+    from keyplane.runtime import Runtime
 
 # (request, client, token, hint) -> True when it recognised the token (revoked or not).
 Revoker = Callable[[TokenRequest, Client, str, str | None], Awaitable[bool]]

@@ -10,7 +10,7 @@ from keyplane.oauth.signing_keys import KeyRing
 from keyplane.oauth.verifier import AccessTokenVerifier
 
 if TYPE_CHECKING:
-    from keyplane.http.runtime import Runtime
+    from keyplane.runtime import Runtime
 
 
 class OAuthServer:
@@ -25,7 +25,6 @@ class OAuthServer:
     def attach(self, runtime: Runtime) -> None:
         """Accept access tokens on every route; forget cached answers on credential changes."""
         runtime.authenticator.jwt_verifier = self.verifier
-        runtime.on_credentials_changed.append(self.verifier.invalidate)
-        runtime.on_credentials_changed.append(self.clients.invalidate)
+        runtime.caches += [self.verifier.cache, self.clients.cache]
         # Lets services holding only a Session find the runtime (issue_user_access_token).
         runtime.sessions.configure(info={RUNTIME_INFO: runtime})

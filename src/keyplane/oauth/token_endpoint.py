@@ -33,7 +33,7 @@ from keyplane.oauth.errors import (
 )
 
 if TYPE_CHECKING:
-    from keyplane.http.runtime import Runtime
+    from keyplane.runtime import Runtime
 
 FORM = "application/x-www-form-urlencoded"
 

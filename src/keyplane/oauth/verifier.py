@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from keyplane.apikeys.models import DeploymentApiKey
 from keyplane.auth.principal import Principal, PrincipalKind
+from keyplane.cache import Cache
 from keyplane.domain.credentials import hash_secret
 from keyplane.domain.errors import NotAuthenticated
 from keyplane.oauth.access_tokens import ALGORITHMS, TOKEN_TYPE, audience_of, issuer_of
@@ -20,7 +21,7 @@ from keyplane.oauth.signing_keys import KeyRing
 from keyplane.oauth.subjects import INVALID, SUBJECT_KINDS
 
 if TYPE_CHECKING:
-    from keyplane.http.runtime import Runtime
+    from keyplane.runtime import Runtime
 
 CLOCK_LEEWAY_SECONDS = 5
 _CACHE_LIMIT = 50_000
@@ -40,21 +41,19 @@ class AccessTokenVerifier:
     Checks the signature against the published keys with the pinned algorithm list,
     then ``typ``, ``iss``, ``aud``, ``exp``, that the token was not revoked and that
     its subject still exists (and may act). Results are cached per token for
-    ``auth_cache_ttl_seconds``; every credentials change in this process clears the
-    cache (``Runtime.on_credentials_changed``).
+    ``auth_cache_ttl_seconds``; the runtime clears the cache after every committed
+    change to credentials or roles, here or on another replica.
     """
 
     def __init__(self, runtime: Runtime, keys: KeyRing) -> None:
         self._sessions = runtime.sessions
         self._keys = keys
         self._last_used = runtime.authenticator.last_used
-        self._ttl = runtime.settings.auth_cache_ttl_seconds
         self._issuer = issuer_of(runtime.settings)
         self._audience = audience_of(runtime.settings)
-        self._cache: dict[str, tuple[VerifiedToken, float]] = {}
-
-    def invalidate(self) -> None:
-        self._cache.clear()
+        self.cache: Cache[str, VerifiedToken] = Cache(
+            runtime.settings.auth_cache_ttl_seconds, _CACHE_LIMIT
+        )
 
     async def __call__(self, value: str) -> Principal:
         principal = (await self.verify(value)).principal
@@ -64,17 +63,16 @@ class AccessTokenVerifier:
 
     async def verify(self, value: str) -> VerifiedToken:
         """The claims and current principal of a valid token; raises NotAuthenticated."""
-        entry = self._cache.get(value)
-        if entry is not None and time.monotonic() - entry[1] <= self._ttl:
-            if entry[0].claims["exp"] <= time.time():
+        found = self.cache.get(value)
+        if found is not None:
+            if found.claims["exp"] <= time.time():
                 raise NotAuthenticated(EXPIRED)
-            return entry[0]
+            return found
+        ticket = self.cache.ticket()
         claims = await self.check_signature(value)
         principal = await run_in_threadpool(self._resolve, claims, value)
         verified = VerifiedToken(claims, principal)
-        if len(self._cache) >= _CACHE_LIMIT:
-            self._cache.clear()
-        self._cache[value] = (verified, time.monotonic())
+        self.cache.put(value, verified, ticket)
         return verified
 
     async def check_signature(self, value: str) -> dict[str, Any]:

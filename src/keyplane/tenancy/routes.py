@@ -20,17 +20,19 @@ ORG = "/organizations/{orgId}"
 # authentication itself, and renders the answer once per cached principal (so it is
 # cheap even with the answer cache turned off).
 self_router = APIRouter(prefix="/v1", tags=["tenancy"])
-_self_answers: dict[int, tuple[Principal, SharedResponse]] = {}
 
 
 @self_router.get("/self", response_model=schemas.SelfOut)
 @cacheable
 async def read_self(request: Request) -> Response:
     principal = await current_principal(request)
-    cached = _self_answers.get(id(principal))
-    if cached is not None and cached[0] is principal:
-        return cached[1]
-    return _self_answer(principal)
+    answers = request.scope["app"].runtime.self_answers
+    answer: SharedResponse | None = answers.answer(principal, "")
+    if answer is None:
+        ticket = answers.ticket()
+        answer = _self_answer(principal)
+        answers.keep(principal, "", b"", ticket, answer)
+    return answer
 
 
 def _self_answer(principal: Principal) -> SharedResponse:
@@ -49,11 +51,7 @@ def _self_answer(principal: Principal) -> SharedResponse:
         .model_dump_json(by_alias=True)
         .encode()
     )
-    if len(_self_answers) >= 4096:
-        _self_answers.clear()
-    answer = SharedResponse(body)
-    _self_answers[id(principal)] = (principal, answer)
-    return answer
+    return SharedResponse(body)
 
 
 @router.get("/organizations", response_model=schemas.OrganizationList)

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from keyplane.db.models import User
-from keyplane.http.runtime import Runtime
 from keyplane.identity.passwords import Passwords, hasher_for
+from keyplane.runtime import Runtime
 
 PASSWORD = "correct horse battery staple"
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -20,7 +20,7 @@ from joserfc.jwk import KeySet
 
 from keyplane.app import create_app
 from keyplane.config import Settings
-from keyplane.http.runtime import Runtime
+from keyplane.runtime import Runtime
 from tests.factories import World
 from tests.functional.oauth.helpers import create_key
 

@@ -82,7 +82,6 @@ def test_rotation_keeps_tokens_in_flight_valid(world):
         )
         db.commit()
     world.runtime.oauth.keys.invalidate()
-    world.runtime.oauth.verifier.invalidate()
     jwks = world.client.get("/.well-known/jwks.json").json()
     assert [k["kid"] for k in jwks["keys"]] == [header(after)["kid"]]
     refused = world.client.get("/v1/self", headers=bearer(before))

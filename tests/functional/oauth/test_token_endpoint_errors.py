@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from keyplane.app import create_app
-from keyplane.http.runtime import Runtime
+from keyplane.runtime import Runtime
 from tests.factories import World
 from tests.functional.oauth.helpers import FORM, basic, create_key, grant
 

@@ -32,7 +32,7 @@ def test_removed_user_token_stops_working(world):
     issued = issue_user_access_token(world.runtime, world.org.owner_user_id)
     assert world.client.get("/v1/self", headers=bearer(issued.access_token)).status_code == 200
     from keyplane.db.models import User
-    from keyplane.http.runtime import credentials_changed
+    from keyplane.db.unit import credentials_changed
 
     with world.runtime.sessions() as db:
         db.delete(db.get(User, world.org.owner_user_id))

@@ -1,21 +1,29 @@
-"""Everything one server process holds: settings, database, credential cache."""
+"""The assembly point: everything one server process holds, built with explicit arguments.
+
+It sits above every area: it builds the engine and sessions, the caches, the rate
+limiter, the notifier, the secret box, the bundle store and the OAuth server, and
+wires the one after-commit path that drops caches here and on every replica. Areas
+receive what they need from here; they never look it up. ``keyplane.app`` installs
+the areas' routes on top of it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
-from sqlalchemy import Engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, event, inspect
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from keyplane.auth.authenticator import Authenticator
+from keyplane.cache import AnswerCache, Cache
 from keyplane.config import Settings
-from keyplane.db.models import Deployment, Organization, Workspace
+from keyplane.db.base import Base, Cached
 from keyplane.db.session import make_engine, make_sessionmaker
-from keyplane.http.answers import AnswerCache
+from keyplane.db.unit import CHANGED, credentials_changed
 from keyplane.ops import metrics
 from keyplane.ops.limiter import SharedLimiter
 from keyplane.ops.notifier import Notifier, make_notifier
@@ -25,12 +33,8 @@ if TYPE_CHECKING:
     from keyplane.deploys.store import BundleStore
     from keyplane.oauth.server import OAuthServer
 
-from keyplane.db.unit import CHANGED as CREDENTIALS_CHANGED
-from keyplane.db.unit import credentials_changed
-
-# Changes to these are noticed at flush time; credentials and roles are marked by the
-# use cases that change them, with credentials_changed.
-DIRECTORY_MODELS = (Organization, Workspace, Deployment)
+# Answers to GET /v1/self kept per principal: one per credential in use.
+SELF_ANSWER_LIMIT = 4096
 
 
 @dataclass
@@ -39,10 +43,11 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     authenticator: Authenticator
-    answers: AnswerCache
-    # Called after a commit that changed credentials, here or (through the notifier) on
-    # any replica; from request threads and the notifier thread, so keep them atomic.
-    on_credentials_changed: list[Callable[[], None]] = field(default_factory=list)
+    answers: AnswerCache[Any]
+    self_answers: AnswerCache[Any]
+    # Every per-process cache: all are cleared after a committed change to a Cached row,
+    # here or (through the notifier) on any replica.
+    caches: list[Cache[Any, Any]] = field(default_factory=list)
     owns_engine: bool = True
     # Every rate limit: in Redis with KEYPLANE_REDIS_URL, else (and while Redis is away)
     # in this process.
@@ -70,16 +75,18 @@ class Runtime:
             sessions,
             authenticator,
             AnswerCache(settings.auth_cache_ttl_seconds),
+            AnswerCache(settings.auth_cache_ttl_seconds, limit=SELF_ANSWER_LIMIT),
             owns_engine=owns_engine,
             limiter=limiter,
             notifier=notifier,
         )
-        runtime.on_credentials_changed += [authenticator.invalidate, runtime.answers.invalidate]
+        runtime.caches += [authenticator.cache, runtime.answers, runtime.self_answers]
         runtime.oauth.attach(runtime)  # JWT access tokens on every route
         if notifier is not None:
             notifier.on_change = runtime._changed_elsewhere
             notifier.on_live = runtime._notifier_live
-        event.listen(sessions, "before_flush", _mark_directory_changes)
+        event.listen(sessions, "before_flush", _mark_cached_changes)
+        event.listen(sessions, "do_orm_execute", _mark_bulk_changes)
         event.listen(sessions, "before_commit", runtime._before_commit)
         event.listen(sessions, "after_commit", runtime._after_commit)
         event.listen(sessions, "after_rollback", _forget_mark)
@@ -91,14 +98,14 @@ class Runtime:
             self.notifier.start()
 
     def _before_commit(self, db: Session) -> None:
-        _mark_directory_changes(db)  # the commit's own flush comes after this event
+        _mark_cached_changes(db)  # the commit's own flush comes after this event
         notifier = self.notifier
-        if notifier is not None and notifier.transactional and db.info.get(CREDENTIALS_CHANGED):
+        if notifier is not None and notifier.transactional and db.info.get(CHANGED):
             # Part of the transaction: delivered to every replica iff it commits.
             notifier.publish_in(db.connection())
 
     def _after_commit(self, db: Session) -> None:
-        if db.info.pop(CREDENTIALS_CHANGED, False):
+        if db.info.pop(CHANGED, False):
             metrics.INVALIDATIONS.labels(source="local").inc()
             self._invalidate()
             if self.notifier is not None and not self.notifier.transactional:
@@ -108,13 +115,14 @@ class Runtime:
         self._invalidate()
 
     def _invalidate(self) -> None:
-        for callback in self.on_credentials_changed:
-            callback()
+        for cache in self.caches:
+            cache.clear()
 
     def _notifier_live(self, live: bool) -> None:
         settings = self.settings
         ttl = settings.auth_cache_ttl_notified_seconds if live else settings.auth_cache_ttl_seconds
-        self.authenticator.cache_ttl = self.answers.ttl = ttl
+        for cache in self.caches:
+            cache.ttl = ttl
 
     @cached_property
     def secret_box(self) -> SecretBox:
@@ -147,12 +155,50 @@ class KeyplaneApp(FastAPI):
     runtime: Runtime
 
 
-def _mark_directory_changes(db: Session, *_: Any) -> None:
-    """Cached answers show organizations, workspaces and deployments: any change to
-    one of them is a change to what cached principals may see."""
-    if any(isinstance(o, DIRECTORY_MODELS) for o in (*db.new, *db.dirty, *db.deleted)):
+def _mark_cached_changes(db: Session, *_: Any) -> None:
+    """A flush that adds, changes or deletes a Cached row changes what caches hold."""
+    if CHANGED in db.info:
+        return
+    if any(isinstance(o, Cached) for o in (*db.new, *db.deleted)) or any(
+        isinstance(o, Cached) and _changes_cached_columns(db, o) for o in db.dirty
+    ):
         credentials_changed(db)
 
 
+def _changes_cached_columns(db: Session, row: Cached) -> bool:
+    quiet = row.uncached_columns
+    if not quiet:
+        return db.is_modified(row)
+    state = inspect(row)
+    return any(attr.history.has_changes() for attr in state.attrs if attr.key not in quiet)
+
+
+def _mark_bulk_changes(state: ORMExecuteState) -> None:
+    """A bulk ``update()`` or ``delete()`` of a Cached table, ORM or Core, is noticed too."""
+    if not (state.is_update or state.is_delete) or CHANGED in state.session.info:
+        return
+    table = getattr(state.statement, "table", None)
+    model = _cached_model(str(getattr(table, "name", "")))
+    if model is None:
+        return
+    if state.is_update:
+        values = getattr(state.statement, "_values", None) or {}
+        written = {getattr(column, "key", column) for column in values}
+        if written and written <= model.uncached_columns:
+            return
+    credentials_changed(state.session)
+
+
+@functools.cache
+def _cached_model(table_name: str) -> type[Cached] | None:
+    """The Cached model mapped to the table of this name, if any."""
+    for mapper in Base.registry.mappers:
+        name = getattr(mapper.local_table, "name", None)
+        if name == table_name and issubclass(mapper.class_, Cached):
+            model: type[Cached] = mapper.class_
+            return model
+    return None
+
+
 def _forget_mark(db: Session, *_: Any) -> None:
-    db.info.pop(CREDENTIALS_CHANGED, None)
+    db.info.pop(CHANGED, None)

@@ -1,0 +1,132 @@
+"""The one per-process cache: entries that expire, and a clear that a load cannot undo.
+
+Every cache of the server (credentials, verified access tokens, OAuth clients,
+answers to repeated reads) is a :class:`Cache`, and the runtime clears them all
+after any committed change to what they hold, here or on another replica
+(``keyplane.runtime``). A load reads its source outside the cache, so a clear can
+run between the read and the store; the value would then be stale for as long as it
+lives. :meth:`Cache.ticket` taken before the read and handed to :meth:`Cache.put`
+after it refuses such a value: correctness does not depend on each caller
+remembering to guard it.
+
+Reads and writes come from request threads and the notifier's thread; each step is a
+single dict operation, atomic under the GIL, so there is no lock on the hot path.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Hashable
+from typing import Generic, Protocol, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class Cache(Generic[K, V]):
+    """At most ``limit`` entries (and ``max_weight`` by ``weigh``), each kept ``ttl`` s."""
+
+    __slots__ = ("_entries", "_generation", "_weight", "limit", "max_weight", "ttl", "weigh")
+
+    def __init__(
+        self,
+        ttl: float,
+        limit: int,
+        *,
+        weigh: Callable[[V], int] | None = None,
+        max_weight: int | None = None,
+    ) -> None:
+        self.ttl = ttl  # may change at run time (the runtime shortens it without a notifier)
+        self.limit = limit
+        self.weigh = weigh
+        self.max_weight = max_weight
+        self._entries: dict[K, tuple[V, float]] = {}
+        self._generation = 0
+        self._weight = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: K) -> V | None:
+        """The value kept for ``key`` if it is younger than ``ttl``; else None."""
+        entry = self._entries.get(key)
+        if entry is None or time.monotonic() - entry[1] > self.ttl:
+            return None
+        return entry[0]
+
+    def entry(self, key: K) -> tuple[V, float] | None:
+        """The value and when it was stored (``time.monotonic()``), whatever its age."""
+        return self._entries.get(key)
+
+    def ticket(self) -> int:
+        """Take before reading the source of a value that :meth:`put` will store."""
+        return self._generation
+
+    def put(self, key: K, value: V, ticket: int) -> bool:
+        """Keep ``value`` unless the cache was cleared since ``ticket``; True if kept.
+
+        Past ``limit`` entries or ``max_weight`` the cache starts again empty: rare, and
+        cheaper than keeping an eviction order on every hit.
+        """
+        weight = self.weigh(value) if self.weigh else 0
+        if ticket != self._generation or (self.max_weight and weight > self.max_weight):
+            return False
+        if len(self._entries) >= self.limit or (
+            self.max_weight and self._weight + weight > self.max_weight
+        ):
+            self._entries.clear()
+            self._weight = 0
+        self._entries[key] = (value, time.monotonic())
+        self._weight += weight
+        if ticket != self._generation:  # a clear ran between the check and the store
+            self._entries.pop(key, None)
+            return False
+        return True
+
+    def pop(self, key: K) -> None:
+        self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        """Forget every entry, and refuse every value loaded before now."""
+        self._generation += 1
+        self._entries.clear()
+        self._weight = 0
+
+
+class Body(Protocol):
+    body: bytes
+
+
+A = TypeVar("A", bound=Body)
+_AnswerKey = tuple[int, str, bytes]
+
+# Answers, and bytes of answers, kept per process at most; beyond either, the cache
+# starts again empty. Larger answers (a page of 1,000 deployments) are not kept.
+ANSWER_LIMIT = 20_000
+BYTES_LIMIT = 64 * 1024 * 1024
+LARGEST_KEPT = 256 * 1024
+
+
+class AnswerCache(Cache[_AnswerKey, tuple[object, A]]):
+    """Answers to a caller's reads, keyed by the caller's principal *object*, the path
+    and the query string (see ``keyplane.http.answers``).
+
+    The credential cache makes a new principal after every change, so an answer can
+    never be served to grants other than those it was computed for; keying by the
+    object's id is also far cheaper than hashing its grants.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, ttl: float, limit: int = ANSWER_LIMIT, max_bytes: int = BYTES_LIMIT):
+        super().__init__(ttl, limit, weigh=lambda kept: len(kept[1].body), max_weight=max_bytes)
+
+    def answer(self, principal: object, path: str, query: bytes = b"") -> A | None:
+        found = self.get((id(principal), path, query))
+        if found is None or found[0] is not principal:
+            return None
+        return found[1]
+
+    def keep(self, principal: object, path: str, query: bytes, ticket: int, answer: A) -> None:
+        if len(answer.body) <= LARGEST_KEPT:
+            self.put((id(principal), path, query), (principal, answer), ticket)
