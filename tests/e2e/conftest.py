@@ -54,7 +54,13 @@ class Server:
     globex: Tenant  # another tenant: its objects must answer "not found"
 
     def cli(
-        self, *args: str, token: str | None = None, python: tuple[str, ...] = (), **env: str
+        self,
+        *args: str,
+        token: str | None = None,
+        python: tuple[str, ...] = (),
+        cwd: Path | None = None,
+        stdin: str | None = None,
+        **env: str,
     ) -> Result:
         """Run ``python -m keyplane ARGS`` with a CI job's environment and nothing else."""
         clean = {"PATH": os.environ["PATH"], "HOME": str(self.home), "KEYPLANE_URL": self.url}
@@ -68,6 +74,8 @@ class Server:
             text=True,
             timeout=60,
             check=False,
+            cwd=cwd,
+            input=stdin,
         )
         return Result(done.returncode, done.stdout, done.stderr)
 

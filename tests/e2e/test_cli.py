@@ -96,7 +96,7 @@ EXIT_CODES = [
     (["whoami"], {}, 0, ""),
     (["whoami"], {"KEYPLANE_URL": "http://127.0.0.1:9"}, 1, "cannot reach keyplane"),
     (["workspace", "create", "--name", "data-eng"], {}, 1, "already exists"),
-    (["workspace", "token", "create", "--name", "x", "--expiration", "3651"], {}, 2, "--expiration"),
+    (["workspace", "token", "create", "--name", "x", "-e", "3651"], {}, 2, "--expiration"),
     (["workspace", "frobnicate"], {}, 2, "No such command"),
     (["whoami"], {"ASTRO_API_TOKEN": ""}, 3, "set ASTRO_API_TOKEN"),
     (["organization", "inspect", "--organization-id", "nope"], {}, 5, "not found"),

@@ -1,0 +1,387 @@
+"""The Astro CLI's command lines, run with ``keyplane`` in their place (issue 13).
+
+Each test is one form as the Astro CLI's help writes it, run as a subprocess against
+a real server: what it prints, its exit code, and what changed on the server (read
+back with the SDK). One server for the module; objects are made with the SDK.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from keyplane.client import KeyplaneClient
+from keyplane.domain.roles import DEPLOYMENT_ADMIN, ORGANIZATION_ROLES, WORKSPACE_ROLES
+from tests.e2e.conftest import Result, Server
+
+pytestmark = pytest.mark.e2e
+MEMBER, OPERATOR, OWNER = WORKSPACE_ROLES[1], WORKSPACE_ROLES[3], WORKSPACE_ROLES[4]
+ORG_MEMBER, ORG_BILLING = ORGANIZATION_ROLES[0], ORGANIZATION_ROLES[1]
+
+
+@dataclass
+class World:
+    server: Server
+    sdk: KeyplaneClient
+    org: str
+    ws: str
+    other_ws: str
+    dep: str  # "astro-dep" in ws
+    owner: str
+
+    def run(self, *args: str, **extra: object) -> Result:
+        return self.server.cli(*args, token=self.owner, **extra)  # type: ignore[arg-type]
+
+    def deployment(self, name: str, ws: str | None = None) -> str:
+        return str(self.sdk.create_deployment(self.org, ws or self.ws, name)["id"])
+
+    def token(self, scope: str, entity: str | None, name: str, role: str) -> dict:
+        return self.sdk.create_token(self.org, name=name, scope=scope, role=role, entity_id=entity)
+
+
+@pytest.fixture(scope="module")
+def world(server: Server) -> Iterator[World]:
+    with KeyplaneClient(server.url, server.acme.owner_token) as sdk:
+        org = server.acme.org_id
+        ws = sdk.create_workspace(org, "astro-ws")["id"]
+        other_ws = sdk.create_workspace(org, "astro-ws-2")["id"]
+        dep = sdk.create_deployment(org, ws, "astro-dep")["id"]
+        yield World(server, sdk, org, ws, other_ws, dep, server.acme.owner_token)
+
+
+def ok(result: Result) -> Result:
+    assert result.code == 0, result.stderr
+    return result
+
+
+# -- version, help, completion, output formats -------------------------------------------
+
+
+@pytest.mark.parametrize("args", [["version"], ["--version"]])
+def test_version(world: World, args: list[str]) -> None:
+    assert ok(world.run(*args)).stdout.startswith("keyplane ")
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion(world: World, shell: str) -> None:
+    assert "_KEYPLANE_COMPLETE" in ok(world.run("completion", shell)).stdout
+
+
+def test_short_help(world: World) -> None:
+    assert "Usage: keyplane deployment create" in ok(world.run("deployment", "create", "-h")).stdout
+
+
+def test_deploy_help_shows_the_deploy_flags(world: World) -> None:
+    out = ok(world.run("deploy", "--help")).stdout
+    assert "--deployment-name" in out and "--force" in out and "DEPLOYMENT_ID" in out
+
+
+def test_json_shorthand(world: World) -> None:
+    assert json.loads(ok(world.run("deployment", "list", "--json")).stdout)
+
+
+# -- deployments -----------------------------------------------------------------------------
+
+
+def test_deployment_create_with_short_flags(world: World) -> None:
+    out = ok(world.run("deployment", "create", "-n", "short", "-d", "made short", "-w",
+                       world.ws, "-f", "-o", "json")).stdout  # fmt: skip
+    made = world.sdk.get_deployment(world.org, json.loads(out)["id"])
+    assert (made["name"], made["description"], made["workspaceId"]) == (
+        "short",
+        "made short",
+        world.ws,
+    )
+
+
+def test_deployment_list_all(world: World) -> None:
+    other = world.deployment("in-other-ws", world.other_ws)
+    listed = json.loads(ok(world.run("deployment", "list", "--all", "-o", "json")).stdout)
+    assert {world.dep, other} <= {d["id"] for d in listed}
+
+
+def test_deployment_inspect_id_output_yaml(world: World) -> None:
+    shown = yaml.safe_load(ok(world.run("deployment", "inspect", world.dep, "-o", "yaml")).stdout)
+    assert shown["id"] == world.dep and shown["name"] == "astro-dep"
+
+
+def test_deployment_inspect_deployment_name_key(world: World) -> None:
+    out = world.run(
+        "deployment", "inspect", "--deployment-name", "astro-dep", "--key", "workspaceId"
+    )
+    assert ok(out).stdout == f"{world.ws}\n"
+
+
+def test_inspect_key_reaches_into_objects(world: World) -> None:
+    token = world.token("WORKSPACE", world.ws, "nested", MEMBER)
+    shown = ok(world.run("organization", "token", "inspect", token["id"], "--key", "roles"))
+    assert yaml.safe_load(shown.stdout)[0]["role"] == MEMBER
+    one = ok(world.run("organization", "token", "inspect", token["id"], "-k", "roles.0.entityId"))
+    assert one.stdout == f"{world.ws}\n"
+
+
+def test_deployment_name_matching_two_fails_with_exit_2(world: World) -> None:
+    first = world.deployment("twin", world.ws)
+    second = world.deployment("twin", world.other_ws)
+    result = world.run("deployment", "inspect", "--deployment-name", "twin")
+    assert result.code == 2 and result.stdout == ""
+    assert first in result.stderr and second in result.stderr
+
+
+def test_deployment_update_id_short_flags_cicd_enforcement(world: World) -> None:
+    dep = world.deployment("to-update")
+    ok(world.run("deployment", "update", dep, "-n", "updated", "-d", "new text",
+                 "--cicd-enforcement", "enable", "-f"))  # fmt: skip
+    changed = world.sdk.get_deployment(world.org, dep)
+    assert (changed["name"], changed["description"], changed["isCicdEnforced"]) == (
+        "updated",
+        "new text",
+        True,
+    )
+    ok(world.run("deployment", "update", "--deployment-name", "updated",
+                 "--cicd-enforcement", "disable"))  # fmt: skip
+    assert world.sdk.get_deployment(world.org, dep)["isCicdEnforced"] is False
+
+
+@pytest.mark.parametrize("form", ["id", "name"])
+def test_deployment_delete_force(world: World, form: str) -> None:
+    dep = world.deployment(f"doomed-{form}")
+    target = [dep] if form == "id" else ["--deployment-name", f"doomed-{form}"]
+    ok(world.run("deployment", "delete", *target, "-f"))
+    assert dep not in {d["id"] for d in world.sdk.list_deployments(world.org)}
+
+
+# -- deployment variables ---------------------------------------------------------------------
+
+
+def variables(world: World, dep: str) -> dict[str, dict]:
+    return {v["key"]: v for v in world.sdk.list_variables(world.org, dep)}
+
+
+def test_variable_create_pairs_secret(world: World) -> None:
+    dep = world.deployment("vars-pairs")
+    ok(world.run("deployment", "variable", "create", "FOO=bar", "FOO2=bar2",
+                 "--deployment-id", dep, "--secret"))  # fmt: skip
+    found = variables(world, dep)
+    assert found["FOO"]["isSecret"] and found["FOO2"]["isSecret"]
+
+
+def test_variable_create_load_env(world: World, tmp_path: Path) -> None:
+    dep = world.deployment("vars-load")
+    env = tmp_path / ".env.my-deployment"
+    env.write_text("# a comment\nexport LEVEL=debug\nNAME='two words'\n")
+    ok(world.run("deployment", "variable", "create", "--deployment-id", dep, "--load",
+                 "--env", str(env)))  # fmt: skip
+    found = variables(world, dep)
+    assert found["LEVEL"]["value"] == "debug" and found["NAME"]["value"] == "two words"
+
+
+def test_variable_update_pairs(world: World) -> None:
+    dep = world.deployment("vars-update")
+    world.sdk.create_variable(world.org, dep, "FOO", "old")
+    ok(world.run("deployment", "variable", "update", "FOO=NEWBAR", "-d", dep))
+    assert variables(world, dep)["FOO"]["value"] == "NEWBAR"
+
+
+def test_variable_list_key(world: World) -> None:
+    dep = world.deployment("vars-list")
+    world.sdk.create_variable(world.org, dep, "FOO", "1")
+    world.sdk.create_variable(world.org, dep, "BAR", "2")
+    rows = json.loads(ok(world.run("deployment", "variable", "list", "--deployment-id", dep,
+                                   "--key", "FOO", "-o", "json")).stdout)  # fmt: skip
+    assert [r["key"] for r in rows] == ["FOO"]
+
+
+# -- deploy ------------------------------------------------------------------------------------
+
+
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "dags").mkdir()
+    (tmp_path / "dags" / "dag.py").write_text("print('hello')\n")
+    return tmp_path
+
+
+def test_deploy_deployment_id_pushes_the_current_folder(world: World, tmp_path: Path) -> None:
+    dep = world.deployment("deploy-id")
+    out = ok(world.run("deploy", dep, "-f", cwd=project(tmp_path))).stdout.strip()
+    assert [d["id"] for d in world.sdk.list_deploys(world.org, dep)] == [out]
+
+
+def test_deploy_deployment_name(world: World, tmp_path: Path) -> None:
+    dep = world.deployment("deploy-by-name")
+    ok(world.run("deploy", "--deployment-name", "deploy-by-name", cwd=project(tmp_path)))
+    assert len(world.sdk.list_deploys(world.org, dep)) == 1
+
+
+def test_deploy_keeps_keyplanes_path_form(world: World, tmp_path: Path) -> None:
+    dep = world.deployment("deploy-path")
+    ok(world.run("deploy", str(project(tmp_path)), "--deployment-id", dep))
+    assert len(world.sdk.list_deploys(world.org, dep)) == 1
+
+
+# -- workspaces and their users ----------------------------------------------------------------
+
+
+def test_workspace_create_update_delete_positional(world: World) -> None:
+    out = ok(world.run("workspace", "create", "-n", "ws-astro", "-d", "d", "-o", "json")).stdout
+    ws = json.loads(out)["id"]
+    ok(world.run("workspace", "update", ws, "-n", "ws-astro-2", "-d", "changed"))
+    changed = world.sdk.get_workspace(world.org, ws)
+    assert (changed["name"], changed["description"]) == ("ws-astro-2", "changed")
+    ok(world.run("workspace", "delete", ws))
+    assert ws not in {w["id"] for w in world.sdk.list_workspaces(world.org)}
+
+
+def test_workspace_user_add_email(world: World) -> None:
+    world.sdk.invite(world.org, "wsuser@acme.example")
+    ok(world.run("workspace", "user", "add", "wsuser@acme.example", "--role", OPERATOR,
+                 "--workspace-id", world.ws))  # fmt: skip
+    roles = {u["email"]: u["role"] for u in world.sdk.list_workspace_users(world.org, world.ws)}
+    assert roles["wsuser@acme.example"] == OPERATOR
+
+
+# -- organization users ----------------------------------------------------------------------
+
+
+def test_organization_user_invite_list_update(world: World) -> None:
+    ok(world.run("organization", "user", "invite", "new@acme.example", "-r", ORG_BILLING))
+    members = {u["email"]: u for u in world.sdk.list_users(world.org)}
+    assert members["new@acme.example"]["organizationRole"] == ORG_BILLING
+    listed = json.loads(ok(world.run("organization", "user", "list", "--json")).stdout)
+    assert "new@acme.example" in {u["email"] for u in listed}
+    ok(world.run("organization", "user", "update", "new@acme.example", "--role", ORG_MEMBER))
+    members = {u["email"]: u for u in world.sdk.list_users(world.org)}
+    assert members["new@acme.example"]["organizationRole"] == ORG_MEMBER
+
+
+# -- tokens ------------------------------------------------------------------------------------
+
+
+def test_workspace_token_create_short_flags_clean_output(world: World) -> None:
+    out = ok(world.run("workspace", "token", "create", "-n", "ci-short", "-r", OPERATOR, "-d",
+                       "for ci", "-e", "30", "-c", "--workspace-id", world.ws)).stdout  # fmt: skip
+    value = out.strip()
+    assert out == value + "\n" and value.startswith("kpw_")
+    made = world.sdk.list_tokens(world.org, scope="WORKSPACE", workspace_id=world.ws)
+    token = next(t for t in made if t["name"] == "ci-short")
+    assert token["description"] == "for ci" and token["expiryPeriodInDays"] == 30
+    assert token["roles"][0]["role"] == OPERATOR
+
+
+@pytest.mark.parametrize("scope", ["organization", "workspace", "deployment"])
+def test_token_create_expiration_0_never_expires(world: World, scope: str) -> None:
+    where = {"workspace": ["--workspace-id", world.ws], "deployment": ["--deployment-id",
+             world.dep]}.get(scope, [])  # fmt: skip
+    out = ok(world.run(scope, "token", "create", "--name", f"forever-{scope}",
+                       "--expiration", "0", *where, "-o", "json")).stdout  # fmt: skip
+    token = world.sdk.get_token(world.org, json.loads(out)["id"])
+    assert token["endAt"] is None and token["expiryPeriodInDays"] is None
+
+
+def test_token_update_name_selects_new_name_renames(world: World) -> None:
+    token = world.token("WORKSPACE", world.ws, "old-name", MEMBER)
+    ok(world.run("workspace", "token", "update", "--name", "old-name", "--new-name", "new-name",
+                 "-r", OPERATOR, "--workspace-id", world.ws))  # fmt: skip
+    changed = world.sdk.get_token(world.org, token["id"])
+    assert changed["name"] == "new-name" and changed["roles"][0]["role"] == OPERATOR
+
+
+def test_token_update_id_new_name(world: World) -> None:
+    token = world.token("ORGANIZATION", None, "org-old", ORG_MEMBER)
+    ok(world.run("organization", "token", "update", token["id"], "-n", "org-new", "-d", "x"))
+    changed = world.sdk.get_token(world.org, token["id"])
+    assert (changed["name"], changed["description"]) == ("org-new", "x")
+
+
+def test_deployment_token_update_with_deployment_id(world: World) -> None:
+    token = world.token("DEPLOYMENT", world.dep, "dep-tok", DEPLOYMENT_ADMIN)
+    ok(world.run("deployment", "token", "update", token["id"], "--new-name", "dep-tok-2",
+                 "--deployment-id", world.dep))  # fmt: skip
+    assert world.sdk.get_token(world.org, token["id"])["name"] == "dep-tok-2"
+
+
+@pytest.mark.parametrize("select", ["id", "name"])
+def test_token_rotate_force_clean_output(world: World, select: str) -> None:
+    token = world.token("WORKSPACE", world.ws, f"rotate-{select}", MEMBER)
+    target = [token["id"]] if select == "id" else ["--name", f"rotate-{select}"]
+    out = ok(world.run("workspace", "token", "rotate", *target, "--workspace-id", world.ws,
+                       "-f", "-c")).stdout.strip()  # fmt: skip
+    assert out.startswith("kpw_") and out != token["token"]
+    assert world.sdk.get_token(world.org, token["id"])["lastRotatedAt"]
+
+
+@pytest.mark.parametrize("scope", ["organization", "workspace", "deployment"])
+def test_token_delete_id_force(world: World, scope: str) -> None:
+    entity = {"organization": None, "workspace": world.ws, "deployment": world.dep}[scope]
+    role = {"organization": ORG_MEMBER, "workspace": MEMBER, "deployment": DEPLOYMENT_ADMIN}
+    token = world.token(scope.upper(), entity, f"delete-{scope}", role[scope])
+    where = {"workspace": ["--workspace-id", world.ws], "deployment": ["--deployment-id",
+             world.dep]}.get(scope, [])  # fmt: skip
+    ok(world.run(scope, "token", "delete", token["id"], *where, "--force"))
+    assert token["id"] not in {t["id"] for t in world.sdk.list_tokens(world.org)}
+
+
+def test_token_name_matching_two_fails_with_exit_2(world: World) -> None:
+    first = world.token("WORKSPACE", world.ws, "same-name", MEMBER)
+    second = world.token("WORKSPACE", world.ws, "same-name", MEMBER)
+    result = world.run("workspace", "token", "delete", "--name", "same-name",
+                       "--workspace-id", world.ws, "-f")  # fmt: skip
+    assert result.code == 2 and first["id"] in result.stderr and second["id"] in result.stderr
+    left = {t["id"] for t in world.sdk.list_tokens(world.org)}
+    assert {first["id"], second["id"]} <= left  # nothing was deleted on a guess
+
+
+def roles_of(world: World, token_id: str) -> dict[tuple[str, str], str]:
+    token = world.sdk.get_token(world.org, token_id)
+    return {(r["entityType"], r["entityId"]): r["role"] for r in token["roles"]}
+
+
+def test_workspace_token_organization_token_add_update_list_remove(world: World) -> None:
+    token = world.token("ORGANIZATION", None, "org-for-ws", ORG_MEMBER)
+    ws = ["--workspace-id", world.ws]
+    ok(world.run("workspace", "token", "organization-token", "add", "--org-token-name",
+                 "org-for-ws", "--role", MEMBER, *ws))  # fmt: skip
+    assert roles_of(world, token["id"])[("WORKSPACE", world.ws)] == MEMBER
+    ok(world.run("workspace", "token", "organization-token", "update", token["id"], "-r",
+                 OWNER, *ws))  # fmt: skip
+    assert roles_of(world, token["id"])[("WORKSPACE", world.ws)] == OWNER
+    listed = json.loads(ok(world.run("workspace", "token", "organization-token", "list", *ws,
+                                     "--json")).stdout)  # fmt: skip
+    assert token["id"] in {t["id"] for t in listed}
+    ok(world.run("workspace", "token", "organization-token", "remove", token["id"], *ws))
+    assert ("WORKSPACE", world.ws) not in roles_of(world, token["id"])
+
+
+@pytest.mark.parametrize("holder", ["organization-token", "workspace-token"])
+def test_deployment_token_holder_tokens_add_list_remove(world: World, holder: str) -> None:
+    if holder == "organization-token":
+        token, flag = world.token("ORGANIZATION", None, "org-for-dep", ORG_MEMBER), "-n"
+    else:
+        token, flag = world.token("WORKSPACE", world.ws, "ws-for-dep", MEMBER), "-n"
+    dep = ["--deployment-id", world.dep]
+    ok(world.run("deployment", "token", holder, "add", flag, token["name"], "--role",
+                 DEPLOYMENT_ADMIN, *dep))  # fmt: skip
+    assert roles_of(world, token["id"])[("DEPLOYMENT", world.dep)] == DEPLOYMENT_ADMIN
+    listed = json.loads(ok(world.run("deployment", "token", holder, "list", *dep,
+                                     "-o", "json")).stdout)  # fmt: skip
+    assert token["id"] in {t["id"] for t in listed}
+    ok(world.run("deployment", "token", holder, "remove", token["id"], *dep))
+    assert ("DEPLOYMENT", world.dep) not in roles_of(world, token["id"])
+
+
+# -- login ------------------------------------------------------------------------------------
+
+
+def test_login_token_login(world: World, tmp_path: Path) -> None:
+    token = world.token("WORKSPACE", world.ws, "for-login", MEMBER)
+    config = {"KEYPLANE_CONFIG_DIR": str(tmp_path)}
+    ok(world.server.cli("login", "--token-login", token["token"], **config))
+    who = json.loads(ok(world.server.cli("whoami", "--json", **config)).stdout)
+    assert who["id"] == token["id"] and "stored login" in who["credentialSource"]
+    ok(world.server.cli("logout", **config))
+    assert world.server.cli("whoami", **config).code == 3
