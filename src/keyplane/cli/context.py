@@ -7,7 +7,6 @@ block into a :class:`CliError` that says what to do.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,7 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from keyplane.cli import errors, output
-from keyplane.domain.roles import PERMISSIONS, Permission
+from keyplane.domain.access import Binding, Grants
+from keyplane.domain.roles import PERMISSIONS, WORKSPACE_ROLES, Level, Permission
 
 if TYPE_CHECKING:  # the SDK (and its HTTP stack) is imported when a command connects
     from keyplane.cli import credentials
@@ -31,8 +31,7 @@ SCOPE_OF_KIND = {
     "WORKSPACE_TOKEN": "workspace",
     "DEPLOYMENT_TOKEN": "deployment",
 }
-# DESIGN §2: this organization role implies WORKSPACE_OWNER in every workspace.
-ROLE_WITH_EVERY_WORKSPACE = "ORGANIZATION_OWNER"
+MISSING_PERMISSION = "missing permission "  # the 403 message of servers before the field
 
 OrgOpt = Annotated[
     str | None,
@@ -104,22 +103,37 @@ class Session:
         noun = f"the {kind} token" if self.kind in SCOPE_OF_KIND else f"the {self.kind.lower()}"
         return f"{noun} {self.me['name']!r}"
 
+    def grants(self) -> Grants:
+        """The credential's roles as the domain's role bindings (DESIGN §2 reads them)."""
+        return Grants.of(
+            Binding(Level(r["entityType"]), r["entityId"], r["role"], self.org_id)
+            for r in self.me["roles"]
+            if r["entityType"] in Level.__members__
+        )
+
     def lacks_workspace_roles(self) -> bool:
-        """An Organization token that can see no workspace, as DESIGN §2 has it."""
+        """An Organization token that can see no workspace, as DESIGN §2 has it.
+
+        It holds no workspace or deployment role, and its organization role implies
+        none in a workspace it holds nothing on (the domain decides which would).
+        """
         if self.kind != "ORGANIZATION_TOKEN":
             return False
-        levels = {r["entityType"] for r in self.me["roles"]}
-        org_roles = {r["role"] for r in self.me["roles"] if r["entityType"] == "ORGANIZATION"}
-        return not levels & {"WORKSPACE", "DEPLOYMENT"} and ROLE_WITH_EVERY_WORKSPACE not in (
-            org_roles
-        )
+        grants = self.grants()
+        if any(b.level is not Level.ORGANIZATION for b in grants.bindings):
+            return False
+        return grants.workspace_role(self.org_id, _ANY_OTHER_WORKSPACE) is None
 
     def workspace_role_hint(self) -> str:
         return (
             "this Organization token has no role in any workspace: add one with "
             f"`keyplane workspace token add {self.me['id']} --workspace-id <WORKSPACE_ID> "
-            "--role WORKSPACE_MEMBER` (run it with an owner's credential)"
+            f"--role {WORKSPACE_ROLES[1]}` (run it with an owner's credential)"
         )
+
+
+# A workspace id no binding names: what a role implies in "every workspace".
+_ANY_OTHER_WORKSPACE = "\x00"
 
 
 @contextmanager
@@ -190,7 +204,9 @@ def warn_if_expiring(session: Session) -> None:
     )
 
 
-def permission_hint(message: str, session: Session | None) -> str | None:
+def permission_hint(
+    message: str, session: Session | None, body: Mapping[str, Any] | None = None
+) -> str | None:
     """What the credential holds, and which roles hold the permission it lacks."""
     if session is None:
         return None
@@ -198,14 +214,27 @@ def permission_hint(message: str, session: Session | None) -> str | None:
         f"{r['role']} on {r['entityType'].lower()} {r['entityId']}" for r in session.me["roles"]
     )
     hint = f"{session.describe()} holds {held or 'no role'}"
-    found = re.match(r"missing permission (\S+)", message)
-    rule = PERMISSIONS.get(Permission(found[1])) if found and found[1] in VALUES else None
-    if found is None or rule is None:
+    missing = missing_permission(body or {}, message)
+    rule = PERMISSIONS.get(Permission(missing)) if missing in VALUES else None
+    if rule is None:
         return f"{hint}; ask an owner for a credential whose role allows this"
     needed = [f"at least {role}" for role in (rule.organization, rule.workspace) if role]
     if rule.deployment:
         needed.append(rule.deployment.value)
-    return f"{hint}; {found[1]} needs {' or '.join(needed)}: ask an owner for such a token"
+    return f"{hint}; {missing} needs {' or '.join(needed)}: ask an owner for such a token"
+
+
+def missing_permission(body: Mapping[str, Any], message: str) -> str:
+    """The permission a 403 names; "" when it names none.
+
+    The body's ``missingPermission`` field says it; a server from before that field
+    says it only in the message, ``missing permission <name>``.
+    """
+    field = body.get("missingPermission")
+    if isinstance(field, str) and field:
+        return field
+    words = message.removeprefix(MISSING_PERMISSION).split()
+    return words[0] if message.startswith(MISSING_PERMISSION) and words else ""
 
 
 def explain(
@@ -221,7 +250,9 @@ def explain(
             else None,
         )
     if status == 403:
-        return errors.PermissionDenied(message, hint=permission_hint(message, session))
+        return errors.PermissionDenied(
+            message, hint=permission_hint(message, session, getattr(error, "body", {}))
+        )
     if status == 404:
         hint = (
             session.workspace_role_hint() if session and session.lacks_workspace_roles() else None

@@ -26,7 +26,7 @@ SCOPE = Level.DEPLOYMENT.value
 DEFAULT_ROLE = DEPLOYMENT_ADMIN
 app = group(help="Deployment API tokens.")
 RoleOpt = Annotated[
-    str, typer.Option("--role", "-r", help="DEPLOYMENT_ADMIN or a custom deployment role.")
+    str, typer.Option("--role", "-r", help=f"{DEPLOYMENT_ADMIN} or a custom deployment role.")
 ]
 DeploymentOpt = Annotated[
     str | None,

@@ -10,6 +10,7 @@ from keyplane.cli import output
 from keyplane.cli.apps import group
 from keyplane.cli.context import OrgOpt, connect
 from keyplane.cli.output import Column, Format, OutputOpt, field, when
+from keyplane.domain.roles import ORGANIZATION_ROLES
 
 app = group(help="Single sign-on (OpenID Connect) connections.")
 
@@ -48,9 +49,9 @@ def create(
             envvar="KEYPLANE_SSO_CLIENT_SECRET", prompt=True, hide_input=True, help=SECRET_HELP
         ),
     ] = "",
-    default_role: Annotated[str, typer.Option(help="Role of users created at first sign-in.")] = (
-        "ORGANIZATION_MEMBER"
-    ),
+    default_role: Annotated[
+        str, typer.Option(help="Role of users created at first sign-in.")
+    ] = ORGANIZATION_ROLES[0],
     enforce_sso: Annotated[
         bool, typer.Option("--enforce-sso/--allow-passwords", help="Disable passwords.")
     ] = False,

@@ -25,9 +25,7 @@ from keyplane.domain.roles import ORGANIZATION_ROLES, Level
 SCOPE = Level.ORGANIZATION.value
 DEFAULT_ROLE = ORGANIZATION_ROLES[0]  # ORGANIZATION_MEMBER, the least
 app = group(help="Organization API tokens.")
-RoleOpt = Annotated[
-    str, typer.Option("--role", "-r", help="ORGANIZATION_MEMBER, _BILLING_ADMIN or _OWNER.")
-]
+RoleOpt = Annotated[str, typer.Option("--role", "-r", help=", ".join(ORGANIZATION_ROLES) + ".")]
 
 
 @app.command()

@@ -25,7 +25,7 @@ COLUMNS: list[Column] = [
 EmailArg = Annotated[
     str, typer.Argument(help="The user's email (or id).", show_default=False, metavar="EMAIL")
 ]
-RoleHelp = "ORGANIZATION_MEMBER, _BILLING_ADMIN or _OWNER."
+RoleHelp = ", ".join(ORGANIZATION_ROLES) + "."
 
 
 @app.command()

@@ -27,7 +27,7 @@ DEFAULT_ROLE = WORKSPACE_ROLES[1]  # WORKSPACE_MEMBER
 app = group(help="Workspace API tokens.")
 RoleOpt = Annotated[
     str,
-    typer.Option("--role", "-r", help="WORKSPACE_ACCESSOR, _MEMBER, _AUTHOR, _OPERATOR or _OWNER."),
+    typer.Option("--role", "-r", help=", ".join(WORKSPACE_ROLES) + "."),
 ]
 WorkspaceOpt = Annotated[
     str | None,

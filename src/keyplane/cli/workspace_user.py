@@ -23,7 +23,7 @@ COLUMNS: list[Column] = [
 UserIdArg = Annotated[str, typer.Argument(help="The user's id or email.", show_default=False)]
 RoleOpt = Annotated[
     str,
-    typer.Option("--role", "-r", help="WORKSPACE_ACCESSOR, _MEMBER, _AUTHOR, _OPERATOR or _OWNER."),
+    typer.Option("--role", "-r", help=", ".join(WORKSPACE_ROLES) + "."),
 ]
 
 

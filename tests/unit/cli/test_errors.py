@@ -46,3 +46,38 @@ def test_unauthenticated_names_where_the_credential_came_from() -> None:
     error = explain(ApiError(401, "unknown API token"), CREDENTIAL, None)
     assert error.hint and "ASTRO_API_TOKEN" in error.hint
     assert "kpw_x" not in f"{error.message} {error.hint}"
+
+
+def _session(roles: list[dict[str, str]]) -> object:
+    from keyplane.cli.context import Session
+
+    me = {"kind": "ORGANIZATION_TOKEN", "name": "ci", "id": "t1", "roles": roles}
+    return Session(client=None, credential=CREDENTIAL, me=me, org_id="o1")  # type: ignore[arg-type]
+
+
+def test_a_403_names_the_permission_from_the_body_field() -> None:
+    session = _session([{"entityType": "WORKSPACE", "entityId": "w1", "role": "WORKSPACE_MEMBER"}])
+    error = ApiError(403, "forbidden", "r", body={"missingPermission": "workspace.tokens:manage"})
+    hint = explain(error, CREDENTIAL, session).hint  # type: ignore[arg-type]
+    assert hint and "workspace.tokens:manage needs at least WORKSPACE_OWNER" in hint
+
+
+def test_a_403_without_the_field_falls_back_to_the_message() -> None:
+    session = _session([])
+    error = ApiError(403, "missing permission deployment:deploy", "r")
+    hint = explain(error, CREDENTIAL, session).hint  # type: ignore[arg-type]
+    assert hint and "deployment:deploy needs at least WORKSPACE_AUTHOR" in hint
+
+
+@pytest.mark.parametrize(
+    ("roles", "lacks"),
+    [
+        ([{"entityType": "ORGANIZATION", "entityId": "o1", "role": "ORGANIZATION_MEMBER"}], True),
+        ([{"entityType": "ORGANIZATION", "entityId": "o1", "role": "ORGANIZATION_OWNER"}], False),
+        ([{"entityType": "WORKSPACE", "entityId": "w1", "role": "WORKSPACE_MEMBER"}], False),
+    ],
+)
+def test_which_organization_tokens_see_no_workspace(
+    roles: list[dict[str, str]], lacks: bool
+) -> None:
+    assert _session(roles).lacks_workspace_roles() is lacks  # type: ignore[attr-defined]

@@ -68,3 +68,15 @@ def test_top_level_help_lists_each_command_with_its_own_first_line() -> None:
         command = main.load(name)
         own = (command.help or "").strip().split("\n\n")[0].replace("\n", " ")
         assert own == main.COMMANDS[name][2], name
+
+
+def test_the_domain_package_imports_no_server_module() -> None:
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import keyplane.domain.access"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    imported = {line.rpartition("|")[2].strip() for line in done.stderr.splitlines()}
+    assert imported.isdisjoint(SERVER_MODULES | {"pydantic"})
