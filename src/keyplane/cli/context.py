@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from keyplane.cli import errors, output
-from keyplane.domain.access import Binding, Grants
 from keyplane.domain.roles import PERMISSIONS, WORKSPACE_ROLES, Level, Permission
 
 if TYPE_CHECKING:  # the SDK (and its HTTP stack) is imported when a command connects
     from keyplane.cli import credentials
     from keyplane.client import ApiError, KeyplaneClient
+    from keyplane.domain.access import Grants
 
 Json = dict[str, Any]
 VALUES = {p.value for p in Permission}
@@ -105,6 +105,8 @@ class Session:
 
     def grants(self) -> Grants:
         """The credential's roles as the domain's role bindings (DESIGN §2 reads them)."""
+        from keyplane.domain.access import Binding, Grants
+
         return Grants.of(
             Binding(Level(r["entityType"]), r["entityId"], r["role"], self.org_id)
             for r in self.me["roles"]

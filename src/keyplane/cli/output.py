@@ -12,19 +12,35 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from functools import cache
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 Json = dict[str, Any]
 Column = tuple[str, Callable[[Json], Any]]
 
-# Off a terminal (CI logs, pipes) rich would wrap tables at 80 columns and split IDs.
-out = Console(width=None if sys.stdout.isatty() else 400, soft_wrap=True)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 400, soft_wrap=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+@cache
+def console(stderr: bool = False) -> Console:
+    """stdout's (or stderr's) rich console, made (and rich imported) on first use.
+
+    Off a terminal (CI logs, pipes) rich would wrap tables at 80 columns and split IDs.
+    """
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, width=None if stream.isatty() else 400, soft_wrap=True)
+
+
+def __getattr__(name: str) -> Any:
+    """``output.out`` and ``output.err``, the two consoles, made when first used."""
+    if name in ("out", "err"):
+        return console(stderr=name == "err")
+    raise AttributeError(name)
 
 
 class Format(StrEnum):
@@ -128,12 +144,15 @@ def emit_list(items: list[Json], output: Format, columns: Sequence[Column], empt
     if not items:
         note(empty)
         return
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(box=None, header_style="bold")
     for title, _ in columns:
         table.add_column(title)
     for item in items:
         table.add_row(*(Text(_text(get(item))) for _, get in columns))
-    out.print(table)
+    console().print(table)
 
 
 def emit_one(item: Json, output: Format, columns: Sequence[Column], key: str | None = None) -> None:
@@ -143,12 +162,15 @@ def emit_one(item: Json, output: Format, columns: Sequence[Column], key: str | N
     if output is not Format.TABLE:
         emit_data(item, output)
         return
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(box=None, show_header=False)
     table.add_column(style="bold")
     table.add_column()
     for title, get in columns:
         table.add_row(title, Text(_text(get(item))))
-    out.print(table)
+    console().print(table)
 
 
 def emit_done(output: Format, data: Json, message: str) -> None:
@@ -160,11 +182,13 @@ def emit_done(output: Format, data: Json, message: str) -> None:
 
 
 def warn(message: str) -> None:
-    err.print(Text.assemble(("warning: ", "yellow"), message))
+    from rich.text import Text
+
+    console(stderr=True).print(Text.assemble(("warning: ", "yellow"), message))
 
 
 def note(message: str) -> None:
-    err.print(message, markup=False, highlight=False)
+    console(stderr=True).print(message, markup=False, highlight=False)
 
 
 def _text(value: Any) -> str:
