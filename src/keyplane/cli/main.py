@@ -87,13 +87,11 @@ def run() -> None:
     try:
         build()(prog_name=PROG)
     except CliError as error:
-        from rich.text import Text
+        from keyplane.cli.output import labelled
 
-        from keyplane.cli.output import err
-
-        err.print(Text.assemble(("error: ", "bold red"), error.message))
+        labelled("error: ", "bold red", error.message)
         if error.hint:
-            err.print(Text.assemble(("hint: ", "bold"), error.hint))
+            labelled("hint: ", "bold", error.hint)
         sys.exit(int(error.exit_code))
 
 
