@@ -21,6 +21,7 @@ import uvicorn
 from keyplane.app import create_app
 from keyplane.config import Settings
 from keyplane.db.migrate import upgrade
+from keyplane.db.unit import unit_of_work
 from keyplane.identity.accounts import set_password
 from keyplane.runtime import Runtime
 from keyplane.tenancy.bootstrap import init_organization
@@ -68,6 +69,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     runtime = Runtime.create(settings)
     with runtime.sessions() as db:
         boot = init_organization(db, "acme", OWNER)
+    with unit_of_work(runtime.sessions) as db:
         set_password(db, settings, OWNER, PASSWORD)
     server = uvicorn.Server(
         uvicorn.Config(

@@ -10,6 +10,7 @@ from sqlalchemy import Table, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from keyplane.db.base import Base, utcnow
+from keyplane.db.unit import unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +45,13 @@ class LastUsedRecorder:
         table = model.__table__
         assert isinstance(table, Table)
         try:
-            with self._sessions() as db:
+            with unit_of_work(self._sessions) as db:  # a job of its own, beside the request
                 db.execute(
                     update(table)
                     .where(table.c.id == credential_id)
                     # Keep updated_at: being used is not an update of the token.
                     .values(last_used_at=when or utcnow(), updated_at=table.c.updated_at)
                 )
-                db.commit()
         except Exception:  # a failed bookkeeping write must not fail the request
             log.exception("could not record last use of credential %s", credential_id)
             self._written.pop(credential_id, None)

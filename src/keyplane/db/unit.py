@@ -91,11 +91,21 @@ def discard(db: Session) -> None:
 
 
 @contextmanager
-def unit_of_work(sessions: sessionmaker[Session]) -> Iterator[Session]:
-    """A session whose work commits when the block ends, or rolls back if it raises."""
+def unit_of_work(
+    sessions: sessionmaker[Session], *, commit_on: tuple[type[BaseException], ...] = ()
+) -> Iterator[Session]:
+    """A session whose work commits when the block ends, or rolls back if it raises.
+
+    ``commit_on`` names exceptions that are answers rather than failures (an OAuth
+    refusal that spends a one-time code or revokes a login): what the work did before
+    raising one commits, then the exception goes on.
+    """
     db = sessions()
     try:
         yield db
+    except commit_on:
+        commit(db)
+        raise
     except BaseException:
         discard(db)
         raise

@@ -14,7 +14,7 @@ from keyplane.identity.passwords import Passwords, check_policy, hasher_for
 
 
 def set_password(db: Session, settings: Settings, email: str, password: str) -> User:
-    """Give an existing user a new password (policy checked) and commit.
+    """Give an existing user a new password (policy checked); the caller's unit commits.
 
     Raises NotFound for an unknown email and InvalidInput for a refused password or
     a domain whose organization enforces single sign-on.
@@ -26,7 +26,7 @@ def set_password(db: Session, settings: Settings, email: str, password: str) -> 
     refuse_if_sso_enforced(db, email)
     check_policy(password, email, settings.password_min_length)
     user.password_hash = Passwords(hasher_for(settings)).hash(password)
-    db.commit()
+    db.flush()
     return user
 
 

@@ -53,7 +53,7 @@ def issue_code(db: Session, user_id: str, client_id: str, redirect_uri: str, cha
             expires_at=utcnow() + timedelta(seconds=CODE_SECONDS),
         )
     )
-    db.commit()
+    db.flush()
     return code
 
 
@@ -66,8 +66,8 @@ def redeem(
     )
     if row is None:
         raise InvalidGrant("unknown or already used authorization code")
-    db.delete(row)  # single use, whatever happens next
-    db.commit()
+    db.delete(row)  # single use, whatever happens next (refusals commit, see oauth_routes)
+    db.flush()
     if row.expires_at <= utcnow():
         raise InvalidGrant("the authorization code expired: sign in again")
     if row.client_id != client_id or row.redirect_uri != redirect_uri:

@@ -72,7 +72,6 @@ def refresh(runtime: Runtime, db: Session, value: str) -> dict[str, Any]:
 def revoke_login(db: Session, login_id: str) -> None:
     db.execute(delete(CliLogin).where(CliLogin.id == login_id))
     credentials_changed(db)  # drops access tokens cached as verified
-    db.commit()
 
 
 def revoke_by_refresh_token(db: Session, value: str) -> bool:
@@ -87,7 +86,7 @@ def revoke_by_refresh_token(db: Session, value: str) -> bool:
 
 
 def revoke_user_logins(db: Session, user_id: str) -> None:
-    """Sign-out everywhere: every CLI login of the user (committed by the caller)."""
+    """Sign-out everywhere: every CLI login of the user."""
     db.execute(delete(CliLogin).where(CliLogin.user_id == user_id))
     credentials_changed(db)
 
@@ -102,7 +101,7 @@ def check_login(db: Session, claims: dict[str, Any]) -> None:
 def _tokens(runtime: Runtime, db: Session, login: CliLogin) -> dict[str, Any]:
     value = REFRESH_PREFIX + secrets.token_urlsafe(32)
     db.add(RefreshToken(login_id=login.id, secret_hash=hash_secret(value)))
-    db.commit()
+    db.flush()
     issued = issue_user_access_token(
         runtime,
         login.user_id,

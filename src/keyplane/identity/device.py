@@ -64,7 +64,7 @@ def start(db: Session, runtime: Runtime, client_id: str) -> dict[str, Any]:
             interval=INTERVAL,
         )
     )
-    db.commit()
+    db.flush()
     base = settings.public_url.rstrip("/")
     return {
         "device_code": device_code,
@@ -88,11 +88,9 @@ def poll(db: Session, runtime: Runtime, client_id: str, device_code: str) -> dic
     now = utcnow()
     if row.expires_at <= now:
         db.delete(row)
-        db.commit()
         raise ExpiredToken("the device code expired: start again with `keyplane login --device`")
     if row.status == "denied":
         db.delete(row)
-        db.commit()
         raise AccessDenied("the sign-in was refused in the browser")
     if row.status == "approved" and row.user_id:
         user_id = row.user_id
@@ -102,9 +100,7 @@ def poll(db: Session, runtime: Runtime, client_id: str, device_code: str) -> dic
     row.last_polled_at = now
     if too_soon:
         row.interval += 5  # §3.5: every slow_down adds 5 seconds
-        db.commit()
         raise SlowDown(f"polling too fast: wait {row.interval} seconds between requests")
-    db.commit()
     raise AuthorizationPending("waiting for the person to approve the sign-in")
 
 
@@ -123,7 +119,7 @@ def decide(db: Session, user_code: str, user_id: str, approve: bool) -> None:
         row.status, row.user_id = "approved", user_id
     else:
         row.status = "denied"
-    db.commit()
+    db.flush()
 
 
 def check_user_code_input(text: str) -> str:

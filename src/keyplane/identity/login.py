@@ -64,5 +64,5 @@ def password_login(
         raise NotAuthenticated(WRONG)
     if new_hash:
         user.password_hash = new_hash
-        db.commit()
+        db.flush()
     return user

@@ -17,12 +17,18 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from keyplane.config import Settings
+from keyplane.db.unit import unit_of_work
 from keyplane.http.deps import get_runtime
 from keyplane.http.routing import APIRouter
 from keyplane.identity import authorize, cli_tokens, device, sessions
 from keyplane.oauth.access_tokens import SUBJECT_KINDS, register_subject_kind
 from keyplane.oauth.clients import Client, register_public_client
-from keyplane.oauth.errors import InvalidRequest, UnauthorizedClient, oauth_response
+from keyplane.oauth.errors import (
+    InvalidRequest,
+    OAuthError,
+    UnauthorizedClient,
+    oauth_response,
+)
 from keyplane.oauth.metadata import register_metadata
 from keyplane.oauth.revocation import register_revoker
 from keyplane.oauth.token_endpoint import TokenRequest, TokenResponse, register_grant
@@ -33,7 +39,15 @@ T = TypeVar("T")
 
 
 def _in_db(runtime: Runtime, work: Callable[[Session], T]) -> T:
-    with runtime.sessions() as db:
+    """Run ``work`` as this request's unit of work (these routes take no DbSession).
+
+    An OAuth error is an answer, not a failure: what the grant did before refusing (a
+    spent code, a revoked login, a slower polling interval) commits all the same.
+    """
+    # The signing keys first, in a unit of their own (the first key is made there): on
+    # SQLite, once this unit has written it holds the one write lock until it commits.
+    runtime.oauth.keys.current()
+    with unit_of_work(runtime.sessions, commit_on=(OAuthError,)) as db:
         return work(db)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from keyplane.auth.grants import load_grants
@@ -59,7 +59,13 @@ def start_session(
     user_agent: str,
     method: str = "password",
 ) -> PlaintextSecret:
-    """Create a session and commit; returns the cookie value (the only copy)."""
+    (
+        """Create a session; returns the cookie value (the only copy).
+
+    The session exists once the caller's unit of work commits.
+    """
+        ""
+    )
     value = PlaintextSecret(secrets.token_urlsafe(32))
     now = utcnow()
     db.add(
@@ -74,36 +80,51 @@ def start_session(
             method=method,
         )
     )
-    db.commit()
+    db.flush()
     return value
 
 
-def resume_session(db: Session, settings: Settings, value: str | None) -> SignedIn | None:
-    """The live session for a cookie value, or None (unknown, idle too long, expired)."""
+def _find(db: Session, value: str | None) -> WebSession | None:
     if not value or len(value) > 100:
         return None
-    session = db.scalar(select(WebSession).where(WebSession.secret_hash == hash_secret(value)))
-    if session is None:
-        return None
+    return db.scalar(select(WebSession).where(WebSession.secret_hash == hash_secret(value)))
+
+
+def _expired(settings: Settings, session: WebSession) -> bool:
     now = utcnow()
     idle = timedelta(minutes=settings.session_idle_minutes)
-    if session.expires_at <= now or session.last_seen_at + idle <= now:
-        db.delete(session)
-        db.commit()
+    return session.expires_at <= now or session.last_seen_at + idle <= now
+
+
+def resume_session(db: Session, settings: Settings, value: str | None) -> SignedIn | None:
+    """The live session for a cookie value, or None (unknown, idle too long, expired).
+
+    An expired session is left for :func:`end_expired_session`, which the caller runs
+    in a unit of its own: the page that found it may well fail (it needs a sign-in).
+    """
+    session = _find(db, value)
+    if session is None or _expired(settings, session):
         return None
+    now = utcnow()
     if now - session.last_seen_at >= TOUCH_INTERVAL:
-        session.last_seen_at = now
-        db.commit()
+        # A statement, not an ORM change: another request may end this session meanwhile.
+        db.execute(update(WebSession).where(WebSession.id == session.id).values(last_seen_at=now))
     user = db.get(User, session.user_id)
     if user is None:
         return None
     return SignedIn(session, user, user_principal(db, user))
 
 
+def end_expired_session(db: Session, settings: Settings, value: str | None) -> None:
+    """Delete the session of this cookie value if it is past its idle or absolute limit."""
+    session = _find(db, value)
+    if session is not None and _expired(settings, session):
+        db.execute(delete(WebSession).where(WebSession.id == session.id))
+
+
 def end_session(db: Session, value: str | None) -> None:
     if value:
         db.execute(delete(WebSession).where(WebSession.secret_hash == hash_secret(value)))
-        db.commit()
 
 
 def end_all_sessions(db: Session, user_id: str) -> None:
@@ -111,4 +132,3 @@ def end_all_sessions(db: Session, user_id: str) -> None:
     db.execute(delete(WebSession).where(WebSession.user_id == user_id))
     for hook in SIGN_OUT_EVERYWHERE_HOOKS:
         hook(db, user_id)
-    db.commit()

@@ -68,7 +68,6 @@ def create_connection(
     db.add(connection)
     db.flush()
     _claim_domains(db, connection, data.domains)
-    db.commit()
     return connection
 
 
@@ -94,21 +93,20 @@ def update_connection(
         db.execute(delete(SsoDomain).where(SsoDomain.connection_id == connection.id))
         db.flush()
         _claim_domains(db, connection, change.domains)
-    db.commit()
+    db.flush()
     return connection
 
 
 def delete_connection(db: Session, principal: Principal, org_id: str, conn_id: str) -> None:
     connection = get_connection(db, principal, org_id, conn_id)
     db.delete(connection)
-    db.commit()
+    db.flush()
 
 
 def _claim_domains(db: Session, connection: SsoConnection, domains: list[str]) -> None:
     """Route each domain to this connection; a domain can belong to one connection only."""
     for domain in sorted(set(domains)):
         if db.get(SsoDomain, domain) is not None:
-            db.rollback()
             raise Conflict(
                 f"the domain {domain} already belongs to an SSO connection",
                 field_errors={"domains": f"{domain} is taken"},

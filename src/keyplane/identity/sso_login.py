@@ -52,5 +52,5 @@ def user_from_claims(db: Session, connection: SsoConnection, claims: dict[str, A
     if user.id not in members(db, org_id):
         bind_user(db, user, Entity(Level.ORGANIZATION, org_id, org_id), connection.default_role)
         credentials_changed(db)
-    db.commit()
+    db.flush()
     return user

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from keyplane.db.base import utcnow
-from keyplane.db.unit import credentials_changed
+from keyplane.db.unit import credentials_changed, unit_of_work
 from keyplane.domain import credentials
 from keyplane.domain.errors import NotAuthenticated
 from keyplane.oauth.clients import Client
@@ -84,7 +84,7 @@ async def revoke_access_token(
 
 
 def _record(runtime: Runtime, claims: dict[str, Any]) -> None:
-    with runtime.sessions() as db:
+    with unit_of_work(runtime.sessions) as db:
         db.execute(delete(RevokedAccessToken).where(RevokedAccessToken.expires_at < utcnow()))
         if db.get(RevokedAccessToken, claims["jti"]) is None:
             db.add(
@@ -93,4 +93,3 @@ def _record(runtime: Runtime, claims: dict[str, Any]) -> None:
                 )
             )
         credentials_changed(db)
-        db.commit()

@@ -28,6 +28,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from keyplane.db.base import utcnow
+from keyplane.db.unit import read_only, unit_of_work
 from keyplane.oauth.models import SigningKey
 from keyplane.secretbox import SecretBox
 
@@ -81,7 +82,7 @@ def create_signing_key(db: Session, box: SecretBox) -> SigningKey:
 
 
 def rotate_signing_keys(db: Session, box: SecretBox, token_lifetime_seconds: int) -> SigningKey:
-    """Retire the signing keys in use, add a new one, drop keys no token needs; commits.
+    """Retire the signing keys in use, add a new one, drop keys no token needs (flushed).
 
     A retired key stays published for one token lifetime, plus the time other
     processes may take to notice the rotation, plus clock leeway.
@@ -95,7 +96,7 @@ def rotate_signing_keys(db: Session, box: SecretBox, token_lifetime_seconds: int
             key.retired_at = now
             key.unpublish_at = keep_until
     new = create_signing_key(db, box)
-    db.commit()
+    db.flush()
     return new
 
 
@@ -158,12 +159,14 @@ class KeyRing:
 
     def load(self) -> KeySet:
         """Re-read the keys; creates the first key if the database has none."""
-        with self._lock, self._sessions() as db:
-            keys = published_keys(db)
-            if not any(k.retired_at is None for k in keys):
-                create_signing_key(db, self._box())
-                db.commit()
+        with self._lock:
+            with read_only(self._sessions) as db:
                 keys = published_keys(db)
+            if not any(k.retired_at is None for k in keys):
+                with unit_of_work(self._sessions) as db:  # a job of its own
+                    create_signing_key(db, self._box())
+                with read_only(self._sessions) as db:
+                    keys = published_keys(db)
             self._set = self._build(keys)
             return self._set
 

@@ -9,7 +9,13 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from keyplane.identity.sessions import SignedIn, cookie_name, resume_session
+from keyplane.db.unit import unit_of_work
+from keyplane.identity.sessions import (
+    SignedIn,
+    cookie_name,
+    end_expired_session,
+    resume_session,
+)
 from keyplane.web.context import web_of
 from keyplane.web.csrf import anon_cookie_name, csrf_token
 
@@ -43,8 +49,13 @@ def safe_next(value: str | None) -> str:
 def signed_in(request: Request, db: Session) -> SignedIn | None:
     cached: SignedIn | None = getattr(request.state, "signed_in", None)
     if cached is None:
-        settings = web_of(request).settings
-        cached = resume_session(db, settings, request.cookies.get(cookie_name(settings)))
+        web = web_of(request)
+        value = request.cookies.get(cookie_name(web.settings))
+        cached = resume_session(db, web.settings, value)
+        if cached is None and value:
+            # Its own unit: a page that needs a sign-in raises, rolling its own back.
+            with unit_of_work(web.runtime.sessions) as own:
+                end_expired_session(own, web.settings, value)
         request.state.signed_in = cached
     return cached
 
