@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from keyplane.db.base import utcnow
@@ -60,14 +60,26 @@ def issue_code(db: Session, user_id: str, client_id: str, redirect_uri: str, cha
 def redeem(
     db: Session, runtime: Runtime, client_id: str, code: str, redirect_uri: str, verifier: str
 ) -> dict[str, Any]:
-    """§4.1.3: one use only, same client and redirect URI, and the PKCE verifier must match."""
-    row = db.scalar(
-        select(AuthorizationCode).where(AuthorizationCode.code_hash == hash_secret(code))
-    )
+    """§4.1.3: one use only, same client and redirect URI, and the PKCE verifier must match.
+
+    The code is spent by one DELETE … RETURNING, whatever happens next (a refusal
+    commits too): of any number of redemptions at once, on any replica, one gets the
+    row and the others find none.
+    """
+    row = db.execute(
+        delete(AuthorizationCode)
+        .where(AuthorizationCode.code_hash == hash_secret(code))
+        .returning(
+            AuthorizationCode.user_id,
+            AuthorizationCode.client_id,
+            AuthorizationCode.redirect_uri,
+            AuthorizationCode.code_challenge,
+            AuthorizationCode.expires_at,
+        )
+        .execution_options(synchronize_session=False)
+    ).one_or_none()
     if row is None:
         raise InvalidGrant("unknown or already used authorization code")
-    db.delete(row)  # single use, whatever happens next (refusals commit, see oauth_routes)
-    db.flush()
     if row.expires_at <= utcnow():
         raise InvalidGrant("the authorization code expired: sign in again")
     if row.client_id != client_id or row.redirect_uri != redirect_uri:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from keyplane.db.base import utcnow
@@ -29,6 +29,7 @@ CLI_CLIENT_ID = "keyplane-cli"
 REFRESH_PREFIX = "kpr_"
 # The claim naming the login an access token belongs to (``sid`` stays free for others).
 LOGIN_CLAIM = "kp_login"
+UNKNOWN = "unknown refresh token: it was revoked, or never existed"
 
 
 def start_login(runtime: Runtime, db: Session, user_id: str, method: str) -> dict[str, Any]:
@@ -48,25 +49,45 @@ def start_login(runtime: Runtime, db: Session, user_id: str, method: str) -> dic
 def refresh(runtime: Runtime, db: Session, value: str) -> dict[str, Any]:
     """Rotate: the presented token is spent and a new pair is issued.
 
+    The token is spent by one conditional UPDATE, so that of any number of uses at
+    once, on any replica, exactly one wins (on PostgreSQL the others wait for its row
+    lock, then find it spent; SQLite has one writer). Every other use is reuse: the
+    whole chain is revoked, the winner's new tokens with it.
+
     Raises InvalidGrant for an unknown, expired or already used token; a used one
-    revokes its whole chain first.
+    revokes its chain first (the caller commits that despite the error).
     """
-    token = db.scalar(select(RefreshToken).where(RefreshToken.secret_hash == hash_secret(value)))
-    if token is None:
-        raise InvalidGrant("unknown refresh token: it was revoked, or never existed")
-    login = db.get(CliLogin, token.login_id)
-    assert login is not None
-    if token.used_at is not None:
-        revoke_login(db, login.id)
-        raise InvalidGrant(
-            "this refresh token was already used, so a copy of it is in other hands: "
-            "the login is revoked, sign in again with `keyplane login`"
-        )
+    secret_hash = hash_secret(value)
+    login_id = db.execute(
+        update(RefreshToken)
+        .where(RefreshToken.secret_hash == secret_hash, RefreshToken.used_at.is_(None))
+        .values(used_at=utcnow())
+        .returning(RefreshToken.login_id)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if login_id is None:
+        _refuse_reuse(db, secret_hash)
+    login = db.get(CliLogin, login_id)
+    if login is None:
+        raise InvalidGrant(UNKNOWN)
     if login.expires_at <= utcnow():
         revoke_login(db, login.id)
         raise InvalidGrant("this login has expired: sign in again with `keyplane login`")
-    token.used_at = utcnow()
     return _tokens(runtime, db, login)
+
+
+def _refuse_reuse(db: Session, secret_hash: str) -> NoReturn:
+    """The token was spent before (or just now, by a concurrent use): revoke its chain."""
+    login_id = db.scalar(
+        select(RefreshToken.login_id).where(RefreshToken.secret_hash == secret_hash)
+    )
+    if login_id is None:
+        raise InvalidGrant(UNKNOWN)
+    revoke_login(db, login_id)
+    raise InvalidGrant(
+        "this refresh token was already used, so a copy of it is in other hands: "
+        "the login is revoked, sign in again with `keyplane login`"
+    )
 
 
 def revoke_login(db: Session, login_id: str) -> None:

@@ -6,7 +6,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from keyplane.db.base import utcnow
@@ -22,6 +22,7 @@ USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
 USER_CODE_LENGTH = 8
 INTERVAL = 5
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
+EXPIRED = "the device code expired: start again with `keyplane login --device`"
 
 
 class AuthorizationPending(OAuthError):
@@ -77,30 +78,52 @@ def start(db: Session, runtime: Runtime, client_id: str) -> dict[str, Any]:
 
 
 def poll(db: Session, runtime: Runtime, client_id: str, device_code: str) -> dict[str, Any]:
-    """§3.4-3.5: tokens once approved; otherwise the RFC's error for the state it is in."""
-    row = db.scalar(
-        select(DeviceAuthorization).where(
-            DeviceAuthorization.device_code_hash == hash_secret(device_code)
+    """§3.4-3.5: tokens once approved; otherwise the RFC's error for the state it is in.
+
+    An approved code is spent by one DELETE … RETURNING: of any number of polls at
+    once, on any replica, one gets the login and the others find no code. Every
+    change here is a statement, never a flush of a loaded row, so a row that a
+    concurrent poll removed is no error. The caller commits despite the RFC errors.
+    """
+    code_hash = hash_secret(device_code)
+    now = utcnow()
+    spent = db.execute(
+        delete(DeviceAuthorization)
+        .where(
+            DeviceAuthorization.device_code_hash == code_hash,
+            DeviceAuthorization.client_id == client_id,
+            DeviceAuthorization.status == "approved",
+            DeviceAuthorization.user_id.is_not(None),
         )
+        .returning(DeviceAuthorization.user_id, DeviceAuthorization.expires_at)
+        .execution_options(synchronize_session=False)
+    ).one_or_none()
+    if spent is not None:
+        if spent.expires_at <= now:
+            raise ExpiredToken(EXPIRED)
+        assert spent.user_id is not None
+        return cli_tokens.start_login(runtime, db, spent.user_id, "device_code")
+    row = db.scalar(
+        select(DeviceAuthorization).where(DeviceAuthorization.device_code_hash == code_hash)
     )
     if row is None or row.client_id != client_id:
         raise InvalidGrant("unknown device code")
-    now = utcnow()
-    if row.expires_at <= now:
-        db.delete(row)
-        raise ExpiredToken("the device code expired: start again with `keyplane login --device`")
-    if row.status == "denied":
-        db.delete(row)
-        raise AccessDenied("the sign-in was refused in the browser")
-    if row.status == "approved" and row.user_id:
-        user_id = row.user_id
-        db.delete(row)
-        return cli_tokens.start_login(runtime, db, user_id, "device_code")
+    this = DeviceAuthorization.id == row.id
+    if row.expires_at <= now or row.status == "denied":
+        db.execute(delete(DeviceAuthorization).where(this))
+        if row.status == "denied":
+            raise AccessDenied("the sign-in was refused in the browser")
+        raise ExpiredToken(EXPIRED)
     too_soon = row.last_polled_at and now - row.last_polled_at < timedelta(seconds=row.interval)
-    row.last_polled_at = now
+    interval = row.interval + 5 if too_soon else row.interval  # §3.5: slow_down adds 5 s
+    db.execute(
+        update(DeviceAuthorization)
+        .where(this)
+        .values(last_polled_at=now, interval=interval)
+        .execution_options(synchronize_session=False)
+    )
     if too_soon:
-        row.interval += 5  # §3.5: every slow_down adds 5 seconds
-        raise SlowDown(f"polling too fast: wait {row.interval} seconds between requests")
+        raise SlowDown(f"polling too fast: wait {interval} seconds between requests")
     raise AuthorizationPending("waiting for the person to approve the sign-in")
 
 
@@ -114,12 +137,22 @@ def pending(db: Session, user_code: str) -> DeviceAuthorization:
 
 
 def decide(db: Session, user_code: str, user_id: str, approve: bool) -> None:
+    """Approve or refuse a pending sign-in; NotFound if it is not pending any more.
+
+    Conditional on the row still being pending, so two decisions at once (an approval
+    in one tab, a refusal in another) cannot both stand.
+    """
     row = pending(db, user_code)
-    if approve:
-        row.status, row.user_id = "approved", user_id
-    else:
-        row.status = "denied"
-    db.flush()
+    values = {"status": "approved", "user_id": user_id} if approve else {"status": "denied"}
+    decided = db.execute(
+        update(DeviceAuthorization)
+        .where(DeviceAuthorization.id == row.id, DeviceAuthorization.status == "pending")
+        .values(**values)
+        .returning(DeviceAuthorization.id)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if decided is None:
+        raise NotFound("this sign-in was decided already: start again in the CLI if needed")
 
 
 def check_user_code_input(text: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -17,7 +17,7 @@ from keyplane.db.unit import credentials_changed
 from keyplane.domain import credentials
 from keyplane.domain.access import Entity
 from keyplane.domain.credentials import PlaintextSecret, SecretKind
-from keyplane.domain.errors import InvalidInput, NotFound
+from keyplane.domain.errors import Conflict, InvalidInput, NotFound
 from keyplane.domain.roles import Level, Permission
 from keyplane.http.paging import page_of_query
 from keyplane.http.schemas import PageParams
@@ -196,17 +196,33 @@ def rotate_token(
 ) -> tuple[ApiToken, PlaintextSecret]:
     """Give the token a new value; the old one stops working at once.
 
-    The expiry period, if any, starts again from now.
+    The expiry period, if any, starts again from now. The new value replaces the one
+    read here by compare-and-set, so of concurrent rotations, on any replica, one
+    wins and the others raise Conflict (each would otherwise answer a value that the
+    next one at once makes void).
     """
     token = get_token(db, principal, org_id, token_id)
     value = credentials.generate(KIND[Level(token.scope)])
     now = utcnow()
-    token.secret_hash = credentials.hash_secret(value)
-    token.short_token = credentials.short(value)
-    token.last_rotated_at = now
-    token.start_at = now
-    token.end_at = _end(now, token.expiry_period_days)
-    token.updated_by = principal.actor()
+    swapped = db.execute(
+        update(ApiToken)
+        .where(ApiToken.id == token.id, ApiToken.secret_hash == token.secret_hash)
+        .values(
+            secret_hash=credentials.hash_secret(value),
+            short_token=credentials.short(value),
+            last_rotated_at=now,
+            start_at=now,
+            end_at=_end(now, token.expiry_period_days),
+            updated_at=now,
+            updated_by=principal.actor(),
+        )
+        .returning(ApiToken.id)
+        .execution_options(synchronize_session="fetch")
+    ).scalar_one_or_none()
+    if swapped is None:
+        raise Conflict(
+            "this token was rotated by another request at the same moment: use its value"
+        )
     credentials_changed(db)
     db.commit()
     return token, value
