@@ -128,11 +128,8 @@ class Authenticator:
 
     def check_failure_limit(self, client_ip: str) -> None:
         """Raise TooManyRequests while this client has too many recent failures."""
-        if not self._limiter.test(self._failure_limit, "auth-failure", client_ip):
-            reset, _ = self._limiter.get_window_stats(
-                self._failure_limit, "auth-failure", client_ip
-            )
-            retry = max(1, int(reset - time.time()) + 1)
+        retry = self._limiter.retry_after(self._failure_limit, "auth-failure", client_ip)
+        if retry is not None:
             metrics.AUTH_FAILURES.labels(reason="rate_limited").inc()
             raise TooManyRequests(
                 "too many failed authentication attempts from this address: "

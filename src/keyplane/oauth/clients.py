@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -153,11 +152,10 @@ class ClientAuthenticator:
 
     def _check_limits(self, client_id: str, client_ip: str) -> None:
         for namespace, identity in (("ip", client_ip), ("client", client_id)):
-            if not self._limiter.test(self._limit, "oauth-client-failure", namespace, identity):
-                reset, _ = self._limiter.get_window_stats(
-                    self._limit, "oauth-client-failure", namespace, identity
-                )
-                retry = max(1, int(reset - time.time()) + 1)
+            retry = self._limiter.retry_after(
+                self._limit, "oauth-client-failure", namespace, identity
+            )
+            if retry is not None:
                 who = "this address" if namespace == "ip" else "this client"
                 raise TemporarilyUnavailable(
                     f"too many failed client authentications for {who}: "

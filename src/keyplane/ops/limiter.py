@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from limits import RateLimitItem
@@ -71,6 +72,14 @@ class SharedLimiter:
     def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats:
         stats: WindowStats = self._call("get_window_stats", item, *identifiers)
         return stats
+
+    def retry_after(self, item: RateLimitItem, *identifiers: str) -> int | None:
+        """None while ``item`` allows one more hit for ``identifiers``; else the whole
+        seconds (at least 1) until its moving window does, for a Retry-After header."""
+        if self.test(item, *identifiers):
+            return None
+        reset, _ = self.get_window_stats(item, *identifiers)
+        return max(1, int(reset - time.time()) + 1)
 
     def close(self) -> None:
         self._stop.set()

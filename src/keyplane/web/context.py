@@ -40,7 +40,11 @@ def web_of(request: Request) -> Web:
             runtime=runtime,
             templates=Jinja2Templates(directory=str(TEMPLATES)),
             passwords=Passwords(hasher_for(settings)),
-            guard=LoginGuard.from_settings(settings),
+            guard=LoginGuard(
+                runtime.limiter,
+                settings.login_failures_per_account,
+                settings.login_failures_per_ip,
+            ),
             csrf_key=runtime.secret_box.derive("keyplane csrf v1"),
             signing_key=runtime.secret_box.derive("keyplane links v1"),
         )
