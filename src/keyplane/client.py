@@ -42,6 +42,8 @@ class ApiError(Exception):
         request_id: str = "",
         field_errors: Mapping[str, str] | None = None,
         body: Mapping[str, Any] | None = None,
+        *,
+        from_keyplane: bool = True,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
@@ -49,6 +51,9 @@ class ApiError(Exception):
         self.request_id = request_id
         self.field_errors = dict(field_errors or {})
         self.body = dict(body or {})
+        # False when the answer was not keyplane's (an HTML page, another API): the URL
+        # is probably not a keyplane server.
+        self.from_keyplane = from_keyplane
 
 
 class ServerUnreachable(Exception):
@@ -100,7 +105,9 @@ class Response:
 
 
 # A credential is a bearer value, or a callable that returns a fresh one per request
-# (a short-lived access token obtained by exchange and cached by its provider).
+# (a short-lived access token obtained by exchange and cached by its provider). A
+# callable may also have a ``renew() -> bool`` method: on a 401 the client calls it
+# once and, if it answers True (a new value was obtained), sends the request again.
 Credential = str | Callable[[], str] | None
 
 
@@ -205,20 +212,38 @@ class KeyplaneClient:
         params: Mapping[str, Any] | None = None,
     ) -> Any:
         """Send one request; the decoded JSON answer, or None for an empty one (204)."""
-        headers = self._auth()
-        body = None
-        if json is not None:
-            body = jsonlib.dumps(json).encode()
-            headers["Content-Type"] = "application/json"
-        answer = send(
-            method, self._url(path, params), headers=headers, body=body, timeout=self._timeout
-        )
+        body = None if json is None else jsonlib.dumps(json).encode()
+        answer = self._send_once(method, path, body, params)
+        if answer.status_code == 401 and self._renewed():
+            answer = self._send_once(method, path, body, params)
         self.last_headers = answer.headers
         if answer.status_code >= 400:
             raise _api_error(answer)
         if answer.status_code == 204 or not answer.content:
             return None
-        return answer.json()
+        try:
+            return answer.json()
+        except ValueError:
+            raise ApiError(
+                answer.status_code,
+                f"HTTP {answer.status_code}: not a JSON answer ({answer.text.strip()[:80]!r})",
+                from_keyplane=False,
+            ) from None
+
+    def _send_once(
+        self, method: str, path: str, body: bytes | None, params: Mapping[str, Any] | None
+    ) -> Response:
+        headers = self._auth()
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        return send(
+            method, self._url(path, params), headers=headers, body=body, timeout=self._timeout
+        )
+
+    def _renewed(self) -> bool:
+        """Ask a renewable credential for a new value (once per 401); True if it got one."""
+        renew = getattr(self._credential, "renew", None)
+        return bool(renew()) if callable(renew) else False
 
     def _url(self, path: str, params: Mapping[str, Any] | None = None) -> str:
         query = {k: _param(v) for k, v in (params or {}).items() if v is not None}
@@ -666,8 +691,13 @@ def _api_error(answer: Response) -> ApiError:
     except ValueError:
         body = None
     if not isinstance(body, dict) or "message" not in body:
-        text = answer.text.strip()[:200] or answer.reason_phrase
-        return ApiError(answer.status_code, f"HTTP {answer.status_code}: {text}", request_id)
+        text = " ".join(answer.text.split())[:120] or answer.reason_phrase
+        return ApiError(
+            answer.status_code,
+            f"HTTP {answer.status_code}: {text}",
+            request_id,
+            from_keyplane=False,
+        )
     return ApiError(
         answer.status_code,
         str(body["message"]),

@@ -385,3 +385,9 @@ def test_login_token_login(world: World, tmp_path: Path) -> None:
     assert who["id"] == token["id"] and "stored login" in who["credentialSource"]
     ok(world.server.cli("logout", **config))
     assert world.server.cli("whoami", **config).code == 3
+
+
+def test_boolean_flag_with_a_value_as_cobra_takes_it(world: World) -> None:
+    out = ok(world.run("organization", "token", "create", "--name", "eq-true",
+                       "--clean-output=true")).stdout  # fmt: skip
+    assert out.strip().startswith("kpo_") and out.count("\n") == 1

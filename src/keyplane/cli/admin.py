@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from keyplane.cli import admin_audit, admin_keys
 from keyplane.cli.apps import group
+from keyplane.cli.output import Format, emit_data
 from keyplane.config import get_settings
 from keyplane.db.migrate import upgrade
 from keyplane.db.models import Organization
@@ -36,7 +37,7 @@ def migrate() -> None:
 def init(
     organization: Annotated[str, typer.Option(help="Name of the first organization.")],
     email: Annotated[str, typer.Option(help="Email of its owner.")],
-    output: Annotated[str, typer.Option(help="table or json.")] = "table",
+    output: Annotated[Format, typer.Option(help="table, json or yaml.")] = Format.TABLE,
     if_empty: Annotated[
         bool, typer.Option(help="Do nothing if any organization exists already.")
     ] = False,
@@ -57,16 +58,16 @@ def init(
                 raise typer.Exit(1) from None
     finally:
         engine.dispose()
-    if output == "json":
-        typer.echo(
-            json.dumps(
-                {
-                    "organizationId": result.organization_id,
-                    "userId": result.user_id,
-                    "token": result.token,
-                }
-            )
-        )
+    if output is not Format.TABLE:
+        answer = {
+            "organizationId": result.organization_id,
+            "userId": result.user_id,
+            "token": result.token,
+        }
+        if output is Format.JSON:
+            typer.echo(json.dumps(answer))
+        else:
+            emit_data(answer, output)
         return
     typer.echo(f"organization  {result.organization_id}  ({organization})")
     typer.echo(f"owner         {result.user_id}  ({email})")

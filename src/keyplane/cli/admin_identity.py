@@ -6,8 +6,8 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from keyplane.cli.output import console
 from keyplane.config import get_settings
 from keyplane.db.migrate import upgrade
 from keyplane.db.session import make_engine, make_sessionmaker
@@ -15,7 +15,7 @@ from keyplane.db.unit import unit_of_work
 from keyplane.domain.errors import DomainError
 from keyplane.identity.accounts import set_password
 
-err = Console(stderr=True)
+err = console(stderr=True)  # off a terminal, no wrapping at 80 columns
 
 
 def set_password_command(
@@ -40,4 +40,10 @@ def set_password_command(
         raise typer.Exit(1) from None
     finally:
         engine.dispose()
-    err.print(f"password set for {email}: sign in at {settings.public_url}/login")
+    if "public_url" in settings.model_fields_set:  # set, in the environment or .env
+        err.print(f"password set for {email}: sign in at {settings.public_url}/login")
+    else:
+        err.print(
+            f"password set for {email}: sign in at the server's /login page "
+            "(set KEYPLANE_PUBLIC_URL, as the server has it, to have its address printed)"
+        )

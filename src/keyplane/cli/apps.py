@@ -13,17 +13,29 @@ OPTIONAL_VALUES = {"--cicd-enforcement": ("enable", ("enable", "disable"))}
 
 
 def astro_shorthands(command: Any, args: list[str]) -> list[str]:
-    """Astro's ``--json`` as ``--output json``, and the options of OPTIONAL_VALUES."""
+    """Astro's ``--json`` as ``--output json``, the options of OPTIONAL_VALUES, and a
+    boolean flag written with a value, as cobra allows (``--clean-output=true``)."""
     names = {p.name for p in command.params}
     if "--json" in args and "output_format" in names:
         at = args.index("--json")
         args = [*args[:at], "--output", "json", *args[at + 1 :]]
+    flags = {opt for p in command.params if getattr(p, "is_flag", False) for opt in p.opts}
+    args = [_flag_with_value(arg, flags) for arg in args]
+    args = [arg for arg in args if arg]
     for option, (implied, values) in OPTIONAL_VALUES.items():
         if option in args:
             at = args.index(option)
             if at + 1 == len(args) or args[at + 1] not in values:
                 args = [*args[: at + 1], implied, *args[at + 1 :]]
     return args
+
+
+def _flag_with_value(arg: str, flags: set[str]) -> str:
+    """``--flag=true`` as ``--flag``, ``--flag=false`` as nothing (""); else ``arg``."""
+    name, sep, value = arg.partition("=")
+    if not sep or name not in flags or value.strip().lower() not in TRUE | FALSE:
+        return arg
+    return name if value.strip().lower() in TRUE else ""
 
 
 class Group(TyperGroup):

@@ -170,9 +170,22 @@ def connect(
     except ApiError as error:
         raise explain(error, credential, session) from None
     except ServerUnreachable as error:
-        raise errors.CliError(
-            str(error), hint="check KEYPLANE_URL and that the server is running"
-        ) from None
+        raise unreachable(error) from None
+
+
+def unreachable(error: Any) -> errors.CliError:
+    """The CLI error for a server that gave no HTTP answer (a ServerUnreachable)."""
+    if error.tls:
+        from keyplane.client import CA_BUNDLE_VAR
+
+        return errors.CliError(
+            str(error),
+            hint=f"if the server uses a private CA, point {CA_BUNDLE_VAR} at its CA bundle "
+            "(a PEM file); if it serves plain http, write KEYPLANE_URL with http://",
+        )
+    return errors.CliError(
+        str(error), hint=f"check KEYPLANE_URL ({error.base_url}) and that the server is running"
+    )
 
 
 def warn_if_deprecated(headers: Mapping[str, str]) -> None:
@@ -244,6 +257,15 @@ def explain(
 ) -> errors.CliError:
     """The CLI error for an API error: same message, the exit code, and what to do."""
     status, message = error.status_code, error.message
+    if not getattr(error, "from_keyplane", True):
+        from keyplane.cli.credentials import server_url
+
+        return errors.CliError(
+            f"{server_url()} did not answer as a keyplane server (HTTP {status}, "
+            "not a keyplane answer)",
+            hint="set KEYPLANE_URL to the keyplane server's address, "
+            "e.g. https://keyplane.example.com",
+        )
     if status == 401:
         return errors.NotAuthenticated(
             message,

@@ -14,9 +14,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from keyplane.cli import login_store
-from keyplane.cli.errors import NotAuthenticated
+from keyplane.cli.errors import CliError, NotAuthenticated, UsageError
 from keyplane.cli.key_pair import KeyPairExchange, config_dir
 
+URL_VAR = "KEYPLANE_URL"
 DEFAULT_URL = "http://127.0.0.1:8080"
 TOKEN_VAR = "ASTRO_API_TOKEN"
 KEY_ID_VAR = "ASTRONOMER_KEY_ID"
@@ -34,22 +35,56 @@ class Credential:
     # A bearer value, or a callable answering a fresh one (exchanged access tokens).
     bearer: str | Callable[[], str] = field(repr=False)
     source: str  # e.g. "ASTRO_API_TOKEN", shown in messages
+    from_environment: bool = False  # set by the CI job, not stored by `keyplane login`
 
 
 def server_url(env: Mapping[str, str] | None = None) -> str:
-    """The server from ``KEYPLANE_URL``, without a trailing slash."""
+    """The server from ``KEYPLANE_URL``, without a trailing slash (default: local).
+
+    Raises UsageError for a URL the CLI would only fail with: one ending in ``/v1``
+    (the CLI adds the API's paths itself) or one that is not http(s).
+    """
     env = os.environ if env is None else env
-    return (env.get("KEYPLANE_URL") or DEFAULT_URL).rstrip("/")
+    url = (env.get(URL_VAR) or DEFAULT_URL).strip().rstrip("/")
+    if url.endswith("/v1"):
+        raise UsageError(
+            f"{URL_VAR}={url} ends in /v1, which the CLI adds itself",
+            hint=f"export {URL_VAR}={url.removesuffix('/v1')}",
+        )
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(
+            f"{URL_VAR}={url} is not an http(s) URL",
+            hint=f"export {URL_VAR}=https://keyplane.example.com (the server's address)",
+        )
+    return url
 
 
 def resolve(env: Mapping[str, str] | None = None) -> Credential:
-    """The credential to use, by DESIGN §5 precedence; raises NotAuthenticated if none."""
+    """The credential to use, by DESIGN §5 precedence; raises NotAuthenticated if none.
+
+    A credential from the environment is a CI job's: without ``KEYPLANE_URL`` it would
+    go to the default local address, so the CLI stops instead of sending it there.
+    """
     env = os.environ if env is None else env
     url = server_url(env)
     for source in (from_api_token, from_key_pair, from_stored_login):
         credential = source(env, url)
         if credential is not None:
+            if credential.from_environment and not env.get(URL_VAR, "").strip():
+                raise CliError(
+                    f"{URL_VAR} is not set: not sending the credential in "
+                    f"{credential.source} to the default {DEFAULT_URL}",
+                    hint=f"export {URL_VAR}=<your keyplane server, e.g. https://keyplane.example.com>",
+                )
             return credential
+    key_id, secret = env.get(KEY_ID_VAR, "").strip(), env.get(KEY_SECRET_VAR, "").strip()
+    if bool(key_id) != bool(secret):
+        given, missing = (KEY_ID_VAR, KEY_SECRET_VAR) if key_id else (KEY_SECRET_VAR, KEY_ID_VAR)
+        raise NotAuthenticated(
+            f"{given} is set but {missing} is not: a deployment API key needs both",
+            hint=f"set {missing} too (it is shown once, when the key is created), "
+            f"or set {TOKEN_VAR} to an API token instead",
+        )
     raise NotAuthenticated("no credential found", hint=NO_CREDENTIAL_HINT)
 
 
@@ -58,7 +93,7 @@ def from_api_token(env: Mapping[str, str], url: str) -> Credential | None:
     value = env.get(TOKEN_VAR, "").strip()
     if not value:
         return None
-    return Credential(bearer=value, source=TOKEN_VAR)
+    return Credential(bearer=value, source=TOKEN_VAR, from_environment=True)
 
 
 def from_key_pair(env: Mapping[str, str], url: str) -> Credential | None:
@@ -72,7 +107,9 @@ def from_key_pair(env: Mapping[str, str], url: str) -> Credential | None:
     if not (key_id and secret):
         return None
     exchange = KeyPairExchange(url, key_id, secret, config_dir(dict(env)))
-    return Credential(bearer=exchange, source=f"{KEY_ID_VAR} and {KEY_SECRET_VAR}")
+    return Credential(
+        bearer=exchange, source=f"{KEY_ID_VAR} and {KEY_SECRET_VAR}", from_environment=True
+    )
 
 
 def from_stored_login(env: Mapping[str, str], url: str) -> Credential | None:

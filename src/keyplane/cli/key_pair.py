@@ -44,6 +44,7 @@ class KeyPairExchange:
         self._path = cache_dir / "access-tokens" / f"{name}.json"
         self._token: str | None = None
         self._expires_at = 0.0
+        self._from_cache = False
 
     def __repr__(self) -> str:
         return f"KeyPairExchange(url={self._url!r}, key_id={self._key_id!r})"
@@ -52,11 +53,27 @@ class KeyPairExchange:
         if self._token and self._fresh(self._expires_at):
             return self._token
         cached = self._read()
+        self._from_cache = cached is not None
         if cached is None:
             cached = self._exchange()
             self._write(cached)
         self._token, self._expires_at = cached["accessToken"], cached["expiresAt"]
         return self._token
+
+    def renew(self) -> bool:
+        """After a 401: if the refused token came from the cache, exchange the key again.
+
+        A cached access token can be refused while the key is still valid (it was
+        revoked at /oauth/revoke, or the server's signing key changed). A token just
+        exchanged is not exchanged again: the key itself was refused.
+        """
+        if not self._from_cache:
+            return False
+        self._from_cache = False
+        fresh = self._exchange()
+        self._write(fresh)
+        self._token, self._expires_at = fresh["accessToken"], fresh["expiresAt"]
+        return True
 
     @staticmethod
     def _fresh(expires_at: float) -> bool:
@@ -79,9 +96,9 @@ class KeyPairExchange:
         try:
             body, _ = client_credentials_grant(self._url, self._key_id, self._secret)
         except ServerUnreachable as error:
-            raise errors.CliError(
-                str(error), hint="check KEYPLANE_URL and that the server is running"
-            ) from None
+            from keyplane.cli.context import unreachable
+
+            raise unreachable(error) from None
         except ApiError as error:
             raise _explain(error) from None
         return {
