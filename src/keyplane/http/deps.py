@@ -45,7 +45,10 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     except BaseException:
         await run_in_threadpool(_close, db, False)
         raise
-    await run_in_threadpool(_close, db, True)
+    if db.in_transaction() or unit.queued(db):
+        await run_in_threadpool(_close, db, True)
+    else:  # committed in the endpoint's own trip to the pool (keyplane.http.routing)
+        db.close()
 
 
 def _close(db: Session, succeeded: bool) -> None:
