@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from keyplane.apikeys import schemas
 from keyplane.apikeys import service as apikeys
+from keyplane.domain.access import can
 from keyplane.domain.errors import DomainError
 from keyplane.domain.roles import Permission
 from keyplane.http.deps import DbSession
@@ -39,8 +40,7 @@ def key_list(request: Request, db: DbSession, org_id: str, note: str = "") -> Re
     manageable = [
         d
         for d in view.deployments
-        if Permission.DEPLOYMENT_TOKENS_MANAGE
-        in principal.grants.permissions_at(deployment_entity(d))
+        if can(principal, Permission.DEPLOYMENT_TOKENS_MANAGE, deployment_entity(d))
     ]
     keys = []
     for deployment in manageable:

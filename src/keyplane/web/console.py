@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from keyplane.auth.principal import Principal
 from keyplane.db.models import Deployment, Organization, Workspace
-from keyplane.domain.access import Entity
+from keyplane.domain.access import Entity, can
 from keyplane.domain.errors import DomainError
 from keyplane.domain.roles import Level, Permission
 from keyplane.http.schemas import PageParams
@@ -49,8 +49,7 @@ def org_view(db: Session, principal: Principal, org_id: str) -> OrgView:
     roles: dict[str, list[str]] = {level.value: [] for level in Level}
     for info in custom_roles.role_catalogue(db, principal, org_id):
         roles[info.entity_type].append(info.role)
-    entity = Entity(Level.ORGANIZATION, org.id, org.id)
-    manage = Permission.ORGANIZATION_USERS_MANAGE in principal.grants.permissions_at(entity)
+    manage = can(principal, Permission.ORGANIZATION_USERS_MANAGE, Entity.organization(org.id))
     return OrgView(org, list(workspaces), list(deployments), roles, manage)
 
 

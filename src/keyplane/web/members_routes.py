@@ -36,7 +36,8 @@ def member_list(request: Request, db: DbSession, org_id: str, note: str = "") ->
         rows, _ = members.list_users(db, principal, org_id, BY_EMAIL)
     except DomainError as error:
         return failure(request, error, "/console")
-    context = {"view": view, "tab": "members", "members": rows, "note": note[:300]}
+    context = {"view": view, "tab": "members", "members": rows, "note": note[:300],
+               "invite_role": schemas.InviteCreate.model_fields["role"].default}  # fmt: skip
     return render(request, "members.html", context)
 
 
