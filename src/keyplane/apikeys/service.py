@@ -12,10 +12,11 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from keyplane.apikeys import schemas
 from keyplane.apikeys.models import DeploymentApiKey
+from keyplane.apikeys.principal import key_grants
 from keyplane.auth.principal import Principal
 from keyplane.db.unit import credentials_changed
 from keyplane.domain import credentials
-from keyplane.domain.access import authorize
+from keyplane.domain.access import authorize, authorize_managing
 from keyplane.domain.credentials import PlaintextSecret, SecretKind
 from keyplane.domain.errors import NotFound
 from keyplane.domain.roles import DEPLOYMENT_ADMIN, Level, Permission
@@ -75,6 +76,8 @@ def delete_key(db: Session, principal: Principal, org_id: str, dep_id: str, key_
     key = db.get(DeploymentApiKey, key_id)
     if key is None or key.deployment_id != dep_id:
         raise NotFound(f"deployment API key {key_id} not found")
+    held = key_grants(key.organization_id, key.workspace_id, key.deployment_id)
+    authorize_managing(principal, held, f"delete deployment API key {key_id}")
     db.delete(key)
     credentials_changed(db)
     db.commit()

@@ -189,3 +189,16 @@ def authorize_holding(principal: Subject, bindings: Iterable[Binding], action: s
                 f"cannot {action}: {binding.role} on {entity.noun} {entity.id} holds "
                 f"{', '.join(missing)}, which you do not hold there",
             )
+
+
+def authorize_managing(principal: Subject, credential: Grants, action: str) -> None:
+    """Return if ``principal`` may ``action`` (rotate, change the roles of, update,
+    delete) a credential whose roles are ``credential``: an API token of any scope, a
+    deployment API key, a workload identity.
+
+    Whoever manages a credential takes what it holds (a rotation shows its new value)
+    or changes what its users rely on, so it must hold, on each entity the credential
+    has a role on, every permission that role holds there: the rule for granting
+    (:func:`authorize_holding`). Raises as that does.
+    """
+    authorize_holding(principal, credential.bindings, action)

@@ -9,13 +9,14 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from keyplane.auth.grants import load_grants
 from keyplane.auth.principal import Principal
 from keyplane.auth.tokens import token_entity
 from keyplane.db.base import utcnow
 from keyplane.db.models import ApiToken, Deployment, RoleBinding, Workspace
 from keyplane.db.unit import credentials_changed
 from keyplane.domain import credentials
-from keyplane.domain.access import Entity, authorize, can
+from keyplane.domain.access import Entity, authorize, authorize_managing, can
 from keyplane.domain.credentials import PlaintextSecret, SecretKind
 from keyplane.domain.errors import Conflict, InvalidInput, NotFound
 from keyplane.domain.roles import Level, Permission
@@ -154,10 +155,20 @@ def get_token(db: Session, principal: Principal, org_id: str, token_id: str) -> 
     return token
 
 
+def _managed_token(
+    db: Session, principal: Principal, org_id: str, token_id: str, action: str
+) -> ApiToken:
+    """A token the principal may change: as :func:`get_token`, and the principal holds
+    everything the token holds; Forbidden naming what it lacks otherwise."""
+    token = get_token(db, principal, org_id, token_id)
+    authorize_managing(principal, load_grants(db, token.id), f"{action} API token {token_id}")
+    return token
+
+
 def update_token(
     db: Session, principal: Principal, org_id: str, token_id: str, change: schemas.TokenUpdate
 ) -> ApiToken:
-    token = get_token(db, principal, org_id, token_id)
+    token = _managed_token(db, principal, org_id, token_id, "update")
     if change.name is not None:
         token.name = change.name
     if change.description is not None:
@@ -175,7 +186,7 @@ def replace_roles(
     token_id: str,
     change: schemas.TokenRolesUpdate,
 ) -> ApiToken:
-    token = get_token(db, principal, org_id, token_id)
+    token = _managed_token(db, principal, org_id, token_id, "change the roles of")
     own = token_entity(db, token)
     wanted = [(r.entity_type, r.entity_id, r.role) for r in change.roles]
     roles = check_grantable(db, principal, org_id, wanted, own, EXTRA_LEVELS[own.level])
@@ -200,7 +211,7 @@ def rotate_token(
     wins and the others raise Conflict (each would otherwise answer a value that the
     next one at once makes void).
     """
-    token = get_token(db, principal, org_id, token_id)
+    token = _managed_token(db, principal, org_id, token_id, "rotate")
     value = credentials.generate(KIND[Level(token.scope)])
     now = utcnow()
     swapped = db.execute(
@@ -228,7 +239,7 @@ def rotate_token(
 
 
 def delete_token(db: Session, principal: Principal, org_id: str, token_id: str) -> None:
-    token = get_token(db, principal, org_id, token_id)
+    token = _managed_token(db, principal, org_id, token_id, "delete")
     db.delete(token)
     credentials_changed(db)
     db.commit()

@@ -13,12 +13,14 @@ from keyplane.domain.access import (
     Grants,
     authorize,
     authorize_holding,
+    authorize_managing,
     can,
 )
 from keyplane.domain.errors import Forbidden, NotFound
 from keyplane.domain.roles import (
     DEPLOYMENT_ADMIN,
     ORGANIZATION_ROLES,
+    PERMISSIONS,
     WORKSPACE_ROLES,
     Level,
     Permission,
@@ -26,9 +28,12 @@ from keyplane.domain.roles import (
 from tests.access_oracle import (
     CUSTOM,
     CUSTOM_ROLE,
+    KEEPER_ROLE,
     Held,
     Target,
     held_permissions,
+    role_permissions,
+    target_of,
     visible,
 )
 
@@ -47,7 +52,7 @@ TARGETS = [
 SINGLE = [
     *(Held(ORG, "o1", "o1", None, role) for role in ORGANIZATION_ROLES),
     *(Held(WS, "w1", "o1", "w1", role) for role in WORKSPACE_ROLES),
-    *(Held(DEP, "d1", "o1", "w1", role) for role in (DEPLOYMENT_ADMIN, CUSTOM_ROLE)),
+    *(Held(DEP, "d1", "o1", "w1", role) for role in (DEPLOYMENT_ADMIN, CUSTOM_ROLE, KEEPER_ROLE)),
 ]
 # Every single binding, and every pair at different levels (a member with a workspace
 # role, an organization token with extra roles, ...).
@@ -148,6 +153,48 @@ def test_a_hidden_object_is_not_found_by_its_own_name():
 
 def binding_of(held: Held) -> Binding:
     return grants_of([held]).bindings[0]
+
+
+def first_missing(manager: list[Held], credential: Held) -> Permission | None:
+    """What the oracle says a manager lacks of a credential's role, first in table order."""
+    missing = role_permissions(credential.level, credential.role) - held_permissions(
+        manager, target_of(credential)
+    )
+    return min(missing, key=list(PERMISSIONS).index) if missing else None
+
+
+@pytest.mark.parametrize("manager", SINGLE, ids=lambda b: b.role)
+def test_managing_a_credential_needs_every_permission_it_holds(manager):
+    """Every manager role by every credential role of the table: allowed exactly when the
+    manager holds, on the credential's entity, all that the credential's role holds there."""
+    principal = who([manager])
+    for credential in SINGLE:
+        held = grants_of([credential])
+        missing = first_missing([manager], credential)
+        if not visible([manager], target_of(credential)):
+            with pytest.raises(NotFound):
+                authorize_managing(principal, held, "rotate API token t1")
+        elif missing is None:
+            authorize_managing(principal, held, "rotate API token t1")
+        else:
+            with pytest.raises(Forbidden) as refused:
+                authorize_managing(principal, held, "rotate API token t1")
+            assert refused.value.permission == missing.value
+            assert refused.value.message.startswith("cannot rotate API token t1: ")
+
+
+def test_the_token_keeper_cannot_take_a_deployment_admin_credential():
+    """The escalation of issue 10: deployment:read and deployment.tokens:manage alone."""
+    keeper = who([Held(DEP, "d1", "o1", "w1", KEEPER_ROLE)])
+    admin = grants_of([Held(DEP, "d1", "o1", "w1", DEPLOYMENT_ADMIN)])
+    with pytest.raises(Forbidden) as refused:
+        authorize_managing(keeper, admin, "rotate API token t1")
+    assert refused.value.permission == Permission.DEPLOYMENT_DEPLOY.value
+    assert refused.value.message == (
+        "cannot rotate API token t1: DEPLOYMENT_ADMIN on deployment d1 holds "
+        "deployment:deploy, deployment.env:read, deployment:update, "
+        "which you do not hold there"
+    )
 
 
 def test_granting_is_the_same_rule():
