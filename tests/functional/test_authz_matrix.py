@@ -6,7 +6,8 @@ roles it holds. The expected status comes from an oracle that reads only the rol
 table (:data:`keyplane.domain.roles.PERMISSIONS`) and the rules of DESIGN §2:
 
 - 404 when the principal cannot see the entity (another tenant, or no read permission),
-- 403 naming the permission when it can see it but lacks the permission,
+- 403 naming the permission (``missingPermission`` and the message) when it can see it
+  but lacks the permission,
 - for a route that creates or manages a credential (creating, updating, re-roling,
   rotating or deleting an API token; creating or deleting a deployment API key), 403
   naming a permission the credential's role holds that the principal does not hold
@@ -707,9 +708,11 @@ def run_case(m: Matrix, route: Route, place: Place, regular: Principal) -> str |
             or error.get("requestId") != answer.headers["x-request-id"]
         ):
             return f"{route.id} on {place.name}: bad error body {error}"
-        named = [p for p in missing if p.value in error["message"]]
-        if expected == 403 and not named:
+        named = error.get("missingPermission")
+        if expected == 403 and (named not in missing or named not in error["message"]):
             return f"{route.id} on {place.name}: 403 names none of {sorted(missing)}: {error}"
+        if expected != 403 and "missingPermission" in error:
+            return f"{route.id} on {place.name}: missingPermission on a {expected}: {error}"
     return None
 
 
@@ -789,7 +792,7 @@ def test_a_token_manager_cannot_take_over_what_it_does_not_hold(shared):
         assert answer.status_code == 403, (url, answer.text)
         message = answer.json()["message"]
         assert message.startswith("cannot ") and "DEPLOYMENT_ADMIN" in message, message
-        assert "deployment:deploy" in message, message
+        assert answer.json()["missingPermission"] == "deployment:deploy", answer.text
     admin = m.call("GET", "/v1/self", bearer(admin_value))
     assert admin.status_code == 200 and admin.json()["roles"][0]["role"] == DEPLOYMENT_ADMIN
 
