@@ -16,8 +16,9 @@ from pathlib import Path
 from keyplane.domain.roles import Role
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "keyplane"
-# keyplane.cli is being moved onto the constants of keyplane.domain.roles in its own
-# change (issue 10); it joins the scan once that has landed.
+# keyplane.cli still spells DEPLOYMENT_ADMIN in deployment_api_key.py (the api-key
+# migration, which another change of issue 10 rewrites); drop "cli" from here once
+# that lands and the scan passes with it.
 NOT_YET = ("cli",)
 ROLE_NAME = re.compile(r"\b(" + "|".join(sorted(Role, key=len, reverse=True)) + r")\b")
 QUOTED_ROLE = re.compile(r"""(["'])(""" + "|".join(Role) + r")\1")
