@@ -3,9 +3,10 @@
 It reads only :data:`keyplane.domain.roles.PERMISSIONS` and the role orders, and
 implements the rules in the design's words (an organization owner is a workspace
 owner everywhere; a deployment role implies WORKSPACE_ACCESSOR on its workspace;
-404 for what cannot be seen, 403 for what can be seen but not done). The
-authorization matrix and the unit tests of ``keyplane.domain.access`` compare the
-server with it.
+404 for what cannot be seen, 403 for what can be seen but not done; no escalation:
+granting a role, or managing a credential that holds one, needs every permission
+the role holds there). The authorization matrix and the unit tests of
+``keyplane.domain.access`` compare the server with it.
 """
 
 from __future__ import annotations
@@ -26,7 +27,11 @@ P = Permission
 ORG, WS, DEP = Level.ORGANIZATION, Level.WORKSPACE, Level.DEPLOYMENT
 CUSTOM_ROLE = "deployer"
 CUSTOM_PERMISSIONS = frozenset({P.DEPLOYMENT_DEPLOY, P.DEPLOYMENT_UPDATE})
-CUSTOM = {CUSTOM_ROLE: CUSTOM_PERMISSIONS}
+# Issue 10's escalation: a role that may manage a deployment's tokens and keys, and
+# read the deployment, but holds nothing else there.
+KEEPER_ROLE = "token-keeper"
+KEEPER_PERMISSIONS = frozenset({P.DEPLOYMENT_TOKENS_MANAGE})
+CUSTOM = {CUSTOM_ROLE: CUSTOM_PERMISSIONS, KEEPER_ROLE: KEEPER_PERMISSIONS}
 
 
 def role_permissions(
@@ -115,18 +120,54 @@ def visible(
     return read in held_permissions(bindings, target, custom)
 
 
+def target_of(held: Held) -> Target:
+    """The entity a role binding is held on."""
+    if held.level is ORG:
+        return Target(ORG, held.organization_id)
+    if held.level is WS:
+        return Target(WS, held.organization_id, held.entity_id)
+    return Target(DEP, held.organization_id, held.workspace_id, held.entity_id)
+
+
+def expected_answer(
+    bindings: list[Held],
+    permission: Permission | None,
+    target: Target | None,
+    success: int,
+    custom: Mapping[str, frozenset[Permission]] = CUSTOM,
+    credential: list[Held] | None = None,
+) -> tuple[int, set[Permission]]:
+    """The status, and for a 403 the permissions it may name (the first one missing).
+
+    404 if the target is invisible, 403 if the permission is missing; for a request that
+    manages a credential holding ``credential``, 404/403 too unless the principal sees
+    each entity the credential has a role on and holds there all that role holds.
+    """
+    if target is None:
+        return success, set()
+    if not visible(bindings, target, custom):
+        return 404, set()
+    if permission is not None and permission not in held_permissions(bindings, target, custom):
+        return 403, {permission}
+    for held in credential or []:
+        where = target_of(held)
+        if not visible(bindings, where, custom):
+            return 404, set()
+        missing = role_permissions(held.level, held.role, custom) - held_permissions(
+            bindings, where, custom
+        )
+        if missing:
+            return 403, missing
+    return success, set()
+
+
 def expected_status(
     bindings: list[Held],
     permission: Permission | None,
     target: Target | None,
     success: int,
     custom: Mapping[str, frozenset[Permission]] = CUSTOM,
+    credential: list[Held] | None = None,
 ) -> int:
-    """404 if the target is invisible, 403 if the permission is missing, else ``success``."""
-    if target is None:
-        return success
-    if not visible(bindings, target, custom):
-        return 404
-    if permission is None or permission in held_permissions(bindings, target, custom):
-        return success
-    return 403
+    """The status alone of :func:`expected_answer`."""
+    return expected_answer(bindings, permission, target, success, custom, credential)[0]

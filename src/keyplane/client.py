@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote_plus, urlencode, urlsplit
 
 from keyplane import __version__
+from keyplane.domain.roles import Role
 
 if TYPE_CHECKING:
     import urllib.request
@@ -452,7 +453,7 @@ class KeyplaneClient:
     def remove_user(self, org_id: str, user_id: str) -> None:
         self._delete(f"{_org(org_id)}/users/{user_id}")
 
-    def invite(self, org_id: str, email: str, role: str = "ORGANIZATION_MEMBER") -> Json:
+    def invite(self, org_id: str, email: str, role: str = Role.ORGANIZATION_MEMBER) -> Json:
         return self._post(f"{_org(org_id)}/invites", {"email": email, "role": role})
 
     def list_workspace_users(self, org_id: str, workspace_id: str) -> list[Json]:

@@ -6,7 +6,12 @@ roles it holds. The expected status comes from an oracle that reads only the rol
 table (:data:`keyplane.domain.roles.PERMISSIONS`) and the rules of DESIGN §2:
 
 - 404 when the principal cannot see the entity (another tenant, or no read permission),
-- 403 naming the permission when it can see it but lacks the permission,
+- 403 naming the permission (``missingPermission`` and the message) when it can see it
+  but lacks the permission,
+- for a route that creates or manages a credential (creating, updating, re-roling,
+  rotating or deleting an API token; creating or deleting a deployment API key), 403
+  naming a permission the credential's role holds that the principal does not hold
+  there: no escalation, for every role of the table on either side,
 - the route's success status otherwise.
 
 Requests are valid apart from authorization, so that the status reflects authorization
@@ -38,7 +43,15 @@ from keyplane.domain.roles import (
 )
 from keyplane.oauth.access_tokens import issue_user_access_token
 from keyplane.runtime import Runtime
-from tests.access_oracle import CUSTOM_PERMISSIONS, CUSTOM_ROLE, Held, Target, expected_status
+from tests.access_oracle import (
+    CUSTOM_PERMISSIONS,
+    CUSTOM_ROLE,
+    KEEPER_PERMISSIONS,
+    KEEPER_ROLE,
+    Held,
+    Target,
+    expected_answer,
+)
 from tests.conftest import BACKENDS, PG_URL, drop_postgres_database, fresh_postgres_database
 from tests.factories import Org, World, bearer
 
@@ -94,6 +107,7 @@ KINDS: list[Kind] = [
     *(Kind("token", WS, role) for role in WORKSPACE_ROLES),
     Kind("token", DEP, DEPLOYMENT_ADMIN),
     Kind("token", DEP, CUSTOM_ROLE),
+    Kind("token", DEP, KEEPER_ROLE),
     # Users act with short-lived JWT access tokens; a workspace role comes with
     # ORGANIZATION_MEMBER, since only organization members hold workspace roles.
     *(Kind("user", ORG, role) for role in ORGANIZATION_ROLES),
@@ -115,7 +129,14 @@ class Place:
     dep: str
     member_id: str  # a member with WORKSPACE_ACCESSOR in member_workspaces
     member_workspaces: tuple[str, ...]
-    tokens: dict[Level, str]  # target token of each scope
+    tokens: dict[tuple[Level, str], str]  # a target token of each scope and role
+
+    def entity(self, level: Level) -> str:
+        return {ORG: self.org.id, WS: self.ws, DEP: self.dep}[level]
+
+    def held(self, level: Level, role: str) -> Held:
+        """``role`` held on this place's entity of ``level``."""
+        return Held(level, self.entity(level), self.org.id, None if level is ORG else self.ws, role)
 
     def target(self, on: str | None) -> Target | None:
         org = self.org.id
@@ -179,20 +200,33 @@ class Matrix:
             self.owner(home.org, "POST", f"/workspaces/{home.ws}/users", body)
         return issue_user_access_token(self.world.runtime, user_id).access_token
 
-    def target_token(self, org: Org, level: Level, entity: str) -> str:
-        role = {ORG: "ORGANIZATION_MEMBER", WS: "WORKSPACE_ACCESSOR", DEP: DEPLOYMENT_ADMIN}[level]
+    def target_token(self, org: Org, level: Level, entity: str, role: str) -> str:
         body = {"name": self.unique("target"), "scope": level.value, "role": role}
         if level is not ORG:
             body["entityId"] = entity
         return str(self.owner(org, "POST", "/tokens", body)["id"])
 
 
+# Every role a credential can hold, at each level: the built-in ones and the custom ones.
+CREDENTIAL_ROLES: dict[Level, tuple[str, ...]] = {
+    ORG: ORGANIZATION_ROLES,
+    WS: WORKSPACE_ROLES,
+    DEP: (DEPLOYMENT_ADMIN, CUSTOM_ROLE, KEEPER_ROLE),
+}
+# The role of the target token of routes that are not about what a token holds.
+LEAST = {level: roles[0] for level, roles in CREDENTIAL_ROLES.items()}
+
+
 def build_places(m: Matrix) -> list[Place]:
     """Targets in the principal's own workspace ws1, in its sibling ws2, in the other tenant."""
     w = m.world
     for org in (w.org, w.other):
-        body = {"name": CUSTOM_ROLE, "permissions": sorted(CUSTOM_PERMISSIONS)}
-        m.owner(org, "POST", "/custom-roles", body)
+        for name, permissions in (
+            (CUSTOM_ROLE, CUSTOM_PERMISSIONS),
+            (KEEPER_ROLE, KEEPER_PERMISSIONS),
+        ):
+            body = {"name": name, "permissions": sorted(permissions)}
+            m.owner(org, "POST", "/custom-roles", body)
     places = []
     for name, org, ws, dep in (
         ("own", w.org, "ws1", "d1"),
@@ -202,16 +236,14 @@ def build_places(m: Matrix) -> list[Place]:
         ws_id, dep_id = org.workspaces[ws], org.deployments[dep]
         if name == "sibling":
             member_id, workspaces = places[0].member_id, places[0].member_workspaces
-            org_token = places[0].tokens[ORG]
+            tokens = {key: t for key, t in places[0].tokens.items() if key[0] is ORG}
         else:
             workspaces = tuple(org.workspaces.values())
             member_id, _ = m.member(org, workspaces)
-            org_token = m.target_token(org, ORG, org.id)
-        tokens = {
-            ORG: org_token,
-            WS: m.target_token(org, WS, ws_id),
-            DEP: m.target_token(org, DEP, dep_id),
-        }
+            tokens = {(ORG, r): m.target_token(org, ORG, org.id, r) for r in CREDENTIAL_ROLES[ORG]}
+        for level, entity in ((WS, ws_id), (DEP, dep_id)):
+            for role in CREDENTIAL_ROLES[level]:
+                tokens[level, role] = m.target_token(org, level, entity, role)
         places.append(Place(name, org, ws_id, dep_id, member_id, workspaces, tokens))
     return places
 
@@ -220,6 +252,7 @@ def build_places(m: Matrix) -> list[Place]:
 
 Params = dict[str, str]
 Setup = Callable[[Matrix, Place, Params], None]
+Holds = Callable[[Place], list[Held]]
 
 
 @dataclass(frozen=True)
@@ -232,11 +265,17 @@ class Route:
     body: Callable[[Matrix, Place, Params], Any] | None = None
     setup: Setup | None = None  # makes a fresh target for destructive routes
     token_scope: Level | None = None  # for /tokens/{tokenId} routes: the target's scope
+    token_role: str | None = None  # ... and its role
     rehome: str | None = None  # "ws"/"dep": the fresh target replaces the principal's home
+    # The roles of the credential the route creates or manages: the principal must hold
+    # everything they hold (no escalation through a credential).
+    holds: Holds | None = None
 
     @property
     def id(self) -> str:
-        scope = f" [{self.token_scope.value.lower()} token]" if self.token_scope else ""
+        scope = ""
+        if self.token_scope:
+            scope = f" [{self.token_scope.value.lower()} token {self.token_role}]"
         return f"{self.method} {self.path}{scope}"
 
 
@@ -266,29 +305,35 @@ def fresh_api_key(m: Matrix, place: Place, params: Params) -> None:
     params["keyId"] = str(m.owner(place.org, "POST", path, {"name": m.unique("key")})["id"])
 
 
-def fresh_token(scope: Level) -> Setup:
+def key_holds(place: Place) -> list[Held]:
+    """A deployment API key acts as DEPLOYMENT_ADMIN on its deployment."""
+    return [place.held(DEP, DEPLOYMENT_ADMIN)]
+
+
+def token_holds(scope: Level, role: str) -> Holds:
+    return lambda place: [place.held(scope, role)]
+
+
+def fresh_token(scope: Level, role: str) -> Setup:
     def setup(m: Matrix, place: Place, params: Params) -> None:
-        entity = {ORG: place.org.id, WS: place.ws, DEP: place.dep}[scope]
-        params["tokenId"] = m.target_token(place.org, scope, entity)
+        params["tokenId"] = m.target_token(place.org, scope, place.entity(scope), role)
 
     return setup
 
 
-def token_body(scope: Level) -> Callable[[Matrix, Place, Params], Any]:
+def token_body(scope: Level, role: str) -> Callable[[Matrix, Place, Params], Any]:
     def body(m: Matrix, place: Place, params: Params) -> Any:
-        role = {ORG: "ORGANIZATION_MEMBER", WS: "WORKSPACE_ACCESSOR", DEP: DEPLOYMENT_ADMIN}[scope]
-        entity = {ORG: place.org.id, WS: place.ws, DEP: place.dep}[scope]
+        entity = place.entity(scope)
         return {"name": m.unique("new"), "scope": scope.value, "entityId": entity, "role": role}
 
     return body
 
 
-def same_roles_body(scope: Level) -> Callable[[Matrix, Place, Params], Any]:
+def same_roles_body(scope: Level, role: str) -> Callable[[Matrix, Place, Params], Any]:
     """The target token's own role again: valid, and it changes nothing."""
 
     def body(m: Matrix, place: Place, params: Params) -> Any:
-        role = {ORG: "ORGANIZATION_MEMBER", WS: "WORKSPACE_ACCESSOR", DEP: DEPLOYMENT_ADMIN}[scope]
-        entity = {ORG: place.org.id, WS: place.ws, DEP: place.dep}[scope]
+        entity = place.entity(scope)
         return {"roles": [{"entityType": scope.value, "entityId": entity, "role": role}]}
 
     return body
@@ -435,8 +480,18 @@ ROUTES: list[Route] = [
     Route("GET", OP + "/tokens", None, "org"),
     Route("GET", OP + "/audit-logs", P.ORGANIZATION_AUDIT_READ, "org"),
     Route("GET", KEYS, P.DEPLOYMENT_TOKENS_MANAGE, "dep"),
-    Route("POST", KEYS, P.DEPLOYMENT_TOKENS_MANAGE, "dep", 201, body=_named("key")),
-    Route("DELETE", KEYS + "/{keyId}", P.DEPLOYMENT_TOKENS_MANAGE, "dep", 204, setup=fresh_api_key),
+    Route(
+        "POST", KEYS, P.DEPLOYMENT_TOKENS_MANAGE, "dep", 201, body=_named("key"), holds=key_holds
+    ),
+    Route(
+        "DELETE",
+        KEYS + "/{keyId}",
+        P.DEPLOYMENT_TOKENS_MANAGE,
+        "dep",
+        204,
+        setup=fresh_api_key,
+        holds=key_holds,
+    ),
 ]
 MANAGE = {
     ORG: P.ORGANIZATION_TOKENS_MANAGE,
@@ -444,16 +499,21 @@ MANAGE = {
     DEP: P.DEPLOYMENT_TOKENS_MANAGE,
 }
 ON = {ORG: "org", WS: "ws", DEP: "dep"}
-for _scope in (ORG, WS, DEP):
+for _scope, _roles in CREDENTIAL_ROLES.items():
     _perm, _on = MANAGE[_scope], ON[_scope]
-    ROUTES += [
-        Route("POST", OP + "/tokens", _perm, _on, 201, body=token_body(_scope), token_scope=_scope),
-        Route("GET", T, _perm, _on, token_scope=_scope),
-        Route("POST", T, _perm, _on, body=_const({"description": "changed"}), token_scope=_scope),
-        Route("POST", T + "/roles", _perm, _on, body=same_roles_body(_scope), token_scope=_scope),
-        Route("POST", T + "/rotate", _perm, _on, token_scope=_scope),
-        Route("DELETE", T, _perm, _on, 204, setup=fresh_token(_scope), token_scope=_scope),
-    ]
+    ROUTES.append(Route("GET", T, _perm, _on, token_scope=_scope, token_role=LEAST[_scope]))
+    # Every role a token can hold, created and managed by every principal kind.
+    for _role in _roles:
+        _token = {"token_scope": _scope, "token_role": _role, "holds": token_holds(_scope, _role)}
+        ROUTES += [
+            Route(
+                "POST", OP + "/tokens", _perm, _on, 201, body=token_body(_scope, _role), **_token
+            ),
+            Route("POST", T, _perm, _on, body=_const({"description": "changed"}), **_token),
+            Route("POST", T + "/roles", _perm, _on, body=same_roles_body(_scope, _role), **_token),
+            Route("POST", T + "/rotate", _perm, _on, **_token),
+            Route("DELETE", T, _perm, _on, 204, setup=fresh_token(_scope, _role), **_token),
+        ]
 
 
 # Deploys, deployment variables and the audit log (keyplane.deploys, .variables, .audit).
@@ -620,8 +680,8 @@ def run_case(m: Matrix, route: Route, place: Place, regular: Principal) -> str |
         "deploymentId": place.dep,
         "userId": place.member_id,
     }
-    if route.token_scope:
-        params["tokenId"] = place.tokens[route.token_scope]
+    if route.token_scope and route.token_role:
+        params["tokenId"] = place.tokens[route.token_scope, route.token_role]
     if route.setup:
         route.setup(m, place, params)
     principal = regular
@@ -629,8 +689,12 @@ def run_case(m: Matrix, route: Route, place: Place, regular: Principal) -> str |
         principal = _home_for(m, route, regular.kind, regular, params)
     place = replace(place, ws=params["workspaceId"], dep=params["deploymentId"])
     target = place.target(route.on)
-    expected = expected_status(
-        principal.kind.bindings(principal.home), route.permission, target, route.status
+    expected, missing = expected_answer(
+        principal.kind.bindings(principal.home),
+        route.permission,
+        target,
+        route.status,
+        credential=route.holds(place) if route.holds else None,
     )
     body = route.body(m, place, params) if route.body else None
     answer = m.call(route.method, route.path.format(**params), principal.headers, body)
@@ -644,8 +708,11 @@ def run_case(m: Matrix, route: Route, place: Place, regular: Principal) -> str |
             or error.get("requestId") != answer.headers["x-request-id"]
         ):
             return f"{route.id} on {place.name}: bad error body {error}"
-        if expected == 403 and route.permission and route.permission.value not in error["message"]:
-            return f"{route.id} on {place.name}: 403 does not name {route.permission}: {error}"
+        named = error.get("missingPermission")
+        if expected == 403 and (named not in missing or named not in error["message"]):
+            return f"{route.id} on {place.name}: 403 names none of {sorted(missing)}: {error}"
+        if expected != 403 and "missingPermission" in error:
+            return f"{route.id} on {place.name}: missingPermission on a {expected}: {error}"
     return None
 
 
@@ -694,3 +761,47 @@ def test_authorization_matrix(shared, kind):
             if failure:
                 failures.append(failure)
     assert not failures, f"{len(failures)} mismatches:\n" + "\n".join(failures)
+
+
+def test_a_token_manager_cannot_take_over_what_it_does_not_hold(shared):
+    """Issue 10, as reported: an owner makes a custom deployment role holding only
+    deployment:read and deployment.tokens:manage, and a token M with it. M may not read
+    the variables; nor may it rotate, re-role, rename or delete a DEPLOYMENT_ADMIN token
+    of the deployment, nor delete its API keys: each answers 403 naming a permission
+    DEPLOYMENT_ADMIN holds that M does not. Tokens that hold no more than M stay M's to
+    manage."""
+    m, places = shared
+    own = places[0]
+    org, dep = own.org, own.dep
+    m_headers = bearer(m.world.token("DEPLOYMENT", dep, KEEPER_ROLE))
+    admin_value = m.world.token("DEPLOYMENT", dep, DEPLOYMENT_ADMIN)
+    admin_id = m.call("GET", "/v1/self", bearer(admin_value)).json()["id"]
+    path = f"/v1/organizations/{org.id}"
+    variables = m.call("GET", f"{path}/deployments/{dep}/variables", m_headers)
+    assert variables.status_code == 403
+
+    token = f"{path}/tokens/{admin_id}"
+    keeper_role = {"roles": [{"entityType": "DEPLOYMENT", "entityId": dep, "role": KEEPER_ROLE}]}
+    for method, url, body in (
+        ("POST", f"{token}/rotate", None),
+        ("POST", f"{token}/roles", keeper_role),  # even down to M's own role
+        ("POST", token, {"name": "mine now"}),
+        ("DELETE", token, None),
+    ):
+        answer = m.call(method, url, m_headers, body)
+        assert answer.status_code == 403, (url, answer.text)
+        message = answer.json()["message"]
+        assert message.startswith("cannot ") and "DEPLOYMENT_ADMIN" in message, message
+        assert answer.json()["missingPermission"] == "deployment:deploy", answer.text
+    admin = m.call("GET", "/v1/self", bearer(admin_value))
+    assert admin.status_code == 200 and admin.json()["roles"][0]["role"] == DEPLOYMENT_ADMIN
+
+    keys = f"{path}/deployments/{dep}/api-keys"
+    key_id = m.owner(org, "POST", f"/deployments/{dep}/api-keys", {"name": m.unique("key")})["id"]
+    refused = m.call("DELETE", f"{keys}/{key_id}", m_headers)
+    assert refused.status_code == 403 and "deployment:deploy" in refused.json()["message"]
+    listed = m.call("GET", keys, bearer(org.owner_token)).json()["apiKeys"]
+    assert key_id in {k["id"] for k in listed}
+
+    peer_id = own.tokens[DEP, KEEPER_ROLE]  # holds what M holds: M may rotate it
+    assert m.call("POST", f"{path}/tokens/{peer_id}/rotate", m_headers).status_code == 200

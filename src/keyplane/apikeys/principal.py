@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from keyplane.apikeys.models import DeploymentApiKey
 from keyplane.auth.principal import Principal, PrincipalKind
 from keyplane.db.models import Organization
-from keyplane.domain.access import Binding, Entity, Grants
+from keyplane.domain.access import Binding, Grants
 from keyplane.domain.errors import NotAuthenticated
 from keyplane.domain.roles import DEPLOYMENT_ADMIN, Level
 
@@ -34,24 +34,27 @@ class KeyRecord:
 
     @cached_property  # a record lives in the token endpoint's cache: build this once
     def principal(self) -> Principal:
-        entity = Entity(
-            Level.DEPLOYMENT, self.deployment_id, self.organization_id, self.workspace_id
-        )
-        binding = Binding(
-            level=Level.DEPLOYMENT,
-            entity_id=self.deployment_id,
-            role=DEPLOYMENT_ADMIN,
-            organization_id=self.organization_id,
-            workspace_id=self.workspace_id,
-        )
+        grants = key_grants(self.organization_id, self.workspace_id, self.deployment_id)
         return Principal(
             kind=PrincipalKind.DEPLOYMENT_KEY,
             id=self.id,
             name=self.name,
-            grants=Grants.of([binding]),
+            grants=grants,
             organization_id=self.organization_id,
-            scope_entity=entity,
+            scope_entity=grants.bindings[0].entity,
         )
+
+
+def key_grants(organization_id: str, workspace_id: str, deployment_id: str) -> Grants:
+    """What a key of this deployment holds: DEPLOYMENT_ADMIN there, nothing else."""
+    binding = Binding(
+        level=Level.DEPLOYMENT,
+        entity_id=deployment_id,
+        role=DEPLOYMENT_ADMIN,
+        organization_id=organization_id,
+        workspace_id=workspace_id,
+    )
+    return Grants.of([binding])
 
 
 def _record(db: Session, condition: object) -> KeyRecord | None:

@@ -12,9 +12,11 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from keyplane.apikeys import schemas
 from keyplane.apikeys.models import DeploymentApiKey
+from keyplane.apikeys.principal import key_grants
 from keyplane.auth.principal import Principal
 from keyplane.db.unit import credentials_changed
 from keyplane.domain import credentials
+from keyplane.domain.access import authorize, authorize_managing
 from keyplane.domain.credentials import PlaintextSecret, SecretKind
 from keyplane.domain.errors import NotFound
 from keyplane.domain.roles import DEPLOYMENT_ADMIN, Level, Permission
@@ -32,7 +34,7 @@ SORT_COLUMNS: dict[str, ColumnElement[object]] = {
 
 def _managed_deployment(db: Session, principal: Principal, org_id: str, dep_id: str) -> None:
     deployment = get_deployment(db, org_id, dep_id)
-    principal.require(Permission.DEPLOYMENT_TOKENS_MANAGE, deployment_entity(deployment))
+    authorize(principal, Permission.DEPLOYMENT_TOKENS_MANAGE, deployment_entity(deployment))
 
 
 def create_key(
@@ -41,7 +43,7 @@ def create_key(
     """A new key and its secret; the database keeps only the secret's SHA-256."""
     deployment = get_deployment(db, org_id, dep_id)
     entity = deployment_entity(deployment)
-    principal.require(Permission.DEPLOYMENT_TOKENS_MANAGE, entity)
+    authorize(principal, Permission.DEPLOYMENT_TOKENS_MANAGE, entity)
     check_grantable(
         db, principal, org_id, [(Level.DEPLOYMENT, dep_id, DEPLOYMENT_ADMIN)], entity, set()
     )
@@ -74,6 +76,8 @@ def delete_key(db: Session, principal: Principal, org_id: str, dep_id: str, key_
     key = db.get(DeploymentApiKey, key_id)
     if key is None or key.deployment_id != dep_id:
         raise NotFound(f"deployment API key {key_id} not found")
+    held = key_grants(key.organization_id, key.workspace_id, key.deployment_id)
+    authorize_managing(principal, held, f"delete deployment API key {key_id}")
     db.delete(key)
     credentials_changed(db)
     db.commit()

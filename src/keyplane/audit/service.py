@@ -18,6 +18,7 @@ from keyplane.audit.recorder import EventDraft, append_locked, locked_chain
 from keyplane.audit.schemas import AuditEventOut
 from keyplane.auth.principal import Principal
 from keyplane.db.base import utcnow
+from keyplane.domain.access import authorize
 from keyplane.domain.roles import Permission
 from keyplane.http.paging import page_of_query
 from keyplane.http.schemas import PageParams
@@ -41,7 +42,7 @@ class AuditFilter:
 
 def require_audit_read(db: Session, principal: Principal, org_id: str) -> None:
     org = get_organization(db, org_id)
-    principal.require(Permission.ORGANIZATION_AUDIT_READ, organization_entity(org))
+    authorize(principal, Permission.ORGANIZATION_AUDIT_READ, organization_entity(org))
 
 
 def list_events(

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from keyplane.db.models import CustomRole, RoleBinding
 from keyplane.domain.access import Binding, Grants
-from keyplane.domain.roles import Level, Permission
+from keyplane.domain.roles import Level, Permission, level_of
 
 
 def load_grants(db: Session, subject_id: str) -> Grants:
@@ -34,7 +34,7 @@ def _custom_role_permissions(
     wanted = {
         (row.organization_id, row.role)
         for row in rows
-        if row.level == Level.DEPLOYMENT and row.role != "DEPLOYMENT_ADMIN"
+        if row.level == Level.DEPLOYMENT and level_of(row.role) is None
     }
     if not wanted:
         return {}

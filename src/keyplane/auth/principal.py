@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from keyplane.domain.access import Entity, Grants
-from keyplane.domain.roles import Level, Permission
+from keyplane.domain.roles import Level
 
 
 class PrincipalKind(StrEnum):
@@ -28,7 +28,10 @@ TOKEN_KIND_BY_SCOPE = {
 
 @dataclass(frozen=True)
 class Principal:
-    """An authenticated caller. Immutable, so one instance can be cached and shared."""
+    """An authenticated caller. Immutable, so one instance can be cached and shared.
+
+    What it may do is asked of :func:`keyplane.domain.access.authorize` and ``can``.
+    """
 
     kind: PrincipalKind
     id: str
@@ -44,15 +47,6 @@ class Principal:
     def is_token(self) -> bool:
         return self.kind in TOKEN_KIND_BY_SCOPE.values()
 
-    def require(self, permission: Permission, entity: Entity) -> None:
-        """See :meth:`Grants.require`."""
-        self.grants.require(permission, entity)
-
     def actor(self) -> dict[str, Any]:
         """How this principal is recorded as the creator or updater of an object."""
         return {"id": self.id, "kind": self.kind.value, "name": self.name}
-
-
-def require(principal: Principal, permission: Permission, entity: Entity) -> None:
-    """The one authorization check: raises NotFound or Forbidden, else returns."""
-    principal.grants.require(permission, entity)

@@ -15,6 +15,7 @@ from keyplane.db.models import Deployment
 from keyplane.deploys import upload
 from keyplane.deploys.models import Deploy
 from keyplane.deploys.store import BundleStore
+from keyplane.domain.access import authorize
 from keyplane.domain.errors import Forbidden, InvalidInput, NotFound
 from keyplane.domain.roles import Permission
 from keyplane.http.paging import page_of_query
@@ -35,7 +36,7 @@ def check_can_deploy(db: Session, principal: Principal, org_id: str, dep_id: str
     deployment enforces CI/CD and the caller is a person rather than a credential.
     """
     deployment = get_deployment(db, org_id, dep_id)
-    principal.require(Permission.DEPLOYMENT_DEPLOY, deployment_entity(deployment))
+    authorize(principal, Permission.DEPLOYMENT_DEPLOY, deployment_entity(deployment))
     if deployment.is_cicd_enforced and principal.kind is PrincipalKind.USER:
         raise Forbidden(
             Permission.DEPLOYMENT_DEPLOY.value,
@@ -120,7 +121,7 @@ def list_deploys(
 ) -> tuple[list[Deploy], int]:
     """The deployment's deploys, newest first unless sorted otherwise."""
     deployment = get_deployment(db, org_id, dep_id)
-    principal.require(Permission.DEPLOYMENT_READ, deployment_entity(deployment))
+    authorize(principal, Permission.DEPLOYMENT_READ, deployment_entity(deployment))
     if not page.sorts:
         page = page.model_copy(update={"sorts": ["createdAt:desc"]})
     query = select(Deploy).where(Deploy.deployment_id == dep_id)
@@ -131,7 +132,7 @@ def get_deploy(
     db: Session, principal: Principal, org_id: str, dep_id: str, deploy_id: str
 ) -> Deploy:
     deployment = get_deployment(db, org_id, dep_id)
-    principal.require(Permission.DEPLOYMENT_READ, deployment_entity(deployment))
+    authorize(principal, Permission.DEPLOYMENT_READ, deployment_entity(deployment))
     deploy = db.get(Deploy, deploy_id)
     if deploy is None or deploy.deployment_id != dep_id:
         raise NotFound(f"deploy {deploy_id} not found")

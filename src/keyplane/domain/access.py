@@ -1,23 +1,29 @@
-"""What a principal may do on an entity, computed from its role bindings.
+"""The one authorization API: what a principal may do on an entity (DESIGN §2).
 
-Pure: the caller loads the bindings, this module reads the role table.
+:func:`authorize` is the check every use case makes, :func:`can` the question a
+page asks to show or hide an action, and :func:`authorize_holding` the rule against
+escalation, for granting a role and for managing a credential that holds roles.
+All three read the role table of :mod:`keyplane.domain.roles` through
+:class:`Grants`. Pure: the caller loads the role bindings.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from keyplane.domain.errors import Forbidden, NotFound
 from keyplane.domain.roles import (
+    IMPLICATIONS,
     READ_PERMISSION,
-    WORKSPACE_ROLES,
+    Implication,
     Level,
     Permission,
-    deployment_permissions,
-    organization_permissions,
-    rank,
-    workspace_permissions,
+    Reach,
+    Role,
+    granted_by,
+    in_table_order,
 )
 
 
@@ -30,6 +36,10 @@ class Entity:
     organization_id: str
     workspace_id: str | None = None  # the workspace itself, or a deployment's workspace
 
+    @classmethod
+    def organization(cls, org_id: str) -> Entity:
+        return cls(Level.ORGANIZATION, org_id, org_id)
+
     @property
     def noun(self) -> str:
         return self.level.value.lower()
@@ -41,10 +51,22 @@ class Binding:
 
     level: Level
     entity_id: str
-    role: str
+    role: str  # a Role, or the name of a custom deployment role
     organization_id: str
     workspace_id: str | None = None  # for deployment bindings: the deployment's workspace
     custom_permissions: frozenset[Permission] | None = None  # for custom deployment roles
+
+    @property
+    def entity(self) -> Entity:
+        workspace_id = self.entity_id if self.level is Level.WORKSPACE else self.workspace_id
+        if self.level is Level.ORGANIZATION:
+            workspace_id = None
+        return Entity(self.level, self.entity_id, self.organization_id, workspace_id)
+
+    @property
+    def permissions(self) -> frozenset[Permission]:
+        """What the role grants on its own entity."""
+        return granted_by(self.level, self.role, self.custom_permissions)
 
 
 @dataclass(frozen=True)
@@ -68,55 +90,115 @@ class Grants:
     def organization_ids(self) -> set[str]:
         return {b.organization_id for b in self.bindings}
 
-    def workspace_role(self, organization_id: str, workspace_id: str) -> str | None:
-        """The effective workspace role, with the two implied ones of DESIGN §2."""
-        roles = [self.role_at(Level.WORKSPACE, workspace_id)]
-        if self.role_at(Level.ORGANIZATION, organization_id) == "ORGANIZATION_OWNER":
-            roles.append("WORKSPACE_OWNER")
-        if any(
-            b.level is Level.DEPLOYMENT and b.workspace_id == workspace_id for b in self.bindings
-        ):
-            roles.append(WORKSPACE_ROLES[0])
-        held = [role for role in roles if role]
-        return max(held, key=rank) if held else None
+    def workspace_role(self, organization_id: str, workspace_id: str) -> Role | None:
+        """The effective workspace role: the one held there, or a higher implied one."""
+        held = self.role_at(Level.WORKSPACE, workspace_id)
+        roles = [Role(held)] if held else []
+        roles += [
+            rule.gives
+            for rule in IMPLICATIONS
+            for b in self.bindings
+            if rule.applies(b.level, b.role) and _reaches(rule, b, organization_id, workspace_id)
+        ]
+        return max(roles, key=lambda role: role.rank) if roles else None
 
     def permissions_at(self, entity: Entity) -> frozenset[Permission]:
         held: set[Permission] = set()
         org_role = self.role_at(Level.ORGANIZATION, entity.organization_id)
         if org_role:
-            held |= organization_permissions(org_role)
+            held |= granted_by(Level.ORGANIZATION, org_role)
         if entity.workspace_id:
             ws_role = self.workspace_role(entity.organization_id, entity.workspace_id)
             if ws_role:
-                held |= workspace_permissions(ws_role)
+                held |= granted_by(Level.WORKSPACE, ws_role)
         if entity.level is Level.DEPLOYMENT:
             binding = self._index.get((Level.DEPLOYMENT, entity.id))
             if binding:
-                held |= deployment_permissions(binding.role, binding.custom_permissions)
+                held |= binding.permissions
         return frozenset(held)
 
-    def can_see(self, entity: Entity) -> bool:
+    def sees(self, entity: Entity) -> bool:
         if entity.level is Level.ORGANIZATION and entity.id in self.organization_ids():
             # Anyone holding a role inside an organization knows that it exists.
             return True
         return READ_PERMISSION[entity.level] in self.permissions_at(entity)
 
-    def require_visible_organization(self, org_id: str) -> None:
-        """Raise NotFound unless the principal holds some role inside the organization."""
-        if org_id not in self.organization_ids():
-            raise NotFound(f"organization {org_id} not found")
 
-    def require(self, permission: Permission, entity: Entity) -> None:
-        """Return if the permission is held on the entity.
+def _reaches(rule: Implication, binding: Binding, organization_id: str, workspace_id: str) -> bool:
+    if rule.reach is Reach.EVERY_WORKSPACE:
+        return binding.organization_id == organization_id
+    return binding.workspace_id == workspace_id
 
-        Raises NotFound when the entity is invisible to the principal (other
-        tenants' objects included), Forbidden naming the permission otherwise.
-        """
-        if not self.can_see(entity):
-            raise NotFound(f"{entity.noun} {entity.id} not found")
-        if permission not in self.permissions_at(entity):
-            raise Forbidden(permission.value)
 
-    def covers(self, wanted: frozenset[Permission], entity: Entity) -> bool:
-        """True if every wanted permission is held on the entity (no escalation)."""
-        return wanted <= self.permissions_at(entity)
+class Subject(Protocol):
+    """Whoever is asking: a request's principal (``keyplane.auth.principal``)."""
+
+    @property
+    def grants(self) -> Grants: ...
+
+
+def authorize(
+    principal: Subject,
+    permission: Permission | None,
+    entity: Entity,
+    *,
+    asked_for: str | None = None,
+) -> None:
+    """Return if ``principal`` holds ``permission`` on ``entity``.
+
+    ``permission`` None asks only that the entity be visible (a listing that is
+    filtered to what the principal may see). Raises NotFound when the entity is
+    invisible to the principal, other tenants' objects included, and Forbidden
+    naming the permission when it is visible but the permission is not held.
+    ``asked_for`` names what the request was for in the NotFound message, when that
+    is an object inside the entity ("API token …"): naming the entity would tell
+    where a hidden object lives.
+    """
+    grants = principal.grants
+    if not grants.sees(entity):
+        raise NotFound(f"{asked_for or f'{entity.noun} {entity.id}'} not found")
+    if permission is not None and permission not in grants.permissions_at(entity):
+        raise Forbidden(permission.value)
+
+
+def can(principal: Subject, permission: Permission | None, entity: Entity) -> bool:
+    """Whether :func:`authorize` would return, for pages that show or hide an action."""
+    grants = principal.grants
+    return grants.sees(entity) and (
+        permission is None or permission in grants.permissions_at(entity)
+    )
+
+
+def authorize_holding(principal: Subject, bindings: Iterable[Binding], action: str) -> None:
+    """Return if ``principal`` holds, on the entity of each binding, every permission
+    that the binding's role holds there.
+
+    This is the rule against escalation (DESIGN §2), for granting roles and for
+    managing a credential that holds them (rotating, re-roling, renaming or deleting
+    it hands its rights to whoever does it, or takes them from whoever relies on it).
+    ``action`` completes "cannot …" in the message. Raises NotFound for an entity the
+    principal cannot see, Forbidden naming the first missing permission otherwise.
+    """
+    for binding in bindings:
+        entity = binding.entity
+        authorize(principal, None, entity)
+        missing = in_table_order(binding.permissions - principal.grants.permissions_at(entity))
+        if missing:
+            raise Forbidden(
+                missing[0].value,
+                f"cannot {action}: {binding.role} on {entity.noun} {entity.id} holds "
+                f"{', '.join(missing)}, which you do not hold there",
+            )
+
+
+def authorize_managing(principal: Subject, credential: Grants, action: str) -> None:
+    """Return if ``principal`` may ``action`` (rotate, change the roles of, update,
+    delete) a credential whose roles are ``credential``: an API token of any scope, a
+    deployment API key, a workload identity.
+
+    Whoever manages a credential takes what it holds (a rotation shows its new value)
+    or changes what its users rely on, so it must hold, on each entity the credential
+    has a role on, every permission that role holds there: the rule for granting
+    (:func:`authorize_holding`). Raises as that does.
+    """
+    authorize_holding(principal, credential.bindings, action)

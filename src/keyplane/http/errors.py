@@ -1,18 +1,25 @@
-"""One place that turns errors into the API's error body (DESIGN §4)."""
+"""One place that turns errors into answers: the API's error body (DESIGN §4), or a page.
+
+A domain error maps to one :class:`ErrorAnswer` (status, message, field errors, the
+missing permission, Retry-After), whoever shows it. API routes answer it as JSON;
+a page that called :func:`show_errors_as` renders it with its own template, so the
+console answers exactly what the API would, with no ``try`` in its routes.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.types import Scope
 
-from keyplane.domain.errors import DomainError, NotAuthenticated, TooManyRequests
+from keyplane.domain.errors import DomainError, Forbidden, NotAuthenticated, TooManyRequests
 
 log = logging.getLogger("keyplane.http")
 
@@ -27,33 +34,91 @@ def error_response(
     message: str,
     field_errors: dict[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
+    missing_permission: str | None = None,
 ) -> JSONResponse:
     request_id = request_id_of(scope)
     body: dict[str, Any] = {"message": message, "requestId": request_id, "statusCode": status}
     if field_errors:
         body["fieldErrors"] = field_errors
+    if missing_permission:
+        body["missingPermission"] = missing_permission
     return JSONResponse(
         body, status_code=status, headers={**(headers or {}), "X-Request-Id": request_id}
     )
 
 
-async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+@dataclass(frozen=True)
+class ErrorAnswer:
+    """What a domain error answers, as JSON or as a page."""
+
+    status: int
+    message: str
+    field_errors: dict[str, str] | None = None
+    missing_permission: str | None = None  # on 403: the permission the principal lacks
+    retry_after: int | None = None  # on 429: seconds
+
+    @classmethod
+    def of(cls, error: DomainError) -> ErrorAnswer:
+        return cls(
+            status=error.status_code,
+            message=error.message,
+            field_errors=error.field_errors,
+            missing_permission=error.permission if isinstance(error, Forbidden) else None,
+            retry_after=error.retry_after if isinstance(error, TooManyRequests) else None,
+        )
+
+
+class ErrorPage(Protocol):
+    """How a page shows an :class:`ErrorAnswer` (``keyplane.web`` makes them)."""
+
+    def __call__(self, request: Request, answer: ErrorAnswer) -> Response: ...
+
+
+def show_errors_as(request: Request, page: ErrorPage) -> None:
+    """Answer a domain error raised while serving ``request`` with ``page``, not JSON.
+
+    The last call wins, so a router can set its pages' default and a route narrow it
+    (a form shown again with the message) just before the step that may fail.
+    """
+    request.state.error_page = page
+
+
+async def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
+    answer = ErrorAnswer.of(exc)
+    page: ErrorPage | None = getattr(request.state, "error_page", None)
+    if page is not None:
+        return page(request, answer)
     headers = {}
     if isinstance(exc, NotAuthenticated):
         headers["WWW-Authenticate"] = 'Bearer realm="keyplane"'
-    if isinstance(exc, TooManyRequests):
-        headers["Retry-After"] = str(exc.retry_after)
-    return error_response(request.scope, exc.status_code, exc.message, exc.field_errors, headers)
+    if answer.retry_after is not None:
+        headers["Retry-After"] = str(answer.retry_after)
+    return error_response(
+        request.scope,
+        answer.status,
+        answer.message,
+        answer.field_errors,
+        headers,
+        answer.missing_permission,
+    )
 
 
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     fields: dict[str, str] = {}
     for error in exc.errors():
         location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query")]
         fields[".".join(location) or "body"] = _describe(error)
+    page: ErrorPage | None = getattr(request.state, "error_page", None)
+    if page is not None:  # a form: the page says what is wrong, as there is no fieldErrors
+        return page(request, ErrorAnswer(400, invalid_input(fields), fields))
     return error_response(request.scope, 400, "invalid request: see fieldErrors", fields)
+
+
+def invalid_input(fields: Mapping[str, str]) -> str:
+    """A message for a person: what is wrong with each field."""
+    return "Invalid input: " + "; ".join(f"{name}: {problem}" for name, problem in fields.items())
 
 
 def _describe(error: Any) -> str:

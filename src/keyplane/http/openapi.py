@@ -1,8 +1,8 @@
 """The error answers of the API in the OpenAPI document (DESIGN §4).
 
 FastAPI documents a 422 with its own validation body, which keyplane never sends:
-every error is ``{message, requestId, statusCode, fieldErrors?}``, with 400 for
-invalid input. This replaces that 422 on every /v1 operation with the statuses the
+every error is ``{message, requestId, statusCode, fieldErrors?, missingPermission?}``,
+with 400 for invalid input. This replaces that 422 on every /v1 operation with the statuses the
 API does answer, all with the one error body, and documents the RFC 6749 error
 answers of the OAuth endpoints, so that clients and schema-based tests see what
 actually comes back.
@@ -20,7 +20,7 @@ from keyplane.http.schemas import ErrorBody
 ERRORS = {
     "400": "Invalid input: the message says what, `fieldErrors` says where.",
     "401": "No credentials, or a malformed, unknown, expired, rotated or deleted one.",
-    "403": "The caller can see the object but lacks the permission the message names.",
+    "403": "The caller can see the object but lacks a permission: `missingPermission` names it.",
     "404": "No such object, or one in another organization or otherwise invisible.",
     "429": "Too many failed authentications from this address: retry after Retry-After.",
 }

@@ -31,10 +31,20 @@ class Actor(ApiModel):
 
 
 class ErrorBody(ApiModel):
+    """Every error answer of the API (DESIGN §4)."""
+
     message: str
     request_id: str
     status_code: int
-    field_errors: dict[str, str] | None = None
+    field_errors: dict[str, str] | None = Field(
+        default=None, description="on 400: what is wrong with each field, by its name"
+    )
+    missing_permission: str | None = Field(
+        default=None,
+        description="on 403: the permission the caller lacks on the object, e.g. "
+        "`deployment:update`; the message names it too",
+        examples=["deployment.tokens:manage"],
+    )
 
 
 class Page(ApiModel, Generic[T]):

@@ -6,6 +6,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from keyplane.auth.principal import Principal
+from keyplane.domain.access import Entity, authorize
 from keyplane.domain.errors import Conflict, InvalidInput, NotFound
 from keyplane.domain.roles import ORGANIZATION_ROLES, Permission
 from keyplane.http.paging import page_of_list
@@ -13,11 +14,10 @@ from keyplane.http.schemas import PageParams
 from keyplane.identity import sso_schemas as schemas
 from keyplane.identity.models import SsoConnection, SsoDomain
 from keyplane.secretbox import SecretBox
-from keyplane.tenancy.entities import require_on_organization
 
 
 def _manage(db: Session, principal: Principal, org_id: str) -> None:
-    require_on_organization(db, principal, org_id, Permission.ORGANIZATION_SSO_MANAGE)
+    authorize(principal, Permission.ORGANIZATION_SSO_MANAGE, Entity.organization(org_id))
 
 
 def domains_of(db: Session, connection_ids: list[str]) -> dict[str, list[str]]:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, Field, StringConstraints, field_validator
 
+from keyplane.domain.roles import Role
 from keyplane.http.schemas import Actor, ApiModel, Page
 from keyplane.tenancy.schemas import Name
 
@@ -35,7 +36,7 @@ class SsoConnectionCreate(ApiModel):
     client_id: Annotated[str, StringConstraints(min_length=1, max_length=300)]
     client_secret: Secret = Field(description="write-only: stored encrypted, never returned")
     domains: list[Domain] = Field(min_length=1, max_length=50)
-    default_role: str = Field(default="ORGANIZATION_MEMBER", max_length=64)
+    default_role: str = Field(default=Role.ORGANIZATION_MEMBER.value, max_length=64)
     enforce_sso: bool = Field(default=False, description="disable passwords for these domains")
 
     _issuer = field_validator("issuer")(_check_issuer)

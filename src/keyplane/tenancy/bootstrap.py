@@ -12,7 +12,7 @@ from keyplane.db.models import ApiToken, Organization, RoleBinding, User
 from keyplane.domain import credentials
 from keyplane.domain.credentials import PlaintextSecret, SecretKind
 from keyplane.domain.errors import Conflict
-from keyplane.domain.roles import Level
+from keyplane.domain.roles import Level, Role
 
 SYSTEM_ACTOR = {"id": "system", "kind": "SYSTEM", "name": "keyplane admin init"}
 
@@ -56,7 +56,7 @@ def init_organization(db: Session, name: str, email: str) -> Bootstrap:
                 subject_id=subject,
                 level=Level.ORGANIZATION.value,
                 entity_id=org.id,
-                role="ORGANIZATION_OWNER",
+                role=Role.ORGANIZATION_OWNER.value,
                 organization_id=org.id,
                 **{column: subject},
             )

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from keyplane.auth.principal import Principal
 from keyplane.db.models import CustomRole, RoleBinding
+from keyplane.domain.access import Entity, authorize
 from keyplane.domain.errors import Conflict, InvalidInput, NotFound
 from keyplane.domain.roles import (
     BUILT_IN_ROLES,
@@ -22,13 +23,12 @@ from keyplane.domain.roles import (
 from keyplane.http.paging import page_of_list
 from keyplane.http.schemas import PageParams
 from keyplane.tenancy import members_schemas as schemas
-from keyplane.tenancy.entities import require_on_organization
 
 
 def list_custom_roles(
     db: Session, principal: Principal, org_id: str, page: PageParams
 ) -> tuple[list[CustomRole], int]:
-    principal.grants.require_visible_organization(org_id)
+    authorize(principal, None, Entity.organization(org_id))
     rows = db.scalars(select(CustomRole).where(CustomRole.organization_id == org_id)).all()
     return page_of_list(rows, page, {"name": lambda r: r.name, "createdAt": lambda r: r.created_at})
 
@@ -36,7 +36,7 @@ def list_custom_roles(
 def create_custom_role(
     db: Session, principal: Principal, org_id: str, data: schemas.CustomRoleCreate
 ) -> CustomRole:
-    require_on_organization(db, principal, org_id, Permission.ORGANIZATION_UPDATE)
+    authorize(principal, Permission.ORGANIZATION_UPDATE, Entity.organization(org_id))
     if data.name.upper() in BUILT_IN_ROLES:
         raise InvalidInput(
             f"{data.name} is a built-in role name", field_errors={"name": "reserved"}
@@ -66,7 +66,7 @@ def create_custom_role(
 
 def delete_custom_role(db: Session, principal: Principal, org_id: str, role_id: str) -> None:
     """Delete a custom role; Conflict while any user or token holds it."""
-    require_on_organization(db, principal, org_id, Permission.ORGANIZATION_UPDATE)
+    authorize(principal, Permission.ORGANIZATION_UPDATE, Entity.organization(org_id))
     role = db.get(CustomRole, role_id)
     if role is None or role.organization_id != org_id:
         raise NotFound(f"custom role {role_id} not found")
@@ -85,7 +85,7 @@ def delete_custom_role(db: Session, principal: Principal, org_id: str, role_id: 
 
 def role_catalogue(db: Session, principal: Principal, org_id: str) -> list[schemas.RoleInfo]:
     """Every role that can be granted in the organization, with its permissions."""
-    principal.grants.require_visible_organization(org_id)
+    authorize(principal, None, Entity.organization(org_id))
     found = [
         schemas.RoleInfo(role=role, entity_type=level, permissions=_sorted(_perms(level, role)))
         for role, level in BUILT_IN_ROLES.items()

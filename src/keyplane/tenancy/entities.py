@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from keyplane.auth.principal import Principal
 from keyplane.db.models import Deployment, Organization, Workspace
 from keyplane.domain.access import Entity
 from keyplane.domain.errors import NotFound
-from keyplane.domain.roles import Level, Permission
+from keyplane.domain.roles import Level
 
 
 def organization_entity(org: Organization) -> Entity:
-    return Entity(Level.ORGANIZATION, org.id, org.id)
+    return Entity.organization(org.id)
 
 
 def workspace_entity(workspace: Workspace) -> Entity:
@@ -30,18 +29,6 @@ def get_organization(db: Session, org_id: str) -> Organization:
     if org is None:
         raise NotFound(f"organization {org_id} not found")
     return org
-
-
-def require_on_organization(
-    db: Session, principal: Principal, org_id: str, permission: Permission
-) -> Entity:
-    """The organization's entity, once ``principal`` holds ``permission`` on it.
-
-    Raises NotFound for an unknown or invisible organization, Forbidden otherwise.
-    """
-    entity = organization_entity(get_organization(db, org_id))
-    principal.require(permission, entity)
-    return entity
 
 
 def get_workspace(db: Session, org_id: str, workspace_id: str) -> Workspace:

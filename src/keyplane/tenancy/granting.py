@@ -9,16 +9,9 @@ from sqlalchemy.orm import Session
 
 from keyplane.auth.principal import Principal
 from keyplane.db.models import CustomRole
-from keyplane.domain.access import Entity
-from keyplane.domain.errors import Forbidden, InvalidInput, NotFound
-from keyplane.domain.roles import (
-    Level,
-    Permission,
-    deployment_permissions,
-    level_of,
-    organization_permissions,
-    workspace_permissions,
-)
+from keyplane.domain.access import Binding, Entity, authorize_holding
+from keyplane.domain.errors import InvalidInput
+from keyplane.domain.roles import Level, Permission, level_of
 from keyplane.tenancy.entities import get_entity
 
 # What a token of each scope may hold roles on, besides its own entity.
@@ -34,23 +27,22 @@ def custom_roles(db: Session, org_id: str) -> dict[str, frozenset[Permission]]:
     return {row.name: frozenset(Permission(p) for p in row.permissions) for row in rows}
 
 
-def role_permissions(
-    level: Level, role: str, custom: dict[str, frozenset[Permission]]
-) -> frozenset[Permission]:
-    """What holding ``role`` on an entity of ``level`` grants there; InvalidInput if unfit."""
+def binding_of(entity: Entity, role: str, custom: dict[str, frozenset[Permission]]) -> Binding:
+    """``role`` held on ``entity``; InvalidInput if it is no role of the entity's level."""
     built_in = level_of(role)
-    if level is Level.DEPLOYMENT and built_in is None and role in custom:
-        return deployment_permissions(role, custom[role])
-    if built_in is not level:
+    if not (built_in is entity.level or (entity.level is Level.DEPLOYMENT and role in custom)):
         raise InvalidInput(
-            f"{role} is not a {level.value.lower()} role: see `keyplane organization token roles`",
+            f"{role} is not a {entity.noun} role: see `keyplane organization token roles`",
             field_errors={"role": "unknown role for this entity"},
         )
-    if level is Level.ORGANIZATION:
-        return organization_permissions(role)
-    if level is Level.WORKSPACE:
-        return workspace_permissions(role)
-    return deployment_permissions(role, None)
+    return Binding(
+        level=entity.level,
+        entity_id=entity.id,
+        role=role,
+        organization_id=entity.organization_id,
+        workspace_id=entity.workspace_id,
+        custom_permissions=None if built_in else custom[role],
+    )
 
 
 def check_grantable(
@@ -76,16 +68,7 @@ def check_grantable(
         seen.add(entity.id)
         if entity != own:
             _check_placement(entity, own, extra_levels)
-        granted = role_permissions(level, role, custom)
-        if not principal.grants.can_see(entity):
-            raise NotFound(f"{entity.noun} {entity.id} not found")
-        if not principal.grants.covers(granted, entity):
-            missing = sorted(granted - principal.grants.permissions_at(entity))
-            raise Forbidden(
-                missing[0],
-                f"cannot grant {role} on {entity.noun} {entity.id}: it holds "
-                f"{', '.join(missing)}, which you do not hold there",
-            )
+        authorize_holding(principal, [binding_of(entity, role, custom)], f"grant {role}")
         resolved.append((entity, role))
     if own.id not in seen:
         raise InvalidInput(

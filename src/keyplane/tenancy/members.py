@@ -10,16 +10,16 @@ from sqlalchemy.orm import Session
 from keyplane.auth.principal import Principal
 from keyplane.db.models import RoleBinding, User
 from keyplane.db.unit import credentials_changed
-from keyplane.domain.access import Entity
+from keyplane.domain.access import Entity, authorize
 from keyplane.domain.errors import Conflict, NotFound
-from keyplane.domain.roles import Level, Permission
+from keyplane.domain.roles import Level, Permission, Role
 from keyplane.http.paging import page_of_list
 from keyplane.http.schemas import PageParams
 from keyplane.tenancy import members_schemas as schemas
-from keyplane.tenancy.entities import get_workspace, require_on_organization, workspace_entity
+from keyplane.tenancy.entities import get_workspace, workspace_entity
 from keyplane.tenancy.granting import check_grantable
 
-OWNER = "ORGANIZATION_OWNER"
+OWNER = Role.ORGANIZATION_OWNER
 
 
 @dataclass
@@ -49,7 +49,7 @@ def members(db: Session, org_id: str) -> dict[str, Member]:
 def list_users(
     db: Session, principal: Principal, org_id: str, page: PageParams
 ) -> tuple[list[Member], int]:
-    require_on_organization(db, principal, org_id, Permission.ORGANIZATION_READ)
+    authorize(principal, Permission.ORGANIZATION_READ, Entity.organization(org_id))
     keys = {
         "email": lambda m: m.user.email,
         "createdAt": lambda m: m.user.created_at,
@@ -58,7 +58,7 @@ def list_users(
 
 
 def get_member(db: Session, principal: Principal, org_id: str, user_id: str) -> Member:
-    require_on_organization(db, principal, org_id, Permission.ORGANIZATION_READ)
+    authorize(principal, Permission.ORGANIZATION_READ, Entity.organization(org_id))
     member = members(db, org_id).get(user_id)
     if member is None:
         raise NotFound(f"user {user_id} not found in this organization")
@@ -69,7 +69,8 @@ def replace_user_roles(
     db: Session, principal: Principal, org_id: str, user_id: str, data: schemas.UserRolesUpdate
 ) -> Member:
     """Replace every role a member holds in the organization (no escalation)."""
-    own = require_on_organization(db, principal, org_id, Permission.ORGANIZATION_USERS_MANAGE)
+    own = Entity.organization(org_id)
+    authorize(principal, Permission.ORGANIZATION_USERS_MANAGE, own)
     member = get_member(db, principal, org_id, user_id)
     wanted = [(Level.ORGANIZATION, org_id, data.organization_role)]
     wanted += [(Level.WORKSPACE, r.workspace_id, r.role) for r in data.workspace_roles]
@@ -86,7 +87,7 @@ def replace_user_roles(
 
 def remove_user(db: Session, principal: Principal, org_id: str, user_id: str) -> None:
     """Remove a member and all their roles; tokens they created are unaffected."""
-    require_on_organization(db, principal, org_id, Permission.ORGANIZATION_USERS_MANAGE)
+    authorize(principal, Permission.ORGANIZATION_USERS_MANAGE, Entity.organization(org_id))
     get_member(db, principal, org_id, user_id)
     _keep_an_owner(db, org_id, user_id)
     _unbind(db, org_id, user_id)
@@ -96,7 +97,8 @@ def remove_user(db: Session, principal: Principal, org_id: str, user_id: str) ->
 
 def invite(db: Session, principal: Principal, org_id: str, data: schemas.InviteCreate) -> Member:
     """Make an email a member with an organization role, creating the user if new."""
-    own = require_on_organization(db, principal, org_id, Permission.ORGANIZATION_USERS_MANAGE)
+    own = Entity.organization(org_id)
+    authorize(principal, Permission.ORGANIZATION_USERS_MANAGE, own)
     roles = check_grantable(
         db, principal, org_id, [(Level.ORGANIZATION, org_id, data.role)], own, set()
     )
@@ -154,7 +156,7 @@ def list_workspace_users(
     db: Session, principal: Principal, org_id: str, ws_id: str, page: PageParams
 ) -> tuple[list[tuple[Member, str]], int]:
     workspace = get_workspace(db, org_id, ws_id)
-    principal.require(Permission.WORKSPACE_READ, workspace_entity(workspace))
+    authorize(principal, Permission.WORKSPACE_READ, workspace_entity(workspace))
     rows = [
         (m, role)
         for m in members(db, org_id).values()
@@ -180,7 +182,7 @@ def set_workspace_role(
     """Give an organization member a role in a workspace (add, or change with adding=False)."""
     workspace = get_workspace(db, org_id, ws_id)
     entity = workspace_entity(workspace)
-    principal.require(Permission.WORKSPACE_USERS_MANAGE, entity)
+    authorize(principal, Permission.WORKSPACE_USERS_MANAGE, entity)
     member = _find_member(db, org_id, email_or_id)
     current = member.role_at(Level.WORKSPACE, ws_id)
     if adding and current:
@@ -199,7 +201,7 @@ def remove_workspace_user(
     db: Session, principal: Principal, org_id: str, ws_id: str, user_id: str
 ) -> None:
     workspace = get_workspace(db, org_id, ws_id)
-    principal.require(Permission.WORKSPACE_USERS_MANAGE, workspace_entity(workspace))
+    authorize(principal, Permission.WORKSPACE_USERS_MANAGE, workspace_entity(workspace))
     member = _find_member(db, org_id, user_id)
     if not member.role_at(Level.WORKSPACE, ws_id):
         raise NotFound(f"user {user_id} has no role in this workspace")

@@ -7,25 +7,26 @@ from typing import Annotated
 
 from pydantic import EmailStr, Field, StringConstraints
 
+from keyplane.domain.roles import Role
 from keyplane.http.schemas import ApiModel, Page
 
-Role = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+RoleName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
 class WorkspaceRoleIn(ApiModel):
     workspace_id: str = Field(min_length=1, max_length=32)
-    role: Role
+    role: RoleName
 
 
 class DeploymentRoleIn(ApiModel):
     deployment_id: str = Field(min_length=1, max_length=32)
-    role: Role
+    role: RoleName
 
 
 class UserRolesUpdate(ApiModel):
     """Replaces all of a member's roles in the organization."""
 
-    organization_role: Role
+    organization_role: RoleName
     workspace_roles: list[WorkspaceRoleIn] = Field(default_factory=list, max_length=500)
     deployment_roles: list[DeploymentRoleIn] = Field(default_factory=list, max_length=500)
 
@@ -56,16 +57,16 @@ class UserList(Page[UserOut]):
 
 class InviteCreate(ApiModel):
     email: EmailStr
-    role: Role = "ORGANIZATION_MEMBER"
+    role: RoleName = Role.ORGANIZATION_MEMBER.value
 
 
 class WorkspaceUserAdd(ApiModel):
     email: EmailStr
-    role: Role = "WORKSPACE_MEMBER"
+    role: RoleName = Role.WORKSPACE_MEMBER.value
 
 
 class WorkspaceUserUpdate(ApiModel):
-    role: Role
+    role: RoleName
 
 
 class WorkspaceUserOut(ApiModel):

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from keyplane.auth.principal import Principal
 from keyplane.db.models import Deployment, Organization, Workspace
 from keyplane.db.unit import credentials_changed
+from keyplane.domain.access import Entity, authorize, can
 from keyplane.domain.errors import Conflict
 from keyplane.domain.roles import Permission
 from keyplane.http.paging import page_of_list
@@ -23,7 +24,6 @@ from keyplane.tenancy.entities import (
     get_organization,
     get_workspace,
     organization_entity,
-    require_on_organization,
     workspace_entity,
 )
 
@@ -44,7 +44,7 @@ def list_organizations(
 
 def read_organization(db: Session, principal: Principal, org_id: str) -> Organization:
     org = get_organization(db, org_id)
-    principal.require(Permission.ORGANIZATION_READ, organization_entity(org))
+    authorize(principal, Permission.ORGANIZATION_READ, organization_entity(org))
     return org
 
 
@@ -52,7 +52,7 @@ def update_organization(
     db: Session, principal: Principal, org_id: str, change: schemas.OrganizationUpdate
 ) -> Organization:
     org = get_organization(db, org_id)
-    principal.require(Permission.ORGANIZATION_UPDATE, organization_entity(org))
+    authorize(principal, Permission.ORGANIZATION_UPDATE, organization_entity(org))
     _apply(org, change)
     if change.api_keys_enabled is not None:
         credentials_changed(db)
@@ -63,16 +63,16 @@ def update_organization(
 def list_workspaces(
     db: Session, principal: Principal, org_id: str, page: PageParams
 ) -> tuple[list[Workspace], int]:
-    principal.grants.require_visible_organization(org_id)
+    authorize(principal, None, Entity.organization(org_id))
     rows = db.scalars(select(Workspace).where(Workspace.organization_id == org_id)).all()
-    visible = [ws for ws in rows if principal.grants.can_see(workspace_entity(ws))]
+    visible = [ws for ws in rows if can(principal, Permission.WORKSPACE_READ, workspace_entity(ws))]
     return page_of_list(visible, page, SORT_KEYS)
 
 
 def create_workspace(
     db: Session, principal: Principal, org_id: str, data: schemas.WorkspaceCreate
 ) -> Workspace:
-    require_on_organization(db, principal, org_id, Permission.WORKSPACE_CREATE)
+    authorize(principal, Permission.WORKSPACE_CREATE, Entity.organization(org_id))
     workspace = Workspace(organization_id=org_id, name=data.name, description=data.description)
     db.add(workspace)
     _commit_unique(db, f"a workspace named {data.name!r} already exists in this organization")
@@ -81,7 +81,7 @@ def create_workspace(
 
 def read_workspace(db: Session, principal: Principal, org_id: str, ws_id: str) -> Workspace:
     workspace = get_workspace(db, org_id, ws_id)
-    principal.require(Permission.WORKSPACE_READ, workspace_entity(workspace))
+    authorize(principal, Permission.WORKSPACE_READ, workspace_entity(workspace))
     return workspace
 
 
@@ -89,7 +89,7 @@ def update_workspace(
     db: Session, principal: Principal, org_id: str, ws_id: str, change: schemas.WorkspaceUpdate
 ) -> Workspace:
     workspace = get_workspace(db, org_id, ws_id)
-    principal.require(Permission.WORKSPACE_UPDATE, workspace_entity(workspace))
+    authorize(principal, Permission.WORKSPACE_UPDATE, workspace_entity(workspace))
     _apply(workspace, change)
     _commit_unique(db, f"a workspace named {change.name!r} already exists in this organization")
     return workspace
@@ -102,7 +102,7 @@ def delete_workspace(db: Session, principal: Principal, org_id: str, ws_id: str)
     its own (it ends their API keys), so it is never a side effect.
     """
     workspace = get_workspace(db, org_id, ws_id)
-    principal.require(Permission.WORKSPACE_DELETE, workspace_entity(workspace))
+    authorize(principal, Permission.WORKSPACE_DELETE, workspace_entity(workspace))
     count = db.scalar(select(func.count()).where(Deployment.workspace_id == ws_id)) or 0
     if count:
         raise Conflict(
@@ -117,13 +117,13 @@ def delete_workspace(db: Session, principal: Principal, org_id: str, ws_id: str)
 def list_deployments(
     db: Session, principal: Principal, org_id: str, page: PageParams, workspace_id: str | None
 ) -> tuple[list[Deployment], int]:
-    principal.grants.require_visible_organization(org_id)
+    authorize(principal, None, Entity.organization(org_id))
     query = select(Deployment).where(Deployment.organization_id == org_id)
     if workspace_id:
         read_workspace(db, principal, org_id, workspace_id)
         query = query.where(Deployment.workspace_id == workspace_id)
     rows = db.scalars(query).all()
-    visible = [d for d in rows if principal.grants.can_see(deployment_entity(d))]
+    visible = [d for d in rows if can(principal, Permission.DEPLOYMENT_READ, deployment_entity(d))]
     return page_of_list(visible, page, SORT_KEYS)
 
 
@@ -131,7 +131,7 @@ def create_deployment(
     db: Session, principal: Principal, org_id: str, data: schemas.DeploymentCreate
 ) -> Deployment:
     workspace = get_workspace(db, org_id, data.workspace_id)
-    principal.require(Permission.DEPLOYMENT_CREATE, workspace_entity(workspace))
+    authorize(principal, Permission.DEPLOYMENT_CREATE, workspace_entity(workspace))
     deployment = Deployment(
         organization_id=org_id,
         workspace_id=workspace.id,
@@ -146,7 +146,7 @@ def create_deployment(
 
 def read_deployment(db: Session, principal: Principal, org_id: str, dep_id: str) -> Deployment:
     deployment = get_deployment(db, org_id, dep_id)
-    principal.require(Permission.DEPLOYMENT_READ, deployment_entity(deployment))
+    authorize(principal, Permission.DEPLOYMENT_READ, deployment_entity(deployment))
     return deployment
 
 
@@ -154,7 +154,7 @@ def update_deployment(
     db: Session, principal: Principal, org_id: str, dep_id: str, change: schemas.DeploymentUpdate
 ) -> Deployment:
     deployment = get_deployment(db, org_id, dep_id)
-    principal.require(Permission.DEPLOYMENT_UPDATE, deployment_entity(deployment))
+    authorize(principal, Permission.DEPLOYMENT_UPDATE, deployment_entity(deployment))
     _apply(deployment, change)
     _commit_unique(db, f"a deployment named {change.name!r} already exists in this workspace")
     return deployment
@@ -163,7 +163,7 @@ def update_deployment(
 def delete_deployment(db: Session, principal: Principal, org_id: str, dep_id: str) -> None:
     """Delete a deployment; its tokens, keys and role bindings go with it, at once."""
     deployment = get_deployment(db, org_id, dep_id)
-    principal.require(Permission.DEPLOYMENT_DELETE, deployment_entity(deployment))
+    authorize(principal, Permission.DEPLOYMENT_DELETE, deployment_entity(deployment))
     db.delete(deployment)
     credentials_changed(db)
     db.commit()

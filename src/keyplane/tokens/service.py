@@ -9,13 +9,14 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from keyplane.auth.grants import load_grants
 from keyplane.auth.principal import Principal
 from keyplane.auth.tokens import token_entity
 from keyplane.db.base import utcnow
 from keyplane.db.models import ApiToken, Deployment, RoleBinding, Workspace
 from keyplane.db.unit import credentials_changed
 from keyplane.domain import credentials
-from keyplane.domain.access import Entity
+from keyplane.domain.access import Entity, authorize, authorize_managing, can
 from keyplane.domain.credentials import PlaintextSecret, SecretKind
 from keyplane.domain.errors import Conflict, InvalidInput, NotFound
 from keyplane.domain.roles import Level, Permission
@@ -64,7 +65,7 @@ def create_token(
         )
     else:
         own = get_entity(db, org_id, data.scope, data.entity_id)
-    principal.require(MANAGE[data.scope], own)
+    authorize(principal, MANAGE[data.scope], own)
     roles = check_grantable(
         db, principal, org_id, [(data.scope, own.id, data.role)], own, EXTRA_LEVELS[data.scope]
     )
@@ -102,11 +103,11 @@ def list_tokens(
     scope: Level | None = None,
 ) -> tuple[list[ApiToken], int]:
     """Tokens the principal may manage; with an entity filter, those holding a role on it."""
-    principal.grants.require_visible_organization(org_id)
+    authorize(principal, None, Entity.organization(org_id))
     query = select(ApiToken).where(ApiToken.organization_id == org_id)
     for level, entity_id in ((Level.WORKSPACE, workspace_id), (Level.DEPLOYMENT, deployment_id)):
         if entity_id:
-            principal.require(MANAGE[level], get_entity(db, org_id, level, entity_id))
+            authorize(principal, MANAGE[level], get_entity(db, org_id, level, entity_id))
             holders = select(RoleBinding.token_id).where(RoleBinding.entity_id == entity_id)
             query = query.where(ApiToken.id.in_(holders))
     if scope:
@@ -121,21 +122,19 @@ def _manageable_filter(
     db: Session, principal: Principal, org_id: str
 ) -> ColumnElement[bool] | None:
     """A SQL condition for tokens this principal may manage; None: all in the organization."""
-    grants = principal.grants
-    org = Entity(Level.ORGANIZATION, org_id, org_id)
-    if Permission.ORGANIZATION_TOKENS_MANAGE in grants.permissions_at(org):
+    if can(principal, Permission.ORGANIZATION_TOKENS_MANAGE, Entity.organization(org_id)):
         return None
     workspaces = db.scalars(select(Workspace).where(Workspace.organization_id == org_id))
     deployments = db.scalars(select(Deployment).where(Deployment.organization_id == org_id))
     ws_ids = [
         ws.id
         for ws in workspaces
-        if Permission.WORKSPACE_TOKENS_MANAGE in grants.permissions_at(workspace_entity(ws))
+        if can(principal, Permission.WORKSPACE_TOKENS_MANAGE, workspace_entity(ws))
     ]
     dep_ids = [
         d.id
         for d in deployments
-        if Permission.DEPLOYMENT_TOKENS_MANAGE in grants.permissions_at(deployment_entity(d))
+        if can(principal, Permission.DEPLOYMENT_TOKENS_MANAGE, deployment_entity(d))
     ]
     return or_(
         (ApiToken.scope == Level.WORKSPACE.value) & ApiToken.workspace_id.in_(ws_ids),
@@ -144,21 +143,32 @@ def _manageable_filter(
 
 
 def get_token(db: Session, principal: Principal, org_id: str, token_id: str) -> ApiToken:
-    """A token the principal may manage; NotFound if it cannot see its entity."""
+    """A token whose entity's tokens the principal may manage.
+
+    Raises NotFound if it cannot see that entity, Forbidden without the permission.
+    """
     token = db.get(ApiToken, token_id)
     if token is None or token.organization_id != org_id:
         raise NotFound(f"API token {token_id} not found")
     entity = token_entity(db, token)
-    if not principal.grants.can_see(entity):
-        raise NotFound(f"API token {token_id} not found")
-    principal.require(MANAGE[entity.level], entity)
+    authorize(principal, MANAGE[entity.level], entity, asked_for=f"API token {token_id}")
+    return token
+
+
+def _managed_token(
+    db: Session, principal: Principal, org_id: str, token_id: str, action: str
+) -> ApiToken:
+    """A token the principal may change: as :func:`get_token`, and the principal holds
+    everything the token holds; Forbidden naming what it lacks otherwise."""
+    token = get_token(db, principal, org_id, token_id)
+    authorize_managing(principal, load_grants(db, token.id), f"{action} API token {token_id}")
     return token
 
 
 def update_token(
     db: Session, principal: Principal, org_id: str, token_id: str, change: schemas.TokenUpdate
 ) -> ApiToken:
-    token = get_token(db, principal, org_id, token_id)
+    token = _managed_token(db, principal, org_id, token_id, "update")
     if change.name is not None:
         token.name = change.name
     if change.description is not None:
@@ -176,7 +186,7 @@ def replace_roles(
     token_id: str,
     change: schemas.TokenRolesUpdate,
 ) -> ApiToken:
-    token = get_token(db, principal, org_id, token_id)
+    token = _managed_token(db, principal, org_id, token_id, "change the roles of")
     own = token_entity(db, token)
     wanted = [(r.entity_type, r.entity_id, r.role) for r in change.roles]
     roles = check_grantable(db, principal, org_id, wanted, own, EXTRA_LEVELS[own.level])
@@ -201,7 +211,7 @@ def rotate_token(
     wins and the others raise Conflict (each would otherwise answer a value that the
     next one at once makes void).
     """
-    token = get_token(db, principal, org_id, token_id)
+    token = _managed_token(db, principal, org_id, token_id, "rotate")
     value = credentials.generate(KIND[Level(token.scope)])
     now = utcnow()
     swapped = db.execute(
@@ -229,7 +239,7 @@ def rotate_token(
 
 
 def delete_token(db: Session, principal: Principal, org_id: str, token_id: str) -> None:
-    token = get_token(db, principal, org_id, token_id)
+    token = _managed_token(db, principal, org_id, token_id, "delete")
     db.delete(token)
     credentials_changed(db)
     db.commit()

@@ -16,6 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from keyplane.auth.principal import Principal
 from keyplane.db.models import Deployment
+from keyplane.domain.access import authorize
 from keyplane.domain.errors import Conflict, InvalidInput, NotFound
 from keyplane.domain.roles import Permission
 from keyplane.http.paging import page_of_query
@@ -36,7 +37,7 @@ def _deployment(
     db: Session, principal: Principal, org_id: str, dep_id: str, permission: Permission
 ) -> Deployment:
     deployment = get_deployment(db, org_id, dep_id)
-    principal.require(permission, deployment_entity(deployment))
+    authorize(principal, permission, deployment_entity(deployment))
     return deployment
 
 

@@ -11,20 +11,22 @@ from urllib.parse import urlencode
 
 from fastapi import Form, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 
 from keyplane.apikeys import schemas
 from keyplane.apikeys import service as apikeys
-from keyplane.domain.errors import DomainError
+from keyplane.domain.access import can
 from keyplane.domain.roles import Permission
 from keyplane.http.deps import DbSession
 from keyplane.http.routing import APIRouter
 from keyplane.tenancy.entities import deployment_entity
 from keyplane.web import csrf
-from keyplane.web.console import EVERYTHING, failure, org_view, principal_of
+from keyplane.web.console import EVERYTHING, org_view, principal_of
+from keyplane.web.errors import CONSOLE, form_input
 from keyplane.web.pages import redirect, render
 
-router = APIRouter(prefix="/console/orgs/{org_id}/api-keys", include_in_schema=False)
+router = APIRouter(
+    prefix="/console/orgs/{org_id}/api-keys", include_in_schema=False, dependencies=[CONSOLE]
+)
 Text = Annotated[str, Form(max_length=2000)]
 Token = Annotated[str, Form(alias=csrf.FIELD, max_length=200)]
 
@@ -32,15 +34,11 @@ Token = Annotated[str, Form(alias=csrf.FIELD, max_length=200)]
 @router.get("")
 def key_list(request: Request, db: DbSession, org_id: str, note: str = "") -> Response:
     principal = principal_of(request, db)
-    try:
-        view = org_view(db, principal, org_id)
-    except DomainError as error:
-        return failure(request, error, "/console")
+    view = org_view(db, principal, org_id)
     manageable = [
         d
         for d in view.deployments
-        if Permission.DEPLOYMENT_TOKENS_MANAGE
-        in principal.grants.permissions_at(deployment_entity(d))
+        if can(principal, Permission.DEPLOYMENT_TOKENS_MANAGE, deployment_entity(d))
     ]
     keys = []
     for deployment in manageable:
@@ -58,13 +56,9 @@ def create_key(
 ) -> Response:  # fmt: skip
     csrf.verify(request, token)
     principal = principal_of(request, db)
-    back = f"/console/orgs/{org_id}/api-keys"
-    try:
-        body = schemas.ApiKeyCreate(name=name)
-        key, secret = apikeys.create_key(db, principal, org_id, deployment_id, body)
-    except (DomainError, ValidationError) as error:
-        return failure(request, error, back)
-    context = {"key": key, "secret": secret, "back": back}
+    body = form_input(schemas.ApiKeyCreate, {"name": name})
+    key, secret = apikeys.create_key(db, principal, org_id, deployment_id, body)
+    context = {"key": key, "secret": secret, "back": f"/console/orgs/{org_id}/api-keys"}
     return render(request, "api_key_value.html", context, status=201)
 
 
@@ -75,9 +69,6 @@ def delete_key(
 ) -> Response:  # fmt: skip
     csrf.verify(request, token)
     principal = principal_of(request, db)
-    back = f"/console/orgs/{org_id}/api-keys"
-    try:
-        apikeys.delete_key(db, principal, org_id, deployment_id, key_id)
-    except DomainError as error:
-        return failure(request, error, back)
-    return redirect(request, f"{back}?{urlencode({'note': 'Key deleted: it stopped working.'})}")
+    apikeys.delete_key(db, principal, org_id, deployment_id, key_id)
+    note = urlencode({"note": "Key deleted: it stopped working."})
+    return redirect(request, f"/console/orgs/{org_id}/api-keys?{note}")

@@ -1,22 +1,19 @@
-"""Shared pieces of the console pages: the signed-in principal, lists, error pages."""
+"""Shared pieces of the console pages: the signed-in principal and what an organization shows."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from fastapi import Request
-from fastapi.responses import Response
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from keyplane.auth.principal import Principal
 from keyplane.db.models import Deployment, Organization, Workspace
-from keyplane.domain.access import Entity
-from keyplane.domain.errors import DomainError
+from keyplane.domain.access import Entity, can
 from keyplane.domain.roles import Level, Permission
 from keyplane.http.schemas import PageParams
 from keyplane.tenancy import custom_roles, service
-from keyplane.web.pages import render, require_signed_in
+from keyplane.web.pages import require_signed_in
 
 EVERYTHING = PageParams(offset=0, limit=1000, sorts=["name:asc"])
 
@@ -49,20 +46,5 @@ def org_view(db: Session, principal: Principal, org_id: str) -> OrgView:
     roles: dict[str, list[str]] = {level.value: [] for level in Level}
     for info in custom_roles.role_catalogue(db, principal, org_id):
         roles[info.entity_type].append(info.role)
-    entity = Entity(Level.ORGANIZATION, org.id, org.id)
-    manage = Permission.ORGANIZATION_USERS_MANAGE in principal.grants.permissions_at(entity)
+    manage = can(principal, Permission.ORGANIZATION_USERS_MANAGE, Entity.organization(org.id))
     return OrgView(org, list(workspaces), list(deployments), roles, manage)
-
-
-def failure(request: Request, error: Exception, back: str) -> Response:
-    """A page that says what went wrong, with the status the API would have answered."""
-    if isinstance(error, ValidationError):
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
-        )
-        message, status = f"Invalid input: {problems}", 400
-    else:
-        assert isinstance(error, DomainError)
-        message, status = error.message, error.status_code
-    context = {"title": "That did not work", "message": message, "back": back, "error_role": 1}
-    return render(request, "message.html", context, status)

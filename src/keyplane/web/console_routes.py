@@ -11,19 +11,19 @@ from urllib.parse import urlencode
 
 from fastapi import Form, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 
-from keyplane.domain.errors import DomainError, InvalidInput
+from keyplane.domain.errors import InvalidInput
 from keyplane.http.deps import DbSession
 from keyplane.http.routing import APIRouter
 from keyplane.tenancy import service as tenancy
 from keyplane.tokens import schemas
 from keyplane.tokens import service as tokens
 from keyplane.web import csrf
-from keyplane.web.console import EVERYTHING, failure, org_view, principal_of
+from keyplane.web.console import EVERYTHING, org_view, principal_of
+from keyplane.web.errors import CONSOLE, form_input
 from keyplane.web.pages import redirect, render
 
-router = APIRouter(prefix="/console", include_in_schema=False)
+router = APIRouter(prefix="/console", include_in_schema=False, dependencies=[CONSOLE])
 Text = Annotated[str, Form(max_length=2000)]
 Token = Annotated[str, Form(alias=csrf.FIELD, max_length=200)]
 
@@ -40,11 +40,8 @@ def console_home(request: Request, *, db: DbSession) -> Response:
 @router.get("/orgs/{org_id}/tokens")
 def token_list(request: Request, *, db: DbSession, org_id: str, deleted: str = "") -> Response:
     principal = principal_of(request, db)
-    try:
-        view = org_view(db, principal, org_id)
-        rows, _ = tokens.list_tokens(db, principal, org_id, EVERYTHING)
-    except DomainError as error:
-        return failure(request, error, "/console")
+    view = org_view(db, principal, org_id)
+    rows, _ = tokens.list_tokens(db, principal, org_id, EVERYTHING)
     context = {
         "view": view,
         "tab": "tokens",
@@ -70,24 +67,20 @@ def create_token(
 ) -> Response:
     csrf.verify(request, token)
     principal = principal_of(request, db)
-    back = f"/console/orgs/{org_id}/tokens"
     scope, _, entity_id = target.partition(":")
-    try:
-        body = schemas.TokenCreate.model_validate(
-            {
-                "name": name,
-                "description": description,
-                "scope": scope,
-                "entityId": entity_id or None,
-                "role": role,
-                "tokenExpiryPeriodInDays": int(expiry_days) if expiry_days.strip() else None,
-            }
-        )
-        row, value = tokens.create_token(db, principal, org_id, body)
-    except (DomainError, ValidationError) as error:
-        return failure(request, error, back)
-    except ValueError:
-        return failure(request, _bad_expiry(), back)
+    body = form_input(
+        schemas.TokenCreate,
+        {
+            "name": name,
+            "description": description,
+            "scope": scope,
+            "entityId": entity_id or None,
+            "role": role,
+            "tokenExpiryPeriodInDays": _days(expiry_days),
+        },
+    )
+    row, value = tokens.create_token(db, principal, org_id, body)
+    back = f"/console/orgs/{org_id}/tokens"
     context = {"title": "Token created", "token": row, "value": value, "back": back}
     return render(request, "token_value.html", context, status=201)
 
@@ -98,11 +91,8 @@ def rotate_token(
 ) -> Response:
     csrf.verify(request, token)
     principal = principal_of(request, db)
+    row, value = tokens.rotate_token(db, principal, org_id, token_id)
     back = f"/console/orgs/{org_id}/tokens"
-    try:
-        row, value = tokens.rotate_token(db, principal, org_id, token_id)
-    except DomainError as error:
-        return failure(request, error, back)
     context = {"title": "Token rotated", "token": row, "value": value, "back": back}
     return render(request, "token_value.html", context)
 
@@ -113,15 +103,18 @@ def delete_token(
 ) -> Response:
     csrf.verify(request, token)
     principal = principal_of(request, db)
-    back = f"/console/orgs/{org_id}/tokens"
+    name = tokens.get_token(db, principal, org_id, token_id).name
+    tokens.delete_token(db, principal, org_id, token_id)
+    return redirect(request, f"/console/orgs/{org_id}/tokens?{urlencode({'deleted': name})}")
+
+
+def _days(text: str) -> int | None:
+    """The expiry field: a whole number of days, or empty for a token that never expires."""
+    if not text.strip():
+        return None
     try:
-        row = tokens.get_token(db, principal, org_id, token_id)
-        name = row.name
-        tokens.delete_token(db, principal, org_id, token_id)
-    except DomainError as error:
-        return failure(request, error, back)
-    return redirect(request, f"{back}?{urlencode({'deleted': name})}")
-
-
-def _bad_expiry() -> DomainError:
-    return InvalidInput("expiry must be a whole number of days between 1 and 3650, or empty")
+        return int(text)
+    except ValueError:
+        raise InvalidInput(
+            "expiry must be a whole number of days between 1 and 3650, or empty"
+        ) from None

@@ -8,16 +8,25 @@ from urllib.parse import urlencode
 from fastapi import Form, Request
 from fastapi.responses import Response
 
-from keyplane.domain.errors import DomainError
 from keyplane.http.deps import DbSession
+from keyplane.http.errors import show_errors_as
 from keyplane.http.routing import APIRouter
 from keyplane.identity import authorize, device
 from keyplane.web import csrf
+from keyplane.web.errors import ErrorPage, message_page, pages_fail_as
 from keyplane.web.pages import redirect, render, require_signed_in
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(
+    include_in_schema=False,
+    dependencies=[pages_fail_as(message_page("That did not work", "/console", error_role=1))],
+)
 Text = Annotated[str, Form(max_length=2000)]
 Token = Annotated[str, Form(alias=csrf.FIELD, max_length=200)]
+
+
+def _code_form(user_code: str) -> ErrorPage:
+    """The user-code form again, with what was typed and what is wrong with it."""
+    return ErrorPage("device_code.html", "error", context={"user_code": user_code[:20]})
 
 
 @router.get("/device")
@@ -25,11 +34,8 @@ def device_page(request: Request, db: DbSession, user_code: str = "") -> Respons
     me = require_signed_in(request, db)
     if not user_code:
         return render(request, "device_code.html", {})
-    try:
-        pending = device.pending(db, user_code)
-    except DomainError as error:
-        context = {"error": error.message, "user_code": user_code[:20]}
-        return render(request, "device_code.html", context, error.status_code)
+    show_errors_as(request, _code_form(user_code))
+    pending = device.pending(db, user_code)
     context = {"user_code": pending.user_code, "email": me.user.email}
     return render(request, "device_confirm.html", context)
 
@@ -40,14 +46,11 @@ def device_decision(
 ) -> Response:
     csrf.verify(request, token)
     me = require_signed_in(request, db)
-    try:
-        if not decision:  # the code form: show the confirmation
-            code = device.check_user_code_input(user_code)
-            return redirect(request, f"/device?{urlencode({'user_code': code})}")
-        device.decide(db, user_code, me.user.id, approve=decision == "approve")
-    except DomainError as error:
-        context = {"error": error.message, "user_code": user_code[:20]}
-        return render(request, "device_code.html", context, error.status_code)
+    show_errors_as(request, _code_form(user_code))
+    if not decision:  # the code form: show the confirmation
+        code = device.check_user_code_input(user_code)
+        return redirect(request, f"/device?{urlencode({'user_code': code})}")
+    device.decide(db, user_code, me.user.id, approve=decision == "approve")
     title = "Device approved" if decision == "approve" else "Sign-in refused"
     message = (
         "You can close this window: the CLI is signed in as you."
@@ -70,13 +73,10 @@ def authorize_page(
 ) -> Response:
     """RFC 6749 §4.1.1: ask the signed-in person whether the CLI may act as them."""
     me = require_signed_in(request, db)
-    try:
-        if response_type != "code":
-            raise authorize.InvalidInput("response_type must be code")
-        authorize.check_request(client_id, redirect_uri, code_challenge, code_challenge_method)
-    except DomainError as error:
-        context = {"title": "Cannot sign in the CLI", "message": error.message, "error_role": 1}
-        return render(request, "message.html", context, 400)
+    show_errors_as(request, message_page("Cannot sign in the CLI", "", error_role=1))
+    if response_type != "code":
+        raise authorize.InvalidInput("response_type must be code")
+    authorize.check_request(client_id, redirect_uri, code_challenge, code_challenge_method)
     context = {
         "email": me.user.email,
         "client_id": client_id,
@@ -101,10 +101,8 @@ def authorize_decision(
 ) -> Response:
     csrf.verify(request, token)
     me = require_signed_in(request, db)
-    try:
-        authorize.check_request(client_id, redirect_uri, code_challenge, "S256")
-    except DomainError as error:
-        return render(request, "message.html", {"title": "Error", "message": error.message}, 400)
+    show_errors_as(request, ErrorPage(context={"title": "Error"}))
+    authorize.check_request(client_id, redirect_uri, code_challenge, "S256")
     if decision != "approve":
         query = urlencode({"error": "access_denied", "state": state})
     else:

@@ -8,50 +8,46 @@ from urllib.parse import urlencode
 from fastapi import Form, Request
 from fastapi.responses import Response
 
-from keyplane.domain.errors import DomainError
 from keyplane.http.deps import DbSession, client_ip
+from keyplane.http.errors import show_errors_as
 from keyplane.http.routing import APIRouter
 from keyplane.identity import invitations, sessions
 from keyplane.identity.accounts import set_password
 from keyplane.identity.login import sso_connection_for
 from keyplane.web import csrf
 from keyplane.web.context import web_of
+from keyplane.web.errors import ErrorPage, message_page, pages_fail_as
 from keyplane.web.pages import redirect, render, set_cookie
 
-router = APIRouter(prefix="/invite", include_in_schema=False)
+router = APIRouter(
+    prefix="/invite",
+    include_in_schema=False,
+    dependencies=[pages_fail_as(message_page("Invitation not valid", "/login"))],
+)
 Text = Annotated[str, Form(max_length=2000)]
 Token = Annotated[str, Form(alias=csrf.FIELD, max_length=200)]
+PAGE = "invite.html"
 
 
-def _page(
-    request: Request, db: DbSession, link: str, error: str = "", status: int = 200
-) -> Response:
-    opened = invitations.open_invitation(db, web_of(request).signing_key, link)
+def _context(db: DbSession, opened: invitations.OpenInvitation) -> dict[str, object]:
+    """What the invitation page shows, as plain values (it may be shown with an error)."""
     connection = sso_connection_for(db, opened.user.email)
-    context = {
-        "invitation": opened.invitation,
-        "organization": opened.organization,
+    return {
+        "organization_name": opened.organization.name,
+        "role": opened.invitation.role,
         "email": opened.user.email,
-        "sso": connection,
+        "sso_name": connection.name if connection else None,
+        "enforce_sso": bool(connection and connection.enforce_sso),
         "has_password": opened.user.password_hash is not None,
-        "error": error,
     }
-    response = render(request, "invite.html", context, status)
-    response.headers["Referrer-Policy"] = "no-referrer"  # the URL holds the secret
-    return response
-
-
-def _invalid(request: Request, error: DomainError) -> Response:
-    context = {"title": "Invitation not valid", "message": error.message, "back": "/login"}
-    return render(request, "message.html", context, error.status_code)
 
 
 @router.get("/{link}")
 def invitation_page(request: Request, db: DbSession, link: str) -> Response:
-    try:
-        return _page(request, db, link)
-    except DomainError as error:
-        return _invalid(request, error)
+    opened = invitations.open_invitation(db, web_of(request).signing_key, link)
+    response = render(request, PAGE, _context(db, opened))
+    response.headers["Referrer-Policy"] = "no-referrer"  # the URL holds the secret
+    return response
 
 
 @router.post("/{link}")
@@ -66,10 +62,7 @@ def accept(
 ) -> Response:
     csrf.verify(request, token)
     web = web_of(request)
-    try:
-        opened = invitations.open_invitation(db, web.signing_key, link)
-    except DomainError as error:
-        return _invalid(request, error)
+    opened = invitations.open_invitation(db, web.signing_key, link)
     email = opened.user.email
     if action == "sso" and (connection := sso_connection_for(db, email)) is not None:
         invitations.use(db, opened)
@@ -78,10 +71,8 @@ def accept(
     if opened.user.password_hash is not None:
         invitations.use(db, opened)  # already set up: the membership is all there was to do
         return redirect(request, "/login?" + urlencode({"email": email}))
-    try:
-        user = set_password(db, web.settings, email, password)
-    except DomainError as error:
-        return _page(request, db, link, error.message, error.status_code)
+    show_errors_as(request, ErrorPage(PAGE, "error", context=_context(db, opened)))
+    user = set_password(db, web.settings, email, password)
     invitations.use(db, opened)
     value = sessions.start_session(
         db, web.settings, user, client_ip=client_ip(request),

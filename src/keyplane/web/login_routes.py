@@ -9,15 +9,19 @@ from fastapi import Form, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from keyplane.domain.errors import DomainError, InvalidInput, TooManyRequests
 from keyplane.http.deps import DbSession, client_ip
+from keyplane.http.errors import show_errors_as
 from keyplane.http.routing import APIRouter
 from keyplane.identity import login, sessions
 from keyplane.web import csrf
 from keyplane.web.context import web_of
+from keyplane.web.errors import ErrorPage, message_page, pages_fail_as
 from keyplane.web.pages import redirect, render, safe_next, set_cookie, signed_in
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(
+    include_in_schema=False,
+    dependencies=[pages_fail_as(message_page("That did not work", "/login"))],
+)
 Text = Annotated[str, Form(max_length=2000)]
 Token = Annotated[str, Form(alias=csrf.FIELD, max_length=200)]
 
@@ -42,11 +46,8 @@ def submit_email(
     """
     csrf.verify(request, token)
     target = safe_next(next)
-    try:
-        email = login.normalize_email(email)
-    except InvalidInput as error:
-        context = {"next": target, "email": email[:320], "error": error.message}
-        return render(request, "login_email.html", context, status=400)
+    show_errors_as(request, _form("login_email.html", target, email))
+    email = login.normalize_email(email)
     connection = login.sso_connection_for(db, email)
     if connection is not None:
         query = urlencode({"login_hint": email, "next": target})
@@ -68,22 +69,21 @@ async def submit_password(
     web = web_of(request)
     target = safe_next(next)
     ip = client_ip(request)
-    try:
-        user = await run_in_threadpool(
-            login.password_login, db, web.passwords, web.guard, email, password, ip
-        )
-    except DomainError as error:
-        context = {"next": target, "email": email[:320], "error": error.message}
-        page = render(request, "login_password.html", context, status=error.status_code)
-        if isinstance(error, TooManyRequests):
-            page.headers["Retry-After"] = str(error.retry_after)
-        return page
+    show_errors_as(request, _form("login_password.html", target, email))
+    user = await run_in_threadpool(
+        login.password_login, db, web.passwords, web.guard, email, password, ip
+    )
     value = sessions.start_session(
         db, web.settings, user, client_ip=ip, user_agent=request.headers.get("user-agent", "")
     )
     response = redirect(request, target)
     set_cookie(request, response, sessions.cookie_name(web.settings), value)
     return response
+
+
+def _form(template: str, target: str, email: str) -> ErrorPage:
+    """A sign-in step again, with the email typed and what went wrong."""
+    return ErrorPage(template, "error", context={"next": target, "email": email[:320]})
 
 
 @router.post("/logout")

@@ -7,9 +7,7 @@ from urllib.parse import urlencode
 
 from fastapi import Form, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 
-from keyplane.domain.errors import DomainError
 from keyplane.http.deps import DbSession
 from keyplane.http.routing import APIRouter
 from keyplane.http.schemas import PageParams
@@ -18,11 +16,14 @@ from keyplane.identity.mail import mail_sender
 from keyplane.tenancy import members
 from keyplane.tenancy import members_schemas as schemas
 from keyplane.web import csrf
-from keyplane.web.console import failure, org_view, principal_of
+from keyplane.web.console import org_view, principal_of
 from keyplane.web.context import web_of
+from keyplane.web.errors import CONSOLE, form_input
 from keyplane.web.pages import redirect, render
 
-router = APIRouter(prefix="/console/orgs/{org_id}/members", include_in_schema=False)
+router = APIRouter(
+    prefix="/console/orgs/{org_id}/members", include_in_schema=False, dependencies=[CONSOLE]
+)
 Text = Annotated[str, Form(max_length=2000)]
 Token = Annotated[str, Form(alias=csrf.FIELD, max_length=200)]
 BY_EMAIL = PageParams(offset=0, limit=1000, sorts=["email:asc"])
@@ -31,12 +32,10 @@ BY_EMAIL = PageParams(offset=0, limit=1000, sorts=["email:asc"])
 @router.get("")
 def member_list(request: Request, db: DbSession, org_id: str, note: str = "") -> Response:
     principal = principal_of(request, db)
-    try:
-        view = org_view(db, principal, org_id)
-        rows, _ = members.list_users(db, principal, org_id, BY_EMAIL)
-    except DomainError as error:
-        return failure(request, error, "/console")
-    context = {"view": view, "tab": "members", "members": rows, "note": note[:300]}
+    view = org_view(db, principal, org_id)
+    rows, _ = members.list_users(db, principal, org_id, BY_EMAIL)
+    context = {"view": view, "tab": "members", "members": rows, "note": note[:300],
+               "invite_role": schemas.InviteCreate.model_fields["role"].default}  # fmt: skip
     return render(request, "members.html", context)
 
 
@@ -47,15 +46,12 @@ def invite(
     csrf.verify(request, token)
     principal = principal_of(request, db)
     web = web_of(request)
-    back = f"/console/orgs/{org_id}/members"
-    try:
-        body = schemas.InviteCreate(email=email, role=role)
-        invitations.invite(
-            db, principal, web.settings, web.signing_key, mail_sender(web.settings), org_id, body
-        )
-    except (DomainError, ValidationError) as error:
-        return failure(request, error, back)
-    return redirect(request, f"{back}?{urlencode({'note': f'Invitation sent to {email}.'})}")
+    body = form_input(schemas.InviteCreate, {"email": email, "role": role})
+    invitations.invite(
+        db, principal, web.settings, web.signing_key, mail_sender(web.settings), org_id, body
+    )
+    note = urlencode({"note": f"Invitation sent to {email}."})
+    return redirect(request, f"/console/orgs/{org_id}/members?{note}")
 
 
 @router.post("/{user_id}/remove")
@@ -64,9 +60,6 @@ def remove(
 ) -> Response:
     csrf.verify(request, token)
     principal = principal_of(request, db)
-    back = f"/console/orgs/{org_id}/members"
-    try:
-        members.remove_user(db, principal, org_id, user_id)
-    except DomainError as error:
-        return failure(request, error, back)
-    return redirect(request, f"{back}?{urlencode({'note': 'Member removed.'})}")
+    members.remove_user(db, principal, org_id, user_id)
+    note = urlencode({"note": "Member removed."})
+    return redirect(request, f"/console/orgs/{org_id}/members?{note}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -32,6 +33,14 @@ SECURITY_HEADERS = {
 }
 
 
+@dataclass(frozen=True)
+class Me:
+    """Who is signed in, as every page's header shows it. Plain values: an error page
+    is rendered after the request's unit of work has ended."""
+
+    email: str
+
+
 class LoginRequired(Exception):
     """Raised by a console page when nobody is signed in; answered with a redirect."""
 
@@ -57,6 +66,7 @@ def signed_in(request: Request, db: Session) -> SignedIn | None:
             with unit_of_work(web.runtime.sessions) as own:
                 end_expired_session(own, web.settings, value)
         request.state.signed_in = cached
+        request.state.me = Me(cached.user.email) if cached else None
     return cached
 
 
@@ -76,7 +86,7 @@ def render(
     web = web_of(request)
     values = {
         "csrf_token": csrf_token(request),
-        "me": getattr(request.state, "signed_in", None),
+        "me": getattr(request.state, "me", None),
         **(context or {}),
     }
     # Rendered here rather than with TemplateResponse: that one sends an extra ASGI

@@ -11,16 +11,25 @@ from urllib.parse import urlencode
 from fastapi import Request
 from fastapi.responses import Response
 
-from keyplane.domain.errors import DomainError
+from keyplane.domain.errors import NotAuthenticated
 from keyplane.http.deps import DbSession, client_ip
 from keyplane.http.routing import APIRouter
 from keyplane.identity import sessions
 from keyplane.identity.oidc import Attempt, RelyingParty
 from keyplane.identity.sso_login import connection_for_login, user_from_claims
 from keyplane.web.context import web_of
-from keyplane.web.pages import redirect, render, safe_next, set_cookie
+from keyplane.web.errors import message_page, pages_fail_as
+from keyplane.web.pages import redirect, safe_next, set_cookie
 
-router = APIRouter(prefix="/sso", include_in_schema=False)
+# Whatever went wrong, the browser is told one thing: this sign-in did not happen.
+FAILED = message_page(
+    "Single sign-on failed",
+    "/login?" + urlencode({"next": "/console"}),
+    status=401,
+    back_label="Back to sign-in",
+    error_role=1,
+)
+router = APIRouter(prefix="/sso", include_in_schema=False, dependencies=[pages_fail_as(FAILED)])
 ATTEMPT_SECONDS = 600
 
 
@@ -44,11 +53,8 @@ async def start(
     request: Request, db: DbSession, connection_id: str, login_hint: str = "", next: str = ""
 ) -> Response:
     web = web_of(request)
-    try:
-        connection = connection_for_login(db, connection_id)
-        provider = await relying_party(request).provider(connection.issuer)
-    except DomainError as error:
-        return _failed(request, error)
+    connection = connection_for_login(db, connection_id)
+    provider = await relying_party(request).provider(connection.issuer)
     attempt = Attempt.new()
     url = relying_party(request).authorization_url(
         provider, connection.client_id, callback_url(request), attempt, login_hint[:320]
@@ -73,27 +79,24 @@ async def callback(request: Request, db: DbSession) -> Response:
     params = request.query_params
     sealed = _open_attempt(request)
     if sealed is None or not hmac.compare_digest(str(sealed["s"]), params.get("state", "")):
-        return _failed(request, None, "This sign-in link has expired or was not started here.")
+        raise NotAuthenticated("This sign-in link has expired or was not started here.")
     if "error" in params:
         reason = params.get("error_description") or params["error"]
-        return _failed(request, None, f"The identity provider said: {reason[:200]}")
+        raise NotAuthenticated(f"The identity provider said: {reason[:200]}")
     attempt = Attempt(sealed["s"], sealed["n"], sealed["v"])
-    try:
-        connection = connection_for_login(db, sealed["c"])
-        party = relying_party(request)
-        provider = await party.provider(connection.issuer)
-        secret = web.runtime.secret_box.decrypt(connection.client_secret_encrypted).decode()
-        claims = await party.redeem(
-            provider,
-            connection.client_id,
-            secret,
-            callback_url(request),
-            attempt,
-            params.get("code", ""),
-        )
-        user = user_from_claims(db, connection, claims)
-    except DomainError as error:
-        return _failed(request, error)
+    connection = connection_for_login(db, sealed["c"])
+    party = relying_party(request)
+    provider = await party.provider(connection.issuer)
+    secret = web.runtime.secret_box.decrypt(connection.client_secret_encrypted).decode()
+    claims = await party.redeem(
+        provider,
+        connection.client_id,
+        secret,
+        callback_url(request),
+        attempt,
+        params.get("code", ""),
+    )
+    user = user_from_claims(db, connection, claims)
     value = sessions.start_session(
         db,
         web.settings,
@@ -119,15 +122,3 @@ def _open_attempt(request: Request) -> dict[str, Any] | None:
     if not isinstance(sealed, dict) or time.time() - int(sealed.get("t", 0)) > ATTEMPT_SECONDS:
         return None
     return sealed
-
-
-def _failed(request: Request, error: DomainError | None, message: str = "") -> Response:
-    text = error.message if error else message
-    context = {
-        "title": "Single sign-on failed",
-        "message": text,
-        "back": "/login?" + urlencode({"next": "/console"}),
-        "back_label": "Back to sign-in",
-        "error_role": 1,
-    }
-    return render(request, "message.html", context, 401)

@@ -173,3 +173,53 @@ def test_deployment_api_keys_in_the_console(browser, world) -> None:
         data={"grant_type": "client_credentials", "client_id": key_id, "client_secret": secret},
     )
     assert again.status_code in (400, 401)
+
+
+def test_a_failed_action_says_why_and_leads_back(browser, world) -> None:
+    """Console failures are the API's answer (status and message), on a page that shows
+    who is signed in and links back to where the action came from."""
+    page = signed_in_owner(browser, world)
+    tokens = f"/console/orgs/{world.org.id}/tokens"
+    unnamed = create(browser, world, page, name="", target=f"ORGANIZATION:{world.org.id}",
+                     role="ORGANIZATION_MEMBER")  # fmt: skip
+    assert unnamed.status_code == 400 and "Invalid input: name" in unnamed.text
+    assert f'href="{tokens}"' in unnamed.text
+    bad_expiry = create(browser, world, page, target=f"ORGANIZATION:{world.org.id}",
+                        role="ORGANIZATION_MEMBER", expiry_days="soon")  # fmt: skip
+    assert bad_expiry.status_code == 400 and "whole number of days" in bad_expiry.text
+    assert OWNER in bad_expiry.text and f'href="{tokens}"' in bad_expiry.text
+    unknown = browser.post(f"{tokens}/nope/rotate", data={"csrf_token": csrf_of(page.text)})
+    assert unknown.status_code == 404 and "API token nope not found" in unknown.text
+    elsewhere = browser.get(f"/console/orgs/{world.other.id}/members")
+    assert elsewhere.status_code == 404 and 'href="/console"' in elsewhere.text
+
+
+def test_the_console_cannot_take_a_credential_holding_more_than_the_user(browser, world) -> None:
+    """A person whose deployment role may only manage tokens cannot rotate the
+    deployment's DEPLOYMENT_ADMIN token from the console, as through the API."""
+    org, d1 = world.org.id, world.org.deployments["d1"]
+    owner = bearer(world.org.owner_token)
+    keeper = {"name": "token-keeper", "permissions": ["deployment.tokens:manage"]}
+    assert world.client.post(
+        f"/v1/organizations/{org}/custom-roles", json=keeper, headers=owner
+    ).status_code == 201  # fmt: skip
+    admin_value = world.token("DEPLOYMENT", d1, "DEPLOYMENT_ADMIN")
+    admin_id = world.client.get("/v1/self", headers=bearer(admin_value)).json()["id"]
+    with world.runtime.sessions() as db:
+        user = User(email="keeper@acme.example")
+        db.add(user)
+        db.flush()
+        bind_user(db, user, Entity(Level.ORGANIZATION, org, org), "ORGANIZATION_MEMBER")
+        ws = world.org.workspaces["ws1"]
+        bind_user(db, user, Entity(Level.DEPLOYMENT, d1, org, ws), "token-keeper")
+        db.commit()
+    set_password(world.runtime, "keeper@acme.example")
+    sign_in(browser, "keeper@acme.example")
+    page = console_page(browser)
+    assert admin_id in page.text  # the token is listed: the user may manage d1's tokens
+    rotated = browser.post(
+        f"/console/orgs/{org}/tokens/{admin_id}/rotate", data={"csrf_token": csrf_of(page.text)}
+    )
+    assert rotated.status_code == 403
+    assert "deployment:deploy" in rotated.text and VALUE.search(rotated.text) is None
+    assert world.client.get("/v1/self", headers=bearer(admin_value)).status_code == 200

@@ -3,20 +3,39 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 import pytest
 
-from keyplane.domain.access import Binding, Entity, Grants
+from keyplane.domain.access import (
+    Binding,
+    Entity,
+    Grants,
+    authorize,
+    authorize_holding,
+    authorize_managing,
+    can,
+)
 from keyplane.domain.errors import Forbidden, NotFound
 from keyplane.domain.roles import (
     DEPLOYMENT_ADMIN,
     ORGANIZATION_ROLES,
+    PERMISSIONS,
     WORKSPACE_ROLES,
     Level,
     Permission,
-    workspace_permissions,
 )
-from tests.access_oracle import CUSTOM, CUSTOM_ROLE, Held, Target, held_permissions, visible
+from tests.access_oracle import (
+    CUSTOM,
+    CUSTOM_ROLE,
+    KEEPER_ROLE,
+    Held,
+    Target,
+    held_permissions,
+    role_permissions,
+    target_of,
+    visible,
+)
 
 ORG, WS, DEP = Level.ORGANIZATION, Level.WORKSPACE, Level.DEPLOYMENT
 # Two tenants; o1 has workspaces w1 (deployment d1) and w2 (deployment d2).
@@ -33,7 +52,7 @@ TARGETS = [
 SINGLE = [
     *(Held(ORG, "o1", "o1", None, role) for role in ORGANIZATION_ROLES),
     *(Held(WS, "w1", "o1", "w1", role) for role in WORKSPACE_ROLES),
-    *(Held(DEP, "d1", "o1", "w1", role) for role in (DEPLOYMENT_ADMIN, CUSTOM_ROLE)),
+    *(Held(DEP, "d1", "o1", "w1", role) for role in (DEPLOYMENT_ADMIN, CUSTOM_ROLE, KEEPER_ROLE)),
 ]
 # Every single binding, and every pair at different levels (a member with a workspace
 # role, an organization token with extra roles, ...).
@@ -63,23 +82,37 @@ def entity_of(target: Target) -> Entity:
     )
 
 
+@dataclass(frozen=True)
+class Who:
+    """A principal, as the domain sees it: its grants."""
+
+    grants: Grants
+
+
+def who(bindings: list[Held]) -> Who:
+    return Who(grants_of(bindings))
+
+
 @pytest.mark.parametrize("bindings", COMBINATIONS, ids=lambda bs: "+".join(b.role for b in bs))
-def test_grants_agree_with_the_design(bindings):
-    grants = grants_of(bindings)
+def test_authorize_agrees_with_the_design(bindings):
+    principal = who(bindings)
     for target in TARGETS:
         entity = entity_of(target)
         expected = held_permissions(bindings, target)
-        assert grants.permissions_at(entity) == expected, target
-        assert grants.can_see(entity) == visible(bindings, target), target
+        seen = visible(bindings, target)
+        assert principal.grants.permissions_at(entity) == expected, target
+        assert can(principal, None, entity) == seen, target
         for permission in Permission:
-            if not visible(bindings, target):
+            assert can(principal, permission, entity) == (seen and permission in expected)
+            if not seen:
                 with pytest.raises(NotFound):
-                    grants.require(permission, entity)
+                    authorize(principal, permission, entity)
             elif permission in expected:
-                grants.require(permission, entity)
+                authorize(principal, permission, entity)
             else:
                 with pytest.raises(Forbidden) as refused:
-                    grants.require(permission, entity)
+                    authorize(principal, permission, entity)
+                assert refused.value.permission == permission.value
                 assert permission.value in refused.value.message
 
 
@@ -87,30 +120,90 @@ def test_organization_owner_is_workspace_owner_everywhere():
     grants = grants_of([Held(ORG, "o1", "o1", None, "ORGANIZATION_OWNER")])
     assert grants.workspace_role("o1", "w2") == "WORKSPACE_OWNER"
     assert Permission.DEPLOYMENT_TOKENS_MANAGE in grants.permissions_at(entity_of(TARGETS[4]))
+    assert grants.workspace_role("o2", "x1") is None
 
 
 def test_a_deployment_role_implies_workspace_accessor():
-    grants = grants_of([Held(DEP, "d1", "o1", "w1", CUSTOM_ROLE)])
-    assert grants.workspace_role("o1", "w1") == "WORKSPACE_ACCESSOR"
-    assert grants.workspace_role("o1", "w2") is None
-    assert grants.can_see(entity_of(TARGETS[1])) and not grants.can_see(entity_of(TARGETS[2]))
+    principal = who([Held(DEP, "d1", "o1", "w1", CUSTOM_ROLE)])
+    assert principal.grants.workspace_role("o1", "w1") == "WORKSPACE_ACCESSOR"
+    assert principal.grants.workspace_role("o1", "w2") is None
+    assert can(principal, None, entity_of(TARGETS[1]))
+    assert not can(principal, None, entity_of(TARGETS[2]))
     # ...but not the workspace's other deployments: ACCESSOR lacks deployment:read.
-    assert not grants.can_see(entity_of(TARGETS[4]))
+    assert not can(principal, None, entity_of(TARGETS[4]))
 
 
 def test_other_tenants_are_invisible_whatever_the_role():
-    grants = grants_of([Held(ORG, "o1", "o1", None, "ORGANIZATION_OWNER")])
+    principal = who([Held(ORG, "o1", "o1", None, "ORGANIZATION_OWNER")])
     for target in TARGETS[5:]:
-        assert not grants.can_see(entity_of(target))
+        assert not can(principal, None, entity_of(target))
         with pytest.raises(NotFound):
-            grants.require(Permission.ORGANIZATION_READ, entity_of(target))
-    with pytest.raises(NotFound):
-        grants.require_visible_organization("o2")
+            authorize(principal, Permission.ORGANIZATION_READ, entity_of(target))
+    with pytest.raises(NotFound, match=r"^organization o2 not found$"):
+        authorize(principal, None, Entity.organization("o2"))
 
 
-def test_covers_is_no_escalation():
-    grants = grants_of([Held(WS, "w1", "o1", "w1", "WORKSPACE_OPERATOR")])
-    ws = entity_of(TARGETS[1])
-    assert grants.covers(workspace_permissions("WORKSPACE_OPERATOR"), ws)
-    assert grants.covers(workspace_permissions("WORKSPACE_ACCESSOR"), ws)
-    assert not grants.covers(workspace_permissions("WORKSPACE_OWNER"), ws)
+def test_a_hidden_object_is_not_found_by_its_own_name():
+    """The 404 for a token in an invisible deployment names the token, not the deployment."""
+    principal = who([Held(WS, "w2", "o1", "w2", "WORKSPACE_OWNER")])
+    with pytest.raises(NotFound) as hidden:
+        authorize(principal, None, entity_of(TARGETS[3]), asked_for="API token t1")
+    assert hidden.value.message == "API token t1 not found"
+
+
+def binding_of(held: Held) -> Binding:
+    return grants_of([held]).bindings[0]
+
+
+def first_missing(manager: list[Held], credential: Held) -> Permission | None:
+    """What the oracle says a manager lacks of a credential's role, first in table order."""
+    missing = role_permissions(credential.level, credential.role) - held_permissions(
+        manager, target_of(credential)
+    )
+    return min(missing, key=list(PERMISSIONS).index) if missing else None
+
+
+@pytest.mark.parametrize("manager", SINGLE, ids=lambda b: b.role)
+def test_managing_a_credential_needs_every_permission_it_holds(manager):
+    """Every manager role by every credential role of the table: allowed exactly when the
+    manager holds, on the credential's entity, all that the credential's role holds there."""
+    principal = who([manager])
+    for credential in SINGLE:
+        held = grants_of([credential])
+        missing = first_missing([manager], credential)
+        if not visible([manager], target_of(credential)):
+            with pytest.raises(NotFound):
+                authorize_managing(principal, held, "rotate API token t1")
+        elif missing is None:
+            authorize_managing(principal, held, "rotate API token t1")
+        else:
+            with pytest.raises(Forbidden) as refused:
+                authorize_managing(principal, held, "rotate API token t1")
+            assert refused.value.permission == missing.value
+            assert refused.value.message.startswith("cannot rotate API token t1: ")
+
+
+def test_the_token_keeper_cannot_take_a_deployment_admin_credential():
+    """The escalation of issue 10: deployment:read and deployment.tokens:manage alone."""
+    keeper = who([Held(DEP, "d1", "o1", "w1", KEEPER_ROLE)])
+    admin = grants_of([Held(DEP, "d1", "o1", "w1", DEPLOYMENT_ADMIN)])
+    with pytest.raises(Forbidden) as refused:
+        authorize_managing(keeper, admin, "rotate API token t1")
+    assert refused.value.permission == Permission.DEPLOYMENT_DEPLOY.value
+    assert refused.value.message == (
+        "cannot rotate API token t1: DEPLOYMENT_ADMIN on deployment d1 holds "
+        "deployment:deploy, deployment.env:read, deployment:update, "
+        "which you do not hold there"
+    )
+
+
+def test_granting_is_the_same_rule():
+    operator = who([Held(WS, "w1", "o1", "w1", "WORKSPACE_OPERATOR")])
+    for role, allowed in (("WORKSPACE_OPERATOR", True), ("WORKSPACE_ACCESSOR", True),
+                          ("WORKSPACE_OWNER", False)):  # fmt: skip
+        wanted = binding_of(Held(WS, "w1", "o1", "w1", role))
+        if allowed:
+            authorize_holding(operator, [wanted], f"grant {role}")
+        else:
+            with pytest.raises(Forbidden, match=r"^cannot grant WORKSPACE_OWNER: "):
+                authorize_holding(operator, [wanted], f"grant {role}")

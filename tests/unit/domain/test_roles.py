@@ -124,3 +124,26 @@ def test_levels_and_read_permissions():
         Level.WORKSPACE: Permission.WORKSPACE_READ,
         Level.DEPLOYMENT: Permission.DEPLOYMENT_READ,
     }
+
+
+def test_roles_carry_their_level_and_order():
+    for level, order in roles.ROLE_ORDER.items():
+        for rank, role in enumerate(order):
+            assert role.level is level and role.rank == rank and roles.rank(role) == rank
+    assert set(roles.Role) == set(roles.BUILT_IN_ROLES)
+
+
+def test_the_implications_are_the_design():
+    """DESIGN §2: "ORGANIZATION_OWNER implies WORKSPACE_OWNER in every workspace of the
+    organization"; "a deployment role without a workspace role gets WORKSPACE_ACCESSOR"."""
+    said = {(i.level, i.held, i.gives, i.reach) for i in roles.IMPLICATIONS}
+    assert said == {
+        (Level.ORGANIZATION, "ORGANIZATION_OWNER", "WORKSPACE_OWNER", roles.Reach.EVERY_WORKSPACE),
+        (Level.DEPLOYMENT, None, "WORKSPACE_ACCESSOR", roles.Reach.OWN_WORKSPACE),
+    }
+    assert roles.implied_in_every_workspace(Level.ORGANIZATION, "ORGANIZATION_OWNER") == (
+        "WORKSPACE_OWNER"
+    )
+    for role in ("ORGANIZATION_MEMBER", "ORGANIZATION_BILLING_ADMIN"):
+        assert roles.implied_in_every_workspace(Level.ORGANIZATION, role) is None
+    assert roles.implied_in_every_workspace(Level.DEPLOYMENT, "deployer") is None

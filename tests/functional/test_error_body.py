@@ -1,0 +1,30 @@
+"""The error body names the missing permission on a 403, and the API docs say so."""
+
+from __future__ import annotations
+
+from keyplane.domain.roles import Role
+from tests.factories import bearer
+
+
+def test_a_403_names_the_missing_permission(world) -> None:
+    member = bearer(world.token("ORGANIZATION", None, Role.ORGANIZATION_MEMBER))
+    orgs = f"/v1/organizations/{world.org.id}"
+    refused = world.client.post(f"{orgs}/workspaces", json={"name": "x"}, headers=member)
+    assert refused.status_code == 403
+    body = refused.json()
+    assert body["missingPermission"] == "workspace:create"
+    assert body["message"] == "missing permission workspace:create"
+    hidden = world.client.get(f"/v1/organizations/{world.other.id}", headers=member)
+    assert hidden.status_code == 404 and "missingPermission" not in hidden.json()
+
+
+def test_the_openapi_error_body_documents_it(client) -> None:
+    document = client.get("/v1/openapi.json").json()
+    body = document["components"]["schemas"]["ErrorBody"]
+    assert "missingPermission" in body["properties"]
+    assert "403" in body["properties"]["missingPermission"]["description"]
+    create = document["paths"]["/v1/organizations/{orgId}/workspaces"]["post"]["responses"]
+    assert create["403"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorBody"
+    }
+    assert "missingPermission" in create["403"]["description"]
