@@ -21,6 +21,7 @@ import uvicorn
 from keyplane.app import create_app
 from keyplane.config import Settings
 from keyplane.db.migrate import upgrade
+from keyplane.db.unit import unit_of_work
 from keyplane.identity.accounts import set_password
 from keyplane.runtime import Runtime
 from keyplane.tenancy.bootstrap import init_organization
@@ -66,7 +67,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         password_hash_memory_kib=8192, password_hash_time_cost=2,
     )  # fmt: skip
     runtime = Runtime.create(settings)
-    with runtime.sessions() as db:
+    with unit_of_work(runtime.sessions) as db:
         boot = init_organization(db, "acme", OWNER)
         set_password(db, settings, OWNER, PASSWORD)
     server = uvicorn.Server(

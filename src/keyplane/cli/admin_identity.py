@@ -11,6 +11,7 @@ from rich.console import Console
 from keyplane.config import get_settings
 from keyplane.db.migrate import upgrade
 from keyplane.db.session import make_engine, make_sessionmaker
+from keyplane.db.unit import unit_of_work
 from keyplane.domain.errors import DomainError
 from keyplane.identity.accounts import set_password
 
@@ -32,7 +33,7 @@ def set_password_command(
     upgrade(settings.resolved_database_url)
     engine = make_engine(settings.resolved_database_url)
     try:
-        with make_sessionmaker(engine)() as db:
+        with unit_of_work(make_sessionmaker(engine)) as db:
             set_password(db, settings, email, password)
     except DomainError as error:
         err.print(f"[red]error:[/] {error.message}")

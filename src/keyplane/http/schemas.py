@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
 T = TypeVar("T")
@@ -16,12 +16,6 @@ class ApiModel(BaseModel):
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="forbid", from_attributes=True
     )
-
-
-class PageParams(ApiModel):
-    offset: int = Field(0, ge=0)
-    limit: int = Field(20, ge=1, le=1000)
-    sorts: list[str] = Field(default_factory=list)
 
 
 class Actor(ApiModel):

@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 
 from keyplane.auth.principal import Principal
 from keyplane.db.models import Deployment, Organization, Workspace
+from keyplane.db.paging import PageParams
 from keyplane.domain.access import Entity
 from keyplane.domain.errors import DomainError
 from keyplane.domain.roles import Level, Permission
-from keyplane.http.schemas import PageParams
 from keyplane.tenancy import custom_roles, service
 from keyplane.web.pages import render, require_signed_in
 

@@ -9,10 +9,10 @@ from fastapi import Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from keyplane.db.paging import PageParams
 from keyplane.domain.errors import DomainError
 from keyplane.http.deps import DbSession
 from keyplane.http.routing import APIRouter
-from keyplane.http.schemas import PageParams
 from keyplane.identity import invitations
 from keyplane.identity.mail import mail_sender
 from keyplane.tenancy import members
