@@ -50,12 +50,13 @@ def invite(
     back = f"/console/orgs/{org_id}/members"
     try:
         body = schemas.InviteCreate(email=email, role=role)
-        invitations.invite(
+        invited = invitations.invite(
             db, principal, web.settings, web.signing_key, mail_sender(web.settings), org_id, body
         )
     except (DomainError, ValidationError) as error:
         return failure(request, error, back)
-    return redirect(request, f"{back}?{urlencode({'note': f'Invitation sent to {email}.'})}")
+    note = f"Invitation {'sent again' if invited.resent else 'sent'} to {email}."
+    return redirect(request, f"{back}?{urlencode({'note': note})}")
 
 
 @router.post("/{user_id}/remove")
