@@ -437,6 +437,17 @@ ROUTES: list[Route] = [
     Route("GET", KEYS, P.DEPLOYMENT_TOKENS_MANAGE, "dep"),
     Route("POST", KEYS, P.DEPLOYMENT_TOKENS_MANAGE, "dep", 201, body=_named("key")),
     Route("DELETE", KEYS + "/{keyId}", P.DEPLOYMENT_TOKENS_MANAGE, "dep", 204, setup=fresh_api_key),
+    # Migrating keys to tokens: one deployment's (managing them), or a dry run of all the
+    # caller may migrate (any principal of the organization; its plan may be empty).
+    Route(
+        "POST",
+        OP + "/api-keys/migrate",
+        P.DEPLOYMENT_TOKENS_MANAGE,
+        "dep",
+        setup=fresh_api_key,
+        body=lambda m, place, params: {"deploymentId": params["deploymentId"]},
+    ),
+    Route("POST", OP + "/api-keys/migrate", None, "org", body=_const({"dryRun": True})),
 ]
 MANAGE = {
     ORG: P.ORGANIZATION_TOKENS_MANAGE,
