@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from keyplane import __version__
 from keyplane.apikeys.deprecation import DeprecationHeadersMiddleware
+from keyplane.apikeys.routes import migration_router as apikeys_migration_router
 from keyplane.apikeys.routes import router as apikeys_router
 from keyplane.audit.middleware import AuditMiddleware
 from keyplane.audit.routes import router as audit_router
@@ -19,6 +20,7 @@ from keyplane.http.answers import AnswerCacheMiddleware
 from keyplane.http.health import router as health_router
 from keyplane.http.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from keyplane.http.routing import APIRouter
+from keyplane.identity.invite_routes import router as invites_router
 from keyplane.identity.oauth_routes import router as cli_login_router
 from keyplane.identity.sso_routes import router as sso_router
 from keyplane.oauth import errors as oauth_errors
@@ -46,9 +48,10 @@ ROUTERS: tuple[APIRouter, ...] = (
     self_router,
     tenancy_router,
     members_router,
+    invites_router,
     tokens_router,
 )
-ROUTERS += (apikeys_router, oauth_router)
+ROUTERS += (apikeys_router, apikeys_migration_router, oauth_router)
 ROUTERS += (audit_router, deploys_router, variables_router)
 ROUTERS += (login_router, static_router, console_router, sso_router, sso_web_router)
 ROUTERS += (cli_login_router, device_router, invite_router, console_members_router)

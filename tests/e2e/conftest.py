@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from keyplane.db.session import make_engine, make_sessionmaker
+from keyplane.db.unit import unit_of_work
 from keyplane.tenancy.bootstrap import init_organization
 from tests.conftest import BACKENDS, PG_URL, drop_postgres_database, fresh_postgres_database
 
@@ -60,9 +61,13 @@ class Server:
         python: tuple[str, ...] = (),
         cwd: Path | None = None,
         stdin: str | None = None,
+        terminal: int | None = None,
         **env: str,
     ) -> Result:
-        """Run ``python -m keyplane ARGS`` with a CI job's environment and nothing else."""
+        """Run ``python -m keyplane ARGS`` with a CI job's environment and nothing else.
+
+        ``stdin``: text piped to its standard input; ``terminal``: a file descriptor (a
+        pseudo-terminal) to be its standard input instead."""
         clean = {"PATH": os.environ["PATH"], "HOME": str(self.home), "KEYPLANE_URL": self.url}
         if token is not None:
             clean["ASTRO_API_TOKEN"] = token
@@ -70,6 +75,7 @@ class Server:
         done = subprocess.run(
             [sys.executable, *python, "-m", "keyplane", *args],
             env=clean,
+            stdin=terminal,
             capture_output=True,
             text=True,
             timeout=60,
@@ -119,7 +125,7 @@ def bootstrap(env: dict[str, str], organization: str) -> Tenant:
 
 def bootstrap_in_process(database_url: str, organization: str) -> Tenant:
     engine = make_engine(database_url)
-    with make_sessionmaker(engine)() as db:
+    with unit_of_work(make_sessionmaker(engine)) as db:
         boot = init_organization(db, organization, f"owner@{organization}.example")
     engine.dispose()
     return Tenant(boot.organization_id, boot.token)

@@ -8,9 +8,9 @@ from urllib.parse import urlencode
 from fastapi import Form, Request
 from fastapi.responses import Response
 
+from keyplane.db.paging import PageParams
 from keyplane.http.deps import DbSession
 from keyplane.http.routing import APIRouter
-from keyplane.http.schemas import PageParams
 from keyplane.identity import invitations
 from keyplane.identity.mail import mail_sender
 from keyplane.tenancy import members
@@ -46,12 +46,13 @@ def invite(
     csrf.verify(request, token)
     principal = principal_of(request, db)
     web = web_of(request)
+    back = f"/console/orgs/{org_id}/members"
     body = form_input(schemas.InviteCreate, {"email": email, "role": role})
-    invitations.invite(
+    invited = invitations.invite(
         db, principal, web.settings, web.signing_key, mail_sender(web.settings), org_id, body
     )
-    note = urlencode({"note": f"Invitation sent to {email}."})
-    return redirect(request, f"/console/orgs/{org_id}/members?{note}")
+    note = f"Invitation {'sent again' if invited.resent else 'sent'} to {email}."
+    return redirect(request, f"{back}?{urlencode({'note': note})}")
 
 
 @router.post("/{user_id}/remove")
