@@ -1,8 +1,9 @@
 """The Python SDK for the keyplane HTTP API (DESIGN §4); the CLI talks to the server only here.
 
-Transport only: methods send one request (or walk the pages of a list) and return the
-decoded JSON. Nothing is printed. Every error answer raises :class:`ApiError`; a server
-that cannot be reached raises :class:`ServerUnreachable`.
+Methods send one request (or walk the pages of a list) and return the decoded JSON.
+Nothing is printed. Every error answer raises :class:`ApiError`; a server that cannot
+be reached raises :class:`ServerUnreachable`. The HTTP itself is
+:mod:`keyplane.transport` (the standard library's).
 """
 
 from __future__ import annotations
@@ -10,23 +11,35 @@ from __future__ import annotations
 import base64
 import json as jsonlib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from functools import cache
-from typing import TYPE_CHECKING, Any, BinaryIO
-from urllib.parse import quote_plus, urlencode, urlsplit
+from typing import Any, BinaryIO
+from urllib.parse import quote_plus, urlencode
 
-from keyplane import __version__
 from keyplane.domain.roles import Role
+from keyplane.transport import (
+    CA_BUNDLE_VAR,
+    TIMEOUT,
+    Headers,
+    Response,
+    ServerUnreachable,
+    iter_body,
+    iter_lines,
+    post_form,
+    send,
+    unreachable_error,
+)
 
-if TYPE_CHECKING:
-    import urllib.request
+__all__ = [
+    "CA_BUNDLE_VAR",
+    "ApiError",
+    "KeyplaneClient",
+    "ServerUnreachable",
+    "client_credentials_grant",
+    "post_form",
+    "send",
+]
 
 Json = dict[str, Any]
 PAGE_LIMIT = 1000  # the API's maximum page size
-TIMEOUT = 30.0
-USER_AGENT = f"keyplane-cli/{__version__}"
-# The CA bundle setting: OpenSSL reads it for every https connection (no code needed).
-CA_BUNDLE_VAR = "SSL_CERT_FILE"
 
 
 class ApiError(Exception):
@@ -57,130 +70,11 @@ class ApiError(Exception):
         self.from_keyplane = from_keyplane
 
 
-class ServerUnreachable(Exception):
-    """No HTTP answer at all: wrong URL, server down, network or TLS failure.
-
-    ``tls`` is True when the connection was made but the TLS handshake failed
-    (a plain-http port, an untrusted or mismatched certificate).
-    """
-
-    def __init__(self, base_url: str, reason: str, *, tls: bool = False) -> None:
-        super().__init__(f"cannot reach keyplane at {base_url}: {reason}")
-        self.base_url = base_url
-        self.reason = reason
-        self.tls = tls
-
-
-class Headers(dict[str, str]):
-    """Response headers with lower-cased names (HTTP names are case-insensitive)."""
-
-    def __init__(self, pairs: Mapping[str, str] | None = None) -> None:
-        super().__init__({k.lower(): v for k, v in (pairs or {}).items()})
-
-    def get(self, name: str, default: Any = None) -> Any:
-        return super().get(name.lower(), default)
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and super().__contains__(name.lower())
-
-    def __getitem__(self, name: str) -> str:
-        return super().__getitem__(name.lower())
-
-
-@dataclass
-class Response:
-    """One HTTP answer, read whole (streamed bodies are read by their callers)."""
-
-    status_code: int
-    headers: Headers
-    content: bytes = b""
-    reason_phrase: str = ""
-    _stream: Any = field(default=None, repr=False)
-
-    @property
-    def text(self) -> str:
-        return self.content.decode("utf-8", "replace")
-
-    def json(self) -> Any:
-        return jsonlib.loads(self.content)
-
-
 # A credential is a bearer value, or a callable that returns a fresh one per request
 # (a short-lived access token obtained by exchange and cached by its provider). A
 # callable may also have a ``renew() -> bool`` method: on a 401 the client calls it
 # once and, if it answers True (a new value was obtained), sends the request again.
 Credential = str | Callable[[], str] | None
-
-
-@cache
-def _opener() -> urllib.request.OpenerDirector:
-    # Imported here: urllib.request (with http.client and ssl) is most of the SDK's
-    # import time, and a command that never sends a request should not pay for it.
-    import urllib.request
-
-    class NoRedirects(urllib.request.HTTPRedirectHandler):
-        """Never follow a redirect: it would carry the Authorization header elsewhere."""
-
-        def redirect_request(self, *_: Any, **__: Any) -> None:
-            return None
-
-    return urllib.request.build_opener(NoRedirects())
-
-
-def send(
-    method: str,
-    url: str,
-    *,
-    headers: Mapping[str, str] | None = None,
-    body: bytes | Iterator[bytes] | None = None,
-    timeout: float = TIMEOUT,
-    stream: bool = False,
-) -> Response:
-    """One HTTP request with the standard library (a CLI start must not pay for more).
-
-    Proxies come from the usual ``HTTPS_PROXY``/``NO_PROXY`` variables, CA certificates
-    from the system store or ``SSL_CERT_FILE``. Raises :class:`ServerUnreachable` when
-    no HTTP answer arrives; an error status is an answer, not an exception. With
-    ``stream`` the body is left unread: iterate :func:`iter_body` / :func:`iter_lines`.
-    """
-    import urllib.error
-    import urllib.request
-
-    opener = _opener()
-    request = urllib.request.Request(url, data=body, method=method)  # noqa: S310
-    request.add_header("User-Agent", USER_AGENT)
-    for name, value in (headers or {}).items():
-        request.add_header(name, value)
-    try:
-        answer = opener.open(request, timeout=timeout)
-    except urllib.error.HTTPError as error:
-        answer = error
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        raise _unreachable(url, error) from None
-    response = Response(
-        answer.status, Headers(dict(answer.headers.items())), reason_phrase=answer.reason
-    )
-    if stream:
-        response._stream = answer
-        return response
-    try:
-        with answer:
-            response.content = answer.read()
-    except OSError as error:
-        raise _unreachable(url, error) from None
-    return response
-
-
-def iter_body(response: Response, block: int = 256 * 1024) -> Iterator[bytes]:
-    with response._stream as answer:
-        while chunk := answer.read(block):
-            yield chunk
-
-
-def iter_lines(response: Response) -> Iterator[str]:
-    with response._stream as answer:
-        for line in answer:
-            yield line.decode("utf-8").rstrip("\r\n")
 
 
 class KeyplaneClient:
@@ -574,7 +468,7 @@ class KeyplaneClient:
                 into.write(block)
                 written += len(block)
         except OSError as error:
-            raise _unreachable(self.base_url, error) from None
+            raise unreachable_error(self.base_url, error) from None
         return written
 
     def _stream(
@@ -636,7 +530,7 @@ class KeyplaneClient:
                 if line:
                     yield line
         except OSError as error:
-            raise _unreachable(self.base_url, error) from None
+            raise unreachable_error(self.base_url, error) from None
 
 
 UPLOAD_CHUNK = 256 * 1024
@@ -669,24 +563,6 @@ def client_credentials_grant(
             message = f"HTTP {answer.status_code}: {answer.text.strip()[:200]}"
         raise ApiError(answer.status_code, message, answer.headers.get("X-Request-Id", ""))
     return body, answer.headers
-
-
-def post_form(
-    base_url: str,
-    path: str,
-    form: Mapping[str, str],
-    *,
-    headers: Mapping[str, str] | None = None,
-    timeout: float = TIMEOUT,
-) -> Response:
-    """POST an ``application/x-www-form-urlencoded`` body (the OAuth endpoints' format)."""
-    return send(
-        "POST",
-        f"{base_url.rstrip('/')}{path}",
-        headers={"Content-Type": "application/x-www-form-urlencoded", **(headers or {})},
-        body=urlencode(form).encode(),
-        timeout=timeout,
-    )
 
 
 def _org(org_id: str) -> str:
@@ -727,25 +603,3 @@ def _api_error(answer: Response) -> ApiError:
         body.get("fieldErrors") or None,
         body,
     )
-
-
-def _unreachable(url: str, error: BaseException) -> ServerUnreachable:
-    """Say what failed: TLS (with the host), a timeout, or no connection at all."""
-    import ssl
-    import urllib.error
-
-    parts = urlsplit(url)
-    base = f"{parts.scheme}://{parts.netloc}"
-    reason = getattr(error, "reason", error) if isinstance(error, urllib.error.URLError) else error
-    if isinstance(reason, ssl.SSLError):
-        detail = getattr(reason, "verify_message", None) or getattr(reason, "reason", None)
-        return ServerUnreachable(
-            base,
-            f"the TLS handshake with {parts.hostname} failed ({detail or reason})",
-            tls=True,
-        )
-    if isinstance(reason, TimeoutError):
-        return ServerUnreachable(base, "the request timed out")
-    if isinstance(reason, ValueError):
-        return ServerUnreachable(base, f"not a usable URL ({reason})")
-    return ServerUnreachable(base, "connection refused or host not found")

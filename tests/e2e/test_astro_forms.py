@@ -16,12 +16,12 @@ import pytest
 import yaml
 
 from keyplane.client import KeyplaneClient
-from keyplane.domain.roles import DEPLOYMENT_ADMIN, ORGANIZATION_ROLES, WORKSPACE_ROLES
+from keyplane.domain.roles import DEPLOYMENT_ADMIN, Role
 from tests.e2e.conftest import Result, Server
 
 pytestmark = pytest.mark.e2e
-MEMBER, OPERATOR, OWNER = WORKSPACE_ROLES[1], WORKSPACE_ROLES[3], WORKSPACE_ROLES[4]
-ORG_MEMBER, ORG_BILLING = ORGANIZATION_ROLES[0], ORGANIZATION_ROLES[1]
+MEMBER, OPERATOR, OWNER = Role.WORKSPACE_MEMBER, Role.WORKSPACE_OPERATOR, Role.WORKSPACE_OWNER
+ORG_MEMBER, ORG_BILLING = Role.ORGANIZATION_MEMBER, Role.ORGANIZATION_BILLING_ADMIN
 
 
 @dataclass

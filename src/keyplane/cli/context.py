@@ -16,12 +16,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from keyplane.cli import errors, output
-from keyplane.domain.roles import PERMISSIONS, WORKSPACE_ROLES, Level, Permission
+from keyplane.domain.roles import (
+    PERMISSIONS,
+    Level,
+    Permission,
+    Role,
+    implied_in_every_workspace,
+)
 
 if TYPE_CHECKING:  # the SDK (and its HTTP stack) is imported when a command connects
     from keyplane.cli import credentials
     from keyplane.client import ApiError, KeyplaneClient
-    from keyplane.domain.access import Grants
 
 Json = dict[str, Any]
 VALUES = {p.value for p in Permission}
@@ -103,39 +108,25 @@ class Session:
         noun = f"the {kind} token" if self.kind in SCOPE_OF_KIND else f"the {self.kind.lower()}"
         return f"{noun} {self.me['name']!r}"
 
-    def grants(self) -> Grants:
-        """The credential's roles as the domain's role bindings (DESIGN §2 reads them)."""
-        from keyplane.domain.access import Binding, Grants
-
-        return Grants.of(
-            Binding(Level(r["entityType"]), r["entityId"], r["role"], self.org_id)
-            for r in self.me["roles"]
-            if r["entityType"] in Level.__members__
-        )
-
     def lacks_workspace_roles(self) -> bool:
-        """An Organization token that can see no workspace, as DESIGN §2 has it.
-
-        It holds no workspace or deployment role, and its organization role implies
-        none in a workspace it holds nothing on (the domain decides which would).
-        """
+        """An Organization token that can see no workspace, as DESIGN §2 has it: no
+        workspace or deployment role, and no organization role that implies one in
+        every workspace (the domain's rule says which does)."""
         if self.kind != "ORGANIZATION_TOKEN":
             return False
-        grants = self.grants()
-        if any(b.level is not Level.ORGANIZATION for b in grants.bindings):
+        levels = {r["entityType"] for r in self.me["roles"]}
+        if levels - {Level.ORGANIZATION.value}:
             return False
-        return grants.workspace_role(self.org_id, _ANY_OTHER_WORKSPACE) is None
+        return not any(
+            implied_in_every_workspace(Level.ORGANIZATION, r["role"]) for r in self.me["roles"]
+        )
 
     def workspace_role_hint(self) -> str:
         return (
             "this Organization token has no role in any workspace: add one with "
             f"`keyplane workspace token add {self.me['id']} --workspace-id <WORKSPACE_ID> "
-            f"--role {WORKSPACE_ROLES[1]}` (run it with an owner's credential)"
+            f"--role {Role.WORKSPACE_MEMBER}` (run it with an owner's credential)"
         )
-
-
-# A workspace id no binding names: what a role implies in "every workspace".
-_ANY_OTHER_WORKSPACE = "\x00"
 
 
 @contextmanager

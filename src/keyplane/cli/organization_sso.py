@@ -10,7 +10,7 @@ from keyplane.cli import output
 from keyplane.cli.apps import group
 from keyplane.cli.context import OrgOpt, connect
 from keyplane.cli.output import Column, Format, OutputOpt, field, when
-from keyplane.domain.roles import ORGANIZATION_ROLES
+from keyplane.domain.roles import Role
 
 app = group(help="Single sign-on (OpenID Connect) connections.")
 
@@ -51,7 +51,7 @@ def create(
     ] = "",
     default_role: Annotated[
         str, typer.Option(help="Role of users created at first sign-in.")
-    ] = ORGANIZATION_ROLES[0],
+    ] = Role.ORGANIZATION_MEMBER,
     enforce_sso: Annotated[
         bool, typer.Option("--enforce-sso/--allow-passwords", help="Disable passwords.")
     ] = False,

@@ -20,10 +20,10 @@ from keyplane.cli.tokens import (
     SelectNameOpt,
     TokenIdArg,
 )
-from keyplane.domain.roles import ORGANIZATION_ROLES, Level
+from keyplane.domain.roles import ORGANIZATION_ROLES, Level, Role
 
 SCOPE = Level.ORGANIZATION.value
-DEFAULT_ROLE = ORGANIZATION_ROLES[0]  # ORGANIZATION_MEMBER, the least
+DEFAULT_ROLE = Role.ORGANIZATION_MEMBER  # the least
 app = group(help="Organization API tokens.")
 RoleOpt = Annotated[str, typer.Option("--role", "-r", help=", ".join(ORGANIZATION_ROLES) + ".")]
 

@@ -11,7 +11,7 @@ from keyplane.cli.apps import group
 from keyplane.cli.context import OrgOpt, Session, connect
 from keyplane.cli.errors import NotFound
 from keyplane.cli.output import Column, Format, OutputOpt, field, when
-from keyplane.domain.roles import ORGANIZATION_ROLES
+from keyplane.domain.roles import ORGANIZATION_ROLES, Role
 
 Json = dict[str, Any]
 app = group(help="Members of the organization and their organization role.")
@@ -31,7 +31,7 @@ RoleHelp = ", ".join(ORGANIZATION_ROLES) + "."
 @app.command()
 def invite(
     email: EmailArg,
-    role: Annotated[str, typer.Option("--role", "-r", help=RoleHelp)] = ORGANIZATION_ROLES[0],
+    role: Annotated[str, typer.Option("--role", "-r", help=RoleHelp)] = Role.ORGANIZATION_MEMBER,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:

@@ -20,10 +20,10 @@ from keyplane.cli.tokens import (
     SelectNameOpt,
     TokenIdArg,
 )
-from keyplane.domain.roles import WORKSPACE_ROLES, Level
+from keyplane.domain.roles import WORKSPACE_ROLES, Level, Role
 
 SCOPE = Level.WORKSPACE.value
-DEFAULT_ROLE = WORKSPACE_ROLES[1]  # WORKSPACE_MEMBER
+DEFAULT_ROLE = Role.WORKSPACE_MEMBER
 app = group(help="Workspace API tokens.")
 RoleOpt = Annotated[
     str,

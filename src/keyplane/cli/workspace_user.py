@@ -11,7 +11,7 @@ from keyplane.cli.apps import group
 from keyplane.cli.context import OrgOpt, WorkspaceOpt, connect
 from keyplane.cli.errors import UsageError
 from keyplane.cli.output import Column, Format, OutputOpt, field
-from keyplane.domain.roles import WORKSPACE_ROLES
+from keyplane.domain.roles import WORKSPACE_ROLES, Role
 
 app = group(help="Users' roles in a workspace.")
 COLUMNS: list[Column] = [
@@ -33,7 +33,7 @@ def add(
         str | None, typer.Argument(help="The user's email.", show_default=False, metavar="EMAIL")
     ] = None,
     email_opt: Annotated[str | None, typer.Option("--email", help="The user's email.")] = None,
-    role: RoleOpt = WORKSPACE_ROLES[1],  # WORKSPACE_MEMBER
+    role: RoleOpt = Role.WORKSPACE_MEMBER,
     workspace_id: WorkspaceOpt = None,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
