@@ -80,3 +80,16 @@ def test_the_domain_package_imports_no_server_module() -> None:
     )
     imported = {line.rpartition("|")[2].strip() for line in done.stderr.splitlines()}
     assert imported.isdisjoint(SERVER_MODULES | {"pydantic"})
+
+
+def test_completion_completes_command_names() -> None:
+    env = {
+        "PATH": os.environ["PATH"],
+        "_KEYPLANE_COMPLETE": "complete_bash",
+        "COMP_WORDS": "keyplane deployment token cr",
+        "COMP_CWORD": "3",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "keyplane"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.split() == ["create"]
