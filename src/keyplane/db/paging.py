@@ -17,6 +17,9 @@ from sqlalchemy.orm import Session
 from keyplane.domain.errors import InvalidInput
 
 MAX_LIMIT = 1000
+# Databases keep OFFSET in a signed 64-bit integer (SQLite, PostgreSQL's bigint); a
+# larger one is an error there, not an empty page. No list comes near this many rows.
+MAX_OFFSET = 2**31 - 1
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from starlette.types import Scope
 
 from keyplane.auth.principal import Principal
 from keyplane.db import unit
-from keyplane.db.paging import MAX_LIMIT, PageParams
+from keyplane.db.paging import MAX_LIMIT, MAX_OFFSET, PageParams
 from keyplane.domain.credentials import hash_secret
 from keyplane.domain.errors import NotAuthenticated
 from keyplane.http.headers import bearer, header
@@ -99,7 +99,7 @@ async def current_principal(request: Request) -> Principal:
 
 
 async def page_params(
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
     sorts: Annotated[list[str] | None, Query()] = None,
 ) -> PageParams:
