@@ -19,6 +19,7 @@ from keyplane.http import errors, openapi
 from keyplane.http.answers import AnswerCacheMiddleware
 from keyplane.http.health import router as health_router
 from keyplane.http.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from keyplane.http.nul import NulRefusalMiddleware
 from keyplane.http.routing import APIRouter
 from keyplane.identity.invite_routes import router as invites_router
 from keyplane.identity.oauth_routes import router as cli_login_router
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.add_middleware(AnswerCacheMiddleware, runtime=runtime, routes=routes)
     app.add_middleware(TokenEndpointFastPath, runtime=runtime)
     app.add_middleware(DeprecationHeadersMiddleware, settings=settings)
+    app.add_middleware(NulRefusalMiddleware)
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=settings.max_body_bytes, exempt_pattern=UPLOAD_PATHS
     )

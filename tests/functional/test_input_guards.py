@@ -44,3 +44,33 @@ def test_the_largest_offset_answers_an_empty_page(world):
         )
         assert answer.status_code == 200, (url, answer.text)
         assert answer.json()["offset"] == 2**31 - 1
+
+
+def test_nul_anywhere_in_a_request_gets_400_and_changes_nothing(world):
+    org = f"/v1/organizations/{world.org.id}"
+    headers = bearer(world.org.owner_token)
+    before = snapshot(world)
+    token = {"name": "a\u0000b", "scope": "ORGANIZATION", "role": "ORGANIZATION_MEMBER"}
+    for method, url, kwargs in (
+        ("POST", f"{org}/workspaces", {"json": {"name": "a\u0000b"}}),
+        ("POST", f"{org}/tokens", {"json": token}),
+        ("POST", f"{org}/tokens", {"json": {**token, "name": "t", "description": "x\u0000"}}),
+        ("GET", "/v1/organizations/%00", {}),
+        ("GET", f"{org}/workspaces/ab%00cd", {}),
+        ("GET", f"{org}/audit-logs?action=%00", {}),
+        ("GET", f"{org}/tokens?workspaceId=%00", {}),
+        ("POST", "/oauth/token", {"data": {"grant_type": "client_credentials", "client_id": "\0"}}),
+    ):
+        answer = world.client.request(method, url, headers=headers, **kwargs)
+        assert "NUL" in assert_error(answer, 400)["message"], (method, url)
+    assert snapshot(world) == before
+
+
+def test_the_text_of_an_escape_is_not_a_nul(world):
+    answer = world.client.post(
+        f"/v1/organizations/{world.org.id}/workspaces",
+        json={"name": "ws9", "description": "a literal \\u0000 in text"},
+        headers=bearer(world.org.owner_token),
+    )
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["description"] == "a literal \\u0000 in text"

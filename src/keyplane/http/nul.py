@@ -1,0 +1,105 @@
+"""Refuses the NUL character in any string a request carries, before a route sees it.
+
+PostgreSQL cannot store NUL in text (the driver raises, the request would answer 500),
+and no name, id or filter needs one. One check here, on the path, the query string and
+JSON or form bodies, covers every route and field alike, including ids looked up in
+the database and filters compared there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from keyplane.http.errors import error_response
+from keyplane.http.headers import header
+
+_CHECKED_BODIES = (b"application/json", b"application/x-www-form-urlencoded")
+
+
+class NulRefusalMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        where = _in_url(scope)
+        if where:
+            await _refuse(scope, receive, send, where)
+            return
+        content_type = (header(scope, b"content-type") or b"").lower()
+        if not content_type.startswith(_CHECKED_BODIES):
+            await self.app(scope, receive, send)
+            return
+        form = content_type.startswith(b"application/x-www-form-urlencoded")
+        chunks: list[bytes] = []
+        refused = False
+        started = False
+
+        async def checked() -> Message:
+            nonlocal refused
+            message = await receive()
+            if message["type"] == "http.request":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False) and _has_nul(b"".join(chunks), form):
+                    refused = True
+                    raise _Refused
+            return message
+
+        async def guarded(message: Message) -> None:
+            nonlocal started
+            if refused and not started:
+                return  # a body parser's own answer to _Refused: replaced by the 400
+            started = True
+            await send(message)
+
+        with contextlib.suppress(_Refused):
+            await self.app(scope, checked, guarded)
+        if refused and not started:
+            await _refuse(scope, receive, send, "the request body")
+
+
+def _in_url(scope: Scope) -> str:
+    if "\x00" in scope["path"]:
+        return "the path"
+    query: bytes = scope.get("query_string", b"")
+    if b"%00" in query or b"\x00" in query:
+        return "the query string"
+    return ""
+
+
+def _has_nul(body: bytes, form: bool) -> bool:
+    if b"\x00" in body:
+        return True
+    if form:
+        return b"%00" in body
+    if b"\\u0000" not in body:
+        return False
+    try:  # the escape may be text (a backslash then "u0000"): look at the parsed strings
+        return _any_nul(json.loads(body))
+    except ValueError:
+        return False  # malformed JSON: the route's parser answers it
+
+
+def _any_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_any_nul(key) or _any_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_any_nul(item) for item in value)
+    return False
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, where: str) -> None:
+    message = f"invalid request: {where} holds a NUL character (\\u0000), which is never accepted"
+    await error_response(scope, 400, message)(scope, receive, send)
+
+
+class _Refused(Exception):
+    pass
