@@ -29,6 +29,17 @@ _REQUIRED = ["iss", "aud", "sub", "client_id", "iat", "exp", "jti"]
 EXPIRED = "access token expired: get a new one at /oauth/token (the CLI does this by itself)"
 
 
+def _well_typed(claims: dict[str, Any]) -> bool:
+    """RFC 7519 §4.1: times are NumericDate and ids are strings. PyJWT accepts a
+    numeric string for ``exp`` and ``iat`` (it calls ``int()``), which would then fail
+    further on, so the types are checked here."""
+    times = (claims[name] for name in ("exp", "iat"))
+    ids = (claims[name] for name in ("sub", "jti", "client_id"))
+    return all(isinstance(t, int | float) and not isinstance(t, bool) for t in times) and all(
+        isinstance(i, str) for i in ids
+    )
+
+
 @dataclass(frozen=True)
 class VerifiedToken:
     claims: dict[str, Any]
@@ -105,6 +116,8 @@ class AccessTokenVerifier:
             raise NotAuthenticated(f"access token was not issued by {self._issuer}") from None
         except jwt.PyJWTError:
             raise NotAuthenticated(INVALID) from None
+        if not _well_typed(claims):
+            raise NotAuthenticated(INVALID)
         return claims
 
     async def _public_key(self, kid: str) -> Any:
