@@ -70,6 +70,19 @@ class ApiError(Exception):
         self.from_keyplane = from_keyplane
 
 
+class ExportIncomplete(Exception):
+    """An audit export ended without its closing line: ``received`` events came, not all."""
+
+    def __init__(self, received: int, reason: str) -> None:
+        super().__init__(f"{reason} after {received} event(s)")
+        self.received = received
+        self.reason = reason
+
+
+# The last line of a complete export: ``{"exportComplete": true, "count": N}``.
+EXPORT_COMPLETE = '{"exportComplete"'
+
+
 # A credential is a bearer value, or a callable that returns a fresh one per request
 # (a short-lived access token obtained by exchange and cached by its provider). A
 # callable may also have a ``renew() -> bool`` method: on a 401 the client calls it
@@ -524,13 +537,22 @@ class KeyplaneClient:
     def export_audit_logs(self, org_id: str, **filters: Any) -> Iterator[str]:
         """Every matching event as JSON lines, oldest first, streamed as it arrives."""
         path = f"{_org(org_id)}/audit-logs"
+        from http.client import HTTPException  # loaded already by the request just sent
+
         answer = self._stream("GET", path, filters, Accept="application/x-ndjson")
+        count = 0
         try:
             for line in iter_lines(answer):
+                if line.startswith(EXPORT_COMPLETE):
+                    if jsonlib.loads(line).get("count") != count:
+                        raise ExportIncomplete(count, "the server counted another number")
+                    return
                 if line:
+                    count += 1
                     yield line
-        except OSError as error:
-            raise unreachable_error(self.base_url, error) from None
+        except (OSError, HTTPException) as error:
+            raise ExportIncomplete(count, f"the stream broke ({type(error).__name__})") from None
+        raise ExportIncomplete(count, "the stream ended before its last line")
 
 
 UPLOAD_CHUNK = 256 * 1024

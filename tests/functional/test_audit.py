@@ -194,7 +194,8 @@ def test_filters_paging_and_jsonl_export(world):
         )
         assert answer.status_code == 200
         assert answer.headers["content-type"].startswith("application/x-ndjson")
-        lines = [json.loads(line) for line in answer.text.splitlines()]
+        *lines, end = [json.loads(line) for line in answer.text.splitlines()]
+        assert end == {"exportComplete": True, "count": 3}  # how a reader knows it is whole
         assert [line["action"] for line in lines] == ["token.create"] * 3
         assert [line["seq"] for line in lines] == sorted(line["seq"] for line in lines)
     refused = world.client.get(

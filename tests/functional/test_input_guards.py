@@ -74,3 +74,30 @@ def test_the_text_of_an_escape_is_not_a_nul(world):
     )
     assert answer.status_code == 201, answer.text
     assert answer.json()["description"] == "a literal \\u0000 in text"
+
+
+@pytest.mark.parametrize("since", ["2000-01-01", "2000-01-01T00:00", "2000-01-01 00:00:00"])
+def test_audit_filters_take_dates_and_naive_times_as_utc(world, since):
+    url = f"/v1/organizations/{world.org.id}/audit-logs"
+    headers = bearer(world.org.owner_token)
+    world.token("ORGANIZATION", None, "ORGANIZATION_MEMBER")
+    page = world.client.get(url, params={"since": since, "action": "token.*"}, headers=headers)
+    assert page.status_code == 200, page.text
+    assert page.json()["totalCount"] == 1
+    later = world.client.get(url, params={"since": "2999-01-01"}, headers=headers)
+    assert later.status_code == 200 and later.json()["totalCount"] == 0
+    export = world.client.get(
+        url, params={"since": since, "until": "2999-12-31", "format": "jsonl"}, headers=headers
+    )
+    assert export.status_code == 200
+    assert export.text.splitlines()[-1].startswith('{"exportComplete": true')
+
+
+def test_an_audit_time_in_no_known_format_gets_400(world):
+    answer = world.client.get(
+        f"/v1/organizations/{world.org.id}/audit-logs",
+        params={"since": "last tuesday"},
+        headers=bearer(world.org.owner_token),
+    )
+    error = assert_error(answer, 400)
+    assert "since" in error["fieldErrors"]

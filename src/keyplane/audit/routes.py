@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request
 from fastapi.responses import StreamingResponse
+from pydantic import AfterValidator
 
 from keyplane.audit import service
 from keyplane.audit.schemas import AuditEventList, AuditEventOut
@@ -17,9 +18,18 @@ router = APIRouter(prefix="/v1/organizations/{orgId}", tags=["audit"])
 NDJSON = "application/x-ndjson"
 
 
+def _as_utc(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
+
+
+# A date (`2026-11-01`) or a time without an offset (`2026-11-01T08:00`) is taken as UTC.
+Moment = Annotated[datetime | None, AfterValidator(_as_utc)]
+ZONE = " A date or a time without an offset is UTC."
+
+
 def audit_filter(
-    since: Annotated[datetime | None, Query(description="From this time (inclusive).")] = None,
-    until: Annotated[datetime | None, Query(description="Before this time.")] = None,
+    since: Annotated[Moment, Query(description="From this time (inclusive)." + ZONE)] = None,
+    until: Annotated[Moment, Query(description="Before this time." + ZONE)] = None,
     actorId: Annotated[str | None, Query(max_length=64)] = None,
     action: Annotated[
         str | None, Query(max_length=64, description="Exact, or a prefix: `token.*`.")
@@ -48,7 +58,8 @@ def list_audit_logs(
 ) -> object:
     """Events of the organization, newest first. With ``format=jsonl`` or ``Accept:
     application/x-ndjson``: every matching event, oldest first, streamed as JSON lines
-    (paging ignored)."""
+    (paging ignored), then one last line ``{"exportComplete": true, "count": N}``: an
+    export without it was cut short and is incomplete."""
     if format == "jsonl" or NDJSON in request.headers.get("accept", ""):
         service.require_audit_read(db, principal, orgId)
         lines = service.export_lines(get_runtime(request).sessions, orgId, filters)

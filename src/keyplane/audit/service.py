@@ -29,6 +29,7 @@ SORT_COLUMNS: dict[str, ColumnElement[Any]] = {
     "action": AuditEvent.action,  # type: ignore[dict-item]
 }
 _BATCH = 500
+EXPORT_COMPLETE = "exportComplete"  # the key of an export's last line
 
 
 @dataclass(frozen=True)
@@ -57,11 +58,14 @@ def list_events(
 def export_lines(
     sessions: sessionmaker[Session], org_id: str, filters: AuditFilter
 ) -> Iterator[str]:
-    """Every matching event as JSON lines, oldest first, read in batches (never all at once).
+    """Every matching event as JSON lines, oldest first, read in batches (never all at once),
+    then the :data:`EXPORT_COMPLETE` line with their count.
 
+    The answer's status is sent before the first batch is read, so a failure on the way
+    can only cut the stream: the missing last line is how a reader knows it was cut.
     The caller checks :func:`require_audit_read` first.
     """
-    after = 0
+    after = count = 0
     while True:
         with read_only(sessions) as db:
             rows = db.scalars(
@@ -71,9 +75,11 @@ def export_lines(
                 .limit(_BATCH)
             ).all()
         if not rows:
+            yield json.dumps({EXPORT_COMPLETE: True, "count": count}) + "\n"
             return
         for row in rows:
             yield AuditEventOut.of(row).model_dump_json(by_alias=True) + "\n"
+        count += len(rows)
         after = rows[-1].seq
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,7 +12,9 @@ import typer
 from keyplane.cli import output
 from keyplane.cli.apps import group
 from keyplane.cli.context import OrgOpt, connect
+from keyplane.cli.errors import CliError
 from keyplane.cli.output import Column, Format, OutputOpt, field, when
+from keyplane.client import ExportIncomplete
 
 app = group(help="The audit trail: who did what, with which credential.", no_args_is_help=True)
 
@@ -74,14 +77,35 @@ def export(
     filters = _filters(
         since=since, until=until, actor_id=actor_id, action=action, target_id=target_id
     )
-    count = 0
     with connect(organization_id) as session:
-        sink = to.open("w") if to else sys.stdout
+        lines = session.client.export_audit_logs(session.org_id, **filters)
         try:
-            for line in session.client.export_audit_logs(session.org_id, **filters):
+            count = _write(lines, to)
+        except ExportIncomplete as error:
+            where = f"nothing was written to {to}" if to else "the lines above are incomplete"
+            raise CliError(
+                f"the export was cut short: {error}; {where}",
+                hint="run it again; if it fails again, the server's log names the cause",
+            ) from None
+    output.note(f"exported {count} event(s){f' to {to}' if to else ''}")
+
+
+def _write(lines: Iterator[str], to: Path | None) -> int:
+    """Write every line; a file appears under its name only once the export is complete."""
+    if to is None:
+        count = 0
+        for line in lines:
+            sys.stdout.write(line + "\n")
+            count += 1
+        return count
+    partial = to.with_name(to.name + ".partial")
+    try:
+        with partial.open("w") as sink:
+            count = 0
+            for line in lines:
                 sink.write(line + "\n")
                 count += 1
-        finally:
-            if to:
-                sink.close()
-    output.note(f"exported {count} event(s){f' to {to}' if to else ''}")
+        partial.replace(to)
+    finally:
+        partial.unlink(missing_ok=True)
+    return count
