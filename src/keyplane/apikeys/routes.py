@@ -7,7 +7,7 @@ from fastapi import Request, Response
 from keyplane.apikeys import migration, schemas, service
 from keyplane.apikeys.models import DeploymentApiKey
 from keyplane.domain.credentials import PlaintextSecret
-from keyplane.http.deps import CurrentPrincipal, DbSession, Paging
+from keyplane.http.deps import SHOWS_SECRET, CurrentPrincipal, DbSession, Paging
 from keyplane.http.routing import APIRouter
 from keyplane.http.schemas import Actor
 
@@ -43,7 +43,7 @@ def list_keys(
     )
 
 
-@router.post("", response_model=schemas.ApiKeyOut, status_code=201)
+@router.post("", response_model=schemas.ApiKeyOut, status_code=201, dependencies=[SHOWS_SECRET])
 def create_key(
     orgId: str,
     deploymentId: str,
@@ -63,7 +63,7 @@ def delete_key(
     return Response(status_code=204)
 
 
-@migration_router.post("/migrate", response_model=schemas.MigrationOut)
+@migration_router.post("/migrate", response_model=schemas.MigrationOut, dependencies=[SHOWS_SECRET])
 def migrate_keys(
     orgId: str,
     body: schemas.MigrationRequest,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query, Request, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
@@ -108,6 +108,15 @@ async def page_params(
     return PageParams(offset=offset, limit=limit, sorts=tuple(sorts or ()))
 
 
+async def no_store(response: Response) -> None:
+    """For answers that hold a plaintext secret: no browser, proxy or cache keeps a copy
+    (the rule of RFC 6749 §5.1 for token answers, applied to every such answer)."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+
+
+# ``dependencies=[SHOWS_SECRET]`` on a route whose answer holds a token, key or secret.
+SHOWS_SECRET = Depends(no_store)
 DbSession = Annotated[Session, Depends(get_db, scope="function")]
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 Paging = Annotated[PageParams, Depends(page_params)]

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from keyplane.db.models import ApiToken, RoleBinding
 from keyplane.domain.credentials import PlaintextSecret
 from keyplane.domain.roles import Level
-from keyplane.http.deps import CurrentPrincipal, DbSession, Paging
+from keyplane.http.deps import SHOWS_SECRET, CurrentPrincipal, DbSession, Paging
 from keyplane.http.routing import APIRouter
 from keyplane.http.schemas import Actor
 from keyplane.tenancy.schemas import RoleOut
@@ -69,7 +69,9 @@ def list_tokens(
     )
 
 
-@router.post("/tokens", response_model=schemas.TokenOut, status_code=201)
+@router.post(
+    "/tokens", response_model=schemas.TokenOut, status_code=201, dependencies=[SHOWS_SECRET]
+)
 def create_token(
     orgId: str, body: schemas.TokenCreate, db: DbSession, principal: CurrentPrincipal
 ) -> schemas.TokenOut:
@@ -106,7 +108,7 @@ def replace_token_roles(
     return _one(db, service.replace_roles(db, principal, orgId, tokenId, body))
 
 
-@router.post(TOKEN + "/rotate", response_model=schemas.TokenOut)
+@router.post(TOKEN + "/rotate", response_model=schemas.TokenOut, dependencies=[SHOWS_SECRET])
 def rotate_token(
     orgId: str, tokenId: str, db: DbSession, principal: CurrentPrincipal
 ) -> schemas.TokenOut:
