@@ -4,8 +4,8 @@ Both servers run on this machine in the same run, one process each, and face the
 load generator: a bounded-time loop of keep-alive HTTP/1.1 connections over loopback,
 each sending ``POST /token`` with HTTP Basic client authentication and reading the
 answer. Both sign an ES256 RFC 9068 access token per grant. The peer is set up from
-``/work/shared/peers/oidc-provider`` (or ``$KEYPLANE_PEER_DIR``) with ``npm install``
-into a cache dir on first use.
+``$KEYPLANE_PEER_DIR``, or else ``shared/peers/oidc-provider`` beside the repository
+(``../shared`` from its root), with ``npm install`` into a cache dir on first use.
 
     python -m bench.token_endpoint [--seconds 15] [--connections 32] [--rounds 3]
 """
@@ -30,7 +30,10 @@ from typing import Any
 
 import httpx
 
-PEER_SOURCE = Path(os.environ.get("KEYPLANE_PEER_DIR", "/work/shared/peers/oidc-provider"))
+REPOSITORY = Path(__file__).resolve().parent.parent
+PEER_SOURCE = Path(
+    os.environ.get("KEYPLANE_PEER_DIR", REPOSITORY.parent / "shared" / "peers" / "oidc-provider")
+)
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "keyplane-bench"
 PEER_CLIENT = "bench-client"
 PEER_SECRET = "bench-secret-0123456789abcdefghijklmnopqrstuvwxyz"
