@@ -1,8 +1,9 @@
 """Shared fixtures: a real database per backend, the real app, and a populated world.
 
 Every test that uses ``db_url`` runs once on SQLite and once on PostgreSQL when
-``KEYPLANE_TEST_DATABASE_URL`` is set (CI sets it); otherwise the PostgreSQL runs
-are skipped with a reason that says so.
+``KEYPLANE_TEST_DATABASE_URL`` is set (CI sets it) or PostgreSQL answers on its local
+default address; otherwise the PostgreSQL runs are skipped, and the session's header
+and summary say so in one line. Redis (``KEYPLANE_TEST_REDIS_URL``) likewise.
 """
 
 from __future__ import annotations
@@ -24,6 +25,49 @@ from keyplane.db.session import make_engine
 from keyplane.runtime import Runtime
 from tests.factories import World
 
+# The servers' default local addresses: used when a variable is unset and they answer,
+# so `make test` on a machine running PostgreSQL and Redis runs their variants too. An
+# empty variable (KEYPLANE_TEST_DATABASE_URL=) turns a backend off.
+LOCAL = {
+    "KEYPLANE_TEST_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+    "KEYPLANE_TEST_REDIS_URL": "redis://127.0.0.1:6379/0",
+}
+
+
+def _answers(variable: str, url: str) -> bool:
+    try:
+        if variable == "KEYPLANE_TEST_REDIS_URL":
+            import redis
+
+            return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+        probe = create_engine(url, connect_args={"connect_timeout": 2})
+        try:
+            with probe.connect():
+                return True
+        finally:
+            probe.dispose()
+    except Exception:
+        return False
+
+
+def _backends() -> list[str]:
+    """Set the variables from the local defaults where they answer; one line per backend."""
+    said = []
+    for variable, url in LOCAL.items():
+        name = "PostgreSQL" if "DATABASE" in variable else "Redis"
+        given = os.environ.get(variable)
+        if given:
+            said.append(f"{name} at {variable}")
+        elif given is None and _answers(variable, url):
+            os.environ[variable] = url
+            said.append(f"{name} at {url} (the local default; {variable} is unset)")
+        else:
+            why = "is empty" if given == "" else f"is unset and nothing answers at {url}"
+            said.append(f"{name} variants SKIPPED: {variable} {why}")
+    return said
+
+
+BACKEND_REPORT = "keyplane test backends: " + "; ".join(_backends())
 PG_URL = os.environ.get("KEYPLANE_TEST_DATABASE_URL")
 BACKENDS = [
     "sqlite",
@@ -34,6 +78,15 @@ BACKENDS = [
         ),
     ),
 ]
+
+
+def pytest_report_header() -> str:
+    return BACKEND_REPORT
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    # Again at the end (and under -q, which hides the header): where a reader looks.
+    terminalreporter.write_line(BACKEND_REPORT, yellow="SKIPPED" in BACKEND_REPORT)
 
 
 def fresh_postgres_database(base_url: str) -> tuple[str, str]:
