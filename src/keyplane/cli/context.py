@@ -2,7 +2,7 @@
 
 :func:`connect` resolves the credential (DESIGN §5), asks ``/v1/self`` who it belongs
 to, warns when it expires soon, and turns every API error raised inside the ``with``
-block into a :class:`CliError` that says what to do.
+block into a :class:`CliError` that says what to do (:mod:`keyplane.cli.explain`).
 """
 
 from __future__ import annotations
@@ -16,27 +16,24 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from keyplane.cli import errors, output
+from keyplane.cli.explain import explain, unreachable
 from keyplane.domain.roles import (
-    PERMISSIONS,
     Level,
-    Permission,
     Role,
     implied_in_every_workspace,
 )
 
 if TYPE_CHECKING:  # the SDK (and its HTTP stack) is imported when a command connects
     from keyplane.cli import credentials
-    from keyplane.client import ApiError, KeyplaneClient
+    from keyplane.client import KeyplaneClient
 
 Json = dict[str, Any]
-VALUES = {p.value for p in Permission}
 EXPIRY_WARNING = timedelta(days=7)
 SCOPE_OF_KIND = {
     "ORGANIZATION_TOKEN": "organization",
     "WORKSPACE_TOKEN": "workspace",
     "DEPLOYMENT_TOKEN": "deployment",
 }
-MISSING_PERMISSION = "missing permission "  # the 403 message of servers before the field
 
 OrgOpt = Annotated[
     str | None,
@@ -164,21 +161,6 @@ def connect(
         raise unreachable(error) from None
 
 
-def unreachable(error: Any) -> errors.CliError:
-    """The CLI error for a server that gave no HTTP answer (a ServerUnreachable)."""
-    if error.tls:
-        from keyplane.client import CA_BUNDLE_VAR
-
-        return errors.CliError(
-            str(error),
-            hint=f"if the server uses a private CA, point {CA_BUNDLE_VAR} at its CA bundle "
-            "(a PEM file); if it serves plain http, write KEYPLANE_URL with http://",
-        )
-    return errors.CliError(
-        str(error), hint=f"check KEYPLANE_URL ({error.base_url}) and that the server is running"
-    )
-
-
 def warn_if_deprecated(headers: Mapping[str, str]) -> None:
     """One line when the server says the credential is deprecated (a deployment API key)."""
     if "deprecation" not in headers:
@@ -208,77 +190,3 @@ def warn_if_expiring(session: Session) -> None:
         f"{when:%Y-%m-%d %H:%M} UTC (in {days} day{'s' if days != 1 else ''}): rotate it with "
         f"`keyplane {scope} token rotate {session.me['id']}` and update your secret store"
     )
-
-
-def permission_hint(
-    message: str, session: Session | None, body: Mapping[str, Any] | None = None
-) -> str | None:
-    """What the credential holds, and which roles hold the permission it lacks."""
-    if session is None:
-        return None
-    held = ", ".join(
-        f"{r['role']} on {r['entityType'].lower()} {r['entityId']}" for r in session.me["roles"]
-    )
-    hint = f"{session.describe()} holds {held or 'no role'}"
-    missing = missing_permission(body or {}, message)
-    rule = PERMISSIONS.get(Permission(missing)) if missing in VALUES else None
-    if rule is None:
-        return f"{hint}; ask an owner for a credential whose role allows this"
-    needed = [f"at least {role}" for role in (rule.organization, rule.workspace) if role]
-    if rule.deployment:
-        needed.append(rule.deployment.value)
-    return f"{hint}; {missing} needs {' or '.join(needed)}: ask an owner for such a token"
-
-
-def missing_permission(body: Mapping[str, Any], message: str) -> str:
-    """The permission a 403 names; "" when it names none.
-
-    The body's ``missingPermission`` field says it; a server from before that field
-    says it only in the message, ``missing permission <name>``.
-    """
-    field = body.get("missingPermission")
-    if isinstance(field, str) and field:
-        return field
-    words = message.removeprefix(MISSING_PERMISSION).split()
-    return words[0] if message.startswith(MISSING_PERMISSION) and words else ""
-
-
-def explain(
-    error: ApiError, credential: credentials.Credential | None, session: Session | None
-) -> errors.CliError:
-    """The CLI error for an API error: same message, the exit code, and what to do."""
-    status, message = error.status_code, error.message
-    if not getattr(error, "from_keyplane", True):
-        from keyplane.cli.credentials import server_url
-
-        return errors.CliError(
-            f"{server_url()} did not answer as a keyplane server (HTTP {status}, "
-            "not a keyplane answer)",
-            hint="set KEYPLANE_URL to the keyplane server's address, "
-            "e.g. https://keyplane.example.com",
-        )
-    if status == 401:
-        return errors.NotAuthenticated(
-            message,
-            hint=f"the credential came from {credential.source}: set it to a valid token"
-            if credential
-            else None,
-        )
-    if status == 403:
-        return errors.PermissionDenied(
-            message, hint=permission_hint(message, session, getattr(error, "body", {}))
-        )
-    if status == 404:
-        hint = (
-            session.workspace_role_hint() if session and session.lacks_workspace_roles() else None
-        )
-        return errors.NotFound(message, hint=hint)
-    if status == 400:
-        fields = "; ".join(f"{name}: {text}" for name, text in error.field_errors.items())
-        return errors.UsageError(f"{message}{f' ({fields})' if fields else ''}")
-    if status >= 500:
-        return errors.CliError(
-            f"the server failed: {message}",
-            hint=f"give the server's operator the request id {error.request_id}",
-        )
-    return errors.CliError(message)

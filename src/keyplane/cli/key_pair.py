@@ -96,7 +96,7 @@ class KeyPairExchange:
         try:
             body, _ = client_credentials_grant(self._url, self._key_id, self._secret)
         except ServerUnreachable as error:
-            from keyplane.cli.context import unreachable
+            from keyplane.cli.explain import unreachable
 
             raise unreachable(error) from None
         except ApiError as error:

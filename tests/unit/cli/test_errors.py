@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from keyplane.cli.context import explain
 from keyplane.cli.credentials import Credential
 from keyplane.cli.errors import ExitCode
+from keyplane.cli.explain import explain
 from keyplane.client import ApiError
 
 CREDENTIAL = Credential(bearer="kpw_x", source="ASTRO_API_TOKEN")
