@@ -41,6 +41,7 @@ from keyplane.config import Settings
 from keyplane.db.migrate import upgrade
 from keyplane.db.models import ApiToken, Organization, RoleBinding
 from keyplane.db.session import make_engine, make_sessionmaker
+from keyplane.db.unit import unit_of_work
 from keyplane.domain.credentials import SecretHash
 from keyplane.runtime import Runtime
 from keyplane.tenancy.bootstrap import init_organization
@@ -167,7 +168,7 @@ def measure_overhead(workdir: Path, answer_cache: bool = False) -> dict[str, Any
         database_url=url, data_dir=workdir, access_log=False, answer_cache=answer_cache
     )
     runtime = Runtime.create(settings)
-    with runtime.sessions() as db:
+    with unit_of_work(runtime.sessions) as db:
         token = init_organization(db, "bench", "bench@example.com").token
     app = create_app(settings, runtime)
 

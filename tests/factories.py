@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from keyplane.db.unit import unit_of_work
 from keyplane.runtime import Runtime
 from keyplane.tenancy.bootstrap import init_organization
 
@@ -59,7 +60,7 @@ class World:
 
 
 def build_org(client: TestClient, runtime: Runtime, name: str) -> Org:
-    with runtime.sessions() as db:
+    with unit_of_work(runtime.sessions) as db:
         boot = init_organization(db, name, f"owner@{name}.example")
     org = Org(boot.organization_id, boot.token, boot.user_id)
     headers = bearer(org.owner_token)

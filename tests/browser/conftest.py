@@ -67,7 +67,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         password_hash_memory_kib=8192, password_hash_time_cost=2,
     )  # fmt: skip
     runtime = Runtime.create(settings)
-    with runtime.sessions() as db:
+    with unit_of_work(runtime.sessions) as db:
         boot = init_organization(db, "acme", OWNER)
     with unit_of_work(runtime.sessions) as db:
         set_password(db, settings, OWNER, PASSWORD)

@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from keyplane.db.session import make_engine, make_sessionmaker
+from keyplane.db.unit import unit_of_work
 from keyplane.tenancy.bootstrap import init_organization
 from tests.conftest import BACKENDS, PG_URL, drop_postgres_database, fresh_postgres_database
 
@@ -119,7 +120,7 @@ def bootstrap(env: dict[str, str], organization: str) -> Tenant:
 
 def bootstrap_in_process(database_url: str, organization: str) -> Tenant:
     engine = make_engine(database_url)
-    with make_sessionmaker(engine)() as db:
+    with unit_of_work(make_sessionmaker(engine)) as db:
         boot = init_organization(db, organization, f"owner@{organization}.example")
     engine.dispose()
     return Tenant(boot.organization_id, boot.token)

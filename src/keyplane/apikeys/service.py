@@ -14,14 +14,13 @@ from keyplane.apikeys import schemas
 from keyplane.apikeys.models import DeploymentApiKey
 from keyplane.apikeys.principal import key_grants
 from keyplane.auth.principal import Principal
+from keyplane.db.paging import PageParams, page_of_query
 from keyplane.db.unit import credentials_changed
 from keyplane.domain import credentials
 from keyplane.domain.access import authorize, authorize_managing
 from keyplane.domain.credentials import PlaintextSecret, SecretKind
 from keyplane.domain.errors import NotFound
 from keyplane.domain.roles import DEPLOYMENT_ADMIN, Level, Permission
-from keyplane.http.paging import page_of_query
-from keyplane.http.schemas import PageParams
 from keyplane.tenancy.entities import deployment_entity, get_deployment
 from keyplane.tenancy.granting import check_grantable
 
@@ -58,7 +57,7 @@ def create_key(
         created_by=principal.actor(),
     )
     db.add(key)
-    db.commit()
+    db.flush()
     return key, secret
 
 
@@ -67,7 +66,7 @@ def list_keys(
 ) -> tuple[list[DeploymentApiKey], int]:
     _managed_deployment(db, principal, org_id, dep_id)
     query = select(DeploymentApiKey).where(DeploymentApiKey.deployment_id == dep_id)
-    return page_of_query(db, query, page, SORT_COLUMNS)
+    return page_of_query(db, query, page, SORT_COLUMNS, tiebreak=DeploymentApiKey.id)
 
 
 def delete_key(db: Session, principal: Principal, org_id: str, dep_id: str, key_id: str) -> None:
@@ -80,4 +79,4 @@ def delete_key(db: Session, principal: Principal, org_id: str, dep_id: str, key_
     authorize_managing(principal, held, f"delete deployment API key {key_id}")
     db.delete(key)
     credentials_changed(db)
-    db.commit()
+    db.flush()

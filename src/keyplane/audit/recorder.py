@@ -24,6 +24,7 @@ from keyplane.audit.chain import GENESIS, content_hash
 from keyplane.audit.models import AuditEvent
 from keyplane.auth.principal import Principal
 from keyplane.db.base import utcnow
+from keyplane.db.unit import unit_of_work
 from keyplane.domain.ids import new_id
 
 log = logging.getLogger(__name__)
@@ -68,25 +69,25 @@ class EventDraft:
 
 
 def append(sessions: sessionmaker[Session], drafts: Sequence[EventDraft]) -> list[AuditEvent]:
-    """Write the events at the end of the chain, in order, in one transaction."""
+    """Write the events at the end of the chain, in order, in a unit of work of their own."""
     if not drafts:
         return []
     with locked_chain(sessions) as db:
-        events = append_locked(db, drafts)
-        db.commit()
-        return events
+        return append_locked(db, drafts)
 
 
 @contextmanager
 def locked_chain(sessions: sessionmaker[Session]) -> Iterator[Session]:
-    """A session holding the chain's write lock until it commits or closes."""
-    with _process_lock, sessions() as db:
+    """A unit of work holding the chain's write lock; it commits when the block ends
+    (rolls back if it raises), and the lock goes with the transaction."""
+    with _process_lock, unit_of_work(sessions) as db:
         _lock_chain(db)
         yield db
 
 
 def append_locked(db: Session, drafts: Sequence[EventDraft]) -> list[AuditEvent]:
-    """Add the events after the current head; the caller holds the lock and commits."""
+    """Add the events after the current head; the caller holds the lock (its unit of
+    work commits them)."""
     head = db.execute(
         select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
     ).first()

@@ -18,10 +18,10 @@ from keyplane.audit.recorder import EventDraft, append_locked, locked_chain
 from keyplane.audit.schemas import AuditEventOut
 from keyplane.auth.principal import Principal
 from keyplane.db.base import utcnow
+from keyplane.db.paging import PageParams, page_of_query
+from keyplane.db.unit import read_only
 from keyplane.domain.access import authorize
 from keyplane.domain.roles import Permission
-from keyplane.http.paging import page_of_query
-from keyplane.http.schemas import PageParams
 from keyplane.tenancy.entities import get_organization, organization_entity
 
 SORT_COLUMNS: dict[str, ColumnElement[Any]] = {
@@ -50,9 +50,8 @@ def list_events(
 ) -> tuple[list[AuditEvent], int]:
     """One page of the organization's events, newest first unless sorted otherwise."""
     require_audit_read(db, principal, org_id)
-    if not page.sorts:
-        page = page.model_copy(update={"sorts": ["occurredAt:desc"]})
-    return page_of_query(db, _query(org_id, filters), page, SORT_COLUMNS)
+    page = page.or_sorted_by("occurredAt:desc")
+    return page_of_query(db, _query(org_id, filters), page, SORT_COLUMNS, tiebreak=AuditEvent.seq)
 
 
 def export_lines(
@@ -64,7 +63,7 @@ def export_lines(
     """
     after = 0
     while True:
-        with sessions() as db:
+        with read_only(sessions) as db:
             rows = db.scalars(
                 _query(org_id, filters)
                 .where(AuditEvent.seq > after)
@@ -161,7 +160,6 @@ def prune(sessions: sessionmaker[Session], retention_days: int) -> int:
         draft = EventDraft(actions.AUDIT_PRUNE, actor_kind="OPERATOR", actor_name="keyplane admin")
         draft.details = details
         append_locked(db, [draft])
-        db.commit()
         return count
 
 

@@ -16,6 +16,7 @@ from keyplane.config import get_settings
 from keyplane.db.migrate import upgrade
 from keyplane.db.models import Organization
 from keyplane.db.session import make_engine, make_sessionmaker
+from keyplane.db.unit import unit_of_work
 from keyplane.domain.errors import DomainError
 from keyplane.tenancy.bootstrap import init_organization
 
@@ -47,15 +48,14 @@ def init(
     upgrade(url)
     engine = make_engine(url)
     try:
-        with make_sessionmaker(engine)() as db:
+        with unit_of_work(make_sessionmaker(engine)) as db:
             if if_empty and db.scalar(select(Organization.id).limit(1)):
                 err.print("keyplane is already initialized: nothing to do")
                 return
-            try:
-                result = init_organization(db, organization, email)
-            except DomainError as error:
-                err.print(f"[red]error:[/] {error.message}")
-                raise typer.Exit(1) from None
+            result = init_organization(db, organization, email)
+    except DomainError as error:
+        err.print(f"[red]error:[/] {error.message}")
+        raise typer.Exit(1) from None
     finally:
         engine.dispose()
     if output is not Format.TABLE:

@@ -11,6 +11,7 @@ from keyplane.audit import service
 from keyplane.cli.apps import group
 from keyplane.config import get_settings
 from keyplane.db.session import make_engine, make_sessionmaker
+from keyplane.db.unit import read_only
 
 app = group(help="The audit trail's hash chain: verify it, prune it.")
 err = Console(stderr=True)
@@ -21,7 +22,7 @@ def verify() -> None:
     """Check every stored event against its hash and its predecessor's; exit 1 if broken."""
     engine = make_engine(get_settings().resolved_database_url)
     try:
-        with make_sessionmaker(engine)() as db:
+        with read_only(make_sessionmaker(engine)) as db:
             result = service.verify(db)
     finally:
         engine.dispose()

@@ -9,7 +9,7 @@ from keyplane.cli.apps import group
 from keyplane.config import get_settings
 from keyplane.db.migrate import upgrade
 from keyplane.db.session import make_engine, make_sessionmaker
-from keyplane.db.unit import unit_of_work
+from keyplane.db.unit import read_only, unit_of_work
 from keyplane.oauth.signing_keys import published_keys, rotate_signing_keys
 from keyplane.secretbox import load_secret_box
 
@@ -49,7 +49,7 @@ def list_keys() -> None:
     settings = get_settings()
     engine = make_engine(settings.resolved_database_url)
     try:
-        with make_sessionmaker(engine)() as db:
+        with read_only(make_sessionmaker(engine)) as db:
             keys = published_keys(db)
     finally:
         engine.dispose()

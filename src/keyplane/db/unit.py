@@ -17,7 +17,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+
+from keyplane.domain.errors import Conflict
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +85,20 @@ def commit(db: Session) -> None:
             first = first or error
     if first is not None:
         raise first
+
+
+def flush_unique(db: Session, message: str) -> None:
+    """Flush; if a unique constraint refuses a row, raise Conflict(``message``).
+
+    A refused flush has already rolled the database transaction back, so the
+    Conflict ends the whole unit of work with nothing half made: the edge discards
+    it. (No SAVEPOINT: on SQLite, pysqlite commits a SAVEPOINT that opens the
+    transaction when it is released, which would break the unit's atomicity.)
+    """
+    try:
+        db.flush()
+    except IntegrityError as error:
+        raise Conflict(message) from error
 
 
 def discard(db: Session) -> None:

@@ -12,14 +12,14 @@ from starlette.concurrency import run_in_threadpool
 
 from keyplane.auth.principal import Principal, PrincipalKind
 from keyplane.db.models import Deployment
+from keyplane.db.paging import PageParams, page_of_query
+from keyplane.db.unit import read_only, unit_of_work
 from keyplane.deploys import upload
 from keyplane.deploys.models import Deploy
 from keyplane.deploys.store import BundleStore
 from keyplane.domain.access import authorize
 from keyplane.domain.errors import Forbidden, InvalidInput, NotFound
 from keyplane.domain.roles import Permission
-from keyplane.http.paging import page_of_query
-from keyplane.http.schemas import PageParams
 from keyplane.tenancy.entities import deployment_entity, get_deployment
 
 SORT_COLUMNS: dict[str, ColumnElement[Any]] = {
@@ -62,7 +62,9 @@ async def create_deploy(
 ) -> Deploy:
     """Store the streamed bundle under its SHA-256 and record the deploy.
 
-    Authorization is checked before a byte of the body is read. Raises
+    Authorization is checked before a byte of the body is read; no transaction is
+    open while the body streams in, and the deploy is recorded in a unit of work of
+    its own once its bundle is stored. Raises
     PayloadTooLarge (declared or streamed size over the limit), UploadInterrupted,
     InvalidInput (empty, not gzip, digest mismatch); in every case nothing is stored
     and nothing is recorded.
@@ -89,7 +91,7 @@ async def create_deploy(
 def _checked(
     sessions: sessionmaker[Session], principal: Principal, org_id: str, dep_id: str
 ) -> Deployment:
-    with sessions() as db:
+    with read_only(sessions) as db:
         return check_can_deploy(db, principal, org_id, dep_id)
 
 
@@ -100,7 +102,7 @@ def _record(
     staged: upload.Staged,
     description: str,
 ) -> Deploy:
-    with sessions() as db:
+    with unit_of_work(sessions) as db:
         deploy = Deploy(
             organization_id=deployment.organization_id,
             workspace_id=deployment.workspace_id,
@@ -112,8 +114,8 @@ def _record(
             credential_fingerprint=principal.fingerprint,
         )
         db.add(deploy)
-        db.commit()
-        return deploy
+        db.flush()
+    return deploy
 
 
 def list_deploys(
@@ -122,10 +124,10 @@ def list_deploys(
     """The deployment's deploys, newest first unless sorted otherwise."""
     deployment = get_deployment(db, org_id, dep_id)
     authorize(principal, Permission.DEPLOYMENT_READ, deployment_entity(deployment))
-    if not page.sorts:
-        page = page.model_copy(update={"sorts": ["createdAt:desc"]})
     query = select(Deploy).where(Deploy.deployment_id == dep_id)
-    return page_of_query(db, query, page, SORT_COLUMNS)
+    return page_of_query(
+        db, query, page.or_sorted_by("createdAt:desc"), SORT_COLUMNS, tiebreak=Deploy.id
+    )
 
 
 def get_deploy(

@@ -12,10 +12,10 @@ from starlette.types import Scope
 
 from keyplane.auth.principal import Principal
 from keyplane.db import unit
+from keyplane.db.paging import MAX_LIMIT, PageParams
 from keyplane.domain.credentials import hash_secret
 from keyplane.domain.errors import NotAuthenticated
 from keyplane.http.headers import bearer, header
-from keyplane.http.schemas import PageParams
 from keyplane.ops import metrics
 from keyplane.runtime import Runtime
 
@@ -100,12 +100,12 @@ async def current_principal(request: Request) -> Principal:
 
 async def page_params(
     offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
     sorts: Annotated[list[str] | None, Query()] = None,
 ) -> PageParams:
     # async, though it awaits nothing: FastAPI runs a plain def dependency in the
     # thread pool, which costs more than all the rest of a cached listing.
-    return PageParams(offset=offset, limit=limit, sorts=sorts or [])
+    return PageParams(offset=offset, limit=limit, sorts=tuple(sorts or ()))
 
 
 DbSession = Annotated[Session, Depends(get_db, scope="function")]

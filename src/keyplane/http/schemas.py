@@ -18,12 +18,6 @@ class ApiModel(BaseModel):
     )
 
 
-class PageParams(ApiModel):
-    offset: int = Field(0, ge=0)
-    limit: int = Field(20, ge=1, le=1000)
-    sorts: list[str] = Field(default_factory=list)
-
-
 class Actor(ApiModel):
     id: str
     kind: str

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from keyplane.auth.principal import Principal
+from keyplane.db.paging import PageParams, page_of_query
 from keyplane.domain.access import Entity, authorize
 from keyplane.domain.errors import Conflict, InvalidInput, NotFound
 from keyplane.domain.roles import ORGANIZATION_ROLES, Permission
-from keyplane.http.paging import page_of_list
-from keyplane.http.schemas import PageParams
 from keyplane.identity import sso_schemas as schemas
 from keyplane.identity.models import SsoConnection, SsoDomain
 from keyplane.secretbox import SecretBox
@@ -33,9 +32,9 @@ def list_connections(
     db: Session, principal: Principal, org_id: str, page: PageParams
 ) -> tuple[list[SsoConnection], int]:
     _manage(db, principal, org_id)
-    rows = db.scalars(select(SsoConnection).where(SsoConnection.organization_id == org_id))
-    keys = {"name": lambda c: c.name.lower(), "createdAt": lambda c: c.created_at}
-    return page_of_list(list(rows), page, keys)
+    query = select(SsoConnection).where(SsoConnection.organization_id == org_id)
+    columns = {"name": func.lower(SsoConnection.name), "createdAt": SsoConnection.created_at}
+    return page_of_query(db, query, page, columns, tiebreak=SsoConnection.id)
 
 
 def get_connection(db: Session, principal: Principal, org_id: str, conn_id: str) -> SsoConnection:

@@ -15,7 +15,7 @@ from keyplane.domain.roles import Level
 from keyplane.identity.login import domain_of, normalize_email
 from keyplane.identity.models import SsoConnection
 from keyplane.identity.sso import domains_of
-from keyplane.tenancy.members import bind_user, members
+from keyplane.tenancy.members import bind_user, find_member
 
 
 def connection_for_login(db: Session, connection_id: str) -> SsoConnection:
@@ -49,7 +49,7 @@ def user_from_claims(db: Session, connection: SsoConnection, claims: dict[str, A
         db.add(user)
         db.flush()
     org_id = connection.organization_id
-    if user.id not in members(db, org_id):
+    if find_member(db, org_id, user.id) is None:
         bind_user(db, user, Entity(Level.ORGANIZATION, org_id, org_id), connection.default_role)
         credentials_changed(db)
     db.flush()

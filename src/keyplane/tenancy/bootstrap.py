@@ -25,7 +25,8 @@ class Bootstrap:
 
 
 def init_organization(db: Session, name: str, email: str) -> Bootstrap:
-    """Create an organization owned by ``email`` and an Organization Owner token.
+    """Create an organization owned by ``email`` and an Organization Owner token, in the
+    caller's unit of work.
 
     Raises Conflict if an organization of that name already exists.
     """
@@ -61,5 +62,5 @@ def init_organization(db: Session, name: str, email: str) -> Bootstrap:
                 **{column: subject},
             )
         )
-    db.commit()
+    db.flush()
     return Bootstrap(org.id, user.id, value)

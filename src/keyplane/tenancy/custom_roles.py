@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from typing import Any
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from keyplane.auth.principal import Principal
 from keyplane.db.models import CustomRole, RoleBinding
+from keyplane.db.paging import PageParams, page_of_query
+from keyplane.db.unit import flush_unique
 from keyplane.domain.access import Entity, authorize
 from keyplane.domain.errors import Conflict, InvalidInput, NotFound
 from keyplane.domain.roles import (
@@ -20,17 +24,20 @@ from keyplane.domain.roles import (
     organization_permissions,
     workspace_permissions,
 )
-from keyplane.http.paging import page_of_list
-from keyplane.http.schemas import PageParams
 from keyplane.tenancy import members_schemas as schemas
+
+SORT_COLUMNS: dict[str, ColumnElement[Any]] = {
+    "name": CustomRole.name,  # type: ignore[dict-item]
+    "createdAt": CustomRole.created_at,  # type: ignore[dict-item]
+}
 
 
 def list_custom_roles(
     db: Session, principal: Principal, org_id: str, page: PageParams
 ) -> tuple[list[CustomRole], int]:
     authorize(principal, None, Entity.organization(org_id))
-    rows = db.scalars(select(CustomRole).where(CustomRole.organization_id == org_id)).all()
-    return page_of_list(rows, page, {"name": lambda r: r.name, "createdAt": lambda r: r.created_at})
+    query = select(CustomRole).where(CustomRole.organization_id == org_id)
+    return page_of_query(db, query, page, SORT_COLUMNS, tiebreak=CustomRole.id)
 
 
 def create_custom_role(
@@ -56,11 +63,7 @@ def create_custom_role(
         permissions=permissions,
     )
     db.add(role)
-    try:
-        db.commit()
-    except IntegrityError as error:
-        db.rollback()
-        raise Conflict(f"a custom role named {data.name!r} already exists") from error
+    flush_unique(db, f"a custom role named {data.name!r} already exists")
     return role
 
 
@@ -70,17 +73,17 @@ def delete_custom_role(db: Session, principal: Principal, org_id: str, role_id: 
     role = db.get(CustomRole, role_id)
     if role is None or role.organization_id != org_id:
         raise NotFound(f"custom role {role_id} not found")
-    holders = db.scalars(
-        select(RoleBinding.id).where(
+    holders = db.scalar(
+        select(func.count()).where(
             RoleBinding.organization_id == org_id,
             RoleBinding.level == Level.DEPLOYMENT.value,
             RoleBinding.role == role.name,
         )
-    ).all()
+    )
     if holders:
-        raise Conflict(f"custom role {role.name} is held {len(holders)} time(s): replace it first")
+        raise Conflict(f"custom role {role.name} is held {holders} time(s): replace it first")
     db.delete(role)
-    db.commit()
+    db.flush()
 
 
 def role_catalogue(db: Session, principal: Principal, org_id: str) -> list[schemas.RoleInfo]:

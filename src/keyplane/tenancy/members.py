@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, and_, delete, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from keyplane.auth.principal import Principal
 from keyplane.db.models import RoleBinding, User
+from keyplane.db.paging import PageParams, page_of_query
 from keyplane.db.unit import credentials_changed
 from keyplane.domain.access import Entity, authorize
 from keyplane.domain.errors import Conflict, NotFound
 from keyplane.domain.roles import Level, Permission, Role
-from keyplane.http.paging import page_of_list
-from keyplane.http.schemas import PageParams
 from keyplane.tenancy import members_schemas as schemas
 from keyplane.tenancy.entities import get_workspace, workspace_entity
 from keyplane.tenancy.granting import check_grantable
 
 OWNER = Role.ORGANIZATION_OWNER
+SORT_COLUMNS: dict[str, ColumnElement[Any]] = {
+    "email": User.email,  # type: ignore[dict-item]
+    "createdAt": User.created_at,  # type: ignore[dict-item]
+}
 
 
 @dataclass
@@ -34,33 +40,52 @@ class Member:
         return None
 
 
-def members(db: Session, org_id: str) -> dict[str, Member]:
-    rows = db.execute(
-        select(User, RoleBinding)
-        .join(RoleBinding, RoleBinding.user_id == User.id)
-        .where(RoleBinding.organization_id == org_id)
-    ).all()
-    found: dict[str, Member] = {}
-    for user, binding in rows:
-        found.setdefault(user.id, Member(user)).bindings.append(binding)
-    return {uid: m for uid, m in found.items() if m.role_at(Level.ORGANIZATION)}
+def _members_query(org_id: str) -> Select[Any]:
+    """Users holding the organization role that makes them members of ``org_id``."""
+    return select(User).join(
+        RoleBinding,
+        and_(
+            RoleBinding.user_id == User.id,
+            RoleBinding.organization_id == org_id,
+            RoleBinding.level == Level.ORGANIZATION.value,
+        ),
+    )
+
+
+def _with_bindings(db: Session, org_id: str, users: Sequence[User]) -> list[Member]:
+    """Members with every binding they hold in the organization, in one query."""
+    found = {user.id: Member(user) for user in users}
+    if found:
+        bindings = db.scalars(
+            select(RoleBinding).where(
+                RoleBinding.organization_id == org_id, RoleBinding.user_id.in_(list(found))
+            )
+        )
+        for binding in bindings:
+            found[binding.subject_id].bindings.append(binding)
+    return list(found.values())
+
+
+def find_member(db: Session, org_id: str, email_or_id: str) -> Member | None:
+    """The member with this user id or email, or None if they are not one."""
+    user = db.scalar(
+        _members_query(org_id).where(or_(User.id == email_or_id, User.email == email_or_id.lower()))
+    )
+    return _with_bindings(db, org_id, [user])[0] if user else None
 
 
 def list_users(
     db: Session, principal: Principal, org_id: str, page: PageParams
 ) -> tuple[list[Member], int]:
     authorize(principal, Permission.ORGANIZATION_READ, Entity.organization(org_id))
-    keys = {
-        "email": lambda m: m.user.email,
-        "createdAt": lambda m: m.user.created_at,
-    }
-    return page_of_list(list(members(db, org_id).values()), page, keys)
+    users, total = page_of_query(db, _members_query(org_id), page, SORT_COLUMNS, tiebreak=User.id)
+    return _with_bindings(db, org_id, users), total
 
 
 def get_member(db: Session, principal: Principal, org_id: str, user_id: str) -> Member:
     authorize(principal, Permission.ORGANIZATION_READ, Entity.organization(org_id))
-    member = members(db, org_id).get(user_id)
-    if member is None:
+    member = find_member(db, org_id, user_id)
+    if member is None or member.user.id != user_id:
         raise NotFound(f"user {user_id} not found in this organization")
     return member
 
@@ -81,7 +106,7 @@ def replace_user_roles(
     _unbind(db, org_id, user_id)
     member.bindings = [bind_user(db, member.user, entity, role) for entity, role in roles]
     credentials_changed(db)
-    db.commit()
+    db.flush()
     return member
 
 
@@ -92,7 +117,6 @@ def remove_user(db: Session, principal: Principal, org_id: str, user_id: str) ->
     _keep_an_owner(db, org_id, user_id)
     _unbind(db, org_id, user_id)
     credentials_changed(db)
-    db.commit()
 
 
 def invite(db: Session, principal: Principal, org_id: str, data: schemas.InviteCreate) -> Member:
@@ -108,11 +132,11 @@ def invite(db: Session, principal: Principal, org_id: str, data: schemas.InviteC
         user = User(email=email)
         db.add(user)
         db.flush()
-    elif user.id in members(db, org_id):
+    elif find_member(db, org_id, user.id) is not None:
         raise Conflict(f"{email} is already a member of this organization")
     member = Member(user, [bind_user(db, user, entity, role) for entity, role in roles])
     credentials_changed(db)
-    db.commit()
+    db.flush()
     return member
 
 
@@ -155,18 +179,16 @@ def _keep_an_owner(db: Session, org_id: str, user_id: str) -> None:
 def list_workspace_users(
     db: Session, principal: Principal, org_id: str, ws_id: str, page: PageParams
 ) -> tuple[list[tuple[Member, str]], int]:
+    """Members holding a role in the workspace, with that role."""
     workspace = get_workspace(db, org_id, ws_id)
     authorize(principal, Permission.WORKSPACE_READ, workspace_entity(workspace))
-    rows = [
-        (m, role)
-        for m in members(db, org_id).values()
-        if (role := m.role_at(Level.WORKSPACE, ws_id))
-    ]
-    return page_of_list(
-        rows,
-        page,
-        {"email": lambda r: r[0].user.email, "createdAt": lambda r: r[0].user.created_at},
+    in_workspace = select(RoleBinding.user_id).where(
+        RoleBinding.level == Level.WORKSPACE.value, RoleBinding.entity_id == ws_id
     )
+    query = _members_query(org_id).where(User.id.in_(in_workspace))
+    users, total = page_of_query(db, query, page, SORT_COLUMNS, tiebreak=User.id)
+    found = _with_bindings(db, org_id, users)
+    return [(m, m.role_at(Level.WORKSPACE, ws_id) or "") for m in found], total
 
 
 def set_workspace_role(
@@ -193,7 +215,7 @@ def set_workspace_role(
     _drop_workspace_role(db, member, ws_id)
     member.bindings.append(bind_user(db, member.user, entity, role))
     credentials_changed(db)
-    db.commit()
+    db.flush()
     return member, role
 
 
@@ -207,7 +229,6 @@ def remove_workspace_user(
         raise NotFound(f"user {user_id} has no role in this workspace")
     _drop_workspace_role(db, member, ws_id)
     credentials_changed(db)
-    db.commit()
 
 
 def _drop_workspace_role(db: Session, member: Member, ws_id: str) -> None:
@@ -218,9 +239,7 @@ def _drop_workspace_role(db: Session, member: Member, ws_id: str) -> None:
 
 
 def _find_member(db: Session, org_id: str, email_or_id: str) -> Member:
-    found = members(db, org_id)
-    by_email = {m.user.email: m for m in found.values()}
-    member = found.get(email_or_id) or by_email.get(email_or_id.lower())
+    member = find_member(db, org_id, email_or_id)
     if member is None:
         raise NotFound(
             f"no member {email_or_id} in this organization: invite them first "

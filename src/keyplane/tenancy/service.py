@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import SQLColumnExpression, func, select
 from sqlalchemy.orm import Session
 
 from keyplane.auth.principal import Principal
 from keyplane.db.models import Deployment, Organization, Workspace
-from keyplane.db.unit import credentials_changed
-from keyplane.domain.access import Entity, authorize, can
+from keyplane.db.paging import PageParams, page_of_query
+from keyplane.db.unit import credentials_changed, flush_unique
+from keyplane.domain.access import Entity, authorize
 from keyplane.domain.errors import Conflict
 from keyplane.domain.roles import Permission
-from keyplane.http.paging import page_of_list
-from keyplane.http.schemas import PageParams
 from keyplane.tenancy import schemas
 from keyplane.tenancy.entities import (
     deployment_entity,
@@ -26,20 +23,31 @@ from keyplane.tenancy.entities import (
     organization_entity,
     workspace_entity,
 )
+from keyplane.tenancy.visibility import where_deployments, where_workspaces
 
-SORT_KEYS: dict[str, Callable[[Any], Any]] = {
-    "name": lambda row: row.name.lower(),
-    "createdAt": lambda row: row.created_at,
-    "updatedAt": lambda row: row.updated_at,
-}
+
+def _sort_columns(
+    model: type[Organization | Workspace | Deployment],
+) -> dict[str, SQLColumnExpression[Any]]:
+    return {
+        "name": func.lower(model.name),  # case-insensitive, as people read names
+        "createdAt": model.created_at,
+        "updatedAt": model.updated_at,
+    }
+
+
+ORGANIZATION_SORTS = _sort_columns(Organization)
+WORKSPACE_SORTS = _sort_columns(Workspace)
+DEPLOYMENT_SORTS = _sort_columns(Deployment)
 
 
 def list_organizations(
     db: Session, principal: Principal, page: PageParams
 ) -> tuple[list[Organization], int]:
-    ids = principal.grants.organization_ids()
-    orgs = db.scalars(select(Organization).where(Organization.id.in_(ids))).all() if ids else []
-    return page_of_list(orgs, page, SORT_KEYS)
+    """The organizations the principal holds any role in."""
+    ids = sorted(principal.grants.organization_ids())
+    query = select(Organization).where(Organization.id.in_(ids))
+    return page_of_query(db, query, page, ORGANIZATION_SORTS, tiebreak=Organization.id)
 
 
 def read_organization(db: Session, principal: Principal, org_id: str) -> Organization:
@@ -56,17 +64,20 @@ def update_organization(
     _apply(org, change)
     if change.api_keys_enabled is not None:
         credentials_changed(db)
-    db.commit()
+    db.flush()
     return org
 
 
 def list_workspaces(
     db: Session, principal: Principal, org_id: str, page: PageParams
 ) -> tuple[list[Workspace], int]:
+    """The organization's workspaces that the principal can see."""
     authorize(principal, None, Entity.organization(org_id))
-    rows = db.scalars(select(Workspace).where(Workspace.organization_id == org_id)).all()
-    visible = [ws for ws in rows if can(principal, Permission.WORKSPACE_READ, workspace_entity(ws))]
-    return page_of_list(visible, page, SORT_KEYS)
+    query = select(Workspace).where(
+        Workspace.organization_id == org_id,
+        where_workspaces(principal, org_id, Workspace.id),
+    )
+    return page_of_query(db, query, page, WORKSPACE_SORTS, tiebreak=Workspace.id)
 
 
 def create_workspace(
@@ -75,7 +86,7 @@ def create_workspace(
     authorize(principal, Permission.WORKSPACE_CREATE, Entity.organization(org_id))
     workspace = Workspace(organization_id=org_id, name=data.name, description=data.description)
     db.add(workspace)
-    _commit_unique(db, f"a workspace named {data.name!r} already exists in this organization")
+    flush_unique(db, f"a workspace named {data.name!r} already exists in this organization")
     return workspace
 
 
@@ -91,7 +102,7 @@ def update_workspace(
     workspace = get_workspace(db, org_id, ws_id)
     authorize(principal, Permission.WORKSPACE_UPDATE, workspace_entity(workspace))
     _apply(workspace, change)
-    _commit_unique(db, f"a workspace named {change.name!r} already exists in this organization")
+    flush_unique(db, f"a workspace named {change.name!r} already exists in this organization")
     return workspace
 
 
@@ -111,20 +122,22 @@ def delete_workspace(db: Session, principal: Principal, org_id: str, ws_id: str)
         )
     db.delete(workspace)
     credentials_changed(db)
-    db.commit()
+    db.flush()
 
 
 def list_deployments(
     db: Session, principal: Principal, org_id: str, page: PageParams, workspace_id: str | None
 ) -> tuple[list[Deployment], int]:
+    """The organization's (or one workspace's) deployments that the principal can see."""
     authorize(principal, None, Entity.organization(org_id))
-    query = select(Deployment).where(Deployment.organization_id == org_id)
+    query = select(Deployment).where(
+        Deployment.organization_id == org_id,
+        where_deployments(principal, org_id, Deployment.id, Deployment.workspace_id),
+    )
     if workspace_id:
         read_workspace(db, principal, org_id, workspace_id)
         query = query.where(Deployment.workspace_id == workspace_id)
-    rows = db.scalars(query).all()
-    visible = [d for d in rows if can(principal, Permission.DEPLOYMENT_READ, deployment_entity(d))]
-    return page_of_list(visible, page, SORT_KEYS)
+    return page_of_query(db, query, page, DEPLOYMENT_SORTS, tiebreak=Deployment.id)
 
 
 def create_deployment(
@@ -140,7 +153,7 @@ def create_deployment(
         is_cicd_enforced=data.is_cicd_enforced,
     )
     db.add(deployment)
-    _commit_unique(db, f"a deployment named {data.name!r} already exists in this workspace")
+    flush_unique(db, f"a deployment named {data.name!r} already exists in this workspace")
     return deployment
 
 
@@ -156,7 +169,7 @@ def update_deployment(
     deployment = get_deployment(db, org_id, dep_id)
     authorize(principal, Permission.DEPLOYMENT_UPDATE, deployment_entity(deployment))
     _apply(deployment, change)
-    _commit_unique(db, f"a deployment named {change.name!r} already exists in this workspace")
+    flush_unique(db, f"a deployment named {change.name!r} already exists in this workspace")
     return deployment
 
 
@@ -166,18 +179,10 @@ def delete_deployment(db: Session, principal: Principal, org_id: str, dep_id: st
     authorize(principal, Permission.DEPLOYMENT_DELETE, deployment_entity(deployment))
     db.delete(deployment)
     credentials_changed(db)
-    db.commit()
+    db.flush()
 
 
 def _apply(row: object, change: Any) -> None:
     for field, value in change.model_dump(exclude_unset=True).items():
         if value is not None:
             setattr(row, field, value)
-
-
-def _commit_unique(db: Session, message: str) -> None:
-    try:
-        db.commit()
-    except IntegrityError as error:
-        db.rollback()
-        raise Conflict(message) from error

@@ -13,21 +13,17 @@ from keyplane.auth.grants import load_grants
 from keyplane.auth.principal import Principal
 from keyplane.auth.tokens import token_entity
 from keyplane.db.base import utcnow
-from keyplane.db.models import ApiToken, Deployment, RoleBinding, Workspace
+from keyplane.db.models import ApiToken, RoleBinding
+from keyplane.db.paging import PageParams, page_of_query
 from keyplane.db.unit import credentials_changed
 from keyplane.domain import credentials
 from keyplane.domain.access import Entity, authorize, authorize_managing, can
 from keyplane.domain.credentials import PlaintextSecret, SecretKind
 from keyplane.domain.errors import Conflict, InvalidInput, NotFound
 from keyplane.domain.roles import Level, Permission
-from keyplane.http.paging import page_of_query
-from keyplane.http.schemas import PageParams
-from keyplane.tenancy.entities import (
-    deployment_entity,
-    get_entity,
-    workspace_entity,
-)
+from keyplane.tenancy.entities import get_entity
 from keyplane.tenancy.granting import EXTRA_LEVELS, check_grantable
+from keyplane.tenancy.visibility import where_deployments, where_workspaces
 from keyplane.tokens import schemas
 
 MANAGE = {
@@ -89,7 +85,7 @@ def create_token(
     db.add(token)
     db.flush()
     _bind(db, token, roles)
-    db.commit()
+    db.flush()
     return token, value
 
 
@@ -112,33 +108,28 @@ def list_tokens(
             query = query.where(ApiToken.id.in_(holders))
     if scope:
         query = query.where(ApiToken.scope == scope.value)
-    visible = _manageable_filter(db, principal, org_id)
+    visible = _manageable_filter(principal, org_id)
     if visible is not None:
         query = query.where(visible)
-    return page_of_query(db, query, page, SORT_COLUMNS)
+    return page_of_query(db, query, page, SORT_COLUMNS, tiebreak=ApiToken.id)
 
 
-def _manageable_filter(
-    db: Session, principal: Principal, org_id: str
-) -> ColumnElement[bool] | None:
-    """A SQL condition for tokens this principal may manage; None: all in the organization."""
+def _manageable_filter(principal: Principal, org_id: str) -> ColumnElement[bool] | None:
+    """A SQL condition for tokens this principal may manage; None: all in the organization.
+
+    Built from the principal's grants alone: it reads no workspace or deployment.
+    """
     if can(principal, Permission.ORGANIZATION_TOKENS_MANAGE, Entity.organization(org_id)):
         return None
-    workspaces = db.scalars(select(Workspace).where(Workspace.organization_id == org_id))
-    deployments = db.scalars(select(Deployment).where(Deployment.organization_id == org_id))
-    ws_ids = [
-        ws.id
-        for ws in workspaces
-        if can(principal, Permission.WORKSPACE_TOKENS_MANAGE, workspace_entity(ws))
-    ]
-    dep_ids = [
-        d.id
-        for d in deployments
-        if can(principal, Permission.DEPLOYMENT_TOKENS_MANAGE, deployment_entity(d))
-    ]
+    workspaces = where_workspaces(
+        principal, org_id, ApiToken.workspace_id, Permission.WORKSPACE_TOKENS_MANAGE
+    )
+    deployments = where_deployments(
+        principal, org_id, ApiToken.deployment_id, None, Permission.DEPLOYMENT_TOKENS_MANAGE
+    )
     return or_(
-        (ApiToken.scope == Level.WORKSPACE.value) & ApiToken.workspace_id.in_(ws_ids),
-        (ApiToken.scope == Level.DEPLOYMENT.value) & ApiToken.deployment_id.in_(dep_ids),
+        (ApiToken.scope == Level.WORKSPACE.value) & workspaces,
+        (ApiToken.scope == Level.DEPLOYMENT.value) & deployments,
     )
 
 
@@ -175,7 +166,7 @@ def update_token(
         token.description = change.description
     token.updated_by = principal.actor()
     credentials_changed(db)  # the cached principal carries the name
-    db.commit()
+    db.flush()
     return token
 
 
@@ -197,7 +188,7 @@ def replace_roles(
     token.updated_by = principal.actor()
     token.updated_at = utcnow()
     credentials_changed(db)
-    db.commit()
+    db.flush()
     return token
 
 
@@ -234,7 +225,7 @@ def rotate_token(
             "this token was rotated by another request at the same moment: use its value"
         )
     credentials_changed(db)
-    db.commit()
+    db.flush()
     return token, value
 
 
@@ -242,7 +233,7 @@ def delete_token(db: Session, principal: Principal, org_id: str, token_id: str) 
     token = _managed_token(db, principal, org_id, token_id, "delete")
     db.delete(token)
     credentials_changed(db)
-    db.commit()
+    db.flush()
 
 
 def roles_of(db: Session, tokens: list[ApiToken]) -> dict[str, list[RoleBinding]]:

@@ -10,17 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from keyplane.auth.principal import Principal
 from keyplane.db.models import Deployment
+from keyplane.db.paging import PageParams, page_of_query
+from keyplane.db.unit import flush_unique
 from keyplane.domain.access import authorize
-from keyplane.domain.errors import Conflict, InvalidInput, NotFound
+from keyplane.domain.errors import InvalidInput, NotFound
 from keyplane.domain.roles import Permission
-from keyplane.http.paging import page_of_query
-from keyplane.http.schemas import PageParams
 from keyplane.secretbox import SecretBox
 from keyplane.tenancy.entities import deployment_entity, get_deployment
 from keyplane.variables import schemas
@@ -45,10 +44,10 @@ def list_variables(
     db: Session, principal: Principal, org_id: str, dep_id: str, page: PageParams
 ) -> tuple[list[DeploymentVariable], int]:
     _deployment(db, principal, org_id, dep_id, Permission.DEPLOYMENT_ENV_READ)
-    if not page.sorts:
-        page = page.model_copy(update={"sorts": ["key:asc"]})
     query = select(DeploymentVariable).where(DeploymentVariable.deployment_id == dep_id)
-    return page_of_query(db, query, page, SORT_COLUMNS)
+    return page_of_query(
+        db, query, page.or_sorted_by("key:asc"), SORT_COLUMNS, tiebreak=DeploymentVariable.id
+    )
 
 
 def create_variable(
@@ -69,14 +68,11 @@ def create_variable(
     )
     _set_value(row, box, data.value.get_secret_value(), data.is_secret)
     db.add(row)
-    try:
-        db.commit()
-    except IntegrityError as error:
-        db.rollback()
-        raise Conflict(
-            f"variable {data.key} already exists on deployment {dep_id}: "
-            "change it with `keyplane deployment variable update`"
-        ) from error
+    flush_unique(
+        db,
+        f"variable {data.key} already exists on deployment {dep_id}: "
+        "change it with `keyplane deployment variable update`",
+    )
     return row
 
 
@@ -105,14 +101,14 @@ def update_variable(
     elif secret and not row.is_secret:
         _set_value(row, box, row.value or "", True)
     row.updated_by = principal.actor()
-    db.commit()
+    db.flush()
     return row
 
 
 def delete_variable(db: Session, principal: Principal, org_id: str, dep_id: str, key: str) -> None:
     _deployment(db, principal, org_id, dep_id, Permission.DEPLOYMENT_UPDATE)
     db.delete(_get(db, dep_id, key))
-    db.commit()
+    db.flush()
 
 
 def _get(db: Session, dep_id: str, key: str) -> DeploymentVariable:

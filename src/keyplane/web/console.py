@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from keyplane.auth.principal import Principal
 from keyplane.db.models import Deployment, Organization, Workspace
+from keyplane.db.paging import PageParams
 from keyplane.domain.access import Entity, can
 from keyplane.domain.roles import Level, Permission
-from keyplane.http.schemas import PageParams
 from keyplane.tenancy import custom_roles, service
 from keyplane.web.pages import require_signed_in
 

@@ -8,9 +8,9 @@ from urllib.parse import urlencode
 from fastapi import Form, Request
 from fastapi.responses import Response
 
+from keyplane.db.paging import PageParams
 from keyplane.http.deps import DbSession
 from keyplane.http.routing import APIRouter
-from keyplane.http.schemas import PageParams
 from keyplane.identity import invitations
 from keyplane.identity.mail import mail_sender
 from keyplane.tenancy import members

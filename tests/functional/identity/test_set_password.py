@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from keyplane.db.session import make_engine, make_sessionmaker
+from keyplane.db.unit import unit_of_work
 from keyplane.tenancy.bootstrap import init_organization
 
 
@@ -33,7 +34,7 @@ def test_set_password_checks_policy_and_stores_argon2id(tmp_path: Path) -> None:
 
     upgrade(url)
     engine = make_engine(url)
-    with make_sessionmaker(engine)() as db:
+    with unit_of_work(make_sessionmaker(engine)) as db:
         init_organization(db, "demo", "admin@example.com")
     weak = _run(tmp_path, "--email", "admin@example.com", "--password-stdin", stdin="qwertyuiop\n")
     assert weak.returncode == 1

@@ -1,0 +1,78 @@
+"""Where a principal holds permissions, as ids a query can filter on.
+
+A listing must cost the same whatever the caller cannot see, so it is never
+filtered row by row. The principal's own role bindings are enough to say, without
+reading a single row, which workspaces and deployments of an organization it holds
+a set of permissions on: :func:`held_on` answers with a few ids (bounded by the
+bindings, not by the organization's size), and the query turns them into a
+``WHERE`` clause.
+
+Pure: it reads :class:`~keyplane.domain.access.Grants` and nothing else, and asks it
+rather than restating its rules, so a listing can never disagree with the check made
+on one object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from keyplane.domain.access import Entity, Grants
+from keyplane.domain.roles import Level, Permission
+
+# An id no entity has. What the grants hold on an entity of this id is what they hold
+# on every entity that no binding names: the organization role (and, for a
+# deployment, the role on its workspace) alone.
+_UNBOUND = "\x00unbound"
+
+
+@dataclass(frozen=True)
+class HeldOn:
+    """The entities of one level on which every needed permission is held.
+
+    ``everywhere``: all of them in the organization. Otherwise, at the workspace
+    level, the workspaces in ``workspaces``; at the deployment level, every
+    deployment of the workspaces in ``workspaces`` and, besides, those in
+    ``deployments``.
+    """
+
+    everywhere: bool = False
+    workspaces: frozenset[str] = frozenset()
+    deployments: frozenset[str] = frozenset()
+
+
+def held_on(grants: Grants, org_id: str, level: Level, needed: frozenset[Permission]) -> HeldOn:
+    """Where ``grants`` hold all of ``needed`` on workspaces or deployments of ``org_id``.
+
+    Exact: an entity is in the answer if and only if ``needed`` is a subset of
+    ``grants.permissions_at`` on it. Only ids named by a binding are tried one by
+    one; every other entity holds what an unbound one holds.
+    """
+    if level is Level.ORGANIZATION:
+        raise ValueError("held_on is for workspaces and deployments")
+    if org_id not in grants.organization_ids():
+        return HeldOn()
+    if needed <= grants.permissions_at(Entity(level, _UNBOUND, org_id, _UNBOUND)):
+        return HeldOn(everywhere=True)
+    own = [b for b in grants.bindings if b.organization_id == org_id]
+    candidates = {b.entity_id for b in own if b.level is Level.WORKSPACE}
+    candidates |= {b.workspace_id for b in own if b.level is Level.DEPLOYMENT and b.workspace_id}
+    if level is Level.WORKSPACE:
+        held = {
+            ws
+            for ws in candidates
+            if needed <= grants.permissions_at(Entity(level, ws, org_id, ws))
+        }
+        return HeldOn(workspaces=frozenset(held))
+    whole = {
+        ws
+        for ws in candidates
+        if needed <= grants.permissions_at(Entity(level, _UNBOUND, org_id, ws))
+    }
+    single = {
+        b.entity_id
+        for b in own
+        if b.level is Level.DEPLOYMENT
+        and b.workspace_id not in whole
+        and needed <= grants.permissions_at(Entity(level, b.entity_id, org_id, b.workspace_id))
+    }
+    return HeldOn(workspaces=frozenset(whole), deployments=frozenset(single))
