@@ -19,6 +19,7 @@ from keyplane.http.answers import AnswerCacheMiddleware
 from keyplane.http.health import router as health_router
 from keyplane.http.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from keyplane.http.routing import APIRouter
+from keyplane.identity.invite_routes import router as invites_router
 from keyplane.identity.oauth_routes import router as cli_login_router
 from keyplane.identity.sso_routes import router as sso_router
 from keyplane.oauth import errors as oauth_errors
@@ -46,6 +47,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     self_router,
     tenancy_router,
     members_router,
+    invites_router,
     tokens_router,
 )
 ROUTERS += (apikeys_router, oauth_router)

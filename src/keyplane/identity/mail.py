@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Protocol
 
 from keyplane.config import Settings
+from keyplane.domain.errors import DomainError
 from keyplane.domain.ids import new_id
+
+
+class MailNotSent(DomainError):
+    """A message that had to go out could not: the change it announces was kept."""
+
+    status_code = 503
 
 
 class MailSender(Protocol):

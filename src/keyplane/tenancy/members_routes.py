@@ -1,14 +1,15 @@
-"""HTTP routes for members, invitations, workspace users, custom roles and the role catalogue."""
+"""HTTP routes for members, workspace users, custom roles and the role catalogue.
+
+Invitations, which mail a link, belong to the identity area (``keyplane.identity``).
+"""
 
 from __future__ import annotations
 
-from fastapi import Request, Response
+from fastapi import Response
 
 from keyplane.domain.roles import Level
-from keyplane.http.deps import CurrentPrincipal, DbSession, Paging, get_runtime
+from keyplane.http.deps import CurrentPrincipal, DbSession, Paging
 from keyplane.http.routing import APIRouter
-from keyplane.identity import invitations
-from keyplane.identity.mail import mail_sender
 from keyplane.tenancy import custom_roles, members
 from keyplane.tenancy import members_schemas as schemas
 
@@ -70,22 +71,6 @@ def replace_user_roles(
 def remove_user(orgId: str, userId: str, db: DbSession, principal: CurrentPrincipal) -> Response:
     members.remove_user(db, principal, orgId, userId)
     return Response(status_code=204)
-
-
-@router.post("/invites", response_model=schemas.UserOut, status_code=201)
-def invite(
-    orgId: str,
-    body: schemas.InviteCreate,
-    request: Request,
-    db: DbSession,
-    principal: CurrentPrincipal,
-) -> object:
-    """Make the email a member, and mail them a single-use link to set up their sign-in."""
-    runtime = get_runtime(request)
-    key = runtime.secret_box.derive("keyplane links v1")
-    sender = mail_sender(runtime.settings)
-    member = invitations.invite(db, principal, runtime.settings, key, sender, orgId, body)
-    return user_out(member)
 
 
 @router.get(WS_USERS, response_model=schemas.WorkspaceUserList)

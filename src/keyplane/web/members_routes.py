@@ -47,10 +47,11 @@ def invite(
     principal = principal_of(request, db)
     web = web_of(request)
     body = form_input(schemas.InviteCreate, {"email": email, "role": role})
-    invitations.invite(
+    invited = invitations.invite(
         db, principal, web.settings, web.signing_key, mail_sender(web.settings), org_id, body
     )
-    note = urlencode({"note": f"Invitation sent to {email}."})
+    sent = "sent again" if invited.resent else "sent"
+    note = urlencode({"note": f"Invitation {sent} to {email}."})
     return redirect(request, f"/console/orgs/{org_id}/members?{note}")
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from keyplane.db.models import User
 from tests.factories import bearer
 from tests.functional.identity.conftest import csrf_of, is_signed_in, sign_in
+from tests.smtp import closed_port, smtp_sink
 
 LINK = re.compile(r"https://testserver(/invite/[A-Za-z0-9_\-.]+)")
 
@@ -73,3 +74,75 @@ def test_altered_or_expired_links_are_refused(browser, world) -> None:
     assert browser.get(f"/invite/{expired}").status_code == 404
     with world.runtime.sessions() as db:
         assert db.scalar(select(User).where(User.email == "new@acme.example")).password_hash is None
+
+
+def _post_invite(world, email: str, role: str = "ORGANIZATION_MEMBER"):  # type: ignore[no-untyped-def]
+    return world.client.post(
+        f"/v1/organizations/{world.org.id}/invites",
+        json={"email": email, "role": role},
+        headers=bearer(world.org.owner_token),
+    )
+
+
+def _mail_through(monkeypatch, world, port: int) -> None:  # type: ignore[no-untyped-def]
+    smtp = {"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_starttls": False}
+    runtime = world.runtime
+    monkeypatch.setattr(runtime, "settings", runtime.settings.model_copy(update=smtp))
+
+
+def _outbox_links(world) -> set[str]:  # type: ignore[no-untyped-def]
+    outbox = Path(world.runtime.settings.data_dir) / "outbox"
+    return {_link_in(message_from_bytes(f.read_bytes())) for f in outbox.glob("*.eml")}
+
+
+def _link_in(mail) -> str:  # type: ignore[no-untyped-def]
+    found = LINK.search(mail.get_payload(decode=True).decode())
+    assert found, mail.get_payload()
+    return found.group(1)
+
+
+def test_an_invitation_whose_mail_failed_is_kept_and_sent_again(
+    monkeypatch, browser, world
+) -> None:
+    email = "late@acme.example"
+    _mail_through(monkeypatch, world, closed_port())  # the mail server is down
+    down = _post_invite(world, email)
+    assert down.status_code == 503, down.text
+    assert "is stored" in down.json()["message"] and "again" in down.json()["message"]
+    users = world.client.get(
+        f"/v1/organizations/{world.org.id}/users", headers=bearer(world.org.owner_token)
+    ).json()["users"]
+    assert email in {u["email"] for u in users}  # kept: the invitation was stored
+
+    with smtp_sink() as (port, inbox):  # the mail server is back
+        _mail_through(monkeypatch, world, port)
+        again = _post_invite(world, email)
+        assert again.status_code == 200, again.text  # re-sent, not a Conflict
+        assert again.json()["email"] == email
+        assert [m["To"] for m in inbox] == [email]
+        link = _link_in(inbox[0])
+
+    page = browser.get(link)
+    assert page.status_code == 200 and "Join acme" in page.text
+    done = browser.post(
+        link, data={"password": "plum vestibule 1987 kettle", "csrf_token": csrf_of(page.text)}
+    )
+    assert done.status_code == 303 and is_signed_in(browser)
+    joined = _post_invite(world, email)  # used: nothing pending to re-send any more
+    assert joined.status_code == 409 and "already a member" in joined.json()["message"]
+
+
+def test_resending_gives_a_new_link_and_the_old_one_stops_working(browser, world) -> None:
+    invite(world, "twice@acme.example")
+    (first,) = _outbox_links(world)
+    again = _post_invite(world, "twice@acme.example")
+    assert again.status_code == 200, again.text
+    (second,) = _outbox_links(world) - {first}
+    assert browser.get(first).status_code == 404
+    assert browser.get(second).status_code == 200
+
+
+def test_resending_with_another_role_is_a_conflict(world) -> None:
+    invite(world, "role@acme.example")
+    other = _post_invite(world, "role@acme.example", "ORGANIZATION_BILLING_ADMIN")
+    assert other.status_code == 409 and "already invited as" in other.json()["message"]
