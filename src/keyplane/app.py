@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from keyplane import __version__
 from keyplane.apikeys.deprecation import DeprecationHeadersMiddleware
+from keyplane.apikeys.routes import migration_router as apikeys_migration_router
 from keyplane.apikeys.routes import router as apikeys_router
 from keyplane.audit.middleware import AuditMiddleware
 from keyplane.audit.routes import router as audit_router
@@ -50,7 +51,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     invites_router,
     tokens_router,
 )
-ROUTERS += (apikeys_router, oauth_router)
+ROUTERS += (apikeys_router, apikeys_migration_router, oauth_router)
 ROUTERS += (audit_router, deploys_router, variables_router)
 ROUTERS += (login_router, static_router, console_router, sso_router, sso_web_router)
 ROUTERS += (cli_login_router, device_router, invite_router, console_members_router)

@@ -321,6 +321,27 @@ class KeyplaneClient:
     def delete_api_key(self, org_id: str, deployment_id: str, key_id: str) -> None:
         self._delete(f"{_keys(org_id, deployment_id)}/{key_id}")
 
+    def migrate_api_keys(
+        self,
+        org_id: str,
+        *,
+        dry_run: bool,
+        workspace_id: str | None = None,
+        deployment_id: str | None = None,
+        key_ids: list[str] | None = None,
+    ) -> Json:
+        """``POST …/api-keys/migrate``: ``{dryRun, migrations}``, the plan on a dry run;
+        otherwise the keys replaced by tokens, whose values are in this answer only."""
+        body = _present(
+            {
+                "dryRun": dry_run,
+                "workspaceId": workspace_id,
+                "deploymentId": deployment_id,
+                "keyIds": key_ids,
+            }
+        )
+        return self._post(f"{_org(org_id)}/api-keys/migrate", body)
+
     # -- members ---------------------------------------------------------------------------
 
     def list_users(self, org_id: str) -> list[Json]:

@@ -61,9 +61,13 @@ class Server:
         python: tuple[str, ...] = (),
         cwd: Path | None = None,
         stdin: str | None = None,
+        terminal: int | None = None,
         **env: str,
     ) -> Result:
-        """Run ``python -m keyplane ARGS`` with a CI job's environment and nothing else."""
+        """Run ``python -m keyplane ARGS`` with a CI job's environment and nothing else.
+
+        ``stdin``: text piped to its standard input; ``terminal``: a file descriptor (a
+        pseudo-terminal) to be its standard input instead."""
         clean = {"PATH": os.environ["PATH"], "HOME": str(self.home), "KEYPLANE_URL": self.url}
         if token is not None:
             clean["ASTRO_API_TOKEN"] = token
@@ -71,6 +75,7 @@ class Server:
         done = subprocess.run(
             [sys.executable, *python, "-m", "keyplane", *args],
             env=clean,
+            stdin=terminal,
             capture_output=True,
             text=True,
             timeout=60,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import stat
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from keyplane.client import KeyplaneClient
-from tests.e2e.conftest import Server
+from tests.e2e.conftest import Result, Server
 
 pytestmark = pytest.mark.e2e
 
@@ -121,31 +122,59 @@ def test_ci_job_with_a_deployment_api_key(server: Server, tmp_path: Path) -> Non
     assert "ASTRONOMER_KEY_ID" in output(tmp_path, "whoami", "err")
 
 
+def _keys_in_a_new_workspace(owner: KeyplaneClient, org: str, name: str) -> tuple[str, list[str]]:
+    ws = owner.create_workspace(org, name)["id"]
+    deps = [owner.create_deployment(org, ws, dep)["id"] for dep in ("a", "b")]
+    for dep in deps:
+        owner.create_api_key(org, dep, f"key-{dep}")
+    return ws, deps
+
+
+def _on_a_terminal(server: Server, *args: str, typed: str, token: str) -> Result:
+    """The CLI with its standard input on a pseudo-terminal, where ``typed`` is typed."""
+    main, child = pty.openpty()
+    try:
+        os.write(main, typed.encode())
+        return server.cli(*args, token=token, terminal=child)
+    finally:
+        os.close(child)
+        os.close(main)
+
+
+def _tokens_on(owner: KeyplaneClient, org: str, deps: list[str]) -> list[dict]:
+    return [t for dep in deps for t in owner.list_tokens(org, deployment_id=dep)]
+
+
+def _unchanged(owner: KeyplaneClient, org: str, deps: list[str]) -> bool:
+    return all(owner.list_api_keys(org, dep) for dep in deps) and not _tokens_on(owner, org, deps)
+
+
 def test_migrate_keys_to_deployment_tokens(server: Server, tmp_path: Path) -> None:
     org, owner_token = server.acme.org_id, server.acme.owner_token
+    migrate = ("deployment", "api-key", "migrate")
     with KeyplaneClient(server.url, owner_token) as owner:
-        ws = owner.create_workspace(org, "migrating")["id"]
-        deps = [owner.create_deployment(org, ws, name)["id"] for name in ("a", "b")]
-        keys = [owner.create_api_key(org, dep, f"key-{dep}") for dep in deps]
+        ws, deps = _keys_in_a_new_workspace(owner, org, "migrating")
+        keys = [k for dep in deps for k in owner.list_api_keys(org, dep)]
 
-        dry = server.cli(
-            "deployment", "api-key", "migrate", "--workspace-id", ws, "--dry-run", "-o", "json",
-            token=owner_token,
-        )  # fmt: skip
+        dry = server.cli(*migrate, "--workspace-id", ws, "--dry-run", "-o", "json",
+                         token=owner_token)  # fmt: skip
         assert dry.code == 0, dry.stderr
         assert {item["keyId"] for item in dry.json()} == {k["id"] for k in keys}
         assert "dry run: nothing changed" in dry.stderr
-        assert all(owner.list_api_keys(org, dep) for dep in deps)
-        assert not owner.list_tokens(org, workspace_id=ws)
+        assert _unchanged(owner, org, deps)
 
-        done = server.cli(
-            "deployment", "api-key", "migrate", "--workspace-id", ws, "--yes", "-o", "json",
-            token=owner_token,
-        )  # fmt: skip
+        done = server.cli(*migrate, "--workspace-id", ws, "--yes", "-o", "json",
+                          token=owner_token)  # fmt: skip
         assert done.code == 0, done.stderr
         migrated = done.json()
         assert {item["deploymentId"] for item in migrated} == set(deps)
         assert not any(owner.list_api_keys(org, dep) for dep in deps)
+        assert len(_tokens_on(owner, org, deps)) == len(keys)
+
+        again = server.cli(*migrate, "--workspace-id", ws, "--yes", token=owner_token)
+        assert again.code == 0, again.stderr
+        assert "no deployment API keys to migrate" in again.stderr
+        assert len(_tokens_on(owner, org, deps)) == len(keys)  # none minted twice
     for item in migrated:
         me = server.cli("whoami", "-o", "json", token=item["token"])
         assert me.code == 0, me.stderr
@@ -157,3 +186,30 @@ def test_migrate_keys_to_deployment_tokens(server: Server, tmp_path: Path) -> No
                 "role": "DEPLOYMENT_ADMIN",
             }
         ]
+
+
+def test_migrate_changes_nothing_unless_confirmed(server: Server) -> None:
+    org, owner_token = server.acme.org_id, server.acme.owner_token
+    migrate = ("deployment", "api-key", "migrate")
+    with KeyplaneClient(server.url, owner_token) as owner:
+        ws, deps = _keys_in_a_new_workspace(owner, org, "declining")
+
+        declined = _on_a_terminal(server, *migrate, "--workspace-id", ws, typed="n\n",
+                                  token=owner_token)  # fmt: skip
+        assert declined.code == 1, declined.stderr
+        assert "declined" in declined.stderr and "nothing changed" in declined.stderr
+        assert "kpd_" not in declined.stdout + declined.stderr
+        assert _unchanged(owner, org, deps)
+
+        headless = server.cli(*migrate, "--workspace-id", ws, token=owner_token,
+                              stdin="")  # fmt: skip
+        assert headless.code == 2, headless.stderr
+        assert "no terminal" in headless.stderr and "--yes" in headless.stderr
+        assert "kpd_" not in headless.stdout + headless.stderr
+        assert _unchanged(owner, org, deps)
+
+        accepted = _on_a_terminal(server, *migrate, "--workspace-id", ws, typed="y\n",
+                                  token=owner_token)  # fmt: skip
+        assert accepted.code == 0, accepted.stderr
+        assert accepted.stdout.count("kpd_") == len(deps)  # each new value, shown once
+        assert not any(owner.list_api_keys(org, dep) for dep in deps)

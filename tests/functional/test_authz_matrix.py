@@ -492,6 +492,19 @@ ROUTES: list[Route] = [
         setup=fresh_api_key,
         holds=key_holds,
     ),
+    # Migrating keys to tokens: one deployment's (managing them, so holding what they
+    # hold), or a dry run of all the caller may migrate (any principal of the
+    # organization; its plan may be empty).
+    Route(
+        "POST",
+        OP + "/api-keys/migrate",
+        P.DEPLOYMENT_TOKENS_MANAGE,
+        "dep",
+        setup=fresh_api_key,
+        body=lambda m, place, params: {"deploymentId": params["deploymentId"]},
+        holds=key_holds,
+    ),
+    Route("POST", OP + "/api-keys/migrate", None, "org", body=_const({"dryRun": True})),
 ]
 MANAGE = {
     ORG: P.ORGANIZATION_TOKENS_MANAGE,

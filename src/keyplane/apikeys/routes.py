@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import Response
+from fastapi import Request, Response
 
-from keyplane.apikeys import schemas, service
+from keyplane.apikeys import migration, schemas, service
 from keyplane.apikeys.models import DeploymentApiKey
 from keyplane.domain.credentials import PlaintextSecret
 from keyplane.http.deps import CurrentPrincipal, DbSession, Paging
@@ -14,6 +14,7 @@ from keyplane.http.schemas import Actor
 router = APIRouter(
     prefix="/v1/organizations/{orgId}/deployments/{deploymentId}/api-keys", tags=["api keys"]
 )
+migration_router = APIRouter(prefix="/v1/organizations/{orgId}/api-keys", tags=["api keys"])
 
 
 def key_out(key: DeploymentApiKey, secret: PlaintextSecret | None = None) -> schemas.ApiKeyOut:
@@ -60,3 +61,38 @@ def delete_key(
 ) -> Response:
     service.delete_key(db, principal, orgId, deploymentId, keyId)
     return Response(status_code=204)
+
+
+@migration_router.post("/migrate", response_model=schemas.MigrationOut)
+def migrate_keys(
+    orgId: str,
+    body: schemas.MigrationRequest,
+    request: Request,
+    db: DbSession,
+    principal: CurrentPrincipal,
+) -> schemas.MigrationOut:
+    """Replace deployment API keys with Deployment API tokens of the same rights, at once.
+
+    A dry run lists the plan and changes nothing. Otherwise every key in the plan gets
+    a DEPLOYMENT_ADMIN token on its deployment (values shown once, in this answer) and
+    is deleted, in one transaction; a second run finds nothing left to migrate.
+    """
+    steps = migration.migrate(db, principal, orgId, body)
+    request.state.audit_details = {
+        "dryRun": body.dry_run,
+        "keyIds": [step.key.id for step in steps],
+        "tokenIds": [step.token.id for step in steps if step.token],
+    }
+    return schemas.MigrationOut(dry_run=body.dry_run, migrations=[_step_out(s) for s in steps])
+
+
+def _step_out(step: migration.Step) -> schemas.MigrationStep:
+    return schemas.MigrationStep(
+        key_id=step.key.id,
+        key_name=step.key.name,
+        deployment_id=step.key.deployment_id,
+        token_name=step.token.name if step.token else step.key.name,
+        role=migration.ROLE,
+        token_id=step.token.id if step.token else None,
+        token=step.value,
+    )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from keyplane.http.schemas import Actor, ApiModel, Page
 from keyplane.tenancy.schemas import Description, Name
@@ -30,3 +31,35 @@ class ApiKeyOut(ApiModel):
 
 class ApiKeyList(Page[ApiKeyOut]):
     api_keys: list[ApiKeyOut]
+
+
+class MigrationRequest(ApiModel):
+    """Which keys to turn into deployment API tokens; every key the caller may migrate
+    when nothing narrows it."""
+
+    dry_run: bool = Field(default=False, description="list the plan; change nothing")
+    workspace_id: str | None = Field(default=None, max_length=32)
+    deployment_id: str | None = Field(default=None, max_length=32)
+    key_ids: list[Annotated[str, StringConstraints(min_length=1, max_length=32)]] | None = Field(
+        default=None,
+        max_length=1000,
+        description="exactly these keys (the ids of a dry run's plan): if any of them can no "
+        "longer be migrated, nothing changes and the answer is 409",
+    )
+
+
+class MigrationStep(ApiModel):
+    key_id: str
+    key_name: str
+    deployment_id: str
+    token_name: str
+    role: str
+    token_id: str | None = Field(default=None, description="absent in a dry run")
+    token: str | None = Field(
+        default=None, description="the new token's value: shown once, absent in a dry run"
+    )
+
+
+class MigrationOut(ApiModel):
+    dry_run: bool
+    migrations: list[MigrationStep]

@@ -24,6 +24,7 @@ ROUTE_ACTIONS: dict[tuple[str, str], str] = {
     # Deployment API keys
     ("POST", DEPLOYMENT + "/api-keys"): "api_key.create",
     ("DELETE", DEPLOYMENT + "/api-keys/{keyId}"): "api_key.delete",
+    ("POST", ORG + "/api-keys/migrate"): "api_key.migrate",
     # Membership
     ("POST", ORG + "/users/{userId}/roles"): "member.role_change",
     ("DELETE", ORG + "/users/{userId}"): "member.remove",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
@@ -9,9 +11,8 @@ import typer
 from keyplane.cli import output
 from keyplane.cli.apps import group
 from keyplane.cli.context import DeploymentOpt, OrgOpt, Session, WorkspaceOpt, connect
-from keyplane.cli.errors import UsageError
+from keyplane.cli.errors import CliError, UsageError
 from keyplane.cli.output import Column, Format, OutputOpt, field, when
-from keyplane.client import ApiError
 
 Json = dict[str, Any]
 app = group(
@@ -35,7 +36,9 @@ DescriptionOpt = Annotated[str, typer.Option("--description", help="What the key
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Show what would change; change nothing.")
 ]
-YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Delete the old keys without asking.")]
+YesOpt = Annotated[
+    bool, typer.Option("--yes", "-y", help="Migrate without asking (needed with no terminal).")
+]
 
 
 @app.command()
@@ -98,86 +101,87 @@ def migrate(
 ) -> None:
     """Replace each key with a Deployment API token holding the same rights.
 
-    Creates one DEPLOYMENT_ADMIN token per key on the key's deployment, prints the new
-    values once, then deletes the old keys after confirmation (or with --yes).
+    Shows the plan first; once you confirm (or with --yes) the server creates one
+    DEPLOYMENT_ADMIN token per key on the key's deployment and deletes the keys, all in
+    one step, and the new token values are printed once. Nothing changes before that:
+    not on --dry-run, not when you decline, and not without a terminal to ask on
+    unless --yes is given. Keys already migrated are gone, so a second run finds none.
     """
     if deployment_id and workspace_id:
         raise UsageError("pass --deployment-id or --workspace-id, not both")
+    where = Selection(workspace_id, deployment_id)
     with connect(organization_id) as session:
-        keys = _keys_to_migrate(session, deployment_id, workspace_id)
-        if not keys:
+        plan = where.migrate(session, dry_run=True)
+        if not plan:
             output.note("no deployment API keys to migrate")
             if output_format is Format.JSON:
                 output.emit_json([])
             return
-        _show_plan(keys, dry_run)
+        _show_plan(plan, dry_run)
         if dry_run:
             if output_format is Format.JSON:
-                output.emit_json([_plan_item(k) for k in keys])
+                output.emit_json([_plan_item(step) for step in plan])
             return
-        migrated = [_replace(session, key) for key in keys]
-        _show_new_tokens(migrated, output_format)
-        if yes or _confirm(len(keys)):
-            for key in keys:
-                session.client.delete_api_key(session.org_id, key["deploymentId"], key["id"])
-            output.note(f"deleted {len(keys)} old API key(s)")
-        else:
-            output.note(
-                "the old keys were kept: delete each with "
-                "`keyplane deployment api-key delete <KEY_ID> --deployment-id <ID>`"
-            )
+        if not yes:
+            _confirm(len(plan))
+        # Exactly the keys shown: if one changed meanwhile, the server changes nothing.
+        done = where.migrate(session, dry_run=False, key_ids=[step["keyId"] for step in plan])
+    _show_new_tokens(done, output_format)
 
 
-def _keys_to_migrate(
-    session: Session, deployment_id: str | None, workspace_id: str | None
-) -> list[Json]:
-    if deployment_id:
-        deployments = [deployment_id]
-    else:
-        found = session.client.list_deployments(session.org_id, workspace_id)
-        deployments = [d["id"] for d in found]
-    keys: list[Json] = []
-    for dep in deployments:
-        try:
-            keys.extend(session.client.list_api_keys(session.org_id, dep))
-        except ApiError as error:
-            if error.status_code not in (403, 404) or deployment_id:
-                raise
-            output.warn(f"skipped deployment {dep}: {error.message}")
-    return keys
+@dataclass(frozen=True)
+class Selection:
+    """Which keys ``migrate`` acts on: a workspace's, a deployment's, or all it may."""
+
+    workspace_id: str | None
+    deployment_id: str | None
+
+    def migrate(
+        self, session: Session, *, dry_run: bool, key_ids: list[str] | None = None
+    ) -> list[Json]:
+        answer = session.client.migrate_api_keys(
+            session.org_id,
+            dry_run=dry_run,
+            workspace_id=self.workspace_id,
+            deployment_id=self.deployment_id,
+            key_ids=key_ids,
+        )
+        steps: list[Json] = answer["migrations"]
+        return steps
 
 
-def _plan_item(key: Json) -> Json:
-    return {
-        "keyId": key["id"],
-        "keyName": key["name"],
-        "deploymentId": key["deploymentId"],
-        "tokenName": key["name"],
-        "role": "DEPLOYMENT_ADMIN",
-    }
+PLAN_FIELDS = ("keyId", "keyName", "deploymentId", "tokenName", "role")
 
 
-def _show_plan(keys: list[Json], dry_run: bool) -> None:
-    verb = "would replace" if dry_run else "replacing"
-    for key in keys:
+def _plan_item(step: Json) -> Json:
+    return {name: step[name] for name in PLAN_FIELDS}
+
+
+def _show_plan(plan: list[Json], dry_run: bool) -> None:
+    verb = "would replace" if dry_run else "will replace"
+    for step in plan:
         output.note(
-            f"{verb} API key {key['id']} ({key['name']!r}) on deployment {key['deploymentId']} "
-            "with a Deployment API token holding DEPLOYMENT_ADMIN"
+            f"{verb} API key {step['keyId']} ({step['keyName']!r}) on deployment "
+            f"{step['deploymentId']} with a Deployment API token holding {step['role']}"
         )
     if dry_run:
-        output.note(f"dry run: nothing changed ({len(keys)} key(s) to migrate)")
+        output.note(f"dry run: nothing changed ({len(plan)} key(s) to migrate)")
 
 
-def _replace(session: Session, key: Json) -> Json:
-    token = session.client.create_token(
-        session.org_id,
-        name=key["name"],
-        scope="DEPLOYMENT",
-        role="DEPLOYMENT_ADMIN",
-        entity_id=key["deploymentId"],
-        description=f"migrated from deployment API key {key['id']}",
-    )
-    return {**_plan_item(key), "tokenId": token["id"], "token": token["token"]}
+def _confirm(count: int) -> None:
+    """Return once the user agreed; raise, with nothing changed, otherwise."""
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "nothing changed: the migration needs confirming, and there is no terminal to ask on",
+            hint="look at the plan above, then run the command again with --yes",
+        )
+    question = f"Replace these {count} API key(s) with tokens and delete the keys now?"
+    try:
+        agreed = typer.confirm(question, default=False, err=True)
+    except typer.Abort:
+        agreed = False
+    if not agreed:
+        raise CliError("nothing changed: the migration was declined; the keys are kept")
 
 
 def _show_new_tokens(migrated: list[Json], output_format: Format) -> None:
@@ -188,14 +192,10 @@ def _show_new_tokens(migrated: list[Json], output_format: Format) -> None:
         ("token", field("token")),
     ]
     output.emit_list(migrated, output_format, columns, "")
+    output.note(
+        f"replaced {len(migrated)} API key(s) with Deployment API tokens; the keys are gone"
+    )
     output.warn(
         "the token values are shown once: put each in the CI secret store as ASTRO_API_TOKEN "
         "(in place of ASTRONOMER_KEY_ID and ASTRONOMER_KEY_SECRET)"
     )
-
-
-def _confirm(count: int) -> bool:
-    try:
-        return typer.confirm(f"Delete the {count} old API key(s) now?", default=False, err=True)
-    except typer.Abort:
-        return False
