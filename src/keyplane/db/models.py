@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from keyplane.db.base import Base, Cached, UTCDateTime, utcnow
@@ -42,10 +42,14 @@ class Workspace(Timestamps, Cached, Base):
 
 class Deployment(Timestamps, Cached, Base):
     __tablename__ = "deployments"
-    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "name"),
+        # Listings read "this organization's deployments in these workspaces".
+        Index("ix_deployments_organization_workspace", "organization_id", "workspace_id"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    organization_id: Mapped[str] = mapped_column(fk("organizations.id"), index=True)
+    organization_id: Mapped[str] = mapped_column(fk("organizations.id"))
     workspace_id: Mapped[str] = mapped_column(fk("workspaces.id"), index=True)
     name: Mapped[str] = mapped_column(String(120))
     description: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,58 @@
+"""held_on against the DESIGN §2 oracle: a listing's WHERE clause shows exactly what
+the check on one object allows, for every role and pair of roles at every place."""
+
+from __future__ import annotations
+
+import pytest
+
+from keyplane.domain.roles import DEPLOYMENT_PERMISSIONS, PERMISSIONS, Level, Permission
+from keyplane.domain.visibility import HeldOn, held_on
+from tests.access_oracle import Held, Target, held_permissions
+from tests.unit.domain.test_access import COMBINATIONS, grants_of
+
+ORG, WS, DEP = Level.ORGANIZATION, Level.WORKSPACE, Level.DEPLOYMENT
+# Places no binding names (w3, d3 beside d1 in w1, d4 in w2) as well as the bound ones.
+PLACES = {
+    WS: [Target(WS, "o1", ws) for ws in ("w1", "w2", "w3")] + [Target(WS, "o2", "x1")],
+    DEP: [
+        Target(DEP, "o1", ws, dep)
+        for ws, dep in (("w1", "d1"), ("w1", "d3"), ("w2", "d2"), ("w2", "d4"), ("w3", "d5"))
+    ]
+    + [Target(DEP, "o2", "x1", "e1")],
+}
+NEEDS = {
+    WS: [frozenset({p}) for p, rule in PERMISSIONS.items() if rule.workspace],
+    DEP: [frozenset({p}) for p in DEPLOYMENT_PERMISSIONS] + [DEPLOYMENT_PERMISSIONS],
+}
+
+
+def contains(found: HeldOn, target: Target) -> bool:
+    if target.organization_id != "o1":
+        return False  # held_on was asked about o1
+    if found.everywhere or target.workspace_id in found.workspaces:
+        return True
+    return target.level is DEP and target.deployment_id in found.deployments
+
+
+@pytest.mark.parametrize("level", [WS, DEP])
+@pytest.mark.parametrize("bindings", COMBINATIONS, ids=lambda bs: "+".join(b.role for b in bs))
+def test_held_on_is_exactly_where_the_permissions_are_held(level: Level, bindings: list[Held]):
+    grants = grants_of(bindings)
+    for needed in NEEDS[level]:
+        found = held_on(grants, "o1", level, needed)
+        for target in PLACES[level]:
+            expected = target.organization_id == "o1" and needed <= held_permissions(
+                bindings, target
+            )
+            assert contains(found, target) == expected, (sorted(needed), target, found)
+
+
+def test_it_is_bounded_by_the_bindings_not_by_the_organization():
+    # An organization owner reaches everything without a single id to list.
+    owner = grants_of([Held(ORG, "o1", "o1", None, "ORGANIZATION_OWNER")])
+    assert held_on(owner, "o1", DEP, frozenset({Permission.DEPLOYMENT_READ})) == HeldOn(
+        everywhere=True
+    )
+    assert held_on(owner, "o2", DEP, frozenset({Permission.DEPLOYMENT_READ})) == HeldOn()
+    member = grants_of([Held(ORG, "o1", "o1", None, "ORGANIZATION_MEMBER")])
+    assert held_on(member, "o1", WS, frozenset({Permission.WORKSPACE_READ})) == HeldOn()
