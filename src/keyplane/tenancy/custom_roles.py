@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import SQLColumnExpression, func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 
 from keyplane.auth.principal import Principal
 from keyplane.db.models import CustomRole, RoleBinding
@@ -26,9 +25,9 @@ from keyplane.domain.roles import (
 )
 from keyplane.tenancy import members_schemas as schemas
 
-SORT_COLUMNS: dict[str, ColumnElement[Any]] = {
-    "name": CustomRole.name,  # type: ignore[dict-item]
-    "createdAt": CustomRole.created_at,  # type: ignore[dict-item]
+SORT_COLUMNS: dict[str, SQLColumnExpression[Any]] = {
+    "name": CustomRole.name,
+    "createdAt": CustomRole.created_at,
 }
 
 

@@ -6,9 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, or_, select
+from sqlalchemy import Select, SQLColumnExpression, and_, delete, or_, select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 
 from keyplane.auth.principal import Principal
 from keyplane.db.models import RoleBinding, User
@@ -22,9 +21,9 @@ from keyplane.tenancy.entities import get_workspace, workspace_entity
 from keyplane.tenancy.granting import check_grantable
 
 OWNER = Role.ORGANIZATION_OWNER
-SORT_COLUMNS: dict[str, ColumnElement[Any]] = {
-    "email": User.email,  # type: ignore[dict-item]
-    "createdAt": User.created_at,  # type: ignore[dict-item]
+SORT_COLUMNS: dict[str, SQLColumnExpression[Any]] = {
+    "email": User.email,
+    "createdAt": User.created_at,
 }
 
 
