@@ -492,9 +492,9 @@ ROUTES: list[Route] = [
         setup=fresh_api_key,
         holds=key_holds,
     ),
-    # Migrating keys to tokens: one deployment's (managing them, and holding what a key
-    # holds: the new token's value is shown), or a dry run of all the caller may migrate
-    # (any principal of the organization; its plan may be empty).
+    # Migrating keys to tokens: one deployment's (managing them, so holding what they
+    # hold), or a dry run of all the caller may migrate (any principal of the
+    # organization; its plan may be empty).
     Route(
         "POST",
         OP + "/api-keys/migrate",

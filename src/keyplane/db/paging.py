@@ -59,22 +59,22 @@ def page_of_query(
     page: PageParams,
     columns: Mapping[str, SQLColumnExpression[Any]],
     *,
-    tiebreak: SQLColumnExpression[Any] | None = None,
+    tiebreak: SQLColumnExpression[Any],
 ) -> tuple[list[Any], int]:
     """One page of ``query``'s rows and the number of rows in all pages.
 
     ``columns`` maps each sort key to its column (``createdAt`` is the default);
-    ``tiebreak`` (a unique column, usually the primary key) orders rows whose sort
-    values are equal, so that no row is skipped or shown twice between pages.
+    ``tiebreak``, a unique column (the primary key), orders rows whose sort values
+    are equal, so that no row is skipped or shown twice between pages. The count
+    costs a second query only when the page is full (or past the end).
     """
     orders = [
         columns[key].desc() if descending else columns[key].asc()
         for key, descending in parse_sorts(page.sorts, list(columns)) or [("createdAt", False)]
     ]
-    if tiebreak is not None:
-        orders.append(tiebreak.asc())
+    orders.append(tiebreak.asc())
+    rows = list(db.scalars(query.order_by(*orders).offset(page.offset).limit(page.limit)))
+    if 0 < len(rows) < page.limit or (not rows and page.offset == 0):
+        return rows, page.offset + len(rows)  # the last page: no count needed
     total = db.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    if total <= page.offset:
-        return [], total  # no page to read: skip the second round trip
-    rows = db.scalars(query.order_by(*orders).offset(page.offset).limit(page.limit)).all()
-    return list(rows), total
+    return rows, total

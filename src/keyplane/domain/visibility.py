@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from keyplane.domain.access import Entity, Grants
+from keyplane.domain.access import Entity, Subject
 from keyplane.domain.roles import Level, Permission
 
 # An id no entity has. What the grants hold on an entity of this id is what they hold
@@ -40,15 +40,17 @@ class HeldOn:
     deployments: frozenset[str] = frozenset()
 
 
-def held_on(grants: Grants, org_id: str, level: Level, needed: frozenset[Permission]) -> HeldOn:
-    """Where ``grants`` hold all of ``needed`` on workspaces or deployments of ``org_id``.
+def held_on(principal: Subject, org_id: str, level: Level, needed: frozenset[Permission]) -> HeldOn:
+    """Where ``principal`` holds all of ``needed`` on workspaces or deployments of ``org_id``.
 
-    Exact: an entity is in the answer if and only if ``needed`` is a subset of
-    ``grants.permissions_at`` on it. Only ids named by a binding are tried one by
-    one; every other entity holds what an unbound one holds.
+    Exact: an entity is in the answer if and only if the principal holds every one of
+    ``needed`` on it, as :func:`~keyplane.domain.access.authorize` decides. Only ids
+    named by a binding are tried one by one; every other entity holds what an unbound
+    one holds.
     """
     if level is Level.ORGANIZATION:
         raise ValueError("held_on is for workspaces and deployments")
+    grants = principal.grants
     if org_id not in grants.organization_ids():
         return HeldOn()
     if needed <= grants.permissions_at(Entity(level, _UNBOUND, org_id, _UNBOUND)):

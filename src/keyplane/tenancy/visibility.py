@@ -25,7 +25,7 @@ def where_workspaces(
     principal: Principal, org_id: str, workspace_id: Column, *needed: Permission
 ) -> ColumnElement[bool]:
     """Rows whose workspace the principal holds ``needed`` on (default: can see)."""
-    found = held_on(principal.grants, org_id, Level.WORKSPACE, _needed(Level.WORKSPACE, needed))
+    found = held_on(principal, org_id, Level.WORKSPACE, _needed(Level.WORKSPACE, needed))
     if found.everywhere:
         return true()
     return workspace_id.in_(sorted(found.workspaces)) if found.workspaces else false()
@@ -44,7 +44,7 @@ def where_deployments(
     (deployment tokens), pass None and the deployment's workspace is looked up in a
     subquery on the deployments' workspace index.
     """
-    found = held_on(principal.grants, org_id, Level.DEPLOYMENT, _needed(Level.DEPLOYMENT, needed))
+    found = held_on(principal, org_id, Level.DEPLOYMENT, _needed(Level.DEPLOYMENT, needed))
     return _deployment_condition(found, deployment_id, workspace_id)
 
 

@@ -46,13 +46,13 @@ def invite(
     csrf.verify(request, token)
     principal = principal_of(request, db)
     web = web_of(request)
-    back = f"/console/orgs/{org_id}/members"
     body = form_input(schemas.InviteCreate, {"email": email, "role": role})
     invited = invitations.invite(
         db, principal, web.settings, web.signing_key, mail_sender(web.settings), org_id, body
     )
-    note = f"Invitation {'sent again' if invited.resent else 'sent'} to {email}."
-    return redirect(request, f"{back}?{urlencode({'note': note})}")
+    sent = "sent again" if invited.resent else "sent"
+    note = urlencode({"note": f"Invitation {sent} to {email}."})
+    return redirect(request, f"/console/orgs/{org_id}/members?{note}")
 
 
 @router.post("/{user_id}/remove")

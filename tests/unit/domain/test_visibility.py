@@ -3,8 +3,11 @@ the check on one object allows, for every role and pair of roles at every place.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 
+from keyplane.domain.access import Grants
 from keyplane.domain.roles import DEPLOYMENT_PERMISSIONS, PERMISSIONS, Level, Permission
 from keyplane.domain.visibility import HeldOn, held_on
 from tests.access_oracle import Held, Target, held_permissions
@@ -26,6 +29,11 @@ NEEDS = {
 }
 
 
+@dataclass(frozen=True)
+class Asking:
+    grants: Grants
+
+
 def contains(found: HeldOn, target: Target) -> bool:
     if target.organization_id != "o1":
         return False  # held_on was asked about o1
@@ -37,9 +45,9 @@ def contains(found: HeldOn, target: Target) -> bool:
 @pytest.mark.parametrize("level", [WS, DEP])
 @pytest.mark.parametrize("bindings", COMBINATIONS, ids=lambda bs: "+".join(b.role for b in bs))
 def test_held_on_is_exactly_where_the_permissions_are_held(level: Level, bindings: list[Held]):
-    grants = grants_of(bindings)
+    principal = Asking(grants_of(bindings))
     for needed in NEEDS[level]:
-        found = held_on(grants, "o1", level, needed)
+        found = held_on(principal, "o1", level, needed)
         for target in PLACES[level]:
             expected = target.organization_id == "o1" and needed <= held_permissions(
                 bindings, target
@@ -49,10 +57,10 @@ def test_held_on_is_exactly_where_the_permissions_are_held(level: Level, binding
 
 def test_it_is_bounded_by_the_bindings_not_by_the_organization():
     # An organization owner reaches everything without a single id to list.
-    owner = grants_of([Held(ORG, "o1", "o1", None, "ORGANIZATION_OWNER")])
+    owner = Asking(grants_of([Held(ORG, "o1", "o1", None, "ORGANIZATION_OWNER")]))
     assert held_on(owner, "o1", DEP, frozenset({Permission.DEPLOYMENT_READ})) == HeldOn(
         everywhere=True
     )
     assert held_on(owner, "o2", DEP, frozenset({Permission.DEPLOYMENT_READ})) == HeldOn()
-    member = grants_of([Held(ORG, "o1", "o1", None, "ORGANIZATION_MEMBER")])
+    member = Asking(grants_of([Held(ORG, "o1", "o1", None, "ORGANIZATION_MEMBER")]))
     assert held_on(member, "o1", WS, frozenset({Permission.WORKSPACE_READ})) == HeldOn()
