@@ -20,7 +20,9 @@ def test_user_token_acts_with_the_users_current_roles(world):
 
 def test_user_token_from_a_session_in_a_service(world):
     with world.runtime.sessions() as db:
-        issued = issue_user_access_token(db, world.org.owner_user_id, session_id="s1")
+        issued = issue_user_access_token(
+            world.runtime, world.org.owner_user_id, db=db, session_id="s1"
+        )
     assert claims(issued.access_token)["sid"] == "s1"
     answer = world.client.get(
         f"/v1/organizations/{world.org.id}", headers=bearer(issued.access_token)
