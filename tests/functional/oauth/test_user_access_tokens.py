@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from keyplane.db.unit import unit_of_work
 from keyplane.oauth.access_tokens import issue_user_access_token
 from tests.factories import bearer
 from tests.functional.oauth.helpers import claims
@@ -36,10 +37,9 @@ def test_removed_user_token_stops_working(world):
     from keyplane.db.models import User
     from keyplane.db.unit import credentials_changed
 
-    with world.runtime.sessions() as db:
+    with unit_of_work(world.runtime.sessions) as db:
         db.delete(db.get(User, world.org.owner_user_id))
         credentials_changed(db)
-        db.commit()
     answer = world.client.get("/v1/self", headers=bearer(issued.access_token))
     assert answer.status_code == 401
     assert "no longer exists" in answer.json()["message"]
