@@ -58,6 +58,8 @@ def settings(settings):  # type: ignore[no-untyped-def]
         "password_hash_memory_kib": 8192,
         "password_hash_time_cost": 2,
         "public_url": "https://testserver",
+        # The test identity provider runs on 127.0.0.1, which SSO refuses by default.
+        "sso_allow_private_networks": True,
     }
     return settings.model_copy(update=faster)
 
