@@ -105,9 +105,7 @@ async def token(request: Request, runtime: Runtime) -> Response:
     grants = runtime.oauth.grants
     handler = grants.get(grant_type)
     if handler is None:
-        raise UnsupportedGrantType(
-            f"grant_type {grant_type!r} is not supported: use one of {sorted(grants)}"
-        )
+        raise UnsupportedGrantType(f"this grant_type is not supported: use one of {sorted(grants)}")
     result = await handler(call)
     return oauth_response(result.body, 200, result.headers)
 
