@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     login_failures_per_account: int = 10
     login_failures_per_ip: int = 50
     invitation_ttl_hours: int = 72
+    # SSO issuers, JWKS and token endpoints are URLs a tenant chooses: off, the server
+    # connects only to public addresses (keyplane.identity.egress). On for an identity
+    # provider inside the operator's own network.
+    sso_allow_private_networks: bool = False
     # CLI logins (keyplane login): access tokens are short; the refresh-token chain
     # lasts at most cli_login_days from sign-in.
     cli_access_token_seconds: int = 900

@@ -136,9 +136,7 @@ class Runtime:
 
     @cached_property
     def oauth(self) -> OAuthServer:
-        from keyplane.oauth.server import OAuthServer  # the oauth package imports this module
-
-        return OAuthServer(self)
+        return _oauth_server(self)
 
     def close(self) -> None:
         if self.notifier is not None:
@@ -146,6 +144,19 @@ class Runtime:
         self.limiter.close()
         if self.owns_engine:
             self.engine.dispose()
+
+
+def _oauth_server(runtime: Runtime) -> OAuthServer:
+    """The authorization server, with every grant this process serves registered here."""
+    # Imported here: the oauth and identity packages import this module.
+    from keyplane.identity import oauth_routes as cli_login
+    from keyplane.oauth.server import OAuthServer
+    from keyplane.oauth.token_endpoint import client_credentials
+
+    server = OAuthServer(runtime)
+    server.register_grant("client_credentials", client_credentials)  # deployment API keys
+    cli_login.install(server)  # keyplane login: authorization_code, refresh_token, device_code
+    return server
 
 
 class KeyplaneApp(FastAPI):

@@ -65,6 +65,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     settings = Settings(
         database_url=database, data_dir=data, public_url=url,
         password_hash_memory_kib=8192, password_hash_time_cost=2,
+        sso_allow_private_networks=True,  # the test identity provider is on 127.0.0.1
     )  # fmt: skip
     runtime = Runtime.create(settings)
     with unit_of_work(runtime.sessions) as db:

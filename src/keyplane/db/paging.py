@@ -46,7 +46,7 @@ def parse_sorts(sorts: Sequence[str], allowed: Sequence[str]) -> list[tuple[str,
         direction = direction.lower() or "asc"
         if key not in allowed or direction not in ("asc", "desc"):
             raise InvalidInput(
-                f"invalid sort {sort!r}: use one of {', '.join(allowed)} with :asc or :desc",
+                f"invalid sort: use one of {', '.join(allowed)} with :asc or :desc",
                 field_errors={"sorts": "invalid sort"},
             )
         parsed.append((key, direction == "desc"))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from keyplane.domain.errors import Forbidden, NotFound
+from keyplane.domain.ids import shown
 from keyplane.domain.roles import (
     IMPLICATIONS,
     READ_PERMISSION,
@@ -156,7 +157,7 @@ def authorize(
     """
     grants = principal.grants
     if not grants.sees(entity):
-        raise NotFound(f"{asked_for or f'{entity.noun} {entity.id}'} not found")
+        raise NotFound(f"{asked_for or f'{entity.noun} {shown(entity.id)}'} not found")
     if permission is not None and permission not in grants.permissions_at(entity):
         raise Forbidden(permission.value)
 

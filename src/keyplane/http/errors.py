@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import Scope
 
 from keyplane.domain.errors import DomainError, Forbidden, NotAuthenticated, TooManyRequests
+from keyplane.domain.ids import shown
 
 log = logging.getLogger("keyplane.http")
 
@@ -86,6 +87,7 @@ def show_errors_as(request: Request, page: ErrorPage) -> None:
 async def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
     answer = ErrorAnswer.of(exc)
+    answer = replace(answer, message=_unechoed(answer.message, request.path_params))
     page: ErrorPage | None = getattr(request.state, "error_page", None)
     if page is not None:
         return page(request, answer)
@@ -102,6 +104,16 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
         headers,
         answer.missing_permission,
     )
+
+
+def _unechoed(message: str, path_params: Mapping[str, Any]) -> str:
+    """The message without the path's values unless they could be ids: a token pasted
+    into the URL must not come back in the answer (services name what was not found by
+    the id they were given)."""
+    for value in path_params.values():
+        if isinstance(value, str) and shown(value) != value:
+            message = message.replace(value, shown(value))
+    return message
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

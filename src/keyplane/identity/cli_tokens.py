@@ -126,6 +126,7 @@ def _tokens(runtime: Runtime, db: Session, login: CliLogin) -> dict[str, Any]:
     issued = issue_user_access_token(
         runtime,
         login.user_id,
+        db=db,
         client_id=CLI_CLIENT_ID,
         lifetime=runtime.settings.cli_access_token_seconds,
         extra_claims={LOGIN_CLAIM: login.id},

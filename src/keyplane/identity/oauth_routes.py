@@ -1,9 +1,10 @@
 """Plugs the CLI login into the authorization server.
 
-Registers with ``keyplane.oauth`` the public client ``keyplane-cli``, the grants
+:func:`install` registers on the process's OAuth server (the assembly point,
+``keyplane.runtime``, calls it) the public client ``keyplane-cli``, the grants
 ``authorization_code``, ``refresh_token`` and ``device_code``, a revoker for
-refresh tokens, a subject check for access tokens of a login (``kp_login``) and the
-metadata fields; serves the device authorization endpoint (RFC 8628 §3.1).
+refresh tokens, a check for access tokens of a login (``kp_login``) and the
+metadata fields; the router serves the device authorization endpoint (RFC 8628 §3.1).
 """
 
 from __future__ import annotations
@@ -20,18 +21,16 @@ from keyplane.config import Settings
 from keyplane.db.unit import unit_of_work
 from keyplane.http.deps import get_runtime
 from keyplane.http.routing import APIRouter
-from keyplane.identity import authorize, cli_tokens, device, sessions
-from keyplane.oauth.access_tokens import SUBJECT_KINDS, register_subject_kind
-from keyplane.oauth.clients import Client, register_public_client
+from keyplane.identity import authorize, cli_tokens, device
+from keyplane.oauth.clients import Client
 from keyplane.oauth.errors import (
     InvalidRequest,
     OAuthError,
     UnauthorizedClient,
     oauth_response,
 )
-from keyplane.oauth.metadata import register_metadata
-from keyplane.oauth.revocation import register_revoker
-from keyplane.oauth.token_endpoint import TokenRequest, TokenResponse, register_grant
+from keyplane.oauth.server import OAuthServer
+from keyplane.oauth.token_endpoint import TokenRequest, TokenResponse
 from keyplane.runtime import Runtime
 
 router = APIRouter(tags=["oauth"])
@@ -128,19 +127,12 @@ def _metadata(settings: Settings) -> dict[str, Any]:
     }
 
 
-def _user_with_login(original: Callable[[Session, dict[str, Any]], Any]) -> Any:
-    def resolve(db: Session, claims: dict[str, Any]) -> Any:
-        cli_tokens.check_login(db, claims)
-        return original(db, claims)
-
-    return resolve
-
-
-register_public_client(cli_tokens.CLI_CLIENT_ID)
-register_grant("authorization_code", authorization_code_grant)
-register_grant("refresh_token", refresh_token_grant)
-register_grant(device.GRANT_TYPE, device_code_grant)
-register_revoker(revoke_refresh_token)
-register_metadata(_metadata)
-register_subject_kind("USER", _user_with_login(SUBJECT_KINDS["USER"]))
-sessions.SIGN_OUT_EVERYWHERE_HOOKS.append(cli_tokens.revoke_user_logins)
+def install(server: OAuthServer) -> None:
+    """Serve the CLI login on ``server``: its client, grants, revoker, check and metadata."""
+    server.register_public_client(cli_tokens.CLI_CLIENT_ID)
+    server.register_grant("authorization_code", authorization_code_grant)
+    server.register_grant("refresh_token", refresh_token_grant)
+    server.register_grant(device.GRANT_TYPE, device_code_grant)
+    server.register_revoker(revoke_refresh_token)
+    server.register_claims_check(cli_tokens.check_login)
+    server.register_metadata(_metadata)

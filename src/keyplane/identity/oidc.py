@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from keyplane.domain.errors import NotAuthenticated
+from keyplane.identity.egress import client_options
 
 if TYPE_CHECKING:
     from authlib.integrations.httpx_client import (  # type: ignore[import-untyped]
@@ -52,8 +53,9 @@ class Attempt:
 class RelyingParty:
     """Talks to identity providers; caches discovery documents and key sets briefly."""
 
-    def __init__(self, timeout: float = 10.0) -> None:
+    def __init__(self, timeout: float = 10.0, *, allow_private_networks: bool = False) -> None:
         self._timeout = timeout
+        self._allow_private = allow_private_networks  # see keyplane.identity.egress
         self._providers: dict[str, tuple[Provider, float]] = {}
         self._keys: dict[str, tuple[KeySet, float]] = {}
 
@@ -111,6 +113,7 @@ class RelyingParty:
             client_secret=client_secret,
             redirect_uri=redirect_uri,
             timeout=self._timeout,
+            **client_options(self._allow_private),
         ) as client:
             try:
                 token = await client.fetch_token(
@@ -167,7 +170,8 @@ class RelyingParty:
 
     async def _get_json(self, url: str) -> dict[str, Any]:
         try:
-            async with httpx.AsyncClient(timeout=self._timeout) as client:
+            options = client_options(self._allow_private)
+            async with httpx.AsyncClient(timeout=self._timeout, **options) as client:
                 answer = await client.get(url)
                 answer.raise_for_status()
                 data = answer.json()

@@ -8,7 +8,6 @@ without a request, or ``session_absolute_hours`` after sign-in, whichever is fir
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -21,14 +20,11 @@ from keyplane.config import Settings
 from keyplane.db.base import utcnow
 from keyplane.db.models import User
 from keyplane.domain.credentials import PlaintextSecret, hash_secret
+from keyplane.identity import cli_tokens
 from keyplane.identity.models import WebSession
 
 # last_seen_at is written at most this often, so that browsing costs no write per page.
 TOUCH_INTERVAL = timedelta(seconds=60)
-
-# Called with (db, user_id) when a user signs out everywhere; the CLI login adds the
-# revocation of the user's refresh tokens here.
-SIGN_OUT_EVERYWHERE_HOOKS: list[Callable[[Session, str], None]] = []
 
 
 def cookie_name(settings: Settings) -> str:
@@ -130,5 +126,4 @@ def end_session(db: Session, value: str | None) -> None:
 def end_all_sessions(db: Session, user_id: str) -> None:
     """Sign the user out of every browser (and, through the hooks, every CLI login)."""
     db.execute(delete(WebSession).where(WebSession.user_id == user_id))
-    for hook in SIGN_OUT_EVERYWHERE_HOOKS:
-        hook(db, user_id)
+    cli_tokens.revoke_user_logins(db, user_id)

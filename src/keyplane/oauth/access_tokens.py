@@ -26,10 +26,9 @@ from sqlalchemy.orm import Session
 from keyplane.apikeys.principal import KeyRecord
 from keyplane.auth.principal import PrincipalKind
 from keyplane.config import Settings
+from keyplane.db.unit import read_only
 from keyplane.domain.access import Binding
 from keyplane.oauth.signing_keys import ALGORITHM, KeySet
-from keyplane.oauth.subjects import SUBJECT_KINDS as SUBJECT_KINDS  # re-exported
-from keyplane.oauth.subjects import register_subject_kind as register_subject_kind
 from keyplane.oauth.subjects import user_principal
 
 if TYPE_CHECKING:
@@ -38,7 +37,6 @@ if TYPE_CHECKING:
 ALGORITHMS = [ALGORITHM]  # pinned: the header's alg is never trusted beyond this list
 TOKEN_TYPE = "at+jwt"
 CLI_CLIENT_ID = "keyplane-cli"
-RUNTIME_INFO = "keyplane.runtime"
 
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 
@@ -146,16 +144,11 @@ def issue_key_access_token(keys: KeySet, settings: Settings, key: KeyRecord) -> 
     )
 
 
-def runtime_of(db: Session) -> Runtime:
-    """The runtime whose session factory made ``db``."""
-    runtime: Runtime = db.info[RUNTIME_INFO]
-    return runtime
-
-
 def issue_user_access_token(
-    runtime_or_db: Runtime | Session,
+    runtime: Runtime,
     user_id: str,
     *,
+    db: Session | None = None,
     client_id: str = CLI_CLIENT_ID,
     lifetime: int | None = None,
     session_id: str | None = None,
@@ -164,15 +157,14 @@ def issue_user_access_token(
     """A token acting as the user with the user's current roles (a USER principal).
 
     ``session_id`` becomes the ``sid`` claim, for a login session to be checked by a
-    resolver registered for it. Raises NotAuthenticated if the user does not exist.
+    resolver registered for it. The user's roles are read in ``db`` when given (a unit
+    of work under way), else in a read-only session of its own. Raises
+    NotAuthenticated if the user does not exist.
     """
-    if isinstance(runtime_or_db, Session):
-        runtime, db = runtime_of(runtime_or_db), runtime_or_db
+    if db is not None:
         return _user_token(runtime, db, user_id, client_id, lifetime, session_id, extra_claims)
-    with runtime_or_db.sessions() as db:
-        return _user_token(
-            runtime_or_db, db, user_id, client_id, lifetime, session_id, extra_claims
-        )
+    with read_only(runtime.sessions) as own:
+        return _user_token(runtime, own, user_id, client_id, lifetime, session_id, extra_claims)
 
 
 def _user_token(

@@ -35,16 +35,10 @@ if TYPE_CHECKING:
 BASIC = "client_secret_basic"
 POST = "client_secret_post"
 NONE = "none"
-PUBLIC_CLIENTS: set[str] = set()
 FAILED = (
     "client authentication failed: unknown key ID or wrong secret "
     "(the key may have been deleted, or its deployment)"
 )
-
-
-def register_public_client(client_id: str) -> None:
-    """Allow ``client_id`` to authenticate without a secret (method ``none``)."""
-    PUBLIC_CLIENTS.add(client_id)
 
 
 @dataclass(frozen=True)
@@ -102,8 +96,9 @@ _CACHE_LIMIT = 100_000
 
 
 class ClientAuthenticator:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, public_clients: set[str]) -> None:
         self._sessions = runtime.sessions
+        self._public = public_clients  # the server's registry: read on each call
         self.cache: Cache[str, KeyRecord] = Cache(
             runtime.settings.auth_cache_ttl_seconds, _CACHE_LIMIT
         )
@@ -117,7 +112,7 @@ class ClientAuthenticator:
         presented = presented_credentials(form, authorization)
         basic = presented.method == BASIC
         if presented.secret is None:
-            if presented.client_id in PUBLIC_CLIENTS:
+            if presented.client_id in self._public:
                 return Client(presented.client_id, NONE)
             raise InvalidClient(
                 f"client {presented.client_id!r} must authenticate with its secret", basic=basic

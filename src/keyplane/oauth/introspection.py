@@ -24,12 +24,8 @@ if TYPE_CHECKING:
 
 INACTIVE = {"active": False}
 # (request, client, token, hint) -> the active answer, or None when not one it knows.
+# Registered on the server: OAuthServer.register_introspector.
 Introspector = Callable[[TokenRequest, Client, str, str | None], Awaitable[dict[str, Any] | None]]
-INTROSPECTORS: list[Introspector] = []
-
-
-def register_introspector(introspector: Introspector) -> None:
-    INTROSPECTORS.append(introspector)
 
 
 async def introspect(request: Request, runtime: Runtime) -> Response:
@@ -40,7 +36,7 @@ async def introspect(request: Request, runtime: Runtime) -> Response:
         request.state.principal = client.key.principal
     (token,) = call.require("token")
     hint = call.form.get("token_type_hint") or None
-    for introspector in [introspect_access_token, *INTROSPECTORS]:
+    for introspector in runtime.oauth.introspectors:
         answer = await introspector(call, client, token, hint)
         if answer is not None:
             return oauth_response(answer)

@@ -2,34 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from keyplane.config import Settings
 from keyplane.oauth.access_tokens import issuer_of
-from keyplane.oauth.clients import BASIC, NONE, POST, PUBLIC_CLIENTS
+from keyplane.oauth.clients import BASIC, NONE, POST
 from keyplane.oauth.signing_keys import ALGORITHM
-from keyplane.oauth.token_endpoint import GRANTS
 
+# Fields an area adds to the document (OAuthServer.register_metadata).
 MetadataExtension = Callable[[Settings], dict[str, Any]]
-METADATA_EXTENSIONS: list[MetadataExtension] = []
 
 
-def register_metadata(extension: MetadataExtension) -> None:
-    """Add fields to the metadata document (an authorization endpoint, PKCE methods...)."""
-    METADATA_EXTENSIONS.append(extension)
-
-
-def metadata(settings: Settings) -> dict[str, Any]:
+def metadata_document(
+    settings: Settings,
+    grant_types: Iterable[str],
+    public_clients: bool,
+    extensions: Iterable[MetadataExtension],
+) -> dict[str, Any]:
+    """§2: the server's endpoints, its grant types and its client authentication methods
+    (``none`` only when a public client is registered)."""
     issuer = issuer_of(settings)
-    methods = [BASIC, POST, *([NONE] if PUBLIC_CLIENTS else [])]
+    methods = [BASIC, POST, *([NONE] if public_clients else [])]
     document: dict[str, Any] = {
         "issuer": issuer,
         "token_endpoint": f"{issuer}/oauth/token",
         "jwks_uri": f"{issuer}/.well-known/jwks.json",
         "revocation_endpoint": f"{issuer}/oauth/revoke",
         "introspection_endpoint": f"{issuer}/oauth/introspect",
-        "grant_types_supported": sorted(GRANTS),
+        "grant_types_supported": sorted(grant_types),
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": methods,
         "revocation_endpoint_auth_methods_supported": methods,
@@ -37,6 +38,6 @@ def metadata(settings: Settings) -> dict[str, Any]:
         "access_token_signing_alg_values_supported": [ALGORITHM],
         "service_documentation": f"{issuer}/v1/docs",
     }
-    for extension in METADATA_EXTENSIONS:
+    for extension in extensions:
         document.update(extension(settings))
     return document

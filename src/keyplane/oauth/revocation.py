@@ -34,12 +34,8 @@ if TYPE_CHECKING:
     from keyplane.runtime import Runtime
 
 # (request, client, token, hint) -> True when it recognised the token (revoked or not).
+# Registered on the server: OAuthServer.register_revoker.
 Revoker = Callable[[TokenRequest, Client, str, str | None], Awaitable[bool]]
-REVOKERS: list[Revoker] = []
-
-
-def register_revoker(revoker: Revoker) -> None:
-    REVOKERS.append(revoker)
 
 
 async def revoke(request: Request, runtime: Runtime) -> Response:
@@ -55,7 +51,7 @@ async def revoke(request: Request, runtime: Runtime) -> Response:
             "(`keyplane ... token delete`, `keyplane deployment api-key delete`)"
         )
     hint = call.form.get("token_type_hint") or None
-    for revoker in [revoke_access_token, *REVOKERS]:
+    for revoker in runtime.oauth.revokers:
         if await revoker(call, client, token, hint):
             break
     return oauth_response({}, 200)

@@ -11,7 +11,6 @@ from starlette.responses import JSONResponse, Response
 from keyplane.http.deps import get_runtime
 from keyplane.http.routing import APIRouter
 from keyplane.oauth import introspection, revocation, token_endpoint
-from keyplane.oauth.metadata import metadata
 
 router = APIRouter(tags=["oauth"])
 
@@ -29,7 +28,7 @@ _CLIENT = {"client_id": _STRING, "client_secret": _STRING}
 @router.get("/.well-known/oauth-authorization-server")
 async def authorization_server_metadata(request: Request) -> Response:
     """RFC 8414 authorization server metadata."""
-    document = metadata(get_runtime(request).settings)
+    document = get_runtime(request).oauth.metadata()
     return JSONResponse(document, headers={"Cache-Control": "public, max-age=300"})
 
 

@@ -17,6 +17,8 @@ from keyplane.domain.errors import NotAuthenticated
 INVALID = "invalid access token: its signature or claims do not verify"
 
 SubjectResolver = Callable[[Session, dict[str, Any]], Principal]
+# Run on every token's claims before its subject is resolved; raises NotAuthenticated.
+ClaimsCheck = Callable[[Session, dict[str, Any]], None]
 
 
 def user_principal(db: Session, claims: dict[str, Any]) -> Principal:
@@ -38,17 +40,3 @@ def key_principal(db: Session, claims: dict[str, Any]) -> Principal:
     if claims["sub"] != claims["client_id"]:
         raise NotAuthenticated(INVALID)
     return load_key_principal(db, claims["sub"])
-
-
-SUBJECT_KINDS: dict[str, SubjectResolver] = {
-    PrincipalKind.USER.value: user_principal,
-    PrincipalKind.DEPLOYMENT_KEY.value: key_principal,
-}
-
-
-def register_subject_kind(kind: str, resolver: SubjectResolver) -> None:
-    """Teach the verifier a new ``kp_kind`` (or replace one, e.g. to check ``sid``).
-
-    The resolver loads the subject's current principal or raises NotAuthenticated.
-    """
-    SUBJECT_KINDS[kind] = resolver

@@ -1,9 +1,10 @@
-"""The token endpoint (RFC 6749 §3.2) and its grant-type registry.
+"""The token endpoint (RFC 6749 §3.2).
 
-Each grant type is a handler registered with :func:`register_grant`; the endpoint
+Each grant type is a handler registered on the process's OAuth server
+(``OAuthServer.register_grant``, called from the assembly point); the endpoint
 parses the form, picks the handler by ``grant_type`` and renders what it returns
 (or the OAuthError it raises). This module implements ``client_credentials``
-(§4.4) for deployment API keys; other areas register the grants they own.
+(§4.4) for deployment API keys; other areas install the grants they own.
 """
 
 from __future__ import annotations
@@ -74,13 +75,8 @@ class TokenResponse:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+# Registered on the server: OAuthServer.register_grant.
 GrantHandler = Callable[[TokenRequest], Awaitable[TokenResponse]]
-GRANTS: dict[str, GrantHandler] = {}
-
-
-def register_grant(grant_type: str, handler: GrantHandler) -> None:
-    """Serve ``grant_type`` at the token endpoint with ``handler`` (replacing any other)."""
-    GRANTS[grant_type] = handler
 
 
 async def parse_form(request: Request) -> dict[str, str]:
@@ -106,11 +102,10 @@ async def token(request: Request, runtime: Runtime) -> Response:
     grant_type = call.form.get("grant_type")
     if not grant_type:
         raise InvalidRequest("missing parameter: grant_type")
-    handler = GRANTS.get(grant_type)
+    grants = runtime.oauth.grants
+    handler = grants.get(grant_type)
     if handler is None:
-        raise UnsupportedGrantType(
-            f"grant_type {grant_type!r} is not supported: use one of {sorted(GRANTS)}"
-        )
+        raise UnsupportedGrantType(f"this grant_type is not supported: use one of {sorted(grants)}")
     result = await handler(call)
     return oauth_response(result.body, 200, result.headers)
 
@@ -138,6 +133,3 @@ async def client_credentials(request: TokenRequest) -> TokenResponse:
         await run_in_threadpool(recorder.write, DeploymentApiKey, key.id)
         audit_key_use(request.http, key.principal)
     return TokenResponse(issued.response(), deprecation_headers(runtime.settings))
-
-
-register_grant("client_credentials", client_credentials)

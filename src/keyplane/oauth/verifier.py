@@ -18,7 +18,7 @@ from keyplane.domain.errors import NotAuthenticated
 from keyplane.oauth.access_tokens import ALGORITHMS, TOKEN_TYPE, audience_of, issuer_of
 from keyplane.oauth.models import RevokedAccessToken
 from keyplane.oauth.signing_keys import KeyRing
-from keyplane.oauth.subjects import INVALID, SUBJECT_KINDS
+from keyplane.oauth.subjects import INVALID, ClaimsCheck, SubjectResolver
 
 if TYPE_CHECKING:
     from keyplane.runtime import Runtime
@@ -56,8 +56,17 @@ class AccessTokenVerifier:
     change to credentials or roles, here or on another replica.
     """
 
-    def __init__(self, runtime: Runtime, keys: KeyRing) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        keys: KeyRing,
+        subject_kinds: dict[str, SubjectResolver],
+        claims_checks: list[ClaimsCheck],
+    ) -> None:
         self._sessions = runtime.sessions
+        # The server's registries, read on each verification.
+        self._subject_kinds = subject_kinds
+        self._claims_checks = claims_checks
         self._keys = keys
         self._last_used = runtime.authenticator.last_used
         self._issuer = issuer_of(runtime.settings)
@@ -132,12 +141,14 @@ class AccessTokenVerifier:
         return key
 
     def _resolve(self, claims: dict[str, Any], value: str) -> Principal:
-        resolver = SUBJECT_KINDS.get(str(claims.get("kp_kind")))
+        resolver = self._subject_kinds.get(str(claims.get("kp_kind")))
         if resolver is None:
             raise NotAuthenticated(INVALID)
         with self._sessions() as db:
             if db.get(RevokedAccessToken, claims["jti"]) is not None:
                 raise NotAuthenticated("access token was revoked")
+            for check in self._claims_checks:
+                check(db, claims)
             principal = resolver(db, claims)
         return replace(
             principal,

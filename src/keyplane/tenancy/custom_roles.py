@@ -50,7 +50,7 @@ def create_custom_role(
     unknown = sorted(set(data.permissions) - {p.value for p in DEPLOYMENT_PERMISSIONS})
     if unknown:
         raise InvalidInput(
-            f"not deployment permissions: {', '.join(unknown)}; a custom role may hold "
+            f"{len(unknown)} unknown or not a deployment permission; a custom role may hold "
             f"{', '.join(sorted(p.value for p in DEPLOYMENT_PERMISSIONS))}",
             field_errors={"permissions": "unknown or not a deployment permission"},
         )

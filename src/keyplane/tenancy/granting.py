@@ -32,7 +32,7 @@ def binding_of(entity: Entity, role: str, custom: dict[str, frozenset[Permission
     built_in = level_of(role)
     if not (built_in is entity.level or (entity.level is Level.DEPLOYMENT and role in custom)):
         raise InvalidInput(
-            f"{role} is not a {entity.noun} role: see `keyplane organization token roles`",
+            f"the role given is not a {entity.noun} role: see `keyplane organization token roles`",
             field_errors={"role": "unknown role for this entity"},
         )
     return Binding(

@@ -36,7 +36,8 @@ ATTEMPT_SECONDS = 600
 def relying_party(request: Request) -> RelyingParty:
     party: RelyingParty | None = getattr(request.app.state, "relying_party", None)
     if party is None:
-        party = request.app.state.relying_party = RelyingParty()
+        allow = web_of(request).settings.sso_allow_private_networks
+        party = request.app.state.relying_party = RelyingParty(allow_private_networks=allow)
     return party
 
 

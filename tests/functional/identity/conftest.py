@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from keyplane.db.models import User
+from keyplane.db.unit import unit_of_work
 from keyplane.identity.passwords import Passwords, hasher_for
 from keyplane.runtime import Runtime
 
@@ -32,11 +33,10 @@ def csrf_of(html: str) -> str:
 def set_password(
     runtime: Runtime, email: str, password: str = PASSWORD, hasher: PasswordHasher | None = None
 ) -> None:
-    with runtime.sessions() as db:
+    with unit_of_work(runtime.sessions) as db:
         user = db.scalar(select(User).where(User.email == email))
         assert user is not None
         user.password_hash = Passwords(hasher or hasher_for(runtime.settings)).hash(password)
-        db.commit()
 
 
 def sign_in(browser: TestClient, email: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
@@ -58,6 +58,8 @@ def settings(settings):  # type: ignore[no-untyped-def]
         "password_hash_memory_kib": 8192,
         "password_hash_time_cost": 2,
         "public_url": "https://testserver",
+        # The test identity provider runs on 127.0.0.1, which SSO refuses by default.
+        "sso_allow_private_networks": True,
     }
     return settings.model_copy(update=faster)
 

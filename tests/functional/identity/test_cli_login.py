@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 from sqlalchemy import update
 
 from keyplane.db.base import utcnow
+from keyplane.db.unit import unit_of_work
 from keyplane.identity.models import DeviceAuthorization
 from tests.factories import bearer
 from tests.functional.identity.conftest import console_page, csrf_of, set_password, sign_in
@@ -75,9 +76,8 @@ def test_device_flow_from_code_to_tokens(browser, world) -> None:
               "csrf_token": csrf_of(page.text)},
     )  # fmt: skip
     assert approved.status_code == 200 and "Device approved" in approved.text
-    with world.runtime.sessions() as db:  # the poll interval has passed
+    with unit_of_work(world.runtime.sessions) as db:  # the poll interval has passed
         db.execute(update(DeviceAuthorization).values(last_polled_at=None))
-        db.commit()
     tokens = poll(world.client, started["device_code"]).json()
     assert tokens["token_type"] == "Bearer" and tokens["refresh_token"].startswith("kpr_")
     me = world.client.get("/v1/self", headers=bearer(tokens["access_token"]))
@@ -102,9 +102,8 @@ def test_denied_and_expired_device_codes(browser, world) -> None:
     )  # fmt: skip
     assert poll(world.client, denied["device_code"]).json()["error"] == "access_denied"
     expired = world.client.post("/oauth/device/code", data=CLI).json()
-    with world.runtime.sessions() as db:
+    with unit_of_work(world.runtime.sessions) as db:
         db.execute(update(DeviceAuthorization).values(expires_at=utcnow() - timedelta(seconds=1)))
-        db.commit()
     assert poll(world.client, expired["device_code"]).json()["error"] == "expired_token"
 
 

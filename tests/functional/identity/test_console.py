@@ -7,6 +7,7 @@ import re
 from sqlalchemy import select
 
 from keyplane.db.models import User
+from keyplane.db.unit import unit_of_work
 from keyplane.domain.access import Entity
 from keyplane.domain.roles import Level
 from keyplane.tenancy.members import bind_user
@@ -77,7 +78,7 @@ def test_rotate_replaces_the_value(browser, world) -> None:
 
 def test_the_console_refuses_what_the_api_refuses(browser, world) -> None:
     """A signed-in workspace member cannot make an organization token: 403, naming why."""
-    with world.runtime.sessions() as db:
+    with unit_of_work(world.runtime.sessions) as db:
         user = User(email="dev@acme.example")
         db.add(user)
         db.flush()
@@ -85,7 +86,6 @@ def test_the_console_refuses_what_the_api_refuses(browser, world) -> None:
         bind_user(db, user, Entity(Level.ORGANIZATION, org, org), "ORGANIZATION_MEMBER")
         ws = world.org.workspaces["ws1"]
         bind_user(db, user, Entity(Level.WORKSPACE, ws, org, ws), "WORKSPACE_MEMBER")
-        db.commit()
     set_password(world.runtime, "dev@acme.example")
     sign_in(browser, "dev@acme.example")
     page = console_page(browser)

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 
 from keyplane.db.base import utcnow
 from keyplane.db.models import User
+from keyplane.db.unit import unit_of_work
 from keyplane.identity.models import WebSession
 from tests.functional.identity.conftest import (
     PASSWORD,
@@ -134,9 +135,8 @@ def test_idle_session_expires(browser, world) -> None:
     sign_in(browser, OWNER)
     assert is_signed_in(browser)
     idle = world.runtime.settings.session_idle_minutes
-    with world.runtime.sessions() as db:
+    with unit_of_work(world.runtime.sessions) as db:
         db.execute(update(WebSession).values(last_seen_at=utcnow() - timedelta(minutes=idle + 1)))
-        db.commit()
     assert not is_signed_in(browser)
     with world.runtime.sessions() as db:
         assert db.scalars(select(WebSession)).all() == []
@@ -145,9 +145,8 @@ def test_idle_session_expires(browser, world) -> None:
 def test_absolute_timeout_ends_an_active_session(browser, world) -> None:
     set_password(world.runtime, OWNER)
     sign_in(browser, OWNER)
-    with world.runtime.sessions() as db:
+    with unit_of_work(world.runtime.sessions) as db:
         db.execute(update(WebSession).values(expires_at=utcnow() - timedelta(seconds=1)))
-        db.commit()
     assert not is_signed_in(browser)
 
 

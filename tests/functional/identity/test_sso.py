@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select, text
 
 from keyplane.db.models import RoleBinding, User
+from keyplane.db.unit import unit_of_work
 from tests.factories import bearer
 from tests.functional.identity.conftest import csrf_of, is_signed_in, set_password, sign_in
 from tests.idp import CLIENT_ID, CLIENT_SECRET, running_idp, sign_in_at_idp
@@ -159,9 +160,8 @@ def test_a_callback_with_another_state_is_refused(browser, world, issuer) -> Non
 
 def test_enforced_sso_disables_passwords(browser, world, issuer) -> None:
     create_connection(world, issuer, enforceSso=True)
-    with world.runtime.sessions() as db:
+    with unit_of_work(world.runtime.sessions) as db:
         db.add(User(email="bob@sso.example"))
-        db.commit()
     set_password(world.runtime, "bob@sso.example")
     page = browser.get("/login")
     answer = browser.post(

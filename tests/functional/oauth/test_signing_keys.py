@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from keyplane.config import get_settings
 from keyplane.db.base import utcnow
+from keyplane.db.unit import unit_of_work
 from keyplane.oauth.models import SigningKey
 from tests.factories import bearer
 from tests.functional.oauth.helpers import access_token, claims, create_key, header
@@ -74,13 +75,12 @@ def test_rotation_keeps_tokens_in_flight_valid(world):
     for token in (before, after):
         assert world.client.get("/v1/self", headers=bearer(token)).status_code == 200
     # Once every token the old key signed has expired, it leaves the JWKS.
-    with world.runtime.sessions() as db:
+    with unit_of_work(world.runtime.sessions) as db:
         db.execute(
             update(SigningKey)
             .where(SigningKey.kid == header(before)["kid"])
             .values(unpublish_at=utcnow() - timedelta(seconds=1))
         )
-        db.commit()
     world.runtime.oauth.keys.invalidate()
     jwks = world.client.get("/.well-known/jwks.json").json()
     assert [k["kid"] for k in jwks["keys"]] == [header(after)["kid"]]
