@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
-from sqlalchemy import Engine, event, inspect
+from sqlalchemy import Engine, event, inspect, text
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from keyplane.auth.authenticator import Authenticator
@@ -24,7 +24,9 @@ from keyplane.config import Settings
 from keyplane.db.base import Base, Cached
 from keyplane.db.session import make_engine, make_sessionmaker
 from keyplane.db.unit import CHANGED, credentials_changed
+from keyplane.oauth import signing_keys
 from keyplane.ops import metrics
+from keyplane.ops.health import scale_checks
 from keyplane.ops.limiter import SharedLimiter
 from keyplane.ops.notifier import Notifier, make_notifier
 from keyplane.secretbox import SecretBox, load_secret_box
@@ -137,6 +139,19 @@ class Runtime:
     @cached_property
     def oauth(self) -> OAuthServer:
         return _oauth_server(self)
+
+    def readiness(self) -> dict[str, str]:
+        """The checks /readyz reports: "ok…", "degraded…" (still in service) or other."""
+        checks: dict[str, str] = {}
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as error:  # readiness reports; it never raises
+            checks["database"] = f"unavailable: {type(error).__name__}"
+        checks["signingKeys"] = signing_keys.readiness(self.oauth.keys, self.sessions)
+        checks.update(scale_checks(self.limiter, self.notifier, self.authenticator.cache_ttl))
+        return checks
 
     def close(self) -> None:
         if self.notifier is not None:

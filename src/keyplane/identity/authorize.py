@@ -24,8 +24,8 @@ from keyplane.domain.errors import InvalidInput
 __all__ = ["InvalidInput", "check_request", "issue_code", "redeem"]
 from keyplane.identity import cli_tokens
 from keyplane.identity.models import AuthorizationCode
+from keyplane.oauth.context import ServerContext
 from keyplane.oauth.errors import InvalidGrant
-from keyplane.runtime import Runtime
 
 CODE_SECONDS = 60
 
@@ -58,7 +58,7 @@ def issue_code(db: Session, user_id: str, client_id: str, redirect_uri: str, cha
 
 
 def redeem(
-    db: Session, runtime: Runtime, client_id: str, code: str, redirect_uri: str, verifier: str
+    db: Session, runtime: ServerContext, client_id: str, code: str, redirect_uri: str, verifier: str
 ) -> dict[str, Any]:
     """§4.1.3: one use only, same client and redirect URI, and the PKCE verifier must match.
 

@@ -22,8 +22,8 @@ from keyplane.domain.credentials import hash_secret
 from keyplane.domain.errors import NotAuthenticated
 from keyplane.identity.models import CliLogin, RefreshToken
 from keyplane.oauth.access_tokens import issue_user_access_token
+from keyplane.oauth.context import ServerContext
 from keyplane.oauth.errors import InvalidGrant
-from keyplane.runtime import Runtime
 
 CLI_CLIENT_ID = "keyplane-cli"
 REFRESH_PREFIX = "kpr_"
@@ -32,7 +32,7 @@ LOGIN_CLAIM = "kp_login"
 UNKNOWN = "unknown refresh token: it was revoked, or never existed"
 
 
-def start_login(runtime: Runtime, db: Session, user_id: str, method: str) -> dict[str, Any]:
+def start_login(runtime: ServerContext, db: Session, user_id: str, method: str) -> dict[str, Any]:
     """A new login chain for the user; returns the RFC 6749 §5.1 token response."""
     settings = runtime.settings
     login = CliLogin(
@@ -46,7 +46,7 @@ def start_login(runtime: Runtime, db: Session, user_id: str, method: str) -> dic
     return _tokens(runtime, db, login)
 
 
-def refresh(runtime: Runtime, db: Session, value: str) -> dict[str, Any]:
+def refresh(runtime: ServerContext, db: Session, value: str) -> dict[str, Any]:
     """Rotate: the presented token is spent and a new pair is issued.
 
     The token is spent by one conditional UPDATE, so that of any number of uses at
@@ -119,7 +119,7 @@ def check_login(db: Session, claims: dict[str, Any]) -> None:
         raise NotAuthenticated("this CLI login was signed out or revoked: run `keyplane login`")
 
 
-def _tokens(runtime: Runtime, db: Session, login: CliLogin) -> dict[str, Any]:
+def _tokens(runtime: ServerContext, db: Session, login: CliLogin) -> dict[str, Any]:
     value = REFRESH_PREFIX + secrets.token_urlsafe(32)
     db.add(RefreshToken(login_id=login.id, secret_hash=hash_secret(value)))
     db.flush()

@@ -14,8 +14,8 @@ from keyplane.domain.credentials import hash_secret
 from keyplane.domain.errors import InvalidInput, NotFound
 from keyplane.identity import cli_tokens
 from keyplane.identity.models import DeviceAuthorization
+from keyplane.oauth.context import ServerContext
 from keyplane.oauth.errors import InvalidGrant, OAuthError
-from keyplane.runtime import Runtime
 
 # §6.1: no vowels (no words by accident), no digits to confuse with letters.
 USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
@@ -51,7 +51,7 @@ def normalize_user_code(text: str) -> str:
     return f"{letters[:4]}-{letters[4:]}" if len(letters) == USER_CODE_LENGTH else ""
 
 
-def start(db: Session, runtime: Runtime, client_id: str) -> dict[str, Any]:
+def start(db: Session, runtime: ServerContext, client_id: str) -> dict[str, Any]:
     """§3.1-3.2: a device code for the client to poll with and a user code for the person."""
     settings = runtime.settings
     device_code = secrets.token_urlsafe(32)
@@ -77,7 +77,7 @@ def start(db: Session, runtime: Runtime, client_id: str) -> dict[str, Any]:
     }
 
 
-def poll(db: Session, runtime: Runtime, client_id: str, device_code: str) -> dict[str, Any]:
+def poll(db: Session, runtime: ServerContext, client_id: str, device_code: str) -> dict[str, Any]:
     """§3.4-3.5: tokens once approved; otherwise the RFC's error for the state it is in.
 
     An approved code is spent by one DELETE … RETURNING: of any number of polls at

@@ -23,6 +23,7 @@ from keyplane.http.deps import get_runtime
 from keyplane.http.routing import APIRouter
 from keyplane.identity import authorize, cli_tokens, device
 from keyplane.oauth.clients import Client
+from keyplane.oauth.context import ServerContext
 from keyplane.oauth.errors import (
     InvalidRequest,
     OAuthError,
@@ -31,13 +32,12 @@ from keyplane.oauth.errors import (
 )
 from keyplane.oauth.server import OAuthServer
 from keyplane.oauth.token_endpoint import TokenRequest, TokenResponse
-from keyplane.runtime import Runtime
 
 router = APIRouter(tags=["oauth"])
 T = TypeVar("T")
 
 
-def _in_db(runtime: Runtime, work: Callable[[Session], T]) -> T:
+def _in_db(runtime: ServerContext, work: Callable[[Session], T]) -> T:
     """Run ``work`` as this request's unit of work (these routes take no DbSession).
 
     An OAuth error is an answer, not a failure: what the grant did before refusing (a

@@ -32,7 +32,7 @@ from keyplane.oauth.signing_keys import ALGORITHM, KeySet
 from keyplane.oauth.subjects import user_principal
 
 if TYPE_CHECKING:
-    from keyplane.runtime import Runtime
+    from keyplane.oauth.context import ServerContext
 
 ALGORITHMS = [ALGORITHM]  # pinned: the header's alg is never trusted beyond this list
 TOKEN_TYPE = "at+jwt"
@@ -123,7 +123,7 @@ def _b64(data: bytes) -> bytes:
     return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
-def issue_access_token(runtime: Runtime, **fields: Any) -> IssuedToken:
+def issue_access_token(runtime: ServerContext, **fields: Any) -> IssuedToken:
     """Sign a token for any subject; see :func:`sign_access_token` for the fields.
 
     May read the database once (to load or create the signing keys).
@@ -145,7 +145,7 @@ def issue_key_access_token(keys: KeySet, settings: Settings, key: KeyRecord) -> 
 
 
 def issue_user_access_token(
-    runtime: Runtime,
+    runtime: ServerContext,
     user_id: str,
     *,
     db: Session | None = None,
@@ -168,7 +168,7 @@ def issue_user_access_token(
 
 
 def _user_token(
-    runtime: Runtime,
+    runtime: ServerContext,
     db: Session,
     user_id: str,
     client_id: str,

@@ -30,7 +30,7 @@ from keyplane.domain.errors import NotAuthenticated
 from keyplane.oauth.errors import InvalidClient, InvalidRequest, TemporarilyUnavailable
 
 if TYPE_CHECKING:
-    from keyplane.runtime import Runtime
+    from keyplane.oauth.context import ServerContext
 
 BASIC = "client_secret_basic"
 POST = "client_secret_post"
@@ -96,7 +96,7 @@ _CACHE_LIMIT = 100_000
 
 
 class ClientAuthenticator:
-    def __init__(self, runtime: Runtime, public_clients: set[str]) -> None:
+    def __init__(self, runtime: ServerContext, public_clients: set[str]) -> None:
         self._sessions = runtime.sessions
         self._public = public_clients  # the server's registry: read on each call
         self.cache: Cache[str, KeyRecord] = Cache(

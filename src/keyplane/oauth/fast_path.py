@@ -20,7 +20,7 @@ from keyplane.oauth.errors import OAuthError, error_response
 from keyplane.oauth.routes import router
 
 if TYPE_CHECKING:
-    from keyplane.runtime import Runtime
+    from keyplane.oauth.context import ServerContext
 
 PATH = "/oauth/token"
 # The route FastAPI would have matched: the audit middleware reads its template.
@@ -28,7 +28,7 @@ ROUTE = next(route for route in router.routes if getattr(route, "path", None) ==
 
 
 class TokenEndpointFastPath:
-    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+    def __init__(self, app: ASGIApp, runtime: ServerContext) -> None:
         self.app = app
         self.runtime = runtime
 

@@ -20,7 +20,7 @@ from keyplane.oauth.errors import oauth_response
 from keyplane.oauth.token_endpoint import TokenRequest
 
 if TYPE_CHECKING:
-    from keyplane.runtime import Runtime
+    from keyplane.oauth.context import ServerContext
 
 INACTIVE = {"active": False}
 # (request, client, token, hint) -> the active answer, or None when not one it knows.
@@ -28,7 +28,7 @@ INACTIVE = {"active": False}
 Introspector = Callable[[TokenRequest, Client, str, str | None], Awaitable[dict[str, Any] | None]]
 
 
-async def introspect(request: Request, runtime: Runtime) -> Response:
+async def introspect(request: Request, runtime: ServerContext) -> Response:
     """POST /oauth/introspect (§2.1)."""
     call = await TokenRequest.of(request, runtime)
     client = await call.authenticate_client()

@@ -31,14 +31,14 @@ from keyplane.oauth.models import RevokedAccessToken
 from keyplane.oauth.token_endpoint import TokenRequest
 
 if TYPE_CHECKING:
-    from keyplane.runtime import Runtime
+    from keyplane.oauth.context import ServerContext
 
 # (request, client, token, hint) -> True when it recognised the token (revoked or not).
 # Registered on the server: OAuthServer.register_revoker.
 Revoker = Callable[[TokenRequest, Client, str, str | None], Awaitable[bool]]
 
 
-async def revoke(request: Request, runtime: Runtime) -> Response:
+async def revoke(request: Request, runtime: ServerContext) -> Response:
     """POST /oauth/revoke (§2.1): 200 whether or not the token was valid (§2.2)."""
     call = await TokenRequest.of(request, runtime)
     client = await call.authenticate_client()
@@ -79,7 +79,7 @@ async def revoke_access_token(
     return True
 
 
-def _record(runtime: Runtime, claims: dict[str, Any]) -> None:
+def _record(runtime: ServerContext, claims: dict[str, Any]) -> None:
     with unit_of_work(runtime.sessions) as db:
         db.execute(delete(RevokedAccessToken).where(RevokedAccessToken.expires_at < utcnow()))
         if db.get(RevokedAccessToken, claims["jti"]) is None:

@@ -22,13 +22,13 @@ from keyplane.oauth.token_endpoint import GrantHandler
 from keyplane.oauth.verifier import AccessTokenVerifier
 
 if TYPE_CHECKING:
-    from keyplane.runtime import Runtime
+    from keyplane.oauth.context import ServerContext
 
 
 class OAuthServer:
     """Signing keys, the access-token verifier, the client authenticator and registries."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: ServerContext) -> None:
         self._settings = runtime.settings
         self.grants: dict[str, GrantHandler] = {}
         self.public_clients: set[str] = set()
@@ -88,7 +88,7 @@ class OAuthServer:
             self._settings, self.grants, bool(self.public_clients), self.metadata_extensions
         )
 
-    def attach(self, runtime: Runtime) -> None:
+    def attach(self, runtime: ServerContext) -> None:
         """Accept access tokens on every route; forget cached answers on credential changes."""
         runtime.authenticator.jwt_verifier = self.verifier
-        runtime.caches += [self.verifier.cache, self.clients.cache]
+        runtime.caches.extend([self.verifier.cache, self.clients.cache])

@@ -194,3 +194,26 @@ def _public_key(jwk: dict[str, Any]) -> ec.EllipticCurvePublicKey:
         return int.from_bytes(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)), "big")
 
     return ec.EllipticCurvePublicNumbers(number("x"), number("y"), ec.SECP256R1()).public_key()
+
+
+UNDECRYPTABLE = (
+    "unavailable: this replica cannot decrypt the stored signing keys; set "
+    "KEYPLANE_ENCRYPTION_KEYS to the keys every replica shares (without it, a replica "
+    "uses its own encryption.key file in KEYPLANE_DATA_DIR)"
+)
+
+
+def readiness(keys: KeyRing, sessions: sessionmaker[Session]) -> str:
+    """Whether this replica can sign: a replica given other encryption keys than the one
+    that made the signing keys would answer every OAuth grant with an error."""
+    try:
+        if keys.stale:  # else loaded, and so decrypted, within the last minutes
+            with sessions() as db:
+                if not any(key.retired_at is None for key in published_keys(db)):
+                    return "ok (none yet: the first grant makes one)"  # readiness writes nothing
+            keys.load()
+    except ValueError:  # SecretBox: wrong encryption key or damaged data
+        return UNDECRYPTABLE
+    except Exception as error:  # readiness reports; it never raises
+        return f"unavailable: {type(error).__name__}"
+    return "ok"

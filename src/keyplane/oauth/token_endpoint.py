@@ -34,7 +34,7 @@ from keyplane.oauth.errors import (
 )
 
 if TYPE_CHECKING:
-    from keyplane.runtime import Runtime
+    from keyplane.oauth.context import ServerContext
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -43,12 +43,12 @@ FORM = "application/x-www-form-urlencoded"
 class TokenRequest:
     """One call of the token endpoint, as a grant handler sees it."""
 
-    runtime: Runtime
+    runtime: ServerContext
     form: dict[str, str]
     http: Request
 
     @classmethod
-    async def of(cls, request: Request, runtime: Runtime) -> TokenRequest:
+    async def of(cls, request: Request, runtime: ServerContext) -> TokenRequest:
         return cls(runtime, await parse_form(request), request)
 
     @property
@@ -96,7 +96,7 @@ async def parse_form(request: Request) -> dict[str, str]:
     return form
 
 
-async def token(request: Request, runtime: Runtime) -> Response:
+async def token(request: Request, runtime: ServerContext) -> Response:
     """POST /oauth/token: dispatch on ``grant_type``."""
     call = await TokenRequest.of(request, runtime)
     grant_type = call.form.get("grant_type")

@@ -21,7 +21,7 @@ from keyplane.oauth.signing_keys import KeyRing
 from keyplane.oauth.subjects import INVALID, ClaimsCheck, SubjectResolver
 
 if TYPE_CHECKING:
-    from keyplane.runtime import Runtime
+    from keyplane.oauth.context import ServerContext
 
 CLOCK_LEEWAY_SECONDS = 5
 _CACHE_LIMIT = 50_000
@@ -58,7 +58,7 @@ class AccessTokenVerifier:
 
     def __init__(
         self,
-        runtime: Runtime,
+        runtime: ServerContext,
         keys: KeyRing,
         subject_kinds: dict[str, SubjectResolver],
         claims_checks: list[ClaimsCheck],
