@@ -14,6 +14,7 @@ from sqlalchemy import select, text, update
 from keyplane.audit.models import AuditEvent
 from keyplane.db.base import utcnow
 from keyplane.db.models import ApiToken
+from keyplane.db.unit import unit_of_work
 from tests.factories import bearer
 
 
@@ -108,13 +109,12 @@ def test_failed_and_expired_credentials_are_recorded_by_fingerprint(world, runti
     bogus = "kpo_" + "A" * 43 + "AAAAAA"
     assert world.client.get("/v1/self", headers=bearer(bogus)).status_code == 401
     expiring = world.token("ORGANIZATION", None, "ORGANIZATION_MEMBER", tokenExpiryPeriodInDays=1)
-    with runtime.sessions() as db:
+    with unit_of_work(runtime.sessions) as db:
         db.execute(
             update(ApiToken)
             .where(ApiToken.name == "organization ORGANIZATION_MEMBER")
             .values(end_at=utcnow() - timedelta(minutes=1))
         )
-        db.commit()
     runtime.authenticator.cache.clear()
     assert world.client.get("/v1/self", headers=bearer(expiring)).status_code == 401
 
@@ -222,14 +222,13 @@ def test_verify_detects_a_tampered_event(world, db_url, runtime):
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "audit chain intact" in ok.stdout
 
-    with runtime.sessions() as db:
+    with unit_of_work(runtime.sessions) as db:
         victim = db.scalars(
             select(AuditEvent).where(AuditEvent.action == "token.create").order_by(AuditEvent.seq)
         ).first()
         db.execute(
             update(AuditEvent).where(AuditEvent.id == victim.id).values(actor_name="someone else")
         )
-        db.commit()
     broken = keyplane_admin(db_url, "verify")
     assert broken.returncode == 1
     assert f"BROKEN at event {victim.id} (seq {victim.seq})" in broken.stdout
@@ -237,24 +236,22 @@ def test_verify_detects_a_tampered_event(world, db_url, runtime):
 
 
 def test_verify_detects_a_deleted_event(world, db_url, runtime):
-    with runtime.sessions() as db:
+    with unit_of_work(runtime.sessions) as db:
         seqs = db.scalars(select(AuditEvent.seq).order_by(AuditEvent.seq)).all()
         db.execute(AuditEvent.__table__.delete().where(AuditEvent.seq == seqs[2]))
-        db.commit()
     broken = keyplane_admin(db_url, "verify")
     assert broken.returncode == 1
     assert f"expected seq {seqs[2]}" in broken.stdout
 
 
 def test_prune_is_recorded_and_the_chain_still_verifies(world, db_url, runtime):
-    with runtime.sessions() as db:
+    with unit_of_work(runtime.sessions) as db:
         total = db.scalar(select(text("count(*)")).select_from(AuditEvent))
         db.execute(
             update(AuditEvent)
             .where(AuditEvent.seq <= 3)
             .values(occurred_at=utcnow() - timedelta(days=400))
         )
-        db.commit()
     # Back-dating broke the three hashes; prune removes exactly those, as retention says.
     pruned = keyplane_admin(db_url, "prune", "--retention-days", "365")
     assert pruned.returncode == 0, pruned.stderr

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from keyplane.audit.models import AuditEvent
 from keyplane.db.base import Base, utcnow
 from keyplane.db.models import ApiToken
+from keyplane.db.unit import unit_of_work
 from keyplane.domain import credentials
 from keyplane.domain.credentials import BASE62, SecretKind
 from tests.factories import World, bearer
@@ -56,13 +57,12 @@ def _expired(world: World) -> str:
     value = world.token(
         "WORKSPACE", world.org.workspaces["ws1"], "WORKSPACE_OWNER", tokenExpiryPeriodInDays=1
     )
-    with world.runtime.sessions() as db:  # move the clock past the end, as time would
+    with unit_of_work(world.runtime.sessions) as db:  # move the clock past the end, as time would
         db.execute(
             update(ApiToken)
             .where(ApiToken.secret_hash == credentials.hash_secret(value))
             .values(end_at=utcnow() - timedelta(seconds=1))
         )
-        db.commit()
     world.runtime.authenticator.cache.clear()
     return value
 

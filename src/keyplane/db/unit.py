@@ -26,9 +26,6 @@ log = logging.getLogger(__name__)
 
 _AFTER_COMMIT = "keyplane.after_commit"
 _COMMITTING = "keyplane.committing"
-# While the areas move onto the unit of work, a stray commit() is allowed; the spine
-# turns this on once none is left.
-STRICT = False
 
 Action = Callable[[], None]
 
@@ -37,7 +34,7 @@ class UnitSession(Session):
     """A session whose transaction belongs to the unit of work that opened it."""
 
     def commit(self) -> None:
-        if STRICT and not self.info.get(_COMMITTING):
+        if not self.info.get(_COMMITTING):
             raise RuntimeError(
                 "commit() outside the unit of work: services flush, the edge commits "
                 "(keyplane.db.unit.commit)"

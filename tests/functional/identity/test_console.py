@@ -205,14 +205,13 @@ def test_the_console_cannot_take_a_credential_holding_more_than_the_user(browser
     ).status_code == 201  # fmt: skip
     admin_value = world.token("DEPLOYMENT", d1, "DEPLOYMENT_ADMIN")
     admin_id = world.client.get("/v1/self", headers=bearer(admin_value)).json()["id"]
-    with world.runtime.sessions() as db:
+    with unit_of_work(world.runtime.sessions) as db:
         user = User(email="keeper@acme.example")
         db.add(user)
         db.flush()
         bind_user(db, user, Entity(Level.ORGANIZATION, org, org), "ORGANIZATION_MEMBER")
         ws = world.org.workspaces["ws1"]
         bind_user(db, user, Entity(Level.DEPLOYMENT, d1, org, ws), "token-keeper")
-        db.commit()
     set_password(world.runtime, "keeper@acme.example")
     sign_in(browser, "keeper@acme.example")
     page = console_page(browser)
