@@ -59,9 +59,9 @@ class Binding:
 
     @property
     def entity(self) -> Entity:
-        workspace_id = self.entity_id if self.level is Level.WORKSPACE else self.workspace_id
-        if self.level is Level.ORGANIZATION:
-            workspace_id = None
+        workspace_id = {Level.ORGANIZATION: None, Level.WORKSPACE: self.entity_id}.get(
+            self.level, self.workspace_id
+        )
         return Entity(self.level, self.entity_id, self.organization_id, workspace_id)
 
     @property

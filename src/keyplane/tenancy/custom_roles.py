@@ -16,12 +16,11 @@ from keyplane.domain.errors import Conflict, InvalidInput, NotFound
 from keyplane.domain.roles import (
     BUILT_IN_ROLES,
     DEPLOYMENT_PERMISSIONS,
-    PERMISSIONS,
     Level,
     Permission,
     deployment_permissions,
-    organization_permissions,
-    workspace_permissions,
+    granted_by,
+    in_table_order,
 )
 from keyplane.tenancy import members_schemas as schemas
 
@@ -89,7 +88,7 @@ def role_catalogue(db: Session, principal: Principal, org_id: str) -> list[schem
     """Every role that can be granted in the organization, with its permissions."""
     authorize(principal, None, Entity.organization(org_id))
     found = [
-        schemas.RoleInfo(role=role, entity_type=level, permissions=_sorted(_perms(level, role)))
+        schemas.RoleInfo(role=role, entity_type=level, permissions=_sorted(granted_by(level, role)))
         for role, level in BUILT_IN_ROLES.items()
     ]
     for row in db.scalars(select(CustomRole).where(CustomRole.organization_id == org_id)):
@@ -105,14 +104,5 @@ def role_catalogue(db: Session, principal: Principal, org_id: str) -> list[schem
     return found
 
 
-def _perms(level: Level, role: str) -> frozenset[Permission]:
-    if level is Level.ORGANIZATION:
-        return organization_permissions(role)
-    if level is Level.WORKSPACE:
-        return workspace_permissions(role)
-    return deployment_permissions(role, None)
-
-
 def _sorted(permissions: frozenset[Permission]) -> list[str]:
-    order = list(PERMISSIONS)
-    return [p.value for p in sorted(permissions, key=order.index)]
+    return [p.value for p in in_table_order(permissions)]
