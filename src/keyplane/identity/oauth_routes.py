@@ -124,6 +124,8 @@ def _metadata(settings: Settings) -> dict[str, Any]:
         "device_authorization_endpoint": f"{base}/oauth/device/code",
         "response_types_supported": ["code"],
         "code_challenge_methods_supported": ["S256"],
+        # RFC 9207 §3: every authorization response carries ``iss``.
+        "authorization_response_iss_parameter_supported": True,
     }
 
 
