@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from keyplane.db.base import utcnow
 from keyplane.domain.credentials import hash_secret
 from keyplane.domain.errors import InvalidInput
+from keyplane.domain.ids import shown
 
 __all__ = [
     "InvalidInput",
@@ -46,7 +47,7 @@ def check_redirect(client_id: str, redirect_uri: str) -> None:
     §3.1.2: the redirect URI must not have a fragment (the code would land in it).
     """
     if client_id != cli_tokens.CLI_CLIENT_ID:
-        raise InvalidInput(f"unknown client {client_id[:64]!r}")
+        raise InvalidInput(f"unknown client {shown(client_id)}")
     parts = urlsplit(redirect_uri)
     if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "::1", "localhost"):
         raise InvalidInput("redirect_uri must be a loopback address (http://127.0.0.1:PORT/...)")

@@ -28,6 +28,7 @@ from keyplane.apikeys.principal import KeyRecord, key_by_secret_hash
 from keyplane.cache import Cache
 from keyplane.domain import credentials
 from keyplane.domain.errors import NotAuthenticated
+from keyplane.domain.ids import shown
 from keyplane.oauth.errors import InvalidClient, InvalidRequest, TemporarilyUnavailable
 
 if TYPE_CHECKING:
@@ -116,7 +117,8 @@ class ClientAuthenticator:
             if presented.client_id in self._public:
                 return Client(presented.client_id, NONE)
             raise InvalidClient(
-                f"client {presented.client_id!r} must authenticate with its secret", basic=basic
+                f"client {shown(presented.client_id)} must authenticate with its secret",
+                basic=basic,
             )
         secret_hash = credentials.hash_secret(presented.secret)
         record = self.cache.get(secret_hash)
