@@ -26,10 +26,12 @@ run: $(STAMP)
 	@echo "  export KEYPLANE_URL=http://$(HOST):$(PORT) ASTRO_API_TOKEN=<the owner token above>"
 	@echo "  $(VENV)/bin/keyplane whoami"
 	@echo "  $(VENV)/bin/keyplane workspace create --name data-eng"
+	@echo "Lost the owner token? $(VENV)/bin/keyplane admin token create --organization demo"
 	@echo "Web console: $(VENV)/bin/keyplane admin set-password --email admin@example.com"
 	@echo "  then sign in at http://$(HOST):$(PORT)/login"
 	@echo ""
-	@KEYPLANE_PUBLIC_URL=http://$(HOST):$(PORT) $(VENV)/bin/keyplane server --host $(HOST) --port $(PORT)
+	@KEYPLANE_PUBLIC_URL=http://$(HOST):$(PORT) KEYPLANE_LOG_FORMAT=$${KEYPLANE_LOG_FORMAT:-text} \
+		$(VENV)/bin/keyplane server --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -89,6 +89,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     web_errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    # Every route, for the Allow header of a 405 (keyplane.http.errors).
+    app.state.routes = [route for router in ROUTERS for route in router.routes]
     if settings.answer_cache:
         routes = [route for router in ROUTERS for route in router.routes]
         app.add_middleware(AnswerCacheMiddleware, runtime=runtime, routes=routes)

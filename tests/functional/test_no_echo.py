@@ -17,6 +17,8 @@ def _requests(world: World, value: str) -> list[tuple[str, str, dict[str, object
     token = {"name": "t", "scope": "ORGANIZATION"}
     member = {**token, "role": "ORGANIZATION_MEMBER"}
     in_ws = {**token, "role": "WORKSPACE_OWNER", "scope": "WORKSPACE"}
+    grant = {"grant_type": "client_credentials"}
+    authorize = {"response_type": "code", "redirect_uri": "http://127.0.0.1:9/cb"}
     return [
         ("POST", f"{org}/tokens", {"json": {**token, "role": value}}),
         ("POST", f"{org}/tokens", {"json": {**member, "scope": value}}),
@@ -31,6 +33,8 @@ def _requests(world: World, value: str) -> list[tuple[str, str, dict[str, object
         ("DELETE", f"{dep}/variables/{value}", {}),
         ("POST", f"{org}/tokens", {"json": {**in_ws, "entityId": value}}),
         ("POST", "/oauth/token", {"data": {"grant_type": value}, "headers": FORM}),
+        ("POST", "/oauth/token", {"data": {**grant, "client_id": value}, "headers": FORM}),
+        ("GET", "/oauth/authorize", {"params": {**authorize, "client_id": value}}),
     ]  # fmt: skip
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StrictBool, StringConstraints
 
 from keyplane.http.schemas import Actor, ApiModel, Page
 from keyplane.tenancy.schemas import Description, Name
@@ -37,7 +37,7 @@ class MigrationRequest(ApiModel):
     """Which keys to turn into deployment API tokens; every key the caller may migrate
     when nothing narrows it."""
 
-    dry_run: bool = Field(default=False, description="list the plan; change nothing")
+    dry_run: StrictBool = Field(default=False, description="list the plan; change nothing")
     workspace_id: str | None = Field(default=None, max_length=32)
     deployment_id: str | None = Field(default=None, max_length=32)
     key_ids: list[Annotated[str, StringConstraints(min_length=1, max_length=32)]] | None = Field(

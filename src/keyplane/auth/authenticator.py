@@ -35,6 +35,7 @@ JwtVerifier = Callable[[str], Awaitable[Principal]]
 _Entry = tuple[Principal, float]
 # Credentials cached per process at most; beyond, the cache starts again empty.
 CACHE_LIMIT = 100_000
+UNKNOWN = "unknown API token: it was deleted, rotated or never existed"
 
 
 class CredentialExpired(NotAuthenticated):
@@ -69,9 +70,17 @@ class Authenticator:
         return self.cache.ttl
 
     async def authenticate(self, value: str, client_ip: str) -> Principal:
-        """The principal for a bearer value; raises NotAuthenticated or TooManyRequests."""
+        """The principal for a bearer value; raises NotAuthenticated or TooManyRequests.
+
+        A valid credential is never refused for the failures of others: the value is
+        checked first (a cache hit, a signature, one indexed lookup by hash, all cheap),
+        and only a failed check is counted and, past the limit, answered 429.
+        """
         if value.startswith("eyJ") and value.count(".") == 2 and self.jwt_verifier:
-            return await self.jwt_verifier(value)
+            try:
+                return await self.jwt_verifier(value)
+            except NotAuthenticated as error:
+                self.refuse(client_ip, "jwt", error)
         secret_hash = credentials.hash_secret(value)
         cache = self.cache
         entry = cache.entry(secret_hash)
@@ -106,17 +115,17 @@ class Authenticator:
         return principal
 
     async def _load(self, value: str, secret_hash: str, client_ip: str) -> _Entry:
-        self.check_failure_limit(client_ip)
         ticket = self.cache.ticket()
         try:
             credentials.parse(value)
-        except NotAuthenticated:
-            self.record_failure(client_ip, "malformed")
-            raise
+        except NotAuthenticated as error:
+            self.refuse(client_ip, "malformed", error)
         principal = await run_in_threadpool(self._load_from_db, secret_hash)
         if principal is None:
-            self.record_failure(client_ip, "unknown")
-            raise NotAuthenticated("unknown API token: it was deleted, rotated or never existed")
+            unknown = NotAuthenticated(
+                "unknown API token: it was deleted, rotated or never existed"
+            )
+            self.refuse(client_ip, "unknown", unknown)
         expires_at = principal.expires_at
         entry = (principal, expires_at.timestamp() if expires_at else math.inf)
         self.cache.put(secret_hash, entry, ticket)
@@ -125,6 +134,13 @@ class Authenticator:
     def _load_from_db(self, secret_hash: str) -> Principal | None:
         with self._sessions() as db:
             return load_token_principal(db, credentials.SecretHash(secret_hash))
+
+    def refuse(self, client_ip: str, reason: str, error: NotAuthenticated) -> NoReturn:
+        """A failed check: 429 while this address is over its failure limit; else the
+        failure is counted and ``error`` raised."""
+        self.check_failure_limit(client_ip)
+        self.record_failure(client_ip, reason)
+        raise error
 
     def check_failure_limit(self, client_ip: str) -> None:
         """Raise TooManyRequests while this client has too many recent failures."""

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from sqlalchemy import select
 
-from keyplane.cli import admin_audit, admin_keys
+from keyplane.cli import admin_audit, admin_keys, admin_token
 from keyplane.cli.apps import group
 from keyplane.cli.output import Format, emit_data
 from keyplane.config import get_settings
@@ -24,6 +24,7 @@ app = group(help="Operator tasks on the database (run where the server's setting
 app.add_typer(admin_keys.app, name="keys")
 err = Console(stderr=True)
 app.add_typer(admin_audit.app, name="audit")
+app.add_typer(admin_token.app, name="token")
 
 
 @app.command()

@@ -7,10 +7,12 @@ from rich.console import Console
 
 from keyplane.cli.apps import group
 from keyplane.config import get_settings
+from keyplane.db.base import utcnow
 from keyplane.db.migrate import upgrade
 from keyplane.db.session import make_engine, make_sessionmaker
 from keyplane.db.unit import read_only, unit_of_work
-from keyplane.oauth.signing_keys import published_keys, rotate_signing_keys
+from keyplane.oauth.models import SigningKey
+from keyplane.oauth.signing_keys import published_keys, rotate_signing_keys, signing_key
 from keyplane.secretbox import load_secret_box
 
 app = group(help="Signing keys of access tokens.")
@@ -19,10 +21,11 @@ err = Console(stderr=True)
 
 @app.command()
 def rotate() -> None:
-    """Add a new signing key; it signs from now on (servers pick it up within a minute).
+    """Add a new signing key: published in the JWKS now, it signs two minutes later.
 
-    Old keys stay in the JWKS until every token they signed has expired, so a rotation
-    never logs anyone out.
+    Publishing it first lets relying parties that cache the JWKS know it before the
+    first token it signs; old keys stay in the JWKS until every token they signed has
+    expired, so a rotation never logs anyone out.
     """
     settings = get_settings()
     url = settings.resolved_database_url
@@ -36,11 +39,17 @@ def rotate() -> None:
             keys = published_keys(db)
     finally:
         engine.dispose()
-    typer.echo(f"new signing key  {new.kid}")
+    typer.echo(f"new signing key  {new.kid}  (published now, signs from {_switch(keys)})")
     for key in keys:
         if key.kid != new.kid and key.unpublish_at is not None:
             until = f"{key.unpublish_at:%Y-%m-%d %H:%M:%S} UTC"
             typer.echo(f"retired          {key.kid}  (published until {until})")
+
+
+def _switch(keys: list[SigningKey]) -> str:
+    """When the newest key starts signing: as the last pending retirement takes effect."""
+    last = max((k.retired_at for k in keys if k.retired_at is not None), default=None)
+    return "now" if last is None else f"{last:%Y-%m-%d %H:%M:%S} UTC"
 
 
 @app.command("list")
@@ -53,12 +62,16 @@ def list_keys() -> None:
             keys = published_keys(db)
     finally:
         engine.dispose()
+    if not keys:
+        return
+    signer = signing_key(keys, utcnow())
     for key in keys:
-        state = (
-            "signing"
-            if key.retired_at is None
-            else f"retired, published until {key.unpublish_at:%Y-%m-%d %H:%M:%S} UTC"
-        )
+        if key.kid == signer.kid:
+            state = "signing"
+        elif key.retired_at is None:
+            state = f"next, signs from {_switch(keys)}"
+        else:
+            state = f"retired, published until {key.unpublish_at:%Y-%m-%d %H:%M:%S} UTC"
         typer.echo(
             f"{key.kid}  {key.algorithm}  created {key.created_at:%Y-%m-%d %H:%M:%S} UTC  {state}"
         )

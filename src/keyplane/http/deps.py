@@ -101,11 +101,17 @@ async def current_principal(request: Request) -> Principal:
 async def page_params(
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
-    sorts: Annotated[list[str] | None, Query()] = None,
+    sorts: Annotated[list[str] | None, Query(description=SORTS)] = None,
 ) -> PageParams:
     # async, though it awaits nothing: FastAPI runs a plain def dependency in the
     # thread pool, which costs more than all the rest of a cached listing.
-    return PageParams(offset=offset, limit=limit, sorts=tuple(sorts or ()))
+    return PageParams(offset=offset, limit=limit, sorts=tuple(s for s in sorts or () if s))
+
+
+SORTS = (
+    "`key:asc` or `key:desc` (`key` alone: ascending), repeated for more keys; the keys "
+    "each list takes are named in its 400. An empty value (`sorts=`) is ignored."
+)
 
 
 async def no_store(response: Response) -> None:

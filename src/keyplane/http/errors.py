@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute
 from starlette.types import Scope
 
 from keyplane.domain.errors import DomainError, Forbidden, NotAuthenticated, TooManyRequests
@@ -144,7 +145,23 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     message = {404: "no such route", 405: "method not allowed"}.get(
         exc.status_code, str(exc.detail)
     )
-    return error_response(request.scope, exc.status_code, message, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    return error_response(request.scope, exc.status_code, message, headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of this path takes (RFC 9110 §15.5.6): a path's GET, POST
+    and DELETE are separate routes, and the one that answered 405 knows only its own."""
+    routes: list[BaseRoute] = getattr(request.app.state, "routes", None) or request.app.routes
+    path = request.scope.get("route_path") or request.url.path
+    methods: set[str] = set()
+    for route in routes:
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(path):
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

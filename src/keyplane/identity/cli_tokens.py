@@ -34,15 +34,24 @@ UNKNOWN = "unknown refresh token: it was revoked, or never existed"
 
 def start_login(runtime: ServerContext, db: Session, user_id: str, method: str) -> dict[str, Any]:
     """A new login chain for the user; returns the RFC 6749 §5.1 token response."""
-    settings = runtime.settings
+    return first_tokens(runtime, db, new_login(runtime, db, user_id, method))
+
+
+def new_login(runtime: Runtime, db: Session, user_id: str, method: str) -> CliLogin:
+    """A new login chain for the user, with no tokens yet (flushed, so it has its id)."""
     login = CliLogin(
         user_id=user_id,
         client_id=CLI_CLIENT_ID,
         method=method,
-        expires_at=utcnow() + timedelta(days=settings.cli_login_days),
+        expires_at=utcnow() + timedelta(days=runtime.settings.cli_login_days),
     )
     db.add(login)
     db.flush()
+    return login
+
+
+def first_tokens(runtime: Runtime, db: Session, login: CliLogin) -> dict[str, Any]:
+    """The RFC 6749 §5.1 token response that opens ``login``."""
     return _tokens(runtime, db, login)
 
 

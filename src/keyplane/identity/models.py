@@ -130,7 +130,11 @@ class DeviceAuthorization(Base):
 
 
 class AuthorizationCode(Base):
-    """A one-time code of the authorization code flow, bound to its PKCE challenge."""
+    """A one-time code of the authorization code flow, bound to its PKCE challenge.
+
+    A spent code stays until it expires (``used_at``), naming the login it started, so
+    that presenting it again revokes that login (RFC 6749 §4.1.2).
+    """
 
     __tablename__ = "authorization_codes"
 
@@ -141,3 +145,6 @@ class AuthorizationCode(Base):
     redirect_uri: Mapped[str] = mapped_column(String(500))
     code_challenge: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Not a foreign key: the login may be revoked (deleted) while the code remains.
+    login_id: Mapped[str | None] = mapped_column(String(32))

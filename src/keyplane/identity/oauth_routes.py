@@ -95,9 +95,16 @@ async def device_code_grant(request: TokenRequest) -> TokenResponse:
 async def revoke_refresh_token(
     request: TokenRequest, client: Client, token: str, hint: str | None
 ) -> bool:
-    """RFC 7009 §2.1: revoking a refresh token revokes its whole login."""
+    """RFC 7009 §2.1: revoking a refresh token revokes its whole login.
+
+    Refresh tokens are issued to ``keyplane-cli`` only; another client (a deployment
+    API key) gets the same 200 as for an invalid token (§2.2) and revokes nothing, so
+    it learns nothing either about whether the value is a live login.
+    """
     if not token.startswith(cli_tokens.REFRESH_PREFIX):
         return False
+    if client.client_id != cli_tokens.CLI_CLIENT_ID:
+        return True
     await run_in_threadpool(
         _in_db, request.runtime, lambda db: cli_tokens.revoke_by_refresh_token(db, token)
     )
@@ -124,6 +131,8 @@ def _metadata(settings: Settings) -> dict[str, Any]:
         "device_authorization_endpoint": f"{base}/oauth/device/code",
         "response_types_supported": ["code"],
         "code_challenge_methods_supported": ["S256"],
+        # RFC 9207 §3: every authorization response carries ``iss``.
+        "authorization_response_iss_parameter_supported": True,
     }
 
 

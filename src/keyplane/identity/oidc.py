@@ -2,8 +2,10 @@
 
 Authlib's OAuth 2.0 client builds the authorization URL (with the S256 code
 challenge) and redeems the code; joserfc verifies the ID token against the
-provider's JWKS, pinning the issuer, the audience (our client ID), the nonce and
-the expiry (OpenID Connect Core §3.1.3.7).
+provider's JWKS, pinning the issuer, the audience (our client ID, and ``azp`` when
+there are several audiences or ``azp`` is sent), the nonce, ``iat`` and the expiry
+(OpenID Connect Core §3.1.3.7). The ``iss`` of the authorization response is checked
+too when the provider sends it or announces it (RFC 9207 §2.4).
 """
 
 from __future__ import annotations
@@ -35,6 +37,18 @@ class Provider:
     authorization_endpoint: str
     token_endpoint: str
     jwks_uri: str
+    # RFC 9207 §3: the provider puts ``iss`` in every authorization response.
+    iss_parameter_supported: bool = False
+
+    def check_response_issuer(self, iss: str | None) -> None:
+        """RFC 9207 §2.4: an authorization response from another issuer (a mix-up) is
+        refused; without ``iss`` it is refused only if the provider announces it."""
+        if iss is None:
+            if self.iss_parameter_supported:
+                raise NotAuthenticated("the identity provider's answer does not name its issuer")
+            return
+        if iss != self.issuer:
+            raise NotAuthenticated("the identity provider's answer names another issuer")
 
 
 @dataclass(frozen=True)
@@ -74,6 +88,7 @@ class RelyingParty:
                 document["authorization_endpoint"],
                 document["token_endpoint"],
                 document["jwks_uri"],
+                document.get("authorization_response_iss_parameter_supported") is True,
             )
         except KeyError as missing:
             raise NotAuthenticated(f"the identity provider publishes no {missing}") from None
@@ -151,11 +166,13 @@ class RelyingParty:
             nonce={"essential": True, "value": nonce},
             sub={"essential": True},
             exp={"essential": True},
+            iat={"essential": True},
         )
         try:
             registry.validate(decoded.claims)
         except JoseError as error:
             raise NotAuthenticated(f"the ID token was refused: {error}") from None
+        _check_authorized_party(decoded.claims, client_id)
         return dict(decoded.claims)
 
     async def _key_set(self, provider: Provider, fresh: bool = False) -> KeySet:
@@ -182,6 +199,19 @@ class RelyingParty:
         if not isinstance(data, dict):
             raise NotAuthenticated("the identity provider sent an unexpected document")
         return data
+
+
+def _check_authorized_party(claims: dict[str, Any], client_id: str) -> None:
+    """OIDC Core §3.1.3.7 (4, 5): with several audiences ``azp`` is required, and when
+    present it must be our client ID, so a token meant for another party is refused."""
+    audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+    azp = claims.get("azp")
+    if azp is None:
+        if len(audiences) > 1:
+            raise NotAuthenticated("the ID token has several audiences and no azp claim")
+        return
+    if azp != client_id:
+        raise NotAuthenticated("the ID token was issued to another party (azp)")
 
 
 def _oauth_client() -> type[AsyncOAuth2Client]:

@@ -28,11 +28,13 @@ def connection_for_login(db: Session, connection_id: str) -> SsoConnection:
 def user_from_claims(db: Session, connection: SsoConnection, claims: dict[str, Any]) -> User:
     """The user the provider vouches for, created and made a member on first sign-in.
 
-    Only emails in the connection's own domains are accepted: an organization's
-    provider must not be able to sign in as anybody else's user.
+    Only a verified email (``email_verified`` is true) in the connection's own domains
+    is accepted: an organization's provider must not be able to sign in as anybody
+    else's user.
     """
     raw = claims.get("email")
-    if not isinstance(raw, str) or claims.get("email_verified") is False:
+    # Only the boolean true: a missing claim or the string "false" proves nothing.
+    if not isinstance(raw, str) or claims.get("email_verified") is not True:
         raise NotAuthenticated("the identity provider did not send a verified email address")
     try:
         email = normalize_email(raw)

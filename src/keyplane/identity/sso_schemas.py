@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field, StringConstraints, field_validator
+from pydantic import BeforeValidator, Field, StrictBool, StringConstraints, field_validator
 
 from keyplane.domain.roles import Role
 from keyplane.http.schemas import Actor, ApiModel, Page
@@ -37,7 +37,9 @@ class SsoConnectionCreate(ApiModel):
     client_secret: Secret = Field(description="write-only: stored encrypted, never returned")
     domains: list[Domain] = Field(min_length=1, max_length=50)
     default_role: str = Field(default=Role.ORGANIZATION_MEMBER.value, max_length=64)
-    enforce_sso: bool = Field(default=False, description="disable passwords for these domains")
+    enforce_sso: StrictBool = Field(
+        default=False, description="disable passwords for these domains"
+    )
 
     _issuer = field_validator("issuer")(_check_issuer)
 
@@ -49,7 +51,7 @@ class SsoConnectionUpdate(ApiModel):
     client_secret: Secret | None = None
     domains: list[Domain] | None = Field(default=None, min_length=1, max_length=50)
     default_role: str | None = Field(default=None, max_length=64)
-    enforce_sso: bool | None = None
+    enforce_sso: StrictBool | None = None
 
     _issuer = field_validator("issuer")(_check_issuer)
 

@@ -6,8 +6,9 @@ or in the form (``client_secret_post``). Public clients (the CLI) are registered
 ``client_id`` and authenticate with it alone (``none``).
 
 The hot path for a known key: SHA-256 of the secret, one dict lookup, one
-constant-time comparison of the key ID. The database is read only on a cache miss,
-and every miss first passes the failure rate limits (per client IP and per key ID).
+constant-time comparison of the key ID. The database is read only on a cache miss
+(one indexed lookup by hash). Only failures are rate limited (per client IP and per
+key ID), after the check, so a valid secret is never refused for others' failures.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from keyplane.apikeys.principal import KeyRecord, key_by_secret_hash
 from keyplane.cache import Cache
 from keyplane.domain import credentials
 from keyplane.domain.errors import NotAuthenticated
+from keyplane.domain.ids import shown
 from keyplane.oauth.errors import InvalidClient, InvalidRequest, TemporarilyUnavailable
 
 if TYPE_CHECKING:
@@ -115,16 +117,20 @@ class ClientAuthenticator:
             if presented.client_id in self._public:
                 return Client(presented.client_id, NONE)
             raise InvalidClient(
-                f"client {presented.client_id!r} must authenticate with its secret", basic=basic
+                f"client {shown(presented.client_id)} must authenticate with its secret",
+                basic=basic,
             )
         secret_hash = credentials.hash_secret(presented.secret)
         record = self.cache.get(secret_hash)
         if record is None:
-            self._check_limits(presented.client_id, client_ip)
             record = await self._load(presented.secret, secret_hash)
         if record is None or not secrets.compare_digest(
             record.id.encode(), presented.client_id.encode()
         ):
+            # Only failures are limited, after the check: the real secret of a key
+            # whose ID others know (it is the JWT client_id), or from an address
+            # shared with a broken job, still authenticates.
+            self._check_limits(presented.client_id, client_ip)
             self._record_failure(presented.client_id, client_ip)
             raise InvalidClient(FAILED, basic=basic)
         return Client(presented.client_id, presented.method, record)

@@ -1,6 +1,7 @@
 """Token introspection (RFC 7662).
 
-A client may introspect the tokens issued to it. Anything else, an invalid,
+A confidential client may introspect the tokens issued to it; a public client (the
+CLI) may not introspect at all (§2.1, §4). Anything else, an invalid,
 expired or revoked token, or one whose subject is gone, answers only
 ``{"active": false}`` (§2.2). Other areas add token types with
 :func:`register_introspector`.
@@ -15,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from keyplane.domain.errors import NotAuthenticated
-from keyplane.oauth.clients import Client
-from keyplane.oauth.errors import oauth_response
+from keyplane.oauth.clients import NONE, Client
+from keyplane.oauth.errors import InvalidClient, oauth_response
 from keyplane.oauth.token_endpoint import TokenRequest
 
 if TYPE_CHECKING:
@@ -32,6 +33,12 @@ async def introspect(request: Request, runtime: ServerContext) -> Response:
     """POST /oauth/introspect (§2.1)."""
     call = await TokenRequest.of(request, runtime)
     client = await call.authenticate_client()
+    if client.method == NONE:
+        # §2.1, §4: a public client cannot be told apart from anyone who knows its id.
+        raise InvalidClient(
+            "public clients may not introspect tokens: authenticate with a client secret",
+            basic=True,
+        )
     if client.key is not None:  # for the audit trail and the Deprecation headers
         request.state.principal = client.key.principal
     (token,) = call.require("token")

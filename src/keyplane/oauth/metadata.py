@@ -21,7 +21,7 @@ def metadata_document(
     extensions: Iterable[MetadataExtension],
 ) -> dict[str, Any]:
     """§2: the server's endpoints, its grant types and its client authentication methods
-    (``none`` only when a public client is registered)."""
+    (``none`` only when a public client is registered, and never for introspection)."""
     issuer = issuer_of(settings)
     methods = [BASIC, POST, *([NONE] if public_clients else [])]
     document: dict[str, Any] = {
@@ -34,7 +34,8 @@ def metadata_document(
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": methods,
         "revocation_endpoint_auth_methods_supported": methods,
-        "introspection_endpoint_auth_methods_supported": methods,
+        # RFC 7662 §2.1, §4: only confidential clients (deployment API keys) introspect.
+        "introspection_endpoint_auth_methods_supported": [BASIC, POST],
         "access_token_signing_alg_values_supported": [ALGORITHM],
         "service_documentation": f"{issuer}/v1/docs",
     }

@@ -14,8 +14,9 @@ from keyplane.db.base import Base, Cached, UTCDateTime, utcnow
 class SigningKey(Cached, Base):
     """An ES256 key pair. The private key is a PEM encrypted with the runtime's SecretBox.
 
-    The newest key signs. A key rotated out (``retired_at`` set) signs nothing more
-    but stays published in the JWKS until ``unpublish_at``, when every token it
+    The newest key signs, once published long enough (keyplane.oauth.signing_keys). A
+    key rotated out signs nothing from ``retired_at`` on (a rotation sets it a little
+    ahead) but stays published in the JWKS until ``unpublish_at``, when every token it
     signed has expired.
     """
 

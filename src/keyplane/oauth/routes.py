@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from keyplane.http.deps import get_runtime
 from keyplane.http.routing import APIRouter
 from keyplane.oauth import introspection, revocation, token_endpoint
+from keyplane.oauth.signing_keys import JWKS_MAX_AGE
 
 router = APIRouter(tags=["oauth"])
 
@@ -37,7 +38,8 @@ async def jwks(request: Request) -> Response:
     """The public signing keys, retired ones included while tokens they signed live."""
     ring = get_runtime(request).oauth.keys
     keys = ring.current() if not ring.stale else await run_in_threadpool(ring.current)
-    return JSONResponse(keys.jwks, headers={"Cache-Control": "public, max-age=60"})
+    cache = f"public, max-age={JWKS_MAX_AGE}"
+    return JSONResponse(keys.jwks, headers={"Cache-Control": cache})
 
 
 @router.post(

@@ -5,8 +5,13 @@ must sign with keys that every other replica publishes, so the keys live where a
 replicas look, and the private PEM is Fernet-encrypted with ``KEYPLANE_ENCRYPTION_KEYS``
 (or the 0600 key file in the data dir), so a database dump alone cannot mint tokens.
 
-Rotation (``keyplane admin keys rotate``) adds a new key, which signs from then on;
-the old one stays in the JWKS until every token it can have signed has expired.
+Rotation (``keyplane admin keys rotate``) adds a new key at once to the JWKS, but it
+signs only :data:`PUBLISH_AHEAD` later: a relying party that cached the JWKS just
+before the rotation (for up to ``max-age``, :data:`JWKS_MAX_AGE`), from a replica that
+had not re-read the keys yet (up to :data:`REFRESH_SECONDS`), already knows the new
+``kid`` when the first token signed with it arrives. Until then the old key signs
+(``retired_at`` is the moment it stops); it stays in the JWKS until every token it
+can have signed has expired.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -38,6 +43,10 @@ ALGORITHM = "ES256"
 REFRESH_SECONDS = 60.0
 UNKNOWN_KID_RELOAD_SECONDS = 1.0
 LEEWAY = timedelta(seconds=120)
+# ``Cache-Control: max-age`` of the published JWKS (keyplane.oauth.routes).
+JWKS_MAX_AGE = 60
+# How long a rotated-in key is published before it signs (see the module docstring).
+PUBLISH_AHEAD = timedelta(seconds=JWKS_MAX_AGE + REFRESH_SECONDS)
 
 
 def _b64(data: bytes) -> str:
@@ -82,22 +91,33 @@ def create_signing_key(db: Session, box: SecretBox) -> SigningKey:
 
 
 def rotate_signing_keys(db: Session, box: SecretBox, token_lifetime_seconds: int) -> SigningKey:
-    """Retire the signing keys in use, add a new one, drop keys no token needs (flushed).
+    """Add a new key, published now, that signs :data:`PUBLISH_AHEAD` from now; the key
+    signing until then is retired at that moment; keys no token needs go (flushed).
 
-    A retired key stays published for one token lifetime, plus the time other
-    processes may take to notice the rotation, plus clock leeway.
+    A retired key stays published for one token lifetime after it stops signing, plus
+    the time other processes may take to notice, plus clock leeway.
     """
     now = utcnow()
-    keep_until = now + timedelta(seconds=token_lifetime_seconds + REFRESH_SECONDS) + LEEWAY
+    switch = now + PUBLISH_AHEAD
+    keep_until = switch + timedelta(seconds=token_lifetime_seconds + REFRESH_SECONDS) + LEEWAY
     for key in db.scalars(select(SigningKey)):
         if key.unpublish_at is not None and key.unpublish_at <= now:
             db.delete(key)
         elif key.retired_at is None:
-            key.retired_at = now
+            key.retired_at = switch
             key.unpublish_at = keep_until
     new = create_signing_key(db, box)
     db.flush()
     return new
+
+
+def signing_key(keys: list[SigningKey], now: datetime) -> SigningKey:
+    """The key that signs at ``now``: of keys still to be retired, the one retired first
+    (a rotation's old key until its switch); else the newest never retired."""
+    pending = [k for k in keys if k.retired_at is not None and k.retired_at > now]
+    if pending:
+        return min(pending, key=lambda k: k.retired_at or now)
+    return next(k for k in keys if k.retired_at is None)
 
 
 def published_keys(db: Session) -> list[SigningKey]:
@@ -118,6 +138,8 @@ class KeySet:
     public: dict[str, ec.EllipticCurvePublicKey]
     jwks: dict[str, Any]
     loaded_at: float
+    # When the signer is retired and the next key takes over (a rotation pending).
+    signer_until: datetime | None = None
 
     @cached_property
     def access_token_header(self) -> bytes:
@@ -142,7 +164,9 @@ class KeyRing:
     @property
     def stale(self) -> bool:
         current = self._set
-        return current is None or time.monotonic() - current.loaded_at > REFRESH_SECONDS
+        if current is None or time.monotonic() - current.loaded_at > REFRESH_SECONDS:
+            return True
+        return current.signer_until is not None and utcnow() >= current.signer_until
 
     def current(self) -> KeySet:
         """The key set, loading it first if this process has none or it is stale."""
@@ -171,7 +195,7 @@ class KeyRing:
             return self._set
 
     def _build(self, keys: list[SigningKey]) -> KeySet:
-        signing = next(k for k in keys if k.retired_at is None)
+        signing = signing_key(keys, utcnow())
         private = serialization.load_pem_private_key(
             self._box().decrypt(signing.private_key), password=None
         )
@@ -181,7 +205,7 @@ class KeyRing:
             if key.kid not in public:
                 public[key.kid] = _public_key(key.public_jwk)
         jwks = {"keys": [{**k.public_jwk, "kid": k.kid} for k in keys]}
-        return KeySet(signing.kid, private, public, jwks, time.monotonic())
+        return KeySet(signing.kid, private, public, jwks, time.monotonic(), signing.retired_at)
 
     def invalidate(self) -> None:
         """Make the next use re-read the keys (after a rotation by this process)."""

@@ -1,4 +1,5 @@
-"""The first organization, its owner and a one-time owner token (``keyplane admin init``)."""
+"""The first organization, its owner and a one-time owner token (``keyplane admin init``),
+and the operator's recovery token (``keyplane admin token create``)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from keyplane.db.base import utcnow
 from keyplane.db.models import ApiToken, Organization, RoleBinding, User
 from keyplane.domain import credentials
 from keyplane.domain.credentials import PlaintextSecret, SecretKind
-from keyplane.domain.errors import Conflict
-from keyplane.domain.roles import Level, Role
+from keyplane.domain.errors import Conflict, InvalidInput, NotFound
+from keyplane.domain.roles import Level, Role, level_of
 
 SYSTEM_ACTOR = {"id": "system", "kind": "SYSTEM", "name": "keyplane admin init"}
 
@@ -37,30 +38,64 @@ def init_organization(db: Session, name: str, email: str) -> Bootstrap:
     user = db.scalar(select(User).where(User.email == email)) or User(email=email)
     db.add_all([org, user])
     db.flush()
+    description = f"created by `keyplane admin init` for {email}"
+    _, value = _organization_token(
+        db, org.id, Role.ORGANIZATION_OWNER, "bootstrap owner token", description, SYSTEM_ACTOR
+    )
+    db.add(_owner_binding(org.id, user.id, "user_id", Role.ORGANIZATION_OWNER))
+    db.flush()
+    return Bootstrap(org.id, user.id, value)
+
+
+def recovery_token(
+    db: Session, organization: str, role: Role, name: str
+) -> tuple[ApiToken, PlaintextSecret]:
+    """A new Organization token holding ``role`` in the organization of that id or name,
+    made by the operator on the database (``keyplane admin token create``): the way back
+    in when the owner token is lost. The caller records it in the audit trail.
+
+    Raises NotFound for no such organization, InvalidInput for a role of another level.
+    """
+    if level_of(role) is not Level.ORGANIZATION:
+        raise InvalidInput("the role must be an organization role")
+    org = db.get(Organization, organization) or db.scalar(
+        select(Organization).where(Organization.name == organization)
+    )
+    if org is None:
+        raise NotFound(f"no organization with id or name {organization!r}")
+    actor = {**SYSTEM_ACTOR, "name": "keyplane admin token create"}
+    description = "created on the database by `keyplane admin token create`"
+    return _organization_token(db, org.id, role, name, description, actor)
+
+
+def _organization_token(
+    db: Session, org_id: str, role: Role, name: str, description: str, actor: dict[str, str]
+) -> tuple[ApiToken, PlaintextSecret]:
     value = credentials.generate(SecretKind.ORGANIZATION_TOKEN)
     token = ApiToken(
-        organization_id=org.id,
+        organization_id=org_id,
         scope=Level.ORGANIZATION.value,
-        name="bootstrap owner token",
-        description=f"created by `keyplane admin init` for {email}",
+        name=name,
+        description=description,
         secret_hash=credentials.hash_secret(value),
         short_token=credentials.short(value),
         start_at=utcnow(),
-        created_by=SYSTEM_ACTOR,
-        updated_by=SYSTEM_ACTOR,
+        created_by=actor,
+        updated_by=actor,
     )
     db.add(token)
     db.flush()
-    for subject, column in ((user.id, "user_id"), (token.id, "token_id")):
-        db.add(
-            RoleBinding(
-                subject_id=subject,
-                level=Level.ORGANIZATION.value,
-                entity_id=org.id,
-                role=Role.ORGANIZATION_OWNER.value,
-                organization_id=org.id,
-                **{column: subject},
-            )
-        )
+    db.add(_owner_binding(org_id, token.id, "token_id", role))
     db.flush()
-    return Bootstrap(org.id, user.id, value)
+    return token, value
+
+
+def _owner_binding(org_id: str, subject: str, column: str, role: Role) -> RoleBinding:
+    return RoleBinding(
+        subject_id=subject,
+        level=Level.ORGANIZATION.value,
+        entity_id=org_id,
+        role=role.value,
+        organization_id=org_id,
+        **{column: subject},
+    )

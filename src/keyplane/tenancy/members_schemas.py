@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import EmailStr, Field, StringConstraints
 
-from keyplane.domain.roles import Role
+from keyplane.domain.roles import DEPLOYMENT_PERMISSIONS, Role
 from keyplane.http.schemas import ApiModel, Page
 
 RoleName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -80,6 +80,11 @@ class WorkspaceUserList(Page[WorkspaceUserOut]):
     users: list[WorkspaceUserOut]
 
 
+# Checked by the use case, which names the permissions a custom role may hold.
+DeploymentPermissionName = Annotated[
+    str,
+    Field(json_schema_extra={"enum": sorted(p.value for p in DEPLOYMENT_PERMISSIONS)}),
+]
 CustomRoleName = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z][A-Za-z0-9_ -]{0,63}$")
 ]
@@ -88,7 +93,7 @@ CustomRoleName = Annotated[
 class CustomRoleCreate(ApiModel):
     name: CustomRoleName
     description: Annotated[str, StringConstraints(max_length=2000)] = ""
-    permissions: list[str] = Field(min_length=1, max_length=50)
+    permissions: list[DeploymentPermissionName] = Field(min_length=1, max_length=50)
 
 
 class CustomRoleOut(ApiModel):

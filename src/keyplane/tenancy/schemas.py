@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StrictBool, StringConstraints
 
 from keyplane.http.schemas import ApiModel, Page
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
+# At least one character that is not a space (the pattern says so in the schema too, as
+# the surrounding spaces are stripped before the length is checked).
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120, pattern=r"\S")
+]
 Description = Annotated[str, StringConstraints(max_length=2000)]
 
 
@@ -38,7 +42,7 @@ class OrganizationOut(ApiModel):
 
 class OrganizationUpdate(ApiModel):
     name: Name | None = None
-    api_keys_enabled: bool | None = None
+    api_keys_enabled: StrictBool | None = None
 
 
 class OrganizationList(Page[OrganizationOut]):
@@ -72,14 +76,14 @@ class DeploymentCreate(ApiModel):
     workspace_id: str = Field(min_length=1, max_length=32)
     name: Name
     description: Description = ""
-    is_cicd_enforced: bool = False
+    is_cicd_enforced: StrictBool = False
 
 
 class DeploymentUpdate(ApiModel):
     name: Name | None = None
     description: Description | None = None
     # When true, deploys must come from an API token or key, not a person's login.
-    is_cicd_enforced: bool | None = None
+    is_cicd_enforced: StrictBool | None = None
 
 
 class DeploymentOut(ApiModel):

@@ -7,11 +7,21 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from keyplane.domain.roles import Level
+from keyplane.domain.roles import BUILT_IN_ROLES, Level
 from keyplane.http.schemas import Actor, ApiModel, Page
 from keyplane.tenancy.schemas import Description, Name, RoleOut
 
-Role = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+# A built-in role (listed in the schema), or a custom deployment role's name: those are
+# per organization, so the schema can only say "a string" for them.
+Role = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64),
+    Field(
+        description="a built-in role, or the name of one of the organization's custom "
+        "deployment roles (`GET …/custom-roles`)",
+        json_schema_extra={"anyOf": [{"enum": sorted(BUILT_IN_ROLES)}, {"type": "string"}]},
+    ),
+]
 
 
 class RoleIn(ApiModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, StrictBool
 
 from keyplane.http.schemas import Actor, ApiModel, Page
 from keyplane.variables.models import DeploymentVariable
@@ -19,12 +19,12 @@ Value = Annotated[SecretStr, Field(max_length=32_768)]
 class VariableCreate(ApiModel):
     key: Key
     value: Value
-    is_secret: bool = False
+    is_secret: StrictBool = False
 
 
 class VariableUpdate(ApiModel):
     value: Value | None = None
-    is_secret: bool | None = None
+    is_secret: StrictBool | None = None
 
 
 class VariableOut(ApiModel):

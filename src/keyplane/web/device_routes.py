@@ -8,10 +8,11 @@ from urllib.parse import urlencode
 from fastapi import Form, Request
 from fastapi.responses import Response
 
-from keyplane.http.deps import DbSession
+from keyplane.http.deps import DbSession, get_runtime
 from keyplane.http.errors import show_errors_as
 from keyplane.http.routing import APIRouter
 from keyplane.identity import authorize, device
+from keyplane.oauth.access_tokens import issuer_of
 from keyplane.web import csrf
 from keyplane.web.errors import ErrorPage, message_page, pages_fail_as
 from keyplane.web.pages import redirect, render, require_signed_in
@@ -71,17 +72,25 @@ def authorize_page(
     code_challenge: str = "",
     code_challenge_method: str = "",
 ) -> Response:
-    """RFC 6749 §4.1.1: ask the signed-in person whether the CLI may act as them."""
-    me = require_signed_in(request, db)
+    """RFC 6749 §4.1.1: ask the signed-in person whether the CLI may act as them.
+
+    Only an invalid client or redirect URI is shown here; any other error goes back to
+    the client on its redirect URI (§4.1.2.1).
+    """
     show_errors_as(request, message_page("Cannot sign in the CLI", "", error_role=1))
-    if response_type != "code":
-        raise authorize.InvalidInput("response_type must be code")
-    authorize.check_request(client_id, redirect_uri, code_challenge, code_challenge_method)
+    authorize.check_redirect(client_id, redirect_uri)
+    state = state[:500]
+    wrong = authorize.request_error(response_type, code_challenge, code_challenge_method)
+    if wrong is not None:
+        return _respond(
+            request, redirect_uri, state, error=wrong.error, error_description=wrong.description
+        )
+    me = require_signed_in(request, db)
     context = {
         "email": me.user.email,
         "client_id": client_id,
         "redirect_uri": redirect_uri,
-        "state": state[:500],
+        "state": state,
         "code_challenge": code_challenge,
     }
     return render(request, "authorize.html", context)
@@ -102,11 +111,19 @@ def authorize_decision(
     csrf.verify(request, token)
     me = require_signed_in(request, db)
     show_errors_as(request, ErrorPage(context={"title": "Error"}))
-    authorize.check_request(client_id, redirect_uri, code_challenge, "S256")
+    authorize.check_redirect(client_id, redirect_uri)
+    wrong = authorize.request_error("code", code_challenge, "S256")
+    if wrong is not None:
+        return _respond(
+            request, redirect_uri, state, error=wrong.error, error_description=wrong.description
+        )
     if decision != "approve":
-        query = urlencode({"error": "access_denied", "state": state})
-    else:
-        code = authorize.issue_code(db, me.user.id, client_id, redirect_uri, code_challenge)
-        query = urlencode({"code": code, "state": state})
-    separator = "&" if "?" in redirect_uri else "?"
-    return redirect(request, f"{redirect_uri}{separator}{query}")
+        return _respond(request, redirect_uri, state, error="access_denied")
+    code = authorize.issue_code(db, me.user.id, client_id, redirect_uri, code_challenge)
+    return _respond(request, redirect_uri, state, code=code)
+
+
+def _respond(request: Request, redirect_uri: str, state: str, **params: str) -> Response:
+    """Back to the client's redirect URI with the authorization response (§4.1.2)."""
+    issuer = issuer_of(get_runtime(request).settings)
+    return redirect(request, authorize.response_uri(redirect_uri, issuer, state, **params))

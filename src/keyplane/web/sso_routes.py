@@ -81,13 +81,14 @@ async def callback(request: Request, db: DbSession) -> Response:
     sealed = _open_attempt(request)
     if sealed is None or not hmac.compare_digest(str(sealed["s"]), params.get("state", "")):
         raise NotAuthenticated("This sign-in link has expired or was not started here.")
+    connection = connection_for_login(db, sealed["c"])
+    party = relying_party(request)
+    provider = await party.provider(connection.issuer)
+    provider.check_response_issuer(params.get("iss"))  # error responses too (RFC 9207 §2.4)
     if "error" in params:
         reason = params.get("error_description") or params["error"]
         raise NotAuthenticated(f"The identity provider said: {reason[:200]}")
     attempt = Attempt(sealed["s"], sealed["n"], sealed["v"])
-    connection = connection_for_login(db, sealed["c"])
-    party = relying_party(request)
-    provider = await party.provider(connection.issuer)
     secret = web.runtime.secret_box.decrypt(connection.client_secret_encrypted).decode()
     claims = await party.redeem(
         provider,

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
+import httpx
 import pytest
 from sqlalchemy import select, text
 
 from keyplane.db.models import RoleBinding, User
 from keyplane.db.unit import unit_of_work
+from keyplane.domain.errors import NotAuthenticated
+from keyplane.identity.sso_login import connection_for_login, user_from_claims
 from tests.factories import bearer
 from tests.functional.identity.conftest import csrf_of, is_signed_in, set_password, sign_in
 from tests.idp import CLIENT_ID, CLIENT_SECRET, running_idp, sign_in_at_idp
@@ -175,3 +178,50 @@ def test_enforced_sso_disables_passwords(browser, world, issuer) -> None:
     assert answer.status_code == 401
     assert "single sign-on only" in answer.text
     assert sign_in(browser, "owner@acme.example").status_code == 401  # no password set: unrelated
+
+
+def _callback_from_idp(browser, world, issuer) -> str:  # type: ignore[no-untyped-def]
+    create_connection(world, issuer)
+    step = start_login(browser, "alice@sso.example")
+    to_idp = browser.get(step.headers["location"])
+    back = sign_in_at_idp(to_idp.headers["location"], "alice@sso.example", CALLBACK)
+    return str(back)
+
+
+def test_the_provider_names_itself_in_its_answer(browser, world, issuer) -> None:
+    """RFC 9207: oidc-provider sends iss and announces it; keyplane checks it."""
+    document = httpx.get(f"{issuer}/.well-known/openid-configuration").json()
+    assert document["authorization_response_iss_parameter_supported"] is True
+    back = _callback_from_idp(browser, world, issuer)
+    assert parse_qs(urlsplit(back).query)["iss"] == [issuer]
+    assert browser.get(back.removeprefix("https://testserver")).status_code == 303
+    assert is_signed_in(browser)
+
+
+@pytest.mark.parametrize("change", ["another issuer", "no issuer"])
+def test_an_answer_naming_another_issuer_is_refused(browser, world, issuer, change) -> None:
+    back = _callback_from_idp(browser, world, issuer)
+    parts = urlsplit(back)
+    query = {name: values[0] for name, values in parse_qs(parts.query).items()}
+    if change == "no issuer":
+        del query["iss"]
+    else:
+        query["iss"] = "https://idp.evil.example"
+    answer = browser.get(f"{parts.path}?{urlencode(query)}")
+    assert answer.status_code == 401 and "issuer" in answer.text
+    assert not is_signed_in(browser)
+
+
+@pytest.mark.parametrize("verified", ["missing", "false", "true", False, 1])
+def test_only_an_email_verified_as_true_signs_in(world, issuer, verified) -> None:
+    """The test provider always sends true, so the claims are handed over directly."""
+    created = create_connection(world, issuer)
+    claims = {"sub": "u1", "email": "alice@sso.example"}
+    if verified != "missing":
+        claims["email_verified"] = verified
+    with unit_of_work(world.runtime.sessions) as db:
+        connection = connection_for_login(db, created["id"])
+        with pytest.raises(NotAuthenticated, match="verified email"):
+            user_from_claims(db, connection, claims)
+        user = user_from_claims(db, connection, {**claims, "email_verified": True})
+        assert user.email == "alice@sso.example"

@@ -10,10 +10,13 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 import uvicorn
+from authlib.common.security import generate_token
+from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 from joserfc import jwt
 from joserfc.jwk import KeySet
@@ -97,3 +100,91 @@ def test_authlib_client_end_to_end(served):
     after = client.introspect_token(meta["introspection_endpoint"], token=access)
     assert after.json() == {"active": False}
     assert client.get(f"{url}/v1/self", timeout=10).status_code == 401
+
+
+def _approve(world: World, authorization_url: str) -> str:
+    """A signed-in person approves the CLI login in the browser; the redirect's URL."""
+    from fastapi.testclient import TestClient
+
+    from tests.functional.identity.conftest import csrf_of, set_password, sign_in
+
+    browser = TestClient(world.client.app, base_url="https://testserver", follow_redirects=False)
+    set_password(world.runtime, "owner@acme.example")
+    sign_in(browser, "owner@acme.example")
+    parts = urlsplit(authorization_url)
+    page = browser.get(f"{parts.path}?{parts.query}")
+    assert page.status_code == 200, page.text
+    query = parse_qs(parts.query)
+    answer = browser.post(
+        "/oauth/authorize",
+        data={name: query[name][0] for name in ("client_id", "redirect_uri", "state",
+              "code_challenge")} | {"decision": "approve", "csrf_token": csrf_of(page.text)},
+    )  # fmt: skip
+    assert answer.status_code == 303
+    return str(answer.headers["location"])
+
+
+def test_authlib_cli_login_with_pkce(served):
+    """The CLI's flow as Authlib runs it: code + S256 PKCE, iss in the response (RFC 9207),
+    no introspection for the public client, no revocation of its login by another
+    client, and a replayed code revoking the login (the refreshed tokens with it)."""
+    url, world = served
+    meta = requests.get(f"{url}/.well-known/oauth-authorization-server", timeout=10).json()
+    assert meta["authorization_response_iss_parameter_supported"] is True
+    assert "none" not in meta["introspection_endpoint_auth_methods_supported"]
+    cli = OAuth2Session(
+        client_id="keyplane-cli",
+        redirect_uri="http://127.0.0.1:53999/callback",
+        code_challenge_method="S256",
+        token_endpoint_auth_method="none",
+    )
+    verifier = generate_token(48)
+    authorization_url, _ = cli.create_authorization_url(
+        meta["authorization_endpoint"], code_verifier=verifier
+    )
+    location = _approve(world, authorization_url)
+    assert parse_qs(urlsplit(location).query)["iss"] == [meta["issuer"]]
+    token = cli.fetch_token(
+        meta["token_endpoint"], authorization_response=location, code_verifier=verifier
+    )
+    me = requests.get(f"{url}/v1/self", headers=_bearer(token["access_token"]), timeout=10)
+    assert me.status_code == 200 and me.json()["kind"] == "USER"
+
+    refused = requests.post(
+        meta["introspection_endpoint"],
+        data={"client_id": "keyplane-cli", "token": token["access_token"]},
+        timeout=10,
+    )
+    assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
+
+    # RFC 7009 §2.1: a deployment API key cannot end the person's login (200, §2.2).
+    key_id, secret = create_key(world)
+    key = OAuth2Session(client_id=key_id, client_secret=secret)
+    revoked = key.revoke_token(meta["revocation_endpoint"], token=token["refresh_token"])
+    assert revoked.status_code == 200
+    token = cli.refresh_token(meta["token_endpoint"], refresh_token=token["refresh_token"])
+
+    with pytest.raises(OAuthError) as replay:
+        cli.fetch_token(
+            meta["token_endpoint"], authorization_response=location, code_verifier=verifier
+        )
+    assert replay.value.error == "invalid_grant"
+    after = requests.get(f"{url}/v1/self", headers=_bearer(token["access_token"]), timeout=10)
+    assert after.status_code == 401
+
+
+def test_authlib_sees_authorization_errors_on_its_redirect_uri(served):
+    """RFC 6749 §4.1.2.1: without PKCE the answer goes back to the client, with state."""
+    url, _ = served
+    meta = requests.get(f"{url}/.well-known/oauth-authorization-server", timeout=10).json()
+    cli = OAuth2Session(client_id="keyplane-cli", redirect_uri="http://127.0.0.1:53999/cb")
+    authorization_url, state = cli.create_authorization_url(meta["authorization_endpoint"])
+    answer = requests.get(authorization_url, allow_redirects=False, timeout=10)
+    assert answer.status_code in (302, 303)
+    params = parse_qs(urlsplit(answer.headers["location"]).query)
+    assert params["error"] == ["invalid_request"] and params["state"] == [state]
+    assert params["iss"] == [meta["issuer"]] and "code" not in params
+
+
+def _bearer(value: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {value}"}

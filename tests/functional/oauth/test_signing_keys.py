@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import timedelta
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from joserfc import jwt as jose_jwt
+from joserfc.jwk import KeySet
 from sqlalchemy import select, update
 from typer.testing import CliRunner
 
@@ -15,6 +18,7 @@ from keyplane.config import get_settings
 from keyplane.db.base import utcnow
 from keyplane.db.unit import unit_of_work
 from keyplane.oauth.models import SigningKey
+from keyplane.oauth.signing_keys import JWKS_MAX_AGE
 from tests.factories import bearer
 from tests.functional.oauth.helpers import access_token, claims, create_key, header
 
@@ -62,11 +66,46 @@ def rotate(world):
     return result.output
 
 
+def _time_passes(world, old_kid: str) -> None:
+    """As if PUBLISH_AHEAD had passed: the old key's retirement is due."""
+    with unit_of_work(world.runtime.sessions) as db:
+        db.execute(
+            update(SigningKey)
+            .where(SigningKey.kid == old_kid)
+            .values(retired_at=utcnow() - timedelta(seconds=1))
+        )
+    world.runtime.oauth.keys.invalidate()
+
+
+def test_a_rotated_in_key_is_published_before_it_signs(world):
+    key = create_key(world)
+    before = access_token(world.client, *key)
+    old_kid = header(before)["kid"]
+    output = rotate(world)
+    new_kid = re.search(r"new signing key\s+(\S+)", output).group(1)
+    assert "signs from" in output
+    answer = world.client.get("/.well-known/jwks.json")
+    assert answer.headers["cache-control"] == f"public, max-age={JWKS_MAX_AGE}"
+    assert {k["kid"] for k in answer.json()["keys"]} == {old_kid, new_kid}
+    # The old key keeps signing at least one JWKS cache lifetime after the rotation.
+    assert header(access_token(world.client, *key))["kid"] == old_kid
+    with world.runtime.sessions() as db:
+        old = db.get(SigningKey, old_kid)
+        assert old.retired_at - utcnow() >= timedelta(seconds=JWKS_MAX_AGE)
+    cached = KeySet.import_key_set(answer.json())  # a relying party's cached copy
+    _time_passes(world, old_kid)
+    after = access_token(world.client, *key)
+    assert header(after)["kid"] == new_kid
+    # An independent JOSE library verifies the new key's token with the cached JWKS.
+    assert jose_jwt.decode(after, cached, algorithms=["ES256"]).claims["client_id"] == key[0]
+
+
 def test_rotation_keeps_tokens_in_flight_valid(world):
     key = create_key(world)
     before = access_token(world.client, *key)
     output = rotate(world)
     assert "new signing key" in output and "retired" in output
+    _time_passes(world, header(before)["kid"])
     after = access_token(world.client, *key)
     assert header(after)["kid"] != header(before)["kid"]
     assert header(after)["kid"] in output

@@ -30,6 +30,7 @@ def token(key: RSAKey = KEY, **changes: Any) -> str:
     now = int(time.time())
     claims = {"iss": ISSUER, "aud": "keyplane", "sub": "u1", "nonce": "n1",
               "iat": now, "exp": now + 300, "email": "a@sso.example", **changes}  # fmt: skip
+    claims = {name: value for name, value in claims.items() if value is not None}
     return jwt.encode({"alg": "RS256", "kid": "k1"}, claims, key)
 
 
@@ -41,6 +42,21 @@ def test_a_good_token_verifies() -> None:
     assert verify(token())["email"] == "a@sso.example"
 
 
+def test_several_audiences_with_our_azp_verify() -> None:
+    claims = verify(token(aud=["keyplane", "api.example"], azp="keyplane"))
+    assert claims["azp"] == "keyplane"
+
+
+def test_the_response_issuer_is_checked() -> None:
+    PROVIDER.check_response_issuer(None)  # not announced: may be absent
+    PROVIDER.check_response_issuer(ISSUER)
+    with pytest.raises(NotAuthenticated, match="another issuer"):
+        PROVIDER.check_response_issuer("https://evil.example")
+    announced = Provider(ISSUER, f"{ISSUER}/auth", f"{ISSUER}/token", f"{ISSUER}/jwks", True)
+    with pytest.raises(NotAuthenticated, match="does not name"):
+        announced.check_response_issuer(None)
+
+
 @pytest.mark.parametrize(
     "changes",
     [
@@ -48,7 +64,12 @@ def test_a_good_token_verifies() -> None:
         {"aud": "another-client"},
         {"nonce": "replayed"},
         {"exp": int(time.time()) - 600},
+        {"iat": None},
+        {"aud": ["keyplane", "untrusted-rp"]},
+        {"aud": ["keyplane", "untrusted-rp"], "azp": "untrusted-rp"},
+        {"azp": "untrusted-rp"},
     ],
+    ids=["iss", "aud", "nonce", "exp", "no iat", "audiences without azp", "azp other", "azp"],
 )
 def test_wrong_claims_are_refused(changes: dict[str, Any]) -> None:
     with pytest.raises(NotAuthenticated):
