@@ -37,7 +37,7 @@ def start_login(runtime: ServerContext, db: Session, user_id: str, method: str) 
     return first_tokens(runtime, db, new_login(runtime, db, user_id, method))
 
 
-def new_login(runtime: Runtime, db: Session, user_id: str, method: str) -> CliLogin:
+def new_login(runtime: ServerContext, db: Session, user_id: str, method: str) -> CliLogin:
     """A new login chain for the user, with no tokens yet (flushed, so it has its id)."""
     login = CliLogin(
         user_id=user_id,
@@ -50,7 +50,7 @@ def new_login(runtime: Runtime, db: Session, user_id: str, method: str) -> CliLo
     return login
 
 
-def first_tokens(runtime: Runtime, db: Session, login: CliLogin) -> dict[str, Any]:
+def first_tokens(runtime: ServerContext, db: Session, login: CliLogin) -> dict[str, Any]:
     """The RFC 6749 §5.1 token response that opens ``login``."""
     return _tokens(runtime, db, login)
 
