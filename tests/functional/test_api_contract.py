@@ -71,6 +71,8 @@ def test_the_schema_names_roles_permissions_and_name_rules(client):
     role = schemas["TokenCreate"]["properties"]["role"]
     assert {"enum": sorted(BUILT_IN_ROLES)} in role["anyOf"]  # or a custom role's name
     assert "custom" in role["description"]
+    member_role = schemas["DeploymentRoleIn"]["properties"]["role"]
+    assert {"enum": sorted(BUILT_IN_ROLES)} in member_role["anyOf"]
     items = schemas["CustomRoleCreate"]["properties"]["permissions"]["items"]
     assert set(items["enum"]) == {p.value for p in DEPLOYMENT_PERMISSIONS}
     name = schemas["WorkspaceCreate"]["properties"]["name"]

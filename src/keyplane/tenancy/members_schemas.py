@@ -7,10 +7,19 @@ from typing import Annotated
 
 from pydantic import EmailStr, Field, StringConstraints
 
-from keyplane.domain.roles import DEPLOYMENT_PERMISSIONS, Role
+from keyplane.domain.roles import BUILT_IN_ROLES, DEPLOYMENT_PERMISSIONS, Role
 from keyplane.http.schemas import ApiModel, Page
 
-RoleName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+# A built-in role, or (on a deployment) a custom deployment role's name, which each
+# organization chooses: the schema lists the first and allows any string for the second.
+RoleName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64),
+    Field(
+        description="a built-in role, or on a deployment a custom deployment role's name",
+        json_schema_extra={"anyOf": [{"enum": sorted(BUILT_IN_ROLES)}, {"type": "string"}]},
+    ),
+]
 
 
 class WorkspaceRoleIn(ApiModel):
