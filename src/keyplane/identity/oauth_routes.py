@@ -98,13 +98,13 @@ async def revoke_refresh_token(
     """RFC 7009 §2.1: revoking a refresh token revokes its whole login.
 
     Refresh tokens are issued to ``keyplane-cli`` only; another client (a deployment
-    API key) gets the same 200 as for an invalid token (§2.2) and revokes nothing, so
-    it learns nothing either about whether the value is a live login.
+    API key) is refused as for an access token issued to another client (§2.1), by the
+    value's prefix alone, so it learns nothing about whether the value is a live login.
     """
     if not token.startswith(cli_tokens.REFRESH_PREFIX):
         return False
     if client.client_id != cli_tokens.CLI_CLIENT_ID:
-        return True
+        raise InvalidRequest("this client may not revoke a token issued to another client")
     await run_in_threadpool(
         _in_db, request.runtime, lambda db: cli_tokens.revoke_by_refresh_token(db, token)
     )

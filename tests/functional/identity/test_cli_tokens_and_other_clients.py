@@ -29,6 +29,7 @@ def test_a_deployment_key_cannot_revoke_a_cli_login(browser, world) -> None:
     answer = world.client.post(
         "/oauth/revoke", data={"token": tokens["refresh_token"]}, headers=basic(*key)
     )
-    assert answer.status_code == 200 and answer.json() == {}
+    # Refused as for an access token issued to another client (RFC 7009 §2.1).
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_request"
     assert world.client.get("/v1/self", headers=bearer(tokens["access_token"])).status_code == 200
     assert refresh(world.client, tokens["refresh_token"]).status_code == 200
