@@ -374,6 +374,24 @@ def test_deployment_token_holder_tokens_add_list_remove(world: World, holder: st
     assert ("DEPLOYMENT", world.dep) not in roles_of(world, token["id"])
 
 
+def test_workspace_token_add_org_token_name(world: World) -> None:
+    token = world.token("ORGANIZATION", None, "org-by-name", ORG_MEMBER)
+    ok(world.run("workspace", "token", "add", "--org-token-name", "org-by-name", "-r", OPERATOR,
+                 "-w", world.other_ws))  # fmt: skip
+    assert roles_of(world, token["id"])[("WORKSPACE", world.other_ws)] == OPERATOR
+
+
+def test_deployment_token_organization_token_update(world: World) -> None:
+    token = world.token("ORGANIZATION", None, "org-dep-update", ORG_MEMBER)
+    dep = ["--deployment-id", world.dep]
+    ok(world.run("deployment", "token", "organization-token", "add", "-n", "org-dep-update",
+                 "--role", DEPLOYMENT_ADMIN, *dep))  # fmt: skip
+    world.sdk.create_custom_role(world.org, "dep-reader", ["deployment:read"])
+    ok(world.run("deployment", "token", "organization-token", "update", token["id"], "-r",
+                 "dep-reader", *dep))  # fmt: skip
+    assert roles_of(world, token["id"])[("DEPLOYMENT", world.dep)] == "dep-reader"
+
+
 # -- login ------------------------------------------------------------------------------------
 
 
