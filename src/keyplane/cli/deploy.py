@@ -86,16 +86,7 @@ def push(
     if not path.is_dir():
         raise UsageError(f"{path} is not a folder: give the project folder to deploy")
     with connect(organization_id) as session:
-        chosen = pick.one_id(
-            "deployment",
-            positional=target,
-            option=deployment_id,
-            name=deployment_name,
-            option_flag="--deployment-id",
-            name_flag="--deployment-name",
-            listing=lambda: session.client.list_deployments(session.org_id, workspace_id),
-            default=lambda: session.deployment_id(None),
-        )
+        chosen = pick.deployment(session, target, deployment_id, deployment_name, workspace_id)
         _upload(session, chosen, path, description, output_format)
 
 

@@ -9,7 +9,7 @@ import typer
 
 from keyplane.cli import deployment_api_key, deployment_token, deployment_variable, output, pick
 from keyplane.cli.apps import group
-from keyplane.cli.context import DeploymentOpt, OrgOpt, Session, connect
+from keyplane.cli.context import DeploymentOpt, OrgOpt, connect
 from keyplane.cli.errors import UsageError
 from keyplane.cli.output import Column, ForceOpt, Format, KeyOpt, OutputOpt, field, when
 
@@ -73,26 +73,6 @@ NoCicdOpt = Annotated[
 ]
 
 
-def select(
-    session: Session,
-    positional: str | None,
-    option: str | None,
-    name: str | None,
-    workspace_id: str | None = None,
-) -> str:
-    """The deployment to act on: an id argument, --deployment-id or --deployment-name."""
-    return pick.one_id(
-        "deployment",
-        positional=positional,
-        option=option,
-        name=name,
-        option_flag="--deployment-id",
-        name_flag="--deployment-name",
-        listing=lambda: session.client.list_deployments(session.org_id, workspace_id),
-        default=lambda: session.deployment_id(None),
-    )
-
-
 @app.command("list")
 def list_deployments(
     workspace_id: FilterWorkspaceOpt = None,
@@ -148,7 +128,7 @@ def inspect(
 ) -> None:
     """Show one deployment (--key FIELD: only that field's value)."""
     with connect(organization_id) as session:
-        target = select(session, deployment, deployment_id, deployment_name)
+        target = pick.deployment(session, deployment, deployment_id, deployment_name)
         found = session.client.get_deployment(session.org_id, target)
     output.emit_one(found, output_format, COLUMNS, key)
 
@@ -178,7 +158,7 @@ def update(
             "nothing to update: pass --name, --description, or --cicd-enforcement enable|disable"
         )
     with connect(organization_id) as session:
-        target = select(session, deployment, deployment_id, deployment_name, workspace_id)
+        target = pick.deployment(session, deployment, deployment_id, deployment_name, workspace_id)
         changed = session.client.update_deployment(
             session.org_id, target, name=name, description=description, is_cicd_enforced=enforced
         )
@@ -198,14 +178,8 @@ def delete(
 ) -> None:
     """Delete a deployment with its API tokens and keys (never a default: name it)."""
     with connect(organization_id) as session:
-        target = pick.one_id(
-            "deployment",
-            positional=deployment,
-            option=deployment_id,
-            name=deployment_name,
-            option_flag="--deployment-id",
-            name_flag="--deployment-name",
-            listing=lambda: session.client.list_deployments(session.org_id),
+        target = pick.deployment(
+            session, deployment, deployment_id, deployment_name, fallback=False
         )
         session.client.delete_deployment(session.org_id, target)
     output.emit_done(output_format, {"id": target, "deleted": True}, f"deleted deployment {target}")

@@ -15,7 +15,7 @@ import typer
 
 from keyplane.cli import output, pick
 from keyplane.cli.apps import group
-from keyplane.cli.context import OrgOpt, Session, connect
+from keyplane.cli.context import OrgOpt, connect
 from keyplane.cli.errors import NotFound, UsageError
 from keyplane.cli.output import Column, Format, OutputOpt, field, when
 
@@ -50,19 +50,6 @@ DeploymentNameOpt = Annotated[
     str | None,
     typer.Option("--deployment-name", "-n", help="Select the deployment by name (unique)."),
 ]
-
-
-def _target(session: Session, deployment_id: str | None, name: str | None) -> str:
-    return pick.one_id(
-        "deployment",
-        positional=None,
-        option=deployment_id,
-        name=name,
-        option_flag="--deployment-id",
-        name_flag="--deployment-name",
-        listing=lambda: session.client.list_deployments(session.org_id),
-        default=lambda: session.deployment_id(None),
-    )
 
 
 def _value(value: str | None, from_stdin: bool, required: bool) -> str | None:
@@ -134,7 +121,7 @@ def list_variables(
 ) -> None:
     """Names and plain values; secret values are never shown (--key: only that one)."""
     with connect(organization_id) as session:
-        target = _target(session, deployment_id, deployment_name)
+        target = pick.deployment(session, None, deployment_id, deployment_name)
         rows = session.client.list_variables(session.org_id, target)
     if key:
         rows = [row for row in rows if row["key"] == key]
@@ -168,7 +155,7 @@ def create(
     if key and wanted[key] is None:
         raise UsageError("give a value: --value TEXT, or --value-stdin to read it from stdin")
     with connect(organization_id) as session:
-        target = _target(session, deployment_id, deployment_name)
+        target = pick.deployment(session, None, deployment_id, deployment_name)
         rows = [
             session.client.create_variable(session.org_id, target, name, str(text), secret)
             for name, text in wanted.items()
@@ -198,7 +185,7 @@ def update(
     if key and wanted[key] is None and secret is None:
         raise UsageError("nothing to update: pass --value, --value-stdin or --secret/--no-secret")
     with connect(organization_id) as session:
-        target = _target(session, deployment_id, deployment_name)
+        target = pick.deployment(session, None, deployment_id, deployment_name)
         rows = [
             session.client.update_variable(
                 session.org_id, target, name, value=text, is_secret=secret
@@ -225,6 +212,6 @@ def delete(
 ) -> None:
     """Remove a variable."""
     with connect(organization_id) as session:
-        target = _target(session, deployment_id, deployment_name)
+        target = pick.deployment(session, None, deployment_id, deployment_name)
         session.client.delete_variable(session.org_id, target, key)
     output.emit_done(output_format, {"key": key, "deleted": True}, f"deleted variable {key}")

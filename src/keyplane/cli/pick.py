@@ -8,9 +8,12 @@ a guess.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keyplane.cli import errors
+
+if TYPE_CHECKING:
+    from keyplane.cli.context import Session
 
 Json = dict[str, Any]
 
@@ -53,3 +56,26 @@ def one_id(
     if default is not None:
         return default()
     raise errors.UsageError(f"which {noun}? give its id, {option_flag} ID, or {name_flag} NAME")
+
+
+def deployment(
+    session: Session,
+    positional: str | None,
+    option: str | None,
+    name: str | None,
+    workspace_id: str | None = None,
+    *,
+    fallback: bool = True,
+) -> str:
+    """The deployment to act on: an id argument, --deployment-id or --deployment-name;
+    else, with ``fallback``, a Deployment token's own (without it: a usage error)."""
+    return one_id(
+        "deployment",
+        positional=positional,
+        option=option,
+        name=name,
+        option_flag="--deployment-id",
+        name_flag="--deployment-name",
+        listing=lambda: session.client.list_deployments(session.org_id, workspace_id),
+        default=(lambda: session.deployment_id(None)) if fallback else None,
+    )
