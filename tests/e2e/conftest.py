@@ -177,10 +177,15 @@ def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         wait_ready(url, process)
         yield Server(url, database_url, tmp_path_factory.mktemp("e2e-home"), acme, globex)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         log.close()
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Ask a server process to stop, and kill it if it has not within 15 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

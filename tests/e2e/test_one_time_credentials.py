@@ -35,7 +35,7 @@ from keyplane.domain.credentials import hash_secret
 from keyplane.identity import device
 from keyplane.identity.models import AuthorizationCode, CliLogin, DeviceAuthorization, RefreshToken
 from tests.conftest import PG_URL, drop_postgres_database, fresh_postgres_database
-from tests.e2e.conftest import Tenant, bootstrap, free_port, server_env, wait_ready
+from tests.e2e.conftest import Tenant, bootstrap, free_port, server_env, stop, wait_ready
 
 pytestmark = [
     pytest.mark.e2e,
@@ -114,12 +114,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
         for client in clients:
             client.close()
         for process in processes:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
         engine.dispose()
         drop_postgres_database(PG_URL, name)
 
