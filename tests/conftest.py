@@ -24,6 +24,7 @@ from keyplane.db.migrate import upgrade
 from keyplane.db.session import make_engine
 from keyplane.runtime import Runtime
 from tests.factories import World
+from tests.workload_issuer import fresh_issuer, workload_issuer  # noqa: F401 (fixtures)
 
 # The servers' default local addresses: used when a variable is unset and they answer,
 # so `make test` on a machine running PostgreSQL and Redis runs their variants too. An
