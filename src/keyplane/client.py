@@ -36,6 +36,7 @@ __all__ = [
     "client_credentials_grant",
     "post_form",
     "send",
+    "token_request",
 ]
 
 Json = dict[str, Any]
@@ -175,6 +176,9 @@ class KeyplaneClient:
     def _all(self, path: str, key: str, **params: Any) -> list[Json]:
         """Every item of a list endpoint, walking its pages."""
         return list(self._iter(path, key, **params))
+
+    # The SDK's other modules (keyplane.workload_identities) build on these four.
+    get_json, post_json, delete_path, all_items = _get, _post, _delete, _all
 
     def _iter(self, path: str, key: str, **params: Any) -> Iterator[Json]:
         offset = 0
@@ -564,16 +568,30 @@ def client_credentials_grant(
     """Exchange a deployment API key at ``/oauth/token`` (RFC 6749 §4.4, HTTP Basic).
 
     Returns the token answer (``access_token``, ``expires_in``) and its headers. An
-    OAuth error raises :class:`ApiError` whose message is ``<error>: <description>``.
+    OAuth error raises :class:`ApiError` (see :func:`token_request`).
     """
     basic = base64.b64encode(f"{quote_plus(client_id)}:{quote_plus(client_secret)}".encode())
-    answer = post_form(
+    return token_request(
         base_url,
-        "/oauth/token",
         {"grant_type": "client_credentials"},
         headers={"Authorization": f"Basic {basic.decode()}"},  # §2.3.1
         timeout=timeout,
     )
+
+
+def token_request(
+    base_url: str,
+    form: Mapping[str, str],
+    *,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = TIMEOUT,
+) -> tuple[Json, Headers]:
+    """POST ``form`` to ``/oauth/token``; the token answer and its headers.
+
+    An error answer (RFC 6749 §5.2) raises :class:`ApiError` whose message is
+    ``<error>: <error_description>`` and whose ``body`` is the decoded answer.
+    """
+    answer = post_form(base_url, "/oauth/token", form, headers=headers, timeout=timeout)
     try:
         body = answer.json()
     except ValueError:
@@ -583,7 +601,9 @@ def client_credentials_grant(
             message = f"{body['error']}: {body.get('error_description', '')}".rstrip(": ")
         else:
             message = f"HTTP {answer.status_code}: {answer.text.strip()[:200]}"
-        raise ApiError(answer.status_code, message, answer.headers.get("X-Request-Id", ""))
+            body = None
+        request_id = answer.headers.get("X-Request-Id", "")
+        raise ApiError(answer.status_code, message, request_id, body=body)
     return body, answer.headers
 
 

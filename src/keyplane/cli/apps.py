@@ -58,7 +58,7 @@ def group(help: str, **options: Any) -> typer.Typer:
 
 
 def lighten() -> None:
-    """Convert plain option values (str, bool, int, enum, Path) without pydantic.
+    """Convert plain option values (str, list[str], bool, int, enum, Path) without pydantic.
 
     Typer converts every value through a pydantic TypeAdapter, whose imports cost
     about 80 ms on each start, more than the rest of ``keyplane whoami``. This puts a
@@ -100,6 +100,8 @@ def _converter(annotation: Any, info: Any) -> Any:
 
     if annotation is str:
         return str
+    if annotation == list[str]:  # a repeatable option: Click hands over a tuple
+        return lambda values: [str(value) for value in values]
     if annotation is bool:
         return _boolean
     if isinstance(annotation, type) and issubclass(annotation, Enum):

@@ -62,11 +62,19 @@ class Session:
     def kind(self) -> str:
         return str(self.me["kind"])
 
+    @property
+    def workload_identity(self) -> Json | None:
+        """``/v1/self``'s ``workloadIdentity`` for a token exchanged by one, else None."""
+        found = self.me.get("workloadIdentity")
+        return found if isinstance(found, dict) else None
+
     def own(self, level: str) -> str | None:
         """The id of the entity this credential is scoped to at ``level``, if any."""
         scope = SCOPE_OF_KIND.get(self.kind, "").upper()
         if self.kind == "DEPLOYMENT_KEY":  # a deployment API key acts on its deployment
             scope = "DEPLOYMENT"
+        if self.workload_identity and len(self.me["roles"]) == 1:
+            scope = self.me["roles"][0]["entityType"]  # its one role, as a token's
         if scope != level:
             return None
         return next((r["entityId"] for r in self.me["roles"] if r["entityType"] == level), None)
@@ -101,6 +109,8 @@ class Session:
         """E.g. ``the Workspace token 'ci'``, for messages."""
         if self.kind == "DEPLOYMENT_KEY":
             return f"the deployment API key {self.me['name']!r}"
+        if identity := self.workload_identity:
+            return f"the workload identity {identity.get('name', self.me['name'])!r}"
         kind = self.kind.replace("_TOKEN", "").capitalize()
         noun = f"the {kind} token" if self.kind in SCOPE_OF_KIND else f"the {self.kind.lower()}"
         return f"{noun} {self.me['name']!r}"

@@ -1,7 +1,9 @@
 """Which server, and which credential, a CLI command uses (DESIGN §5, §7).
 
 Precedence: ``ASTRO_API_TOKEN``; then the deployment API key pair ``ASTRONOMER_KEY_ID`` +
-``ASTRONOMER_KEY_SECRET`` (only when both are set); then a stored interactive login.
+``ASTRONOMER_KEY_SECRET`` (only when both are set); then a workload identity
+(``KEYPLANE_WORKLOAD_IDENTITY``, with the job's own ID token); then a stored
+interactive login.
 Each source is one function below that answers a :class:`Credential`, None when the
 source is not configured, or raises :class:`NotAuthenticated` when it is configured
 but cannot be used.
@@ -16,6 +18,13 @@ from dataclasses import dataclass, field
 from keyplane.cli import login_store
 from keyplane.cli.errors import CliError, NotAuthenticated, UsageError
 from keyplane.cli.key_pair import KeyPairExchange, config_dir
+from keyplane.cli.workload import (
+    IDENTITY_VAR,
+    WorkloadExchange,
+    audience,
+    cache_dir,
+    id_token_source,
+)
 
 URL_VAR = "KEYPLANE_URL"
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -24,7 +33,9 @@ KEY_ID_VAR = "ASTRONOMER_KEY_ID"
 KEY_SECRET_VAR = "ASTRONOMER_KEY_SECRET"
 NO_CREDENTIAL_HINT = (
     f"set {TOKEN_VAR} to an API token (create one with `keyplane workspace token create` "
-    "or `keyplane organization token create`), or sign in with `keyplane login`"
+    "or `keyplane organization token create`), set "
+    f"{IDENTITY_VAR} in a CI job that has an "
+    "OIDC ID token, or sign in with `keyplane login`"
 )
 
 
@@ -67,7 +78,7 @@ def resolve(env: Mapping[str, str] | None = None) -> Credential:
     """
     env = os.environ if env is None else env
     url = server_url(env)
-    for source in (from_api_token, from_key_pair, from_stored_login):
+    for source in (from_api_token, from_key_pair, from_workload_identity, from_stored_login):
         credential = source(env, url)
         if credential is not None:
             if credential.from_environment and not env.get(URL_VAR, "").strip():
@@ -109,6 +120,23 @@ def from_key_pair(env: Mapping[str, str], url: str) -> Credential | None:
     exchange = KeyPairExchange(url, key_id, secret, config_dir(dict(env)))
     return Credential(
         bearer=exchange, source=f"{KEY_ID_VAR} and {KEY_SECRET_VAR}", from_environment=True
+    )
+
+
+def from_workload_identity(env: Mapping[str, str], url: str) -> Credential | None:
+    """``KEYPLANE_WORKLOAD_IDENTITY``: the job's ID token, exchanged at ``/oauth/token``
+    (RFC 8693) and cached for the job; see :mod:`keyplane.cli.workload`."""
+    identity_id = env.get(IDENTITY_VAR, "").strip()
+    if not identity_id:
+        return None
+    source = id_token_source(env)
+    exchange = WorkloadExchange(
+        url, identity_id, audience(env, url), source, cache_dir(env, config_dir(dict(env)))
+    )
+    return Credential(
+        bearer=exchange,
+        source=f"{IDENTITY_VAR} (ID token from {source.name})",
+        from_environment=True,
     )
 
 

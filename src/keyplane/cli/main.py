@@ -43,7 +43,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "organization": (
         "keyplane.cli.organization",
         "app",
-        "Organizations, their users and Organization API tokens.",
+        "Organizations, their users, Organization API tokens and workload identities.",
     ),
     "workspace": ("keyplane.cli.workspace", "app", "Workspaces, their API tokens and users."),
     "deployment": ("keyplane.cli.deployment", "app", "Deployments and their API tokens."),
@@ -136,7 +136,8 @@ def build() -> Any:
         """keyplane: identity and access for automation.
 
         API commands use the server in KEYPLANE_URL and the credential in ASTRO_API_TOKEN
-        (or ASTRONOMER_KEY_ID and ASTRONOMER_KEY_SECRET, or `keyplane login`).
+        (or ASTRONOMER_KEY_ID and ASTRONOMER_KEY_SECRET, or KEYPLANE_WORKLOAD_IDENTITY
+        with the CI job's ID token, or `keyplane login`).
         """
         if show_version:
             typer.echo(f"{PROG} {__version__}")

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from keyplane.cli import organization_sso, organization_token, organization_user, output
+from keyplane.cli import (
+    organization_sso,
+    organization_token,
+    organization_user,
+    organization_workload,
+    output,
+)
 from keyplane.cli.apps import group
 from keyplane.cli.context import OrgOpt, connect
 from keyplane.cli.output import Column, Format, KeyOpt, OutputOpt, field, when
 
-app = group(help="Organizations, their users and Organization API tokens.")
+app = group(help="Organizations, their users, Organization API tokens and workload identities.")
 app.add_typer(organization_token.app, name="token")
 app.add_typer(organization_sso.app, name="sso")
 app.add_typer(organization_user.app, name="user")
+app.add_typer(organization_workload.app, name="workload-identity")
 
 COLUMNS: list[Column] = [
     ("id", field("id")),
