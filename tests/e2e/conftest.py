@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -160,10 +161,20 @@ def database_url(
 
 @pytest.fixture(scope="module")
 def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with running_server(database_url, tmp_path_factory) as started:
+        yield started
+
+
+@contextmanager
+def running_server(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory, **settings: str
+) -> Iterator[Server]:
+    """A bootstrapped ``keyplane server`` process until the block ends; ``settings`` are
+    more KEYPLANE_* variables for it (a module's own fixture passes them)."""
     data_dir = tmp_path_factory.mktemp("e2e-server")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = server_env(database_url, data_dir, url)
+    env = {**server_env(database_url, data_dir, url), **settings}
     acme = bootstrap(env, "acme")  # also migrates the database
     globex = bootstrap_in_process(database_url, "globex")  # saves starting one more process
     log = (data_dir / "server.log").open("wb")
