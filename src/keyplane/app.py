@@ -21,6 +21,7 @@ from keyplane.http.health import router as health_router
 from keyplane.http.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from keyplane.http.nul import NulRefusalMiddleware
 from keyplane.http.routing import APIRouter
+from keyplane.hygiene.routes import router as hygiene_router
 from keyplane.identity.invite_routes import router as invites_router
 from keyplane.identity.oauth_routes import router as cli_login_router
 from keyplane.identity.sso_routes import router as sso_router
@@ -56,7 +57,7 @@ ROUTERS += (apikeys_router, apikeys_migration_router, oauth_router)
 ROUTERS += (audit_router, deploys_router, variables_router)
 ROUTERS += (login_router, static_router, console_router, sso_router, sso_web_router)
 ROUTERS += (cli_login_router, device_router, invite_router, console_members_router)
-ROUTERS += (console_keys_router,)
+ROUTERS += (console_keys_router, hygiene_router)
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> KeyplaneApp:

@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = Field(default=None, repr=False)
     smtp_starttls: bool = True
+    # Credential hygiene (keyplane.hygiene): where GitHub's secret-scanning partner
+    # program publishes the keys that sign its reports, and how many leak reports
+    # (POST /v1/tokens/report) one client address may make per minute.
+    secret_scanning_keys_url: str = "https://api.github.com/meta/public_keys/secret_scanning"
+    leak_reports_per_minute: int = Field(default=10, ge=1)
 
     @property
     def resolved_database_url(self) -> str:

@@ -33,6 +33,7 @@ from keyplane.secretbox import SecretBox, load_secret_box
 
 if TYPE_CHECKING:
     from keyplane.deploys.store import BundleStore
+    from keyplane.hygiene.scanning import ScanningKeys
     from keyplane.oauth.server import OAuthServer
 
 # Answers to GET /v1/self kept per principal: one per credential in use.
@@ -135,6 +136,14 @@ class Runtime:
         from keyplane.deploys.store import load_store
 
         return load_store(self.settings)
+
+    @cached_property
+    def scanning_keys(self) -> ScanningKeys:
+        """The secret-scanning partner's public keys (their own cache: not credentials,
+        so not dropped with the others)."""
+        from keyplane.hygiene.scanning import ScanningKeys
+
+        return ScanningKeys(self.settings.secret_scanning_keys_url)
 
     @cached_property
     def oauth(self) -> OAuthServer:

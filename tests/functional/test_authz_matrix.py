@@ -650,8 +650,15 @@ def app_routes(app) -> set[tuple[str, str]]:
     return found
 
 
+# Routes that take no credential at all, and why; each is tested for that below.
+PUBLIC: dict[tuple[str, str], str] = {
+    ("POST", "/v1/secret-scanning/reports"): "authenticated by GitHub's signature of the body",
+    ("POST", "/v1/tokens/report"): "anyone may report a leaked value (rate limited)",
+}
+
+
 def test_every_route_is_declared():
-    actual = app_routes(create_app(Settings(database_url="sqlite://")))
+    actual = app_routes(create_app(Settings(database_url="sqlite://"))) - set(PUBLIC)
     declared = {(r.method, r.path) for r in ROUTES}
     missing = sorted(actual - declared)
     assert not missing, (
@@ -659,6 +666,15 @@ def test_every_route_is_declared():
         "each checks, and on which entity, in ROUTES of tests/functional/test_authz_matrix.py"
     )
     assert not sorted(declared - actual), "ROUTES declares routes the app does not have"
+
+
+def test_public_routes_need_no_credential_and_a_credential_changes_nothing(client):
+    """No role can be missing on them: what they answer depends on their body alone."""
+    for headers in ({}, {"Authorization": "Bearer kpo_not-a-token"}):
+        unsigned = client.post("/v1/secret-scanning/reports", content=b"[]", headers=headers)
+        assert unsigned.status_code == 401  # the signature, never the bearer, decides
+        report = client.post("/v1/tokens/report", json={"token": "kpo_x"}, headers=headers)
+        assert report.status_code == 202
 
 
 @dataclass

@@ -73,13 +73,18 @@ FAILURES_ONLY = frozenset(
 AUTH_FAILED = "auth.failed"
 AUTH_EXPIRED = "auth.expired_token"
 AUDIT_PRUNE = "audit.prune"
+TOKEN_LEAKED = "token.leaked"
 
 # Path parameters that carry a secret (a signed invitation link): recorded as their
 # SHA-256, like a credential, never as the value.
 SECRET_PARAMS = frozenset({"link"})
 
-# Writes that change nothing and prove nothing.
-NEVER = frozenset({("POST", "/login")})
+# Writes that change nothing and prove nothing; and leak reports, which come from no
+# principal and record what they revoked as ``token.leaked`` in the owning
+# organization's log (keyplane.hygiene.routes), never as a request of their own.
+NEVER = frozenset(
+    {("POST", "/login"), ("POST", "/v1/secret-scanning/reports"), ("POST", "/v1/tokens/report")}
+)
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _PARAM = re.compile(r"^\{(\w+)\}$")

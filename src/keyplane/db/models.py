@@ -99,7 +99,8 @@ class ApiToken(Timestamps, Cached, Base):
     short_token: Mapped[str] = mapped_column(String(16))
     expiry_period_days: Mapped[int | None] = mapped_column(Integer)
     start_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    end_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Indexed: expiry notices and `expiringWithinDays` read tokens by when they end.
+    end_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by: Mapped[dict[str, Any]] = mapped_column(JSON)

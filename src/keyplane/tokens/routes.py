@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import Response
+from typing import Annotated
+
+from fastapi import Query, Response
 from sqlalchemy.orm import Session
 
 from keyplane.db.models import ApiToken, RoleBinding
@@ -58,8 +60,14 @@ def list_tokens(
     workspaceId: str | None = None,
     deploymentId: str | None = None,
     scope: Level | None = None,
+    expiringWithinDays: Annotated[
+        int | None,
+        Query(ge=0, le=3650, description="only tokens still valid that expire within N days"),
+    ] = None,
 ) -> schemas.TokenList:
-    rows, total = service.list_tokens(db, principal, orgId, page, workspaceId, deploymentId, scope)
+    rows, total = service.list_tokens(
+        db, principal, orgId, page, workspaceId, deploymentId, scope, expiringWithinDays
+    )
     roles = service.roles_of(db, rows)
     return schemas.TokenList(
         tokens=[token_out(t, roles[t.id]) for t in rows],

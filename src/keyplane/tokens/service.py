@@ -97,8 +97,10 @@ def list_tokens(
     workspace_id: str | None = None,
     deployment_id: str | None = None,
     scope: Level | None = None,
+    expiring_within_days: int | None = None,
 ) -> tuple[list[ApiToken], int]:
-    """Tokens the principal may manage; with an entity filter, those holding a role on it."""
+    """Tokens the principal may manage; with an entity filter, those holding a role on it;
+    with ``expiring_within_days``, those still valid that expire within that many days."""
     authorize(principal, None, Entity.organization(org_id))
     query = select(ApiToken).where(ApiToken.organization_id == org_id)
     for level, entity_id in ((Level.WORKSPACE, workspace_id), (Level.DEPLOYMENT, deployment_id)):
@@ -108,6 +110,11 @@ def list_tokens(
             query = query.where(ApiToken.id.in_(holders))
     if scope:
         query = query.where(ApiToken.scope == scope.value)
+    if expiring_within_days is not None:
+        now = utcnow()
+        query = query.where(
+            ApiToken.end_at > now, ApiToken.end_at <= now + timedelta(days=expiring_within_days)
+        )
     visible = _manageable_filter(principal, org_id)
     if visible is not None:
         query = query.where(visible)

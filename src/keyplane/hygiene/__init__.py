@@ -1,0 +1,1 @@
+"""Credential hygiene: leaked credentials revoke themselves, expiry is announced."""

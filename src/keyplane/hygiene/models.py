@@ -1,0 +1,52 @@
+"""Tables of credential hygiene: leaked secrets seen, and expiry notices claimed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from keyplane.db.base import Base, UTCDateTime, utcnow
+from keyplane.db.models import fk
+from keyplane.domain.ids import new_id
+
+
+class LeakedSecret(Base):
+    """A credential revoked because its value was reported leaked.
+
+    The credential itself is deleted (the path every replica already honours); this
+    row keeps the SHA-256 of the value so that a second report of it is recognized as
+    the same true positive, with no second mail or audit event. The value is never kept.
+    """
+
+    __tablename__ = "leaked_secrets"
+
+    secret_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(fk("organizations.id"), index=True)
+    credential_type: Mapped[str] = mapped_column(String(16))  # "token" or "api_key"
+    credential_id: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(120))
+    url: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(120), default="")
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ExpiryNotice(Base):
+    """One announcement that a token expires: claimed before its mail goes, sent after.
+
+    Unique per token, notice (14 or 3 days) and expiry, so concurrent runs of
+    ``keyplane admin notify`` claim each notice once; a rotated token has a new expiry
+    and is announced again. ``sent_at`` stays empty until the mail server took the
+    message: a later run re-claims what was claimed and not sent.
+    """
+
+    __tablename__ = "expiry_notices"
+    __table_args__ = (UniqueConstraint("token_id", "days_before", "end_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    token_id: Mapped[str] = mapped_column(ForeignKey("api_tokens.id", ondelete="CASCADE"))
+    days_before: Mapped[int] = mapped_column(Integer)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
