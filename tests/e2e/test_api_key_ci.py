@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from keyplane.client import KeyplaneClient
 from tests.e2e.conftest import Result, Server
@@ -162,6 +163,10 @@ def test_migrate_keys_to_deployment_tokens(server: Server, tmp_path: Path) -> No
         assert {item["keyId"] for item in dry.json()} == {k["id"] for k in keys}
         assert "dry run: nothing changed" in dry.stderr
         assert _unchanged(owner, org, deps)
+        dry_yaml = server.cli(*migrate, "--workspace-id", ws, "--dry-run", "-o", "yaml",
+                              token=owner_token)  # fmt: skip
+        assert dry_yaml.code == 0, dry_yaml.stderr
+        assert yaml.safe_load(dry_yaml.stdout) == dry.json()
 
         done = server.cli(*migrate, "--workspace-id", ws, "--yes", "-o", "json",
                           token=owner_token)  # fmt: skip
@@ -174,6 +179,9 @@ def test_migrate_keys_to_deployment_tokens(server: Server, tmp_path: Path) -> No
         again = server.cli(*migrate, "--workspace-id", ws, "--yes", token=owner_token)
         assert again.code == 0, again.stderr
         assert "no deployment API keys to migrate" in again.stderr
+        none_yaml = server.cli(*migrate, "--workspace-id", ws, "-o", "yaml", token=owner_token)
+        assert none_yaml.code == 0, none_yaml.stderr
+        assert yaml.safe_load(none_yaml.stdout) == []
         assert len(_tokens_on(owner, org, deps)) == len(keys)  # none minted twice
     for item in migrated:
         me = server.cli("whoami", "-o", "json", token=item["token"])

@@ -114,13 +114,13 @@ def migrate(
         plan = where.migrate(session, dry_run=True)
         if not plan:
             output.note("no deployment API keys to migrate")
-            if output_format is Format.JSON:
-                output.emit_json([])
+            if output_format is not Format.TABLE:
+                output.emit_data([], output_format)
             return
         _show_plan(plan, dry_run)
         if dry_run:
-            if output_format is Format.JSON:
-                output.emit_json([_plan_item(step) for step in plan])
+            if output_format is not Format.TABLE:
+                output.emit_data([_plan_item(step) for step in plan], output_format)
             return
         if not yes:
             _confirm(len(plan))
