@@ -270,6 +270,7 @@ class KeyplaneClient:
         scope: str | None = None,
         workspace_id: str | None = None,
         deployment_id: str | None = None,
+        expiring_within_days: int | None = None,
     ) -> list[Json]:
         return self._all(
             f"{_org(org_id)}/tokens",
@@ -277,7 +278,12 @@ class KeyplaneClient:
             scope=scope,
             workspaceId=workspace_id,
             deploymentId=deployment_id,
+            expiringWithinDays=expiring_within_days,
         )
+
+    def report_leak(self, value: str) -> Json:
+        """``POST /v1/tokens/report``: the same answer whether or not ``value`` was live."""
+        return self._post("/v1/tokens/report", {"token": value})
 
     def create_token(
         self,

@@ -22,6 +22,7 @@ from sqlalchemy import create_engine, text
 
 from tests.conftest import PG_URL, drop_postgres_database, fresh_postgres_database
 from tests.e2e.conftest import Tenant, bootstrap, free_port, server_env
+from tests.scanning import key_server, report_body
 
 REDIS_URL = os.environ.get("KEYPLANE_TEST_REDIS_URL")
 pytestmark = [
@@ -342,3 +343,19 @@ def test_sigkill_during_token_creation_leaves_no_half_token(cluster):
                    cluster.tenant.owner_token)  # fmt: skip
     assert answer.status_code == 200
     assert {t["id"] for t in answer.json()["tokens"]} >= set(created)
+
+
+def test_a_leaked_token_reported_to_a_is_refused_by_b_at_once(cluster):
+    with key_server() as keys:
+        a = cluster.start(KEYPLANE_SECRET_SCANNING_KEYS_URL=keys.url)
+        b = cluster.start(KEYPLANE_SECRET_SCANNING_KEYS_URL=keys.url)
+        _, token = create_token(a, cluster.tenant, name="leaked")
+        assert b.get("/v1/self", token).status_code == 200  # cached on B
+        body = report_body((token, "https://github.com/acme/etl/blob/main/.env"))
+        answer = httpx.post(
+            f"{a.url}/v1/secret-scanning/reports", content=body, headers=keys.sign(body)
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()[0]["label"] == "true_positive"
+        until(lambda: b.get("/v1/self", token).status_code == 401, "B refuses it", 1.0)
+        assert a.get("/v1/self", token).status_code == 401

@@ -80,3 +80,7 @@ def init(
 from keyplane.cli.admin_identity import set_password_command  # noqa: E402
 
 app.command("set-password")(set_password_command)
+
+from keyplane.cli.admin_notify import notify_command  # noqa: E402
+
+app.command("notify")(notify_command)

@@ -71,13 +71,18 @@ def create(
 @app.command("list")
 def list_tokens(
     deployment_id: DeploymentOpt = None,
+    expiring_within: tokens.ExpiringWithinOpt = None,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
     """List a deployment's Deployment API tokens."""
     with connect(organization_id) as session:
         tokens.show_list(
-            session, output_format, SCOPE, deployment_id=session.deployment_id(deployment_id)
+            session,
+            output_format,
+            SCOPE,
+            expiring_within,
+            deployment_id=session.deployment_id(deployment_id),
         )
 
 

@@ -52,6 +52,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "app",
         "Push the project folder to a deployment: `keyplane deploy DEPLOYMENT_ID`.",
     ),
+    "token": (
+        "keyplane.cli.token",
+        "app",
+        "Leaked values: report one to the server, or check one offline.",
+    ),
     "audit": ("keyplane.cli.audit", "app", "The audit trail: who did what, with which credential."),
     "server": (
         "keyplane.cli.server",

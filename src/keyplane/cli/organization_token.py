@@ -54,10 +54,14 @@ def create(
 
 
 @app.command("list")
-def list_tokens(organization_id: OrgOpt = None, output_format: OutputOpt = Format.TABLE) -> None:
+def list_tokens(
+    expiring_within: tokens.ExpiringWithinOpt = None,
+    organization_id: OrgOpt = None,
+    output_format: OutputOpt = Format.TABLE,
+) -> None:
     """List the Organization API tokens."""
     with connect(organization_id) as session:
-        tokens.show_list(session, output_format, SCOPE)
+        tokens.show_list(session, output_format, SCOPE, expiring_within)
 
 
 @app.command()

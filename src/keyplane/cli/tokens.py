@@ -40,6 +40,16 @@ ExpirationOpt = Annotated[
         help="Days until the token expires (1-3650). 0 or absent: it never expires.",
     ),
 ]
+ExpiringWithinOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--expiring-within",
+        min=0,
+        max=3650,
+        metavar="DAYS",
+        help="Only tokens still valid that expire within DAYS days.",
+    ),
+]
 NewRoleOpt = Annotated[str | None, typer.Option("--role", "-r", help="Replace the token's role.")]
 
 COLUMNS: list[Column] = [
@@ -94,9 +104,18 @@ def create(
     show_new_value(token, output_format, clean)
 
 
-def show_list(session: Session, output_format: Format, scope: str, **filters: str) -> None:
-    tokens = session.client.list_tokens(session.org_id, scope=scope, **filters)
-    output.emit_list(tokens, output_format, COLUMNS, f"no {scope.lower()} API tokens")
+def show_list(
+    session: Session,
+    output_format: Format,
+    scope: str,
+    expiring_within: int | None = None,
+    **filters: str,
+) -> None:
+    tokens = session.client.list_tokens(
+        session.org_id, scope=scope, expiring_within_days=expiring_within, **filters
+    )
+    soon = f" expiring within {expiring_within} days" if expiring_within is not None else ""
+    output.emit_list(tokens, output_format, COLUMNS, f"no {scope.lower()} API tokens{soon}")
 
 
 def select(
@@ -109,7 +128,12 @@ def select(
         return token_id
     if not name:
         raise UsageError("which token? give its id, or --name NAME")
-    listed = session.client.list_tokens(session.org_id, scope=scope, **filters)
+    listed = session.client.list_tokens(
+        session.org_id,
+        scope=scope,
+        workspace_id=filters.get("workspace_id"),
+        deployment_id=filters.get("deployment_id"),
+    )
     return str(pick.by_name(f"{scope.lower()} API token", name, listed, "--name")["id"])
 
 

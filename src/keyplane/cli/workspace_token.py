@@ -68,13 +68,18 @@ def create(
 @app.command("list")
 def list_tokens(
     workspace_id: WorkspaceOpt = None,
+    expiring_within: tokens.ExpiringWithinOpt = None,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
     """List a workspace's Workspace API tokens."""
     with connect(organization_id) as session:
         tokens.show_list(
-            session, output_format, SCOPE, workspace_id=session.workspace_id(workspace_id)
+            session,
+            output_format,
+            SCOPE,
+            expiring_within,
+            workspace_id=session.workspace_id(workspace_id),
         )
 
 
