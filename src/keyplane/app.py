@@ -15,6 +15,7 @@ from keyplane.audit.routes import router as audit_router
 from keyplane.config import Settings, get_settings
 from keyplane.deploys.routes import UPLOAD_PATHS
 from keyplane.deploys.routes import router as deploys_router
+from keyplane.federation.routes import router as workload_identities_router
 from keyplane.http import errors, openapi
 from keyplane.http.answers import AnswerCacheMiddleware
 from keyplane.http.health import router as health_router
@@ -57,7 +58,7 @@ ROUTERS += (apikeys_router, apikeys_migration_router, oauth_router)
 ROUTERS += (audit_router, deploys_router, variables_router)
 ROUTERS += (login_router, static_router, console_router, sso_router, sso_web_router)
 ROUTERS += (cli_login_router, device_router, invite_router, console_members_router)
-ROUTERS += (console_keys_router, hygiene_router)
+ROUTERS += (console_keys_router, hygiene_router, workload_identities_router)
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> KeyplaneApp:

@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     # connects only to public addresses (keyplane.identity.egress). On for an identity
     # provider inside the operator's own network.
     sso_allow_private_networks: bool = False
+    # Workload identity federation (keyplane.federation): the issuers, comma-separated,
+    # whose ID tokens a workload identity may trust. Their discovery documents and JWKS
+    # are the only URLs the exchange fetches; a tenant cannot name any other.
+    federation_issuers: str = "https://token.actions.githubusercontent.com,https://gitlab.com"
     # CLI logins (keyplane login): access tokens are short; the refresh-token chain
     # lasts at most cli_login_days from sign-in.
     cli_access_token_seconds: int = 900
@@ -95,6 +99,11 @@ class Settings(BaseSettings):
     # (POST /v1/tokens/report) one client address may make per minute.
     secret_scanning_keys_url: str = "https://api.github.com/meta/public_keys/secret_scanning"
     leak_reports_per_minute: int = Field(default=10, ge=1)
+
+    @property
+    def federation_issuer_list(self) -> tuple[str, ...]:
+        """The issuers of ``federation_issuers``, without trailing slashes."""
+        return tuple(i.strip().rstrip("/") for i in self.federation_issuers.split(",") if i.strip())
 
     @property
     def resolved_database_url(self) -> str:

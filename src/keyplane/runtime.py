@@ -33,6 +33,7 @@ from keyplane.secretbox import SecretBox, load_secret_box
 
 if TYPE_CHECKING:
     from keyplane.deploys.store import BundleStore
+    from keyplane.federation.exchange import Federation
     from keyplane.hygiene.scanning import ScanningKeys
     from keyplane.oauth.server import OAuthServer
 
@@ -138,6 +139,13 @@ class Runtime:
         return load_store(self.settings)
 
     @cached_property
+    def federation(self) -> Federation:
+        """Workload identity federation: the token exchange's keys and identity cache."""
+        from keyplane.federation.exchange import Federation
+
+        return Federation(self)
+
+    @cached_property
     def scanning_keys(self) -> ScanningKeys:
         """The secret-scanning partner's public keys (their own cache: not credentials,
         so not dropped with the others)."""
@@ -180,6 +188,7 @@ def _oauth_server(runtime: Runtime) -> OAuthServer:
     server = OAuthServer(runtime)
     server.register_grant("client_credentials", client_credentials)  # deployment API keys
     cli_login.install(server)  # keyplane login: authorization_code, refresh_token, device_code
+    runtime.federation.install(server)  # workload identities: token-exchange (RFC 8693)
     return server
 
 

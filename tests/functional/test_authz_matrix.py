@@ -834,3 +834,75 @@ def test_a_token_manager_cannot_take_over_what_it_does_not_hold(shared):
 
     peer_id = own.tokens[DEP, KEEPER_ROLE]  # holds what M holds: M may rotate it
     assert m.call("POST", f"{path}/tokens/{peer_id}/rotate", m_headers).status_code == 200
+
+
+# Workload identities (keyplane.federation): managed with the tokens permission of their
+# scope, and each holds one role, so creating, updating or deleting one needs everything
+# that role holds there (no escalation through an identity).
+WI = OP + "/workload-identities"
+_identities: dict[tuple[int, str, str], str] = {}
+
+
+def identity_body(scope: Level, role: str) -> Callable[[Matrix, Place, Params], Any]:
+    def body(m: Matrix, place: Place, params: Params) -> Any:
+        return {
+            "name": m.unique("wi"),
+            "issuer": "https://token.actions.githubusercontent.com",
+            "conditions": {"repository_id": "892314", "ref": "refs/heads/main"},
+            "scope": scope.value,
+            "entityId": place.entity(scope),
+            "role": role,
+        }
+
+    return body
+
+
+def fresh_identity(scope: Level, role: str) -> Setup:
+    def setup(m: Matrix, place: Place, params: Params) -> None:
+        body = identity_body(scope, role)(m, place, params)
+        params["identityId"] = str(m.owner(place.org, "POST", "/workload-identities", body)["id"])
+
+    return setup
+
+
+def existing_identity(scope: Level, role: str) -> Setup:
+    """One identity per place, scope and role, for the routes that change nothing."""
+
+    def setup(m: Matrix, place: Place, params: Params) -> None:
+        key = (id(m), place.entity(scope), role)
+        if key not in _identities:
+            fresh_identity(scope, role)(m, place, params)
+            _identities[key] = params["identityId"]
+        params["identityId"] = _identities[key]
+
+    return setup
+
+
+ROUTES.append(Route("GET", WI, None, "org"))
+for _scope, _roles in CREDENTIAL_ROLES.items():
+    _perm, _on = MANAGE[_scope], ON[_scope]
+    _least = existing_identity(_scope, LEAST[_scope])
+    ROUTES.append(Route("GET", WI + "/{identityId}", _perm, _on, setup=_least))
+    for _role in _roles:
+        _holds = token_holds(_scope, _role)
+        ROUTES += [
+            Route("POST", WI, _perm, _on, 201, body=identity_body(_scope, _role), holds=_holds),
+            Route(
+                "POST",
+                WI + "/{identityId}",
+                _perm,
+                _on,
+                setup=existing_identity(_scope, _role),
+                body=_const({"description": "changed"}),
+                holds=_holds,
+            ),
+            Route(
+                "DELETE",
+                WI + "/{identityId}",
+                _perm,
+                _on,
+                204,
+                setup=fresh_identity(_scope, _role),
+                holds=_holds,
+            ),
+        ]

@@ -25,6 +25,10 @@ ROUTE_ACTIONS: dict[tuple[str, str], str] = {
     ("POST", DEPLOYMENT + "/api-keys"): "api_key.create",
     ("DELETE", DEPLOYMENT + "/api-keys/{keyId}"): "api_key.delete",
     ("POST", ORG + "/api-keys/migrate"): "api_key.migrate",
+    # Workload identities (federation trust policies)
+    ("POST", ORG + "/workload-identities"): "workload_identity.create",
+    ("POST", ORG + "/workload-identities/{identityId}"): "workload_identity.update",
+    ("DELETE", ORG + "/workload-identities/{identityId}"): "workload_identity.delete",
     # Membership
     ("POST", ORG + "/users/{userId}/roles"): "member.role_change",
     ("DELETE", ORG + "/users/{userId}"): "member.remove",
@@ -68,6 +72,9 @@ CREATED_TYPES: dict[tuple[str, str], str] = {
 FAILURES_ONLY = frozenset(
     {("POST", "/oauth/token"), ("POST", "/oauth/introspect"), ("POST", "/oauth/device/code")}
 )
+
+# What a path parameter names, where its own name does not say it in full.
+PARAM_TYPES = {"identityId": "workload_identity", "identity_id": "workload_identity"}
 
 # Actions written by code rather than by a route.
 AUTH_FAILED = "auth.failed"
@@ -126,6 +133,8 @@ def derive(method: str, template: str) -> str:
 
 def target_type_of(param: str) -> str:
     """``tokenId`` → ``token``; ``deploymentId`` → ``deployment``; ``token_id`` → ``token``."""
+    if param in PARAM_TYPES:
+        return PARAM_TYPES[param]
     base = param[:-2] if param.endswith("Id") else param.removesuffix("_id")
     return re.sub(r"(?<!^)([A-Z])", r"_\1", base).lower()
 

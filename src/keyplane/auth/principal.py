@@ -17,6 +17,7 @@ class PrincipalKind(StrEnum):
     WORKSPACE_TOKEN = "WORKSPACE_TOKEN"
     DEPLOYMENT_TOKEN = "DEPLOYMENT_TOKEN"
     DEPLOYMENT_KEY = "DEPLOYMENT_KEY"
+    WORKLOAD_IDENTITY = "WORKLOAD_IDENTITY"  # an access token from a CI job's ID token
 
 
 TOKEN_KIND_BY_SCOPE = {
@@ -42,6 +43,9 @@ class Principal:
     expires_at: datetime | None = None
     # SHA-256 of the credential, for the audit trail; never the credential itself.
     fingerprint: str | None = field(default=None, repr=False)
+    # A workload identity's: the claims of the ID token it was exchanged for (repository,
+    # ref, environment, sub), as /v1/self shows them.
+    attested: dict[str, str] | None = field(default=None, compare=False)
 
     @property
     def is_token(self) -> bool:

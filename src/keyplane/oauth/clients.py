@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import unquote_plus
@@ -48,6 +48,21 @@ class Client:
     client_id: str
     method: str
     key: KeyRecord | None = None  # the deployment API key of a confidential client
+    # A public client that may introspect the tokens issued to it (RFC 7662 §2.1).
+    introspects_own: bool = False
+
+
+# Whether a client_id names a public client of a kind registered at run time (a
+# workload identity); registered on the server: OAuthServer.register_public_clients.
+PublicClientCheck = Callable[[str], Awaitable[bool]]
+
+
+@dataclass(frozen=True)
+class PublicClients:
+    """Public clients recognised by ``check`` rather than listed by id."""
+
+    check: PublicClientCheck
+    introspects_own: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,9 +113,15 @@ _CACHE_LIMIT = 100_000
 
 
 class ClientAuthenticator:
-    def __init__(self, runtime: ServerContext, public_clients: set[str]) -> None:
+    def __init__(
+        self,
+        runtime: ServerContext,
+        public_clients: set[str],
+        public_kinds: list[PublicClients],
+    ) -> None:
         self._sessions = runtime.sessions
-        self._public = public_clients  # the server's registry: read on each call
+        self._public = public_clients  # the server's registries: read on each call
+        self._public_kinds = public_kinds
         self.cache: Cache[str, KeyRecord] = Cache(
             runtime.settings.auth_cache_ttl_seconds, _CACHE_LIMIT
         )
@@ -116,6 +137,9 @@ class ClientAuthenticator:
         if presented.secret is None:
             if presented.client_id in self._public:
                 return Client(presented.client_id, NONE)
+            for kind in self._public_kinds:
+                if await kind.check(presented.client_id):
+                    return Client(presented.client_id, NONE, introspects_own=kind.introspects_own)
             raise InvalidClient(
                 f"client {shown(presented.client_id)} must authenticate with its secret",
                 basic=basic,

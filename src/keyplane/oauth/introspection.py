@@ -1,7 +1,9 @@
 """Token introspection (RFC 7662).
 
 A confidential client may introspect the tokens issued to it; a public client (the
-CLI) may not introspect at all (§2.1, §4). Anything else, an invalid,
+CLI) may not introspect at all (§2.1, §4), except a kind registered as introspecting
+its own tokens (a workload identity): what it learns of a token issued to it, its
+holder can read from the token itself or ``/v1/self``. Anything else, an invalid,
 expired or revoked token, or one whose subject is gone, answers only
 ``{"active": false}`` (§2.2). Other areas add token types with
 :func:`register_introspector`.
@@ -33,7 +35,7 @@ async def introspect(request: Request, runtime: ServerContext) -> Response:
     """POST /oauth/introspect (§2.1)."""
     call = await TokenRequest.of(request, runtime)
     client = await call.authenticate_client()
-    if client.method == NONE:
+    if client.method == NONE and not client.introspects_own:
         # §2.1, §4: a public client cannot be told apart from anyone who knows its id.
         raise InvalidClient(
             "public clients may not introspect tokens: authenticate with a client secret",

@@ -19,9 +19,11 @@ def metadata_document(
     grant_types: Iterable[str],
     public_clients: bool,
     extensions: Iterable[MetadataExtension],
+    public_introspection: bool = False,
 ) -> dict[str, Any]:
     """§2: the server's endpoints, its grant types and its client authentication methods
-    (``none`` only when a public client is registered, and never for introspection)."""
+    (``none`` only when a public client is registered, and for introspection only when
+    a kind of public client may introspect the tokens issued to it)."""
     issuer = issuer_of(settings)
     methods = [BASIC, POST, *([NONE] if public_clients else [])]
     document: dict[str, Any] = {
@@ -34,8 +36,13 @@ def metadata_document(
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": methods,
         "revocation_endpoint_auth_methods_supported": methods,
-        # RFC 7662 §2.1, §4: only confidential clients (deployment API keys) introspect.
-        "introspection_endpoint_auth_methods_supported": [BASIC, POST],
+        # RFC 7662 §2.1, §4: confidential clients (deployment API keys) introspect; a
+        # workload identity only the tokens issued to it (nothing its holder cannot read).
+        "introspection_endpoint_auth_methods_supported": [
+            BASIC,
+            POST,
+            *([NONE] if public_introspection else []),
+        ],
         "access_token_signing_alg_values_supported": [ALGORITHM],
         "service_documentation": f"{issuer}/v1/docs",
     }

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from keyplane.auth.principal import PrincipalKind
-from keyplane.oauth.clients import ClientAuthenticator
+from keyplane.oauth.clients import ClientAuthenticator, PublicClients
 from keyplane.oauth.introspection import Introspector, introspect_access_token
 from keyplane.oauth.metadata import MetadataExtension, metadata_document
 from keyplane.oauth.revocation import Revoker, revoke_access_token
@@ -32,6 +32,7 @@ class OAuthServer:
         self._settings = runtime.settings
         self.grants: dict[str, GrantHandler] = {}
         self.public_clients: set[str] = set()
+        self.public_client_kinds: list[PublicClients] = []
         # Each ``kp_kind`` claim's resolver loads the subject's current principal.
         self.subject_kinds: dict[str, SubjectResolver] = {
             PrincipalKind.USER.value: user_principal,
@@ -46,7 +47,7 @@ class OAuthServer:
         self.verifier = AccessTokenVerifier(
             runtime, self.keys, self.subject_kinds, self.claims_checks
         )
-        self.clients = ClientAuthenticator(runtime, self.public_clients)
+        self.clients = ClientAuthenticator(runtime, self.public_clients, self.public_client_kinds)
 
     def register_grant(self, grant_type: str, handler: GrantHandler) -> None:
         """Serve ``grant_type`` at the token endpoint (RFC 6749 §3.2) with ``handler``."""
@@ -57,6 +58,11 @@ class OAuthServer:
     def register_public_client(self, client_id: str) -> None:
         """Let ``client_id`` authenticate without a secret (method ``none``, §2.1)."""
         self.public_clients.add(client_id)
+
+    def register_public_clients(self, kind: PublicClients) -> None:
+        """Let the clients ``kind.check`` recognises (workload identities, whose ids are
+        made at run time) authenticate with their client_id alone (method ``none``)."""
+        self.public_client_kinds.append(kind)
 
     def register_subject_kind(self, kind: str, resolver: SubjectResolver) -> None:
         """Teach the verifier a new ``kp_kind``: ``resolver`` loads the subject's current
@@ -84,8 +90,10 @@ class OAuthServer:
 
     def metadata(self) -> dict[str, Any]:
         """The RFC 8414 document: what is registered on this server, and nothing else."""
+        public = bool(self.public_clients or self.public_client_kinds)
+        introspecting = any(kind.introspects_own for kind in self.public_client_kinds)
         return metadata_document(
-            self._settings, self.grants, bool(self.public_clients), self.metadata_extensions
+            self._settings, self.grants, public, self.metadata_extensions, introspecting
         )
 
     def attach(self, runtime: ServerContext) -> None:

@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from keyplane.db.models import Deployment, Organization, Workspace
 from keyplane.domain.access import Entity
-from keyplane.domain.errors import NotFound
+from keyplane.domain.errors import InvalidInput, NotFound
 from keyplane.domain.roles import Level
 
 
@@ -54,3 +54,21 @@ def get_entity(db: Session, org_id: str, level: Level, entity_id: str) -> Entity
     if level is Level.WORKSPACE:
         return workspace_entity(get_workspace(db, org_id, entity_id))
     return deployment_entity(get_deployment(db, org_id, entity_id))
+
+
+def scope_entity(
+    db: Session, org_id: str, scope: Level, entity_id: str | None, what: str
+) -> Entity:
+    """The entity a credential of ``scope`` is made for (``what``: "token", say).
+
+    ``entityId`` may be left out for the organization itself; InvalidInput when it is
+    left out for a narrower scope, NotFound as :func:`get_entity`.
+    """
+    if scope is Level.ORGANIZATION and entity_id in (None, org_id):
+        return get_entity(db, org_id, Level.ORGANIZATION, org_id)
+    if entity_id is None:
+        raise InvalidInput(
+            f"entityId is required for a {scope.value.lower()} {what}",
+            field_errors={"entityId": "required for this scope"},
+        )
+    return get_entity(db, org_id, scope, entity_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request, Response
 
-from keyplane.auth.principal import Principal
+from keyplane.auth.principal import Principal, PrincipalKind
 from keyplane.http.answers import cacheable
 from keyplane.http.deps import CurrentPrincipal, DbSession, Paging, current_principal
 from keyplane.http.responses import SharedResponse
@@ -47,11 +47,19 @@ def _self_answer(principal: Principal) -> SharedResponse:
                 for b in principal.grants.bindings
             ],
             expires_at=principal.expires_at,
+            workload_identity=_workload_identity(principal),
         )
         .model_dump_json(by_alias=True)
         .encode()
     )
     return SharedResponse(body)
+
+
+def _workload_identity(principal: Principal) -> schemas.WorkloadIdentitySelf | None:
+    if principal.kind is not PrincipalKind.WORKLOAD_IDENTITY:
+        return None
+    claims = principal.attested or {}
+    return schemas.WorkloadIdentitySelf(id=principal.id, name=principal.name, claims=claims)
 
 
 @router.get("/organizations", response_model=schemas.OrganizationList)

@@ -23,6 +23,16 @@ class RoleOut(ApiModel):
     role: str
 
 
+class WorkloadIdentitySelf(ApiModel):
+    """The workload identity an exchanged token acts as, and where its ID token came from."""
+
+    id: str
+    name: str
+    claims: dict[str, str] = Field(
+        description="the ID token's repository, ref, environment and sub, those present"
+    )
+
+
 class SelfOut(ApiModel):
     kind: str
     id: str
@@ -30,6 +40,9 @@ class SelfOut(ApiModel):
     organization_id: str | None
     roles: list[RoleOut]
     expires_at: datetime | None = None
+    workload_identity: WorkloadIdentitySelf | None = Field(
+        default=None, description="only for a token exchanged by a workload identity"
+    )
 
 
 class OrganizationOut(ApiModel):

@@ -19,9 +19,9 @@ from keyplane.db.unit import credentials_changed
 from keyplane.domain import credentials
 from keyplane.domain.access import Entity, authorize, authorize_managing, can
 from keyplane.domain.credentials import PlaintextSecret, SecretKind
-from keyplane.domain.errors import Conflict, InvalidInput, NotFound
+from keyplane.domain.errors import Conflict, NotFound
 from keyplane.domain.roles import Level, Permission
-from keyplane.tenancy.entities import get_entity
+from keyplane.tenancy.entities import get_entity, scope_entity
 from keyplane.tenancy.granting import EXTRA_LEVELS, check_grantable
 from keyplane.tenancy.visibility import where_deployments, where_workspaces
 from keyplane.tokens import schemas
@@ -52,15 +52,7 @@ def create_token(
 
     The value exists only in the return value: the database keeps its SHA-256.
     """
-    if data.scope is Level.ORGANIZATION and data.entity_id in (None, org_id):
-        own = get_entity(db, org_id, Level.ORGANIZATION, org_id)
-    elif data.entity_id is None:
-        raise InvalidInput(
-            f"entityId is required for a {data.scope.value.lower()} token",
-            field_errors={"entityId": "required for this scope"},
-        )
-    else:
-        own = get_entity(db, org_id, data.scope, data.entity_id)
+    own = scope_entity(db, org_id, data.scope, data.entity_id, "token")
     authorize(principal, MANAGE[data.scope], own)
     roles = check_grantable(
         db, principal, org_id, [(data.scope, own.id, data.role)], own, EXTRA_LEVELS[data.scope]

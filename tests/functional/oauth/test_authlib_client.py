@@ -131,7 +131,12 @@ def test_authlib_cli_login_with_pkce(served):
     url, world = served
     meta = requests.get(f"{url}/.well-known/oauth-authorization-server", timeout=10).json()
     assert meta["authorization_response_iss_parameter_supported"] is True
-    assert "none" not in meta["introspection_endpoint_auth_methods_supported"]
+    # "none" is there for workload identities (their own tokens only); not for the CLI:
+    # its refusal is checked below.
+    assert meta["introspection_endpoint_auth_methods_supported"][:2] == [
+        "client_secret_basic",
+        "client_secret_post",
+    ]
     cli = OAuth2Session(
         client_id="keyplane-cli",
         redirect_uri="http://127.0.0.1:53999/callback",

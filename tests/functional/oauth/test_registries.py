@@ -6,7 +6,8 @@ from keyplane.identity.device import GRANT_TYPE as DEVICE_CODE
 from keyplane.oauth.token_endpoint import TokenRequest, TokenResponse
 from keyplane.runtime import Runtime
 
-SERVED = {"client_credentials", "authorization_code", "refresh_token", DEVICE_CODE}
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # workload identities
+SERVED = {"client_credentials", "authorization_code", "refresh_token", DEVICE_CODE, TOKEN_EXCHANGE}
 
 
 def test_the_metadata_lists_exactly_the_registered_grants(client, runtime) -> None:

@@ -1,0 +1,1 @@
+"""Workload identity federation: CI jobs exchange their OIDC ID tokens (RFC 8693)."""

@@ -1,0 +1,125 @@
+"""Verifying a CI job's ID token against a workload identity (RFC 8693 §2.1 subject_token).
+
+In order: the JWS header (a JWT, ``alg`` pinned to RS256 or ES256, a ``kid``), ``iss``
+(the identity's issuer, still listed by the operator), the signature with the issuer's
+published key of that ``kid`` (whose own algorithm must be the header's), ``aud``
+(the identity's audience), ``exp``, ``nbf`` and ``iat`` with a small leeway, a
+``jti``, then the identity's conditions and the rule for risky GitHub events. Each
+refusal is an ``invalid_grant`` whose description names the check or the claim that
+failed, and never repeats the token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jwt
+
+from keyplane.config import Settings
+from keyplane.federation import conditions
+from keyplane.federation.issuers import IssuerKeys, IssuerUnreachable
+from keyplane.federation.records import IdentityRecord
+from keyplane.oauth.errors import InvalidGrant, OAuthError
+
+ALGORITHMS = ("RS256", "ES256")  # pinned: never none, never HMAC
+LEEWAY_SECONDS = 30
+REQUIRED = ["iss", "aud", "exp", "iat", "jti"]
+INSPECT = "see `keyplane organization workload-identity inspect {}`"
+
+
+class IssuerUnavailable(OAuthError):
+    """The issuer's keys could not be fetched: the client may retry (503)."""
+
+    error = "temporarily_unavailable"
+    status_code = 503
+
+
+def _refused(check: str, why: str) -> InvalidGrant:
+    return InvalidGrant(f"subject_token refused ({check}): {why}")
+
+
+def unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The header and claims, unverified; InvalidGrant unless it is a JWT at all."""
+    try:
+        header = jwt.get_unverified_header(token)
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise _refused("format", "it is not a signed JWT (an OIDC ID token)") from None
+    return header, claims
+
+
+async def verify(
+    token: str, record: IdentityRecord, keys: IssuerKeys, settings: Settings
+) -> dict[str, Any]:
+    """The verified claims of ``token`` for ``record``; raises InvalidGrant (or 503)."""
+    header, claims = unverified(token)
+    alg = header.get("alg")
+    if alg not in ALGORITHMS:
+        raise _refused("alg", f"the token's alg is not one of {', '.join(ALGORITHMS)}")
+    if claims.get("iss") != record.issuer:
+        raise _refused("iss", f"the token was not issued by {record.issuer}")
+    if record.issuer not in settings.federation_issuer_list:
+        raise _refused("iss", f"{record.issuer} is no longer in KEYPLANE_FEDERATION_ISSUERS")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise _refused("kid", "the token's header names no kid")
+    try:
+        key = await keys.key(record.issuer, kid)
+    except IssuerUnreachable as error:
+        raise IssuerUnavailable(f"cannot read the issuer's signing keys: {error}") from None
+    if key is None:
+        raise _refused("kid", f"{record.issuer} publishes no signing key with the token's kid")
+    if key.algorithm_name != alg:
+        raise _refused("alg", "the token's alg is not the algorithm of its signing key")
+    verified = _decode(token, key, alg, record)
+    _check_conditions(verified, record)
+    return verified
+
+
+def _decode(token: str, key: jwt.PyJWK, alg: str, record: IdentityRecord) -> dict[str, Any]:
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=[alg],
+            audience=record.audience,
+            issuer=record.issuer,
+            leeway=LEEWAY_SECONDS,
+            options={"require": REQUIRED},
+        )
+    except jwt.InvalidSignatureError:
+        raise _refused("signature", "it does not verify with the issuer's key") from None
+    except jwt.ExpiredSignatureError:
+        raise _refused("exp", "the token has expired: ask the issuer for a new one") from None
+    except jwt.ImmatureSignatureError as error:
+        claim = "iat" if "iat" in str(error) else "nbf"
+        raise _refused(claim, "the token is not valid yet (check the clocks)") from None
+    except jwt.InvalidAudienceError:
+        why = f"the token's aud does not name {record.audience}: request that audience"
+        raise _refused("aud", why) from None
+    except jwt.MissingRequiredClaimError as error:
+        raise _refused(error.claim, f"the token has no {error.claim} claim") from None
+    except jwt.PyJWTError:
+        raise _refused("claims", "its registered claims are malformed") from None
+    if not isinstance(claims["jti"], str) or not 0 < len(claims["jti"]) <= 256:
+        raise _refused("jti", "the token's jti is not a string of 1 to 256 characters")
+    return claims
+
+
+def _check_conditions(claims: dict[str, Any], record: IdentityRecord) -> None:
+    event = conditions.risky_event(record.conditions, claims)
+    if event is not None:
+        raise _refused(
+            "event_name",
+            f"tokens of {event} runs may run a fork's code, and are refused unless the "
+            f"identity's event_name condition names {event}",
+        )
+    failed = conditions.first_failed(record.conditions, claims)
+    if failed is not None:
+        value = conditions.claim_text(claims.get(failed))
+        said = "is missing" if value is None else f"is {value[:120]!r}"
+        raise _refused(
+            f"condition {failed}",
+            f"the token's {failed} {said}, which this workload identity does not allow "
+            f"({INSPECT.format(record.id)})",
+        )
