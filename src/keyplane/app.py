@@ -45,6 +45,7 @@ from keyplane.web.login_routes import router as login_router
 from keyplane.web.members_routes import router as console_members_router
 from keyplane.web.sso_routes import router as sso_web_router
 from keyplane.web.static_routes import router as static_router
+from keyplane.web.workload_routes import router as console_workload_router
 
 ROUTERS: tuple[APIRouter, ...] = (
     health_router,
@@ -59,6 +60,7 @@ ROUTERS += (audit_router, deploys_router, variables_router)
 ROUTERS += (login_router, static_router, console_router, sso_router, sso_web_router)
 ROUTERS += (cli_login_router, device_router, invite_router, console_members_router)
 ROUTERS += (console_keys_router, hygiene_router, workload_identities_router)
+ROUTERS += (console_workload_router,)
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> KeyplaneApp:

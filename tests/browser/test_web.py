@@ -135,3 +135,67 @@ def test_sso_redirect_round_trip(page, site: Site, issuer: str) -> None:
     page.wait_for_url(re.compile(rf"{re.escape(site.url)}/console.*"))
     assert page.get_by_text("alice@sso.example").is_visible()
     shoot(page, "sso-signed-in")
+
+
+def test_create_use_and_delete_a_workload_identity_in_the_console(page, site: Site) -> None:
+    """The owner trusts a repository's main branch for a deployment; the job's ID token
+    from the test issuer is exchanged; deleting the identity ends the job's token."""
+    from tests.functional.federation.helpers import ID_TOKEN
+    from tests.workload_issuer import REPOSITORY_ID, running_issuer
+
+    org = f"/v1/organizations/{site.org_id}"
+    workspace = api(site, "POST", f"{org}/workspaces", json={"name": "pipelines"}).json()
+    deployment = api(site, "POST", f"{org}/deployments",
+                     json={"name": "etl", "workspaceId": workspace["id"]}).json()  # fmt: skip
+    with running_issuer() as issuer:
+        site.runtime.settings.federation_issuers += f",{issuer.url}"
+        sign_in(page, site)
+        page.get_by_role("link", name="Workload identities").click()
+        page.get_by_label("Name", exact=True).fill("etl from main")
+        page.get_by_label("Issuer").select_option(issuer.url)
+        page.get_by_label("Scope").select_option(f"DEPLOYMENT:{deployment['id']}")
+        page.get_by_label("Role").select_option("DEPLOYMENT_ADMIN")
+        page.get_by_label("Conditions").fill(
+            f"repository_id={REPOSITORY_ID}\nref=refs/heads/main\nref=refs/heads/release-*"
+        )
+        shoot(page, "console-workload-identities")
+        page.get_by_role("button", name="Create workload identity").click()
+        assert "created" in page.get_by_role("status").inner_text()
+        row = page.get_by_role("row", name=re.compile("etl from main"))
+        assert "ref=refs/heads/main | refs/heads/release-*" in row.inner_text()
+        assert "DEPLOYMENT_ADMIN" in row.inner_text() and "never" in row.inner_text()
+        listed = api(site, "GET", f"{org}/workload-identities").json()["workloadIdentities"]
+        identity = next(i for i in listed if i["name"] == "etl from main")
+        assert identity["conditions"]["ref"] == ["refs/heads/main", "refs/heads/release-*"]
+
+        form = {"grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+                "subject_token": issuer.mint(site.url), "subject_token_type": ID_TOKEN,
+                "client_id": identity["id"]}  # fmt: skip
+        answer = httpx.post(f"{site.url}/oauth/token", data=form, timeout=30)
+        assert answer.status_code == 200, answer.text
+        job = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+        assert httpx.get(f"{site.url}/v1/self", headers=job).is_success
+        page.reload()
+        row = page.get_by_role("row", name=re.compile("etl from main"))
+        assert re.search(r"20\d\d-\d\d-\d\d \d\d:\d\d UTC", row.inner_text()), row.inner_text()
+
+        row.get_by_role("button", name="Delete etl from main").click()
+        assert "deleted" in page.get_by_role("status").inner_text()
+        assert httpx.get(f"{site.url}/v1/self", headers=job).status_code == 401
+        assert page.get_by_role("row", name=re.compile("etl from main")).count() == 0
+
+
+def test_the_console_says_what_is_wrong_with_an_identity(page, site: Site) -> None:
+    sign_in(page, site)
+    page.goto(f"{site.url}/console/orgs/{site.org_id}/workload-identities")
+    page.get_by_label("Name", exact=True).fill("no pin")
+    page.get_by_label("Issuer").select_option("https://token.actions.githubusercontent.com")
+    page.get_by_label("Conditions").fill("ref=refs/heads/main")
+    page.get_by_role("button", name="Create workload identity").click()
+    assert "repository_id" in page.content()
+    assert (
+        api(site, "GET", f"/v1/organizations/{site.org_id}/workload-identities").json()[
+            "totalCount"
+        ]
+        == 0
+    )

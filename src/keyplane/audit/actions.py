@@ -49,6 +49,10 @@ ROUTE_ACTIONS: dict[tuple[str, str], str] = {
     ("POST", "/console/orgs/{org_id}/tokens/{token_id}/delete"): "token.delete",
     ("POST", "/console/orgs/{org_id}/api-keys"): "api_key.create",
     ("POST", "/console/orgs/{org_id}/api-keys/{deployment_id}/{key_id}/delete"): "api_key.delete",
+    ("POST", "/console/orgs/{org_id}/workload-identities"): "workload_identity.create",
+    ("POST", "/console/orgs/{org_id}/workload-identities/{identity_id}/delete"): (
+        "workload_identity.delete"
+    ),
     ("POST", "/console/orgs/{org_id}/members/invite"): "member.invite",
     ("POST", "/console/orgs/{org_id}/members/{user_id}/remove"): "member.remove",
     ("POST", "/invite/{link}"): "member.accept_invite",
