@@ -1,7 +1,7 @@
 """No secret value reaches a log record, a database column or a repr.
 
 The test creates, uses, rotates and deletes tokens of every scope, a deployment API
-key and an access token issued for it, with every logger at DEBUG (SQLAlchemy's
+key and an access token issued for it, reports a live and an unknown value leaked, with every logger at DEBUG (SQLAlchemy's
 included, which logs statement parameters and result rows). Then it looks for each
 value, and for the part of it beyond the short excerpt shown in lists, everywhere.
 """
@@ -75,6 +75,13 @@ def exercise(world: World) -> list[str]:
         data={"grant_type": "client_credentials", "client_id": key_id, "client_secret": deleted},
     )
     assert wrong.status_code in (400, 401), wrong.text
+    # Leak reports: a live value (revoked) and a well-formed one that never existed.
+    leaked = world.token("WORKSPACE", org.workspaces["ws2"], "WORKSPACE_MEMBER")
+    unknown = credentials.generate(credentials.SecretKind.WORKSPACE_TOKEN)
+    for value in (leaked, unknown):
+        secrets.append(value)
+        assert client.post("/v1/tokens/report", json={"token": value}).status_code == 202
+    _use(world, leaked, 401)
     return secrets
 
 
