@@ -1,8 +1,9 @@
 """No secret value reaches a log record, a database column or a repr.
 
 The test creates, uses, rotates and deletes tokens of every scope, a deployment API
-key and an access token issued for it, reports a live and an unknown value leaked, with every logger at DEBUG (SQLAlchemy's
-included, which logs statement parameters and result rows). Then it looks for each
+key and an access token issued for it, and reports a live and an unknown value
+leaked, with every logger at DEBUG (SQLAlchemy's included, which logs statement
+parameters and result rows). Then it looks for each
 value, and for the part of it beyond the short excerpt shown in lists, everywhere.
 """
 

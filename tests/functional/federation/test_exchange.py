@@ -214,6 +214,8 @@ def test_the_metadata_advertises_the_grant(client: TestClient) -> None:
     metadata = client.get("/.well-known/oauth-authorization-server").json()
     assert GRANT in metadata["grant_types_supported"]
     assert "none" in metadata["token_endpoint_auth_methods_supported"]
+    # A workload identity introspects the tokens issued to it, as a public client.
+    assert "none" in metadata["introspection_endpoint_auth_methods_supported"]
 
 
 def test_the_jwks_is_fetched_once_and_refetched_for_a_rotated_key(
