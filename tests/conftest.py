@@ -23,6 +23,7 @@ from keyplane.db.base import Base
 from keyplane.db.migrate import upgrade
 from keyplane.db.session import make_engine
 from keyplane.runtime import Runtime
+from tests.asgi_client import AppClient
 from tests.factories import World
 from tests.workload_issuer import fresh_issuer, workload_issuer  # noqa: F401 (fixtures)
 
@@ -160,8 +161,10 @@ def app(settings: Settings, runtime: Runtime):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def client(app) -> TestClient:  # type: ignore[no-untyped-def]
-    return TestClient(app)
+def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    # An httpx.Client like TestClient, without its portal thread (tests/asgi_client.py).
+    with AppClient(app) as client:
+        yield client  # type: ignore[misc]
 
 
 @pytest.fixture
