@@ -36,19 +36,26 @@ def get_runtime(request: Request) -> Runtime:
 async def get_db(request: Request) -> AsyncIterator[Session]:
     """The request's unit of work: committed once after the route returns and before
     the answer is sent, so a client that saw success can count on the change; rolled
-    back if the route raised."""
+    back if the route raised. Held in one of the runtime's unit slots (one per pooled
+    connection) from open to close."""
     # A new Session does no I/O until first used (in the route's thread), so it is made
     # here; FastAPI would run a plain generator's start and end each in the thread pool.
-    db = get_runtime(request).sessions()
+    runtime = get_runtime(request)
+    db = runtime.sessions()
+    slots = runtime.unit_slots()
+    await slots.acquire_on_behalf_of(db)
     try:
-        yield db
-    except BaseException:
-        await run_in_threadpool(_close, db, False)
-        raise
-    if db.in_transaction() or unit.queued(db):
-        await run_in_threadpool(_close, db, True)
-    else:  # committed in the endpoint's own trip to the pool (keyplane.http.routing)
-        db.close()
+        try:
+            yield db
+        except BaseException:
+            await run_in_threadpool(_close, db, False)
+            raise
+        if db.in_transaction() or unit.queued(db):
+            await run_in_threadpool(_close, db, True)
+        else:  # committed in the endpoint's own trip to the pool (keyplane.http.routing)
+            db.close()
+    finally:
+        slots.release_on_behalf_of(db)
 
 
 def _close(db: Session, succeeded: bool) -> None:
