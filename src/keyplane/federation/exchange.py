@@ -3,10 +3,11 @@
 ``POST /oauth/token`` with ``grant_type=urn:ietf:params:oauth:grant-type:token-exchange``,
 ``subject_token`` (the job's ID token), ``subject_token_type`` (``…:id_token`` or
 ``…:jwt``) and ``client_id`` (the identity's id; a public client, no secret). After
-:mod:`keyplane.federation.verification` accepts the ID token, its ``jti`` is spent by
-one insert (the second exchange of the same token fails on the primary key, on any
-replica), and the answer (§2.2.1) is an RFC 9068 access token holding the identity's
-role. Refusals count against the shared failure limit per client IP and identity.
+:mod:`keyplane.federation.verification` accepts the ID token, its ``jti`` is spent
+(:mod:`keyplane.federation.replay`: a row whose primary key refuses a second exchange
+of the same token, on any replica; exchanges at the same time share one commit), and
+the answer (§2.2.1) is an RFC 9068 access token holding the identity's role. Refusals
+count against the shared failure limit per client IP and identity.
 
 :class:`Federation` holds what the grant keeps between requests; the assembly point
 builds one and :meth:`Federation.install` registers it on the OAuth server.
@@ -20,25 +21,22 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from limits import RateLimitItemPerMinute
-from sqlalchemy import delete, insert, update
-from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from keyplane.audit.middleware import note
 from keyplane.audit.recorder import SUCCESS, EventDraft
 from keyplane.auth.principal import PrincipalKind
 from keyplane.cache import Cache
-from keyplane.db.base import utcnow
-from keyplane.db.unit import read_only, unit_of_work
+from keyplane.db.unit import read_only
 from keyplane.domain.ids import shown
 from keyplane.federation.issuers import IssuerKeys
-from keyplane.federation.models import ExchangedIdToken, WorkloadIdentity
 from keyplane.federation.records import (
     IdentityRecord,
     attested_claims,
     load_record,
     workload_principal,
 )
+from keyplane.federation.replay import Spend, SpentTokens
 from keyplane.federation.verification import LEEWAY_SECONDS, verify
 from keyplane.oauth.access_tokens import audience_of, roles_claim, sign_access_token
 from keyplane.oauth.clients import PublicClients, presented_credentials
@@ -65,7 +63,6 @@ SUBJECT_TOKEN_TYPES = (
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 WORKLOAD_USE = "workload_identity.use"
 _RECORD_LIMIT = 100_000
-_PURGE_EVERY = 60.0
 FAILURES = "token-exchange-failure"  # the limiter's namespace
 
 
@@ -77,7 +74,7 @@ class Federation:
             runtime.settings.auth_cache_ttl_seconds, _RECORD_LIMIT
         )
         self.failure_limit = RateLimitItemPerMinute(runtime.settings.auth_failure_limit_per_minute)
-        self._purged = 0.0
+        self.spent = SpentTokens(runtime.sessions)
         self._audited: dict[str, tuple[float, tuple[tuple[str, str], ...]]] = {}
 
     def install(self, server: OAuthServer) -> None:
@@ -122,7 +119,7 @@ class Federation:
         record = await self._client(request)
         runtime = request.runtime
         claims = await verify(token, record, self.keys, runtime.settings)
-        await run_in_threadpool(self._spend, record, claims)
+        await self._spend(record, claims)
         ring = runtime.oauth.keys
         keys = ring.current() if not ring.stale else await run_in_threadpool(ring.current)
         attested = attested_claims(claims)
@@ -161,31 +158,17 @@ class Federation:
             )
         return record
 
-    def _spend(self, record: IdentityRecord, claims: dict[str, Any]) -> None:
-        """Spend the ID token's jti (InvalidGrant if it was spent), note the identity's
-        use (at most once per interval) and purge expired jtis (once a minute)."""
+    async def _spend(self, record: IdentityRecord, claims: dict[str, Any]) -> None:
+        """Spend the ID token's jti (InvalidGrant if it was spent) and note the
+        identity's use (at most once per interval): :mod:`keyplane.federation.replay`."""
         key = hashlib.sha256(f"{claims['iss']}\n{claims['jti']}".encode()).hexdigest()
         expires = datetime.fromtimestamp(float(claims["exp"]) + LEEWAY_SECONDS, UTC)
-        recorder = self._runtime.authenticator.last_used
-        try:
-            with unit_of_work(self._runtime.sessions) as db:
-                db.execute(insert(ExchangedIdToken).values(key=key, expires_at=expires))
-                if recorder.due(record.id):
-                    db.execute(
-                        update(WorkloadIdentity)
-                        .where(WorkloadIdentity.id == record.id)
-                        .values(last_used_at=utcnow(), updated_at=WorkloadIdentity.updated_at)
-                    )
-                if time.monotonic() - self._purged > _PURGE_EVERY:
-                    self._purged = time.monotonic()
-                    db.execute(
-                        delete(ExchangedIdToken).where(ExchangedIdToken.expires_at < utcnow())
-                    )
-        except IntegrityError:
+        due = self._runtime.authenticator.last_used.due(record.id)
+        if not await self.spent.spend(Spend(key, expires, record.id if due else None)):
             raise InvalidGrant(
                 "subject_token refused (jti): this ID token was exchanged already; each is "
                 "exchanged once (ask the issuer for a new one)"
-            ) from None
+            )
 
     def _count_failure(self, request: TokenRequest, client_id: str) -> None:
         """Refusals are limited per address and identity, after the check (as for client
