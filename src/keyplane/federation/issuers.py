@@ -6,14 +6,17 @@ an issuer, never a URL), so the operator's list is also the egress list, and an
 a :class:`keyplane.cache.Cache` for ``KEY_TTL`` seconds. A token naming a ``kid`` the
 cached set lacks (the issuer rotated its keys) makes one fetch, at most once per
 issuer per ``refetch_after`` seconds, so forged ``kid`` values cannot make the server
-hammer an issuer. This cache is not dropped on credential changes: the keys belong
-to the issuer, not to the database.
+hammer an issuer. Requests that need a fetch at the same time (a burst of jobs after a
+restart) wait for one fetch and share its outcome. This cache is not dropped on
+credential changes: the keys belong to the issuer, not to the database.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import httpx
 import jwt
@@ -36,15 +39,33 @@ class IssuerKeys:
         self._timeout = timeout
         self._sets: Cache[str, dict[str, jwt.PyJWK]] = Cache(KEY_TTL, 1024)
         self._fetched: dict[str, float] = {}  # issuer -> monotonic time of the last fetch
+        self._ended: dict[str, tuple[float, str]] = {}  # issuer -> when it ended, its error
+        self._locks: WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+            WeakKeyDictionary()
+        )
 
     async def key(self, issuer: str, kid: str) -> jwt.PyJWK | None:
         """The issuer's published key ``kid``; None if it publishes none of that id.
 
-        Raises IssuerUnreachable. ``issuer`` must come from the operator's list."""
+        Raises IssuerUnreachable. ``issuer`` must come from the operator's list. Requests
+        that need the keys at the same time wait for one fetch, and share its outcome."""
         keys = self._sets.get(issuer)
-        if keys is None or (kid not in keys and self._may_refetch(issuer)):
-            keys = await self._fetch(issuer)
+        if keys is not None and (kid in keys or not self._may_refetch(issuer)):
+            return keys.get(kid)
+        asked = time.monotonic()
+        async with self._lock(issuer):
+            ended, error = self._ended.get(issuer, (-1e9, ""))
+            keys = self._sets.get(issuer)
+            if ended >= asked:  # fetched while this request waited: its outcome is ours
+                if keys is None:
+                    raise IssuerUnreachable(error)
+            elif keys is None or (kid not in keys and self._may_refetch(issuer)):
+                keys = await self._fetch(issuer)
         return keys.get(kid)
+
+    def _lock(self, issuer: str) -> asyncio.Lock:
+        locks = self._locks.setdefault(asyncio.get_running_loop(), {})
+        return locks.setdefault(issuer, asyncio.Lock())
 
     def _may_refetch(self, issuer: str) -> bool:
         return time.monotonic() - self._fetched.get(issuer, -1e9) >= self.refetch_after
@@ -52,6 +73,16 @@ class IssuerKeys:
     async def _fetch(self, issuer: str) -> dict[str, jwt.PyJWK]:
         ticket = self._sets.ticket()
         self._fetched[issuer] = time.monotonic()
+        try:
+            keys = await self._read(issuer)
+        except IssuerUnreachable as error:
+            self._ended[issuer] = (time.monotonic(), str(error))
+            raise
+        self._sets.put(issuer, keys, ticket)
+        self._ended[issuer] = (time.monotonic(), "")
+        return keys
+
+    async def _read(self, issuer: str) -> dict[str, jwt.PyJWK]:
         async with httpx.AsyncClient(timeout=self._timeout, follow_redirects=False) as http:
             discovery = await _json(http, f"{issuer}/.well-known/openid-configuration")
             if str(discovery.get("issuer", "")).rstrip("/") != issuer:
@@ -59,10 +90,7 @@ class IssuerKeys:
             jwks_uri = discovery.get("jwks_uri")
             if not isinstance(jwks_uri, str) or not jwks_uri.startswith(("https://", "http://")):
                 raise IssuerUnreachable(f"the discovery document of {issuer} has no jwks_uri")
-            document = await _json(http, jwks_uri)
-        keys = _usable(document)
-        self._sets.put(issuer, keys, ticket)
-        return keys
+            return _usable(await _json(http, jwks_uri))
 
 
 def _usable(document: dict[str, Any]) -> dict[str, jwt.PyJWK]:
