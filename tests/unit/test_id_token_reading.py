@@ -50,6 +50,7 @@ def test_a_real_id_token_reads_as_pyjwt_reads_it() -> None:
     padded = ".".join(part + "=" * (-len(part) % 4) for part in token.split("."))
 
     for given in (token, padded):  # some issuers pad their segments
-        header, claims = unverified(given)
-        assert header == jwt.get_unverified_header(token)
-        assert claims == jwt.decode(token, options={"verify_signature": False})
+        read = unverified(given)
+        assert read.header == jwt.get_unverified_header(token)
+        assert read.claims == jwt.decode(token, options={"verify_signature": False})
+        assert read.signing_input == given.rpartition(".")[0].encode()  # as PyJWT signs
