@@ -238,7 +238,7 @@ def run(
         # Warm up both (the exchange also fetches the issuer's discovery and JWKS once),
         # and learn how many ID tokens a round can use.
         measure(setup, credentials, min(2.0, per_round), connections)
-        warm = measure(setup, Requests(each=exchange_requests(setup, 400)), 2.0, connections)
+        warm = measure(setup, Requests(each=exchange_requests(setup, 1000)), 2.0, connections)
         best = warm["per_second"]
         ours: list[dict[str, Any]] = []
         theirs: list[dict[str, Any]] = []
@@ -246,7 +246,7 @@ def run(
         for _ in range(rounds):
             theirs.append(measure(setup, credentials, per_round, connections))
             started = time.monotonic()
-            batch = exchange_requests(setup, int(best * per_round * 1.5) + connections)
+            batch = exchange_requests(setup, int(best * per_round * 2.5) + connections)
             minted += time.monotonic() - started
             ours.append(measure(setup, Requests(each=batch), per_round, connections))
             best = max(best, ours[-1]["per_second"])
