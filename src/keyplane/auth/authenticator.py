@@ -25,7 +25,7 @@ from keyplane.auth.tokens import load_token_principal
 from keyplane.cache import Cache
 from keyplane.db.models import ApiToken
 from keyplane.domain import credentials
-from keyplane.domain.errors import NotAuthenticated, TooManyRequests
+from keyplane.domain.errors import NotAuthenticated, OutsideAllowedRanges, TooManyRequests
 from keyplane.ops import metrics
 from keyplane.ops.limiter import SharedLimiter
 
@@ -36,6 +36,7 @@ _Entry = tuple[Principal, float]
 # Credentials cached per process at most; beyond, the cache starts again empty.
 CACHE_LIMIT = 100_000
 UNKNOWN = "unknown API token: it was deleted, rotated or never existed"
+ADDRESS_HINT = "send the request from an allowed address, or have the list changed"
 
 
 class CredentialExpired(NotAuthenticated):
@@ -78,9 +79,12 @@ class Authenticator:
         """
         if value.startswith("eyJ") and value.count(".") == 2 and self.jwt_verifier:
             try:
-                return await self.jwt_verifier(value)
+                principal = await self.jwt_verifier(value)
             except NotAuthenticated as error:
                 self.refuse(client_ip, "jwt", error)
+            if principal.allowed_ranges is not None:
+                _check_address(principal, client_ip)
+            return principal
         secret_hash = credentials.hash_secret(value)
         cache = self.cache
         entry = cache.entry(secret_hash)
@@ -93,23 +97,28 @@ class Authenticator:
             principal, expires = entry[0]
         if time.time() >= expires:
             _refuse_expired(principal)
+        if principal.allowed_ranges is not None:
+            _check_address(principal, client_ip)
         if self.last_used.due(principal.id, now):
             await run_in_threadpool(self.last_used.write, ApiToken, principal.id)
         return principal
 
-    def peek(self, value: str) -> Principal | None:
+    def peek(self, value: str, client_ip: str) -> Principal | None:
         """The cached principal for this credential when using it needs nothing more (no
-        load, no lastUsedAt write, not expired); else None, and ``authenticate`` does
-        the rest. Never counts a failure: an unknown value is simply not cached."""
+        load, no lastUsedAt write, not expired, allowed from ``client_ip``); else None,
+        and ``authenticate`` does the rest. Never counts a failure: an unknown value is
+        simply not cached."""
         entry = self.cache.entry(credentials.hash_secret(value))
         if entry is None:
             return None
         (principal, expires), loaded = entry
         now = time.monotonic()
+        ranges = principal.allowed_ranges
         if (
             now - loaded > self.cache.ttl
             or time.time() >= expires
             or self.last_used.is_due(principal.id, now)
+            or (ranges is not None and ranges.refusal(client_ip) is not None)
         ):
             return None
         return principal
@@ -157,6 +166,23 @@ class Authenticator:
         """Count a failed secret check against the client (and in the metrics by reason)."""
         metrics.AUTH_FAILURES.labels(reason=reason).inc()
         self._limiter.hit(self._failure_limit, "auth-failure", client_ip)
+
+
+class AddressRefused(OutsideAllowedRanges):
+    """A credential used from outside its allowedIpRanges; carries its principal, so
+    that the audit trail records who tried."""
+
+    def __init__(self, message: str, principal: Principal) -> None:
+        super().__init__(message)
+        self.principal = principal
+
+
+def _check_address(principal: Principal, client_ip: str) -> None:
+    assert principal.allowed_ranges is not None
+    refusal = principal.allowed_ranges.refusal(client_ip)
+    if refusal is not None:
+        metrics.AUTH_FAILURES.labels(reason="ip_range").inc()
+        raise AddressRefused(f"{refusal}: {ADDRESS_HINT}", principal)
 
 
 def _refuse_expired(principal: Principal) -> NoReturn:

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from keyplane.domain.access import Entity, Grants
+from keyplane.domain.networks import AllowedRanges
 from keyplane.domain.roles import Level
 
 
@@ -46,6 +47,9 @@ class Principal:
     # A workload identity's: the claims of the ID token it was exchanged for (repository,
     # ref, environment, sub), as /v1/self shows them.
     attested: dict[str, str] | None = field(default=None, compare=False)
+    # A credential's: the organization's and its own allowedIpRanges, parsed; None when
+    # neither is set (people's logins are never restricted by address).
+    allowed_ranges: AllowedRanges | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_token(self) -> bool:

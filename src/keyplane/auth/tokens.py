@@ -7,17 +7,24 @@ from sqlalchemy.orm import Session
 
 from keyplane.auth.grants import load_grants
 from keyplane.auth.principal import TOKEN_KIND_BY_SCOPE, Principal
-from keyplane.db.models import ApiToken, Deployment
+from keyplane.db.models import ApiToken, Deployment, Organization
 from keyplane.domain.access import Entity
 from keyplane.domain.credentials import SecretHash
+from keyplane.domain.networks import AllowedRanges
 from keyplane.domain.roles import Level
 
 
 def load_token_principal(db: Session, secret_hash: SecretHash) -> Principal | None:
-    """The principal of the token with this hash; None if there is none."""
-    token = db.scalar(select(ApiToken).where(ApiToken.secret_hash == secret_hash))
-    if token is None:
+    """The principal of the token with this hash, with the allowedIpRanges of the
+    token and its organization; None if there is none."""
+    row = db.execute(
+        select(ApiToken, Organization.allowed_ip_ranges)
+        .join(Organization, Organization.id == ApiToken.organization_id)
+        .where(ApiToken.secret_hash == secret_hash)
+    ).first()
+    if row is None:
         return None
+    token, organization_ranges = row
     scope = Level(token.scope)
     return Principal(
         kind=TOKEN_KIND_BY_SCOPE[scope],
@@ -28,6 +35,7 @@ def load_token_principal(db: Session, secret_hash: SecretHash) -> Principal | No
         scope_entity=token_entity(db, token),
         expires_at=token.end_at,
         fingerprint=secret_hash,
+        allowed_ranges=AllowedRanges.of(organization_ranges, token.allowed_ip_ranges),
     )
 
 

@@ -28,6 +28,9 @@ class Organization(Timestamps, Cached, Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(120))
     api_keys_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # CIDR ranges (canonical form) every credential of the organization must be used
+    # from; empty: anywhere (keyplane.domain.networks).
+    allowed_ip_ranges: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
 class Workspace(Timestamps, Cached, Base):
@@ -103,6 +106,8 @@ class ApiToken(Timestamps, Cached, Base):
     end_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The token's own allowedIpRanges, within the organization's; empty: no more than it.
+    allowed_ip_ranges: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_by: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_by: Mapped[dict[str, Any]] = mapped_column(JSON)
 

@@ -38,6 +38,13 @@ class Forbidden(DomainError):
         self.permission = permission
 
 
+class OutsideAllowedRanges(DomainError):
+    """A valid credential used from an address outside an ``allowedIpRanges`` that
+    applies to it (the credential's own or its organization's)."""
+
+    status_code = 403
+
+
 class NotFound(DomainError):
     """The object does not exist, or the principal may not know that it does."""
 

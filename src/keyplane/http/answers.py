@@ -13,7 +13,8 @@ on any replica, see ``keyplane.runtime``), and lives at most as long as a cached
 credential. A principal is a new object after every such change and keys hold the
 object itself, so an answer can never be served to grants other than those it was
 computed for. Anything unusual (no cached principal, a lastUsedAt write due, an
-expired token, a JWT) goes the ordinary way, which also records it.
+expired token, an address outside its allowedIpRanges, a JWT) goes the ordinary
+way, which also records it or refuses it.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyplane.auth.principal import Principal
-from keyplane.http.headers import bearer, header
+from keyplane.http.headers import bearer, header, scope_client_ip
 from keyplane.http.responses import SharedResponse
 from keyplane.http.routing import unnamed
 from keyplane.ops import metrics
@@ -77,7 +78,8 @@ class AnswerCacheMiddleware:
             return
         value = header(scope, b"authorization")
         authorization = bearer(value) if value else None
-        principal = self._cached(authorization)
+        address = scope_client_ip(scope)
+        principal = self._cached(authorization, address)
         path, query = scope["path"], scope["query_string"]
         answers = self.runtime.answers
         if principal is not None:
@@ -98,7 +100,7 @@ class AnswerCacheMiddleware:
                 caller = scope.get("state", {}).get("principal")
                 # Only for a principal from the credential cache (not a JWT's, made anew
                 # for each request): the only kind a later request can find again.
-                cached = self._cached(authorization)
+                cached = self._cached(authorization, address)
                 if start["status"] == 200 and cached is not None and caller is cached:
                     answer = SharedResponse(body)
                     answer.raw_headers = list(start.get("headers", []))
@@ -107,8 +109,9 @@ class AnswerCacheMiddleware:
 
         await self.app(scope, receive, keep)
 
-    def _cached(self, authorization: str | None) -> Principal | None:
-        return self.runtime.authenticator.peek(authorization) if authorization else None
+    def _cached(self, authorization: str | None, address: str) -> Principal | None:
+        authenticator = self.runtime.authenticator
+        return authenticator.peek(authorization, address) if authorization else None
 
     def _route(self, scope: Scope) -> APIRoute | None:
         if scope["type"] != "http" or scope["method"] != "GET" or not self._by_group:

@@ -10,12 +10,13 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
+from keyplane.auth.authenticator import AddressRefused
 from keyplane.auth.principal import Principal
 from keyplane.db import unit
 from keyplane.db.paging import MAX_LIMIT, MAX_OFFSET, PageParams
 from keyplane.domain.credentials import hash_secret
 from keyplane.domain.errors import NotAuthenticated
-from keyplane.http.headers import bearer, header
+from keyplane.http.headers import bearer, header, scope_client_ip
 from keyplane.ops import metrics
 from keyplane.runtime import Runtime
 
@@ -69,8 +70,7 @@ def _close(db: Session, succeeded: bool) -> None:
 
 
 def client_ip(request: Request) -> str:
-    client = request.scope.get("client")
-    return str(client[0]) if client else "unknown"
+    return scope_client_ip(request.scope)
 
 
 # current_principal runs on nearly every request, so it reads the raw ASGI scope rather
@@ -100,6 +100,10 @@ async def current_principal(request: Request) -> Principal:
     except NotAuthenticated as error:
         # The audit trail records it from here (keyplane.audit.middleware).
         scope.setdefault("state", {})[REFUSED_CREDENTIAL] = (hash_secret(value), error)
+        raise
+    except AddressRefused as error:
+        # A valid credential from the wrong place: a write is recorded as its failure.
+        scope.setdefault("state", {})["principal"] = error.principal
         raise
     scope.setdefault("state", {})["principal"] = principal
     return principal

@@ -23,3 +23,11 @@ def bearer(authorization: bytes) -> str | None:
     scheme, _, raw = authorization.partition(b" ")
     credential = raw.decode("latin-1").strip()
     return credential if credential and scheme.lower() == b"bearer" else None
+
+
+def scope_client_ip(scope: Scope) -> str:
+    """The client's address as the server saw it: the peer, or the address that a
+    proxy trusted by ``--forwarded-allow-ips`` put in X-Forwarded-For (uvicorn rewrites
+    the scope; keyplane never reads that header itself). "unknown" without a client."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"

@@ -8,13 +8,17 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import jwt
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from keyplane.apikeys.models import DeploymentApiKey
 from keyplane.auth.principal import Principal, PrincipalKind
 from keyplane.cache import Cache
+from keyplane.db.models import Organization
 from keyplane.domain.credentials import hash_secret
 from keyplane.domain.errors import NotAuthenticated
+from keyplane.domain.networks import AllowedRanges
 from keyplane.oauth.access_tokens import ALGORITHMS, TOKEN_TYPE, audience_of, issuer_of
 from keyplane.oauth.models import RevokedAccessToken
 from keyplane.oauth.signing_keys import KeyRing
@@ -150,8 +154,21 @@ class AccessTokenVerifier:
             for check in self._claims_checks:
                 check(db, claims)
             principal = resolver(db, claims)
+            ranges = _organization_ranges(db, principal)
         return replace(
             principal,
             expires_at=datetime.fromtimestamp(claims["exp"], UTC),
             fingerprint=hash_secret(value),
+            allowed_ranges=ranges,
         )
+
+
+def _organization_ranges(db: Session, principal: Principal) -> AllowedRanges | None:
+    """The organization's allowedIpRanges for a credential's token (a deployment API
+    key's, a workload identity's); none for a person's login."""
+    if principal.kind is PrincipalKind.USER or principal.organization_id is None:
+        return None
+    ranges = db.scalar(
+        select(Organization.allowed_ip_ranges).where(Organization.id == principal.organization_id)
+    )
+    return AllowedRanges.of(ranges)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field, StrictBool, StringConstraints
+from pydantic import AfterValidator, Field, StrictBool, StringConstraints
+from pydantic_core import PydanticCustomError
 
+from keyplane.domain.networks import MAX_RANGES, normalise_ranges
 from keyplane.http.schemas import ApiModel, Page
 
 # At least one character that is not a space (the pattern says so in the schema too, as
@@ -15,6 +17,26 @@ Name = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120, pattern=r"\S")
 ]
 Description = Annotated[str, StringConstraints(max_length=2000)]
+
+
+def _ranges(value: list[str] | None) -> list[str]:
+    try:
+        return normalise_ranges(value or [])
+    except ValueError as error:
+        raise PydanticCustomError("ip_range", str(error)) from None
+
+
+# In a create or update body: absent leaves the list as it is; null or [] clears it.
+AllowedIpRanges = Annotated[
+    Annotated[list[Annotated[str, StringConstraints(max_length=64)]], Field(max_length=MAX_RANGES)]
+    | None,
+    AfterValidator(_ranges),
+    Field(
+        description="CIDR ranges (IPv4 or IPv6; one address is a /32 or /128) that requests "
+        f"with this credential must come from; at most {MAX_RANGES}; null or [] for anywhere",
+        examples=[["203.0.113.0/24", "2001:db8::/32"]],
+    ),
+]
 
 
 class RoleOut(ApiModel):
@@ -49,6 +71,10 @@ class OrganizationOut(ApiModel):
     id: str
     name: str
     api_keys_enabled: bool
+    allowed_ip_ranges: list[str] = Field(
+        description="every credential of the organization (API tokens, deployment API "
+        "keys, workload identities) is refused from outside these; empty: no restriction"
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -56,6 +82,7 @@ class OrganizationOut(ApiModel):
 class OrganizationUpdate(ApiModel):
     name: Name | None = None
     api_keys_enabled: StrictBool | None = None
+    allowed_ip_ranges: AllowedIpRanges = None
 
 
 class OrganizationList(Page[OrganizationOut]):

@@ -37,6 +37,7 @@ def token_out(
         start_at=token.start_at,
         end_at=token.end_at,
         expiry_period_in_days=token.expiry_period_days,
+        allowed_ip_ranges=token.allowed_ip_ranges,
         last_used_at=token.last_used_at,
         last_rotated_at=token.last_rotated_at,
         created_at=token.created_at,

@@ -9,7 +9,7 @@ from pydantic import Field, StringConstraints
 
 from keyplane.domain.roles import BUILT_IN_ROLES, Level
 from keyplane.http.schemas import Actor, ApiModel, Page
-from keyplane.tenancy.schemas import Description, Name, RoleOut
+from keyplane.tenancy.schemas import AllowedIpRanges, Description, Name, RoleOut
 
 # A built-in role (listed in the schema), or a custom deployment role's name: those are
 # per organization, so the schema can only say "a string" for them.
@@ -43,11 +43,13 @@ class TokenCreate(ApiModel):
     token_expiry_period_in_days: int | None = Field(
         default=None, ge=1, le=3650, description="absent: the token never expires"
     )
+    allowed_ip_ranges: AllowedIpRanges = None
 
 
 class TokenUpdate(ApiModel):
     name: Name | None = None
     description: Description | None = None
+    allowed_ip_ranges: AllowedIpRanges = None
 
 
 class TokenRolesUpdate(ApiModel):
@@ -65,6 +67,10 @@ class TokenOut(ApiModel):
     start_at: datetime
     end_at: datetime | None
     expiry_period_in_days: int | None
+    allowed_ip_ranges: list[str] = Field(
+        description="requests with this token must come from inside these, and inside the "
+        "organization's allowedIpRanges; empty: no narrower than the organization's"
+    )
     last_used_at: datetime | None
     last_rotated_at: datetime | None
     created_at: datetime

@@ -71,6 +71,7 @@ def create_token(
         expiry_period_days=data.token_expiry_period_in_days,
         start_at=now,
         end_at=_end(now, data.token_expiry_period_in_days),
+        allowed_ip_ranges=data.allowed_ip_ranges or [],
         created_by=principal.actor(),
         updated_by=principal.actor(),
     )
@@ -163,8 +164,10 @@ def update_token(
         token.name = change.name
     if change.description is not None:
         token.description = change.description
+    if change.allowed_ip_ranges is not None:
+        token.allowed_ip_ranges = change.allowed_ip_ranges
     token.updated_by = principal.actor()
-    credentials_changed(db)  # the cached principal carries the name
+    credentials_changed(db)  # the cached principal carries the name and the ranges
     db.flush()
     return token
 
