@@ -295,6 +295,7 @@ class KeyplaneClient:
         entity_id: str | None = None,
         description: str = "",
         expiry_days: int | None = None,
+        allowed_ip_ranges: list[str] | None = None,
     ) -> Json:
         """The new token object; its ``token`` field holds the value, shown this once."""
         body = _present(
@@ -305,6 +306,7 @@ class KeyplaneClient:
                 "entityId": entity_id,
                 "role": role,
                 "tokenExpiryPeriodInDays": expiry_days,
+                "allowedIpRanges": allowed_ip_ranges,
             }
         )
         return self._post(f"{_org(org_id)}/tokens", body)
@@ -313,9 +315,18 @@ class KeyplaneClient:
         return self._get(f"{_org(org_id)}/tokens/{token_id}")
 
     def update_token(
-        self, org_id: str, token_id: str, *, name: str | None = None, description: str | None = None
+        self,
+        org_id: str,
+        token_id: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        allowed_ip_ranges: list[str] | None = None,
     ) -> Json:
-        body = _present({"name": name, "description": description})
+        """``allowed_ip_ranges``: None leaves the list as it is, [] clears it."""
+        body = _present(
+            {"name": name, "description": description, "allowedIpRanges": allowed_ip_ranges}
+        )
         return self._post(f"{_org(org_id)}/tokens/{token_id}", body)
 
     def replace_token_roles(self, org_id: str, token_id: str, roles: list[Json]) -> Json:

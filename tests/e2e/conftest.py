@@ -167,10 +167,15 @@ def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 @contextmanager
 def running_server(
-    database_url: str, tmp_path_factory: pytest.TempPathFactory, **settings: str
+    database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    *,
+    args: tuple[str, ...] = (),
+    **settings: str,
 ) -> Iterator[Server]:
     """A bootstrapped ``keyplane server`` process until the block ends; ``settings`` are
-    more KEYPLANE_* variables for it (a module's own fixture passes them)."""
+    more KEYPLANE_* variables for it (a module's own fixture passes them), ``args``
+    more options of ``keyplane server``."""
     data_dir = tmp_path_factory.mktemp("e2e-server")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -179,7 +184,7 @@ def running_server(
     globex = bootstrap_in_process(database_url, "globex")  # saves starting one more process
     log = (data_dir / "server.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "keyplane", "server", "--port", str(port)],
+        [sys.executable, "-m", "keyplane", "server", "--port", str(port), *args],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -11,6 +11,8 @@ from keyplane.cli.apps import group
 from keyplane.cli.context import OrgOpt, Session, connect
 from keyplane.cli.output import CleanOpt, ForceOpt, Format, OutputOpt
 from keyplane.cli.tokens import (
+    AllowedIpRangeOpt,
+    ClearIpRangesOpt,
     DescriptionOpt,
     ExpirationOpt,
     NameOpt,
@@ -48,6 +50,7 @@ def create(
     role: RoleOpt = DEFAULT_ROLE,
     description: DescriptionOpt = "",
     expiration: ExpirationOpt = None,
+    allowed_ip_range: AllowedIpRangeOpt = None,
     clean_output: CleanOpt = False,
     deployment_id: DeploymentOpt = None,
     organization_id: OrgOpt = None,
@@ -65,6 +68,7 @@ def create(
             expiration=expiration,
             output_format=output_format,
             clean=clean_output,
+            allowed_ip_ranges=allowed_ip_range,
         )
 
 
@@ -93,11 +97,13 @@ def update(
     new_name: RenameOpt = None,
     description: NewDescriptionOpt = None,
     role: NewRoleOpt = None,
+    allowed_ip_range: AllowedIpRangeOpt = None,
+    clear_allowed_ip_ranges: ClearIpRangesOpt = False,
     deployment_id: DeploymentOpt = None,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
-    """Change a Deployment API token's name, description or role."""
+    """Change a Deployment API token's name, description, role or allowed IP ranges."""
     with connect(organization_id) as session:
         tokens.update(
             session,
@@ -108,6 +114,8 @@ def update(
             description=description,
             role=role,
             output_format=output_format,
+            allowed_ip_ranges=allowed_ip_range,
+            clear_ip_ranges=clear_allowed_ip_ranges,
             **_filters(session, token_id, deployment_id),
         )
 

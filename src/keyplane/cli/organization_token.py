@@ -11,6 +11,8 @@ from keyplane.cli.apps import group
 from keyplane.cli.context import OrgOpt, connect
 from keyplane.cli.output import CleanOpt, ForceOpt, Format, KeyOpt, OutputOpt, field
 from keyplane.cli.tokens import (
+    AllowedIpRangeOpt,
+    ClearIpRangesOpt,
     DescriptionOpt,
     ExpirationOpt,
     NameOpt,
@@ -34,6 +36,7 @@ def create(
     role: RoleOpt = DEFAULT_ROLE,
     description: DescriptionOpt = "",
     expiration: ExpirationOpt = None,
+    allowed_ip_range: AllowedIpRangeOpt = None,
     clean_output: CleanOpt = False,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
@@ -50,6 +53,7 @@ def create(
             expiration=expiration,
             output_format=output_format,
             clean=clean_output,
+            allowed_ip_ranges=allowed_ip_range,
         )
 
 
@@ -105,10 +109,12 @@ def update(
     new_name: RenameOpt = None,
     description: NewDescriptionOpt = None,
     role: NewRoleOpt = None,
+    allowed_ip_range: AllowedIpRangeOpt = None,
+    clear_allowed_ip_ranges: ClearIpRangesOpt = False,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
-    """Change an Organization API token's name, description or organization role."""
+    """Change an Organization API token's name, description, role or allowed IP ranges."""
     with connect(organization_id) as session:
         tokens.update(
             session,
@@ -119,6 +125,8 @@ def update(
             description=description,
             role=role,
             output_format=output_format,
+            allowed_ip_ranges=allowed_ip_range,
+            clear_ip_ranges=clear_allowed_ip_ranges,
         )
 
 

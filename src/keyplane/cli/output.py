@@ -87,6 +87,11 @@ def when(name: str, absent: str = "-") -> Callable[[Json], Any]:
     return get
 
 
+def ranges_text(name: str, empty: str) -> Callable[[Json], str]:
+    """A list of IP ranges on one line; ``empty`` when there is none."""
+    return lambda item: ", ".join(item.get(name) or []) or empty
+
+
 def roles_text(item: Json) -> str:
     return ", ".join(
         f"{r['role']} ({r['entityType'].lower()} {r['entityId']})" for r in item["roles"]

@@ -29,8 +29,11 @@ def serve(
     forwarded_allow_ips: Annotated[
         str | None,
         typer.Option(
-            help="Comma-separated proxy addresses (or '*') whose forwarded headers are "
-            "trusted; default: 127.0.0.1, or $FORWARDED_ALLOW_IPS."
+            envvar="KEYPLANE_FORWARDED_ALLOW_IPS",
+            show_envvar=True,
+            help="Comma-separated proxy addresses or networks (or '*') whose forwarded "
+            "headers are trusted; the client address that rate limits, the audit trail and "
+            "allowedIpRanges see. Default: 127.0.0.1, or $FORWARDED_ALLOW_IPS.",
         ),
     ] = None,
 ) -> None:

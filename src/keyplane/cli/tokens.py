@@ -13,7 +13,7 @@ import typer
 from keyplane.cli import output, pick
 from keyplane.cli.context import Session
 from keyplane.cli.errors import UsageError
-from keyplane.cli.output import Column, Format, field, roles_text, when
+from keyplane.cli.output import Column, Format, field, ranges_text, roles_text, when
 
 Json = dict[str, Any]
 
@@ -51,6 +51,23 @@ ExpiringWithinOpt = Annotated[
     ),
 ]
 NewRoleOpt = Annotated[str | None, typer.Option("--role", "-r", help="Replace the token's role.")]
+AllowedIpRangeOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allowed-ip-range",
+        metavar="CIDR",
+        help="Accept the token only from this IPv4 or IPv6 range (repeat for several), "
+        "within the organization's allowedIpRanges. On update: replaces the list.",
+        show_default=False,
+    ),
+]
+ClearIpRangesOpt = Annotated[
+    bool,
+    typer.Option(
+        "--clear-allowed-ip-ranges",
+        help="Remove the token's own allowedIpRanges (the organization's still apply).",
+    ),
+]
 
 COLUMNS: list[Column] = [
     ("id", field("id")),
@@ -67,6 +84,7 @@ DETAIL: list[Column] = [
     ("scope", field("scope")),
     ("short token", field("shortToken")),
     ("roles", roles_text),
+    ("allowed ip ranges", ranges_text("allowedIpRanges", "the organization's")),
     ("expires", when("endAt", "never")),
     ("last used", when("lastUsedAt")),
     ("last rotated", when("lastRotatedAt")),
@@ -91,6 +109,7 @@ def create(
     expiration: int | None,
     output_format: Format,
     clean: bool,
+    allowed_ip_ranges: list[str] | None = None,
 ) -> None:
     token = session.client.create_token(
         session.org_id,
@@ -100,6 +119,7 @@ def create(
         entity_id=entity_id,
         description=description,
         expiry_days=expiration or None,  # Astro's 0 means "never expires"
+        allowed_ip_ranges=allowed_ip_ranges or None,
     )
     show_new_value(token, output_format, clean)
 
@@ -160,6 +180,8 @@ def update(
     description: str | None,
     role: str | None,
     output_format: Format,
+    allowed_ip_ranges: list[str] | None = None,
+    clear_ip_ranges: bool = False,
     **filters: str,
 ) -> None:
     """``--name`` selects the token (Astro); with a TOKEN_ID and no --new-name it renames.
@@ -169,18 +191,33 @@ def update(
     """
     if token_id and name and new_name is None:
         name, new_name = None, name
+    ranges = ip_ranges_change(allowed_ip_ranges, clear_ip_ranges)
     token_id = select(session, scope, token_id, name, **filters)
     name = new_name
-    if name is None and description is None and role is None:
-        raise UsageError("nothing to update: pass --new-name, --description or --role")
+    if name is None and description is None and role is None and ranges is None:
+        raise UsageError(
+            "nothing to update: pass --new-name, --description, --role, "
+            "--allowed-ip-range or --clear-allowed-ip-ranges"
+        )
     token = fetch(session, scope, token_id)
-    if name is not None or description is not None:
+    if name is not None or description is not None or ranges is not None:
         token = session.client.update_token(
-            session.org_id, token_id, name=name, description=description
+            session.org_id,
+            token_id,
+            name=name,
+            description=description,
+            allowed_ip_ranges=ranges,
         )
     if role is not None:
         token = set_role(session, token, scope, token["entityId"], role)
     output.emit_one(token, output_format, DETAIL)
+
+
+def ip_ranges_change(ranges: list[str] | None, clear: bool) -> list[str] | None:
+    """The new allowedIpRanges for an update: None leaves them, [] clears them."""
+    if ranges and clear:
+        raise UsageError("give --allowed-ip-range or --clear-allowed-ip-ranges, not both")
+    return [] if clear else (ranges or None)
 
 
 def set_role(session: Session, token: Json, level: str, entity_id: str, role: str) -> Json:

@@ -11,6 +11,8 @@ from keyplane.cli.apps import group
 from keyplane.cli.context import OrgOpt, Session, connect
 from keyplane.cli.output import CleanOpt, ForceOpt, Format, OutputOpt
 from keyplane.cli.tokens import (
+    AllowedIpRangeOpt,
+    ClearIpRangesOpt,
     DescriptionOpt,
     ExpirationOpt,
     NameOpt,
@@ -45,6 +47,7 @@ def create(
     role: RoleOpt = DEFAULT_ROLE,
     description: DescriptionOpt = "",
     expiration: ExpirationOpt = None,
+    allowed_ip_range: AllowedIpRangeOpt = None,
     clean_output: CleanOpt = False,
     workspace_id: WorkspaceOpt = None,
     organization_id: OrgOpt = None,
@@ -62,6 +65,7 @@ def create(
             expiration=expiration,
             output_format=output_format,
             clean=clean_output,
+            allowed_ip_ranges=allowed_ip_range,
         )
 
 
@@ -90,11 +94,13 @@ def update(
     new_name: RenameOpt = None,
     description: NewDescriptionOpt = None,
     role: NewRoleOpt = None,
+    allowed_ip_range: AllowedIpRangeOpt = None,
+    clear_allowed_ip_ranges: ClearIpRangesOpt = False,
     workspace_id: WorkspaceOpt = None,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
-    """Change a Workspace API token's name, description or workspace role."""
+    """Change a Workspace API token's name, description, workspace role or allowed IP ranges."""
     with connect(organization_id) as session:
         tokens.update(
             session,
@@ -105,6 +111,8 @@ def update(
             description=description,
             role=role,
             output_format=output_format,
+            allowed_ip_ranges=allowed_ip_range,
+            clear_ip_ranges=clear_allowed_ip_ranges,
             **_filters(session, token_id, workspace_id),
         )
 
