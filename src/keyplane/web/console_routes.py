@@ -64,6 +64,7 @@ def create_token(
     role: Text,
     description: Text = "",
     expiry_days: Text = "",
+    allowed_ip_ranges: Text = "",
 ) -> Response:
     csrf.verify(request, token)
     principal = principal_of(request, db)
@@ -77,6 +78,7 @@ def create_token(
             "entityId": entity_id or None,
             "role": role,
             "tokenExpiryPeriodInDays": _days(expiry_days),
+            "allowedIpRanges": allowed_ip_ranges.replace(",", " ").split(),
         },
     )
     row, value = tokens.create_token(db, principal, org_id, body)

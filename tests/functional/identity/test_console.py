@@ -222,3 +222,43 @@ def test_the_console_cannot_take_a_credential_holding_more_than_the_user(browser
     assert rotated.status_code == 403
     assert "deployment:deploy" in rotated.text and VALUE.search(rotated.text) is None
     assert world.client.get("/v1/self", headers=bearer(admin_value)).status_code == 200
+
+
+def test_tokens_are_created_with_allowed_ranges_and_both_lists_are_shown(browser, world) -> None:
+    page = signed_in_owner(browser, world)
+    assert "accepted from any address" in page.text
+    created = create(
+        browser,
+        world,
+        page,
+        target=f"ORGANIZATION:{world.org.id}",
+        role="ORGANIZATION_MEMBER",
+        allowed_ip_ranges="203.0.113.0/24, 2001:DB8::/32",
+    )
+    assert created.status_code == 201, created.text
+    value = VALUE.search(created.text).group(1)
+    assert world.client.get("/v1/self", headers=bearer(value)).status_code == 403
+    world.client.post(
+        f"/v1/organizations/{world.org.id}",
+        json={"allowedIpRanges": ["198.51.100.0/24"]},
+        headers=bearer(world.org.owner_token),
+    )
+
+    listing = console_page(browser).text  # a person's session: not restricted
+
+    assert "accepted only from 198.51.100.0/24" in listing
+    assert "<code>203.0.113.0/24</code><br><code>2001:db8::/32</code>" in listing
+
+
+def test_an_invalid_range_in_the_form_is_named(browser, world) -> None:
+    page = signed_in_owner(browser, world)
+    answer = create(
+        browser,
+        world,
+        page,
+        target=f"ORGANIZATION:{world.org.id}",
+        role="ORGANIZATION_MEMBER",
+        allowed_ip_ranges="10.0.0.5/24",
+    )
+    assert answer.status_code == 400
+    assert "host bits set" in answer.text
