@@ -17,7 +17,7 @@ from keyplane.db.models import ApiToken, Organization
 from keyplane.oauth.access_tokens import issue_user_access_token
 from keyplane.runtime import Runtime
 from tests.factories import World, bearer
-from tests.functional.oauth.helpers import access_token, create_key
+from tests.functional.oauth.helpers import access_token, create_key, grant
 
 INSIDE, OUTSIDE = "10.1.2.3", "203.0.113.7"
 
@@ -201,6 +201,14 @@ def test_deployment_api_key_tokens_follow_the_organizations_ranges(world: World)
 
     assert self_from(world, INSIDE, jwt).status_code == 200
     assert_refused(self_from(world, OUTSIDE, jwt), OUTSIDE, "the organization")
+    # Nor is a new access token issued outside.
+    refused = grant(from_(world, OUTSIDE), key_id, secret)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"] == "unauthorized_client"
+    assert refused.json()["error_description"].startswith(
+        f"request from {OUTSIDE} is outside the organization's allowedIpRanges"
+    )
+    assert access_token(from_(world, INSIDE), key_id, secret)
 
 
 def test_peoples_logins_are_not_restricted(world: World, runtime: Runtime) -> None:

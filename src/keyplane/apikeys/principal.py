@@ -13,6 +13,7 @@ from keyplane.auth.principal import Principal, PrincipalKind
 from keyplane.db.models import Organization
 from keyplane.domain.access import Binding, Grants
 from keyplane.domain.errors import NotAuthenticated
+from keyplane.domain.networks import AllowedRanges
 from keyplane.domain.roles import DEPLOYMENT_ADMIN, Level
 
 KEYS_DISABLED = (
@@ -31,6 +32,7 @@ class KeyRecord:
     workspace_id: str
     deployment_id: str
     enabled: bool  # the organization's apiKeysEnabled
+    allowed_ranges: AllowedRanges | None = None  # the organization's allowedIpRanges
 
     @cached_property  # a record lives in the token endpoint's cache: build this once
     def principal(self) -> Principal:
@@ -59,15 +61,21 @@ def key_grants(organization_id: str, workspace_id: str, deployment_id: str) -> G
 
 def _record(db: Session, condition: object) -> KeyRecord | None:
     row = db.execute(
-        select(DeploymentApiKey, Organization.api_keys_enabled)
+        select(DeploymentApiKey, Organization.api_keys_enabled, Organization.allowed_ip_ranges)
         .join(Organization, Organization.id == DeploymentApiKey.organization_id)
         .where(condition)  # type: ignore[arg-type]
     ).first()
     if row is None:
         return None
-    key, enabled = row
+    key, enabled, ranges = row
     return KeyRecord(
-        key.id, key.name, key.organization_id, key.workspace_id, key.deployment_id, enabled
+        key.id,
+        key.name,
+        key.organization_id,
+        key.workspace_id,
+        key.deployment_id,
+        enabled,
+        AllowedRanges.of(ranges),
     )
 
 

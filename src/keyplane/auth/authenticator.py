@@ -24,7 +24,7 @@ from keyplane.auth.principal import Principal
 from keyplane.auth.tokens import load_token_principal
 from keyplane.cache import Cache
 from keyplane.db.models import ApiToken
-from keyplane.domain import credentials
+from keyplane.domain import credentials, networks
 from keyplane.domain.errors import NotAuthenticated, OutsideAllowedRanges, TooManyRequests
 from keyplane.ops import metrics
 from keyplane.ops.limiter import SharedLimiter
@@ -36,7 +36,6 @@ _Entry = tuple[Principal, float]
 # Credentials cached per process at most; beyond, the cache starts again empty.
 CACHE_LIMIT = 100_000
 UNKNOWN = "unknown API token: it was deleted, rotated or never existed"
-ADDRESS_HINT = "send the request from an allowed address, or have the list changed"
 
 
 class CredentialExpired(NotAuthenticated):
@@ -182,7 +181,7 @@ def _check_address(principal: Principal, client_ip: str) -> None:
     refusal = principal.allowed_ranges.refusal(client_ip)
     if refusal is not None:
         metrics.AUTH_FAILURES.labels(reason="ip_range").inc()
-        raise AddressRefused(f"{refusal}: {ADDRESS_HINT}", principal)
+        raise AddressRefused(f"{refusal}: {networks.HINT}", principal)
 
 
 def _refuse_expired(principal: Principal) -> NoReturn:

@@ -24,6 +24,7 @@ MAX_RANGES = 100
 _VERDICTS_LIMIT = 1024
 TOKEN_SETTING = "this token's allowedIpRanges"
 ORGANIZATION_SETTING = "the organization's allowedIpRanges"
+HINT = "send the request from an allowed address, or have the list changed"
 
 
 def normalise_ranges(values: Iterable[str]) -> list[str]:

@@ -49,7 +49,7 @@ from keyplane.oauth.errors import (
     TemporarilyUnavailable,
     UnauthorizedClient,
 )
-from keyplane.oauth.token_endpoint import TokenRequest, TokenResponse
+from keyplane.oauth.token_endpoint import TokenRequest, TokenResponse, check_address
 
 if TYPE_CHECKING:
     from keyplane.oauth.context import ServerContext
@@ -119,6 +119,9 @@ class Federation:
         record = await self._client(request)
         runtime = request.runtime
         claims = await verify(token, record, self.keys, runtime.settings)
+        # After the ID token is verified, so that a refusal tells only its holder of the
+        # list; before it is spent, so that it can be used from an allowed address.
+        check_address(record.allowed_ranges, request.client_ip)
         await self._spend(record, claims)
         ring = runtime.oauth.keys
         keys = ring.current() if not ring.stale else await run_in_threadpool(ring.current)

@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keyplane.auth.principal import Principal, PrincipalKind
+from keyplane.db.models import Organization
 from keyplane.domain.access import Binding, Entity, Grants
 from keyplane.domain.errors import NotAuthenticated
+from keyplane.domain.networks import AllowedRanges
 from keyplane.domain.roles import Level, Permission
 from keyplane.federation.conditions import Conditions
 from keyplane.federation.models import WorkloadIdentity
@@ -42,6 +45,8 @@ class IdentityRecord:
     lifetime: int
     revision: int
     custom_permissions: frozenset[Permission] | None = None
+    # The organization's allowedIpRanges, checked at the exchange.
+    allowed_ranges: AllowedRanges | None = field(default=None, compare=False)
     grants: Grants = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -90,6 +95,11 @@ def record_of(db: Session, row: WorkloadIdentity) -> IdentityRecord:
         lifetime=row.token_lifetime_seconds,
         revision=row.policy_revision,
         custom_permissions=custom,
+        allowed_ranges=AllowedRanges.of(
+            db.scalar(
+                select(Organization.allowed_ip_ranges).where(Organization.id == row.organization_id)
+            )
+        ),
     )
 
 

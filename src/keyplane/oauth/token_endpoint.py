@@ -21,6 +21,8 @@ from starlette.responses import Response
 from keyplane.apikeys.deprecation import deprecation_headers
 from keyplane.apikeys.models import DeploymentApiKey
 from keyplane.apikeys.principal import KEYS_DISABLED
+from keyplane.domain import networks
+from keyplane.domain.networks import AllowedRanges
 from keyplane.oauth.access_tokens import audience_of, issue_key_access_token
 from keyplane.oauth.audit import audit_key_use
 from keyplane.oauth.clients import Client
@@ -32,6 +34,7 @@ from keyplane.oauth.errors import (
     UnsupportedGrantType,
     oauth_response,
 )
+from keyplane.ops import metrics
 
 if TYPE_CHECKING:
     from keyplane.oauth.context import ServerContext
@@ -79,6 +82,15 @@ class TokenResponse:
 GrantHandler = Callable[[TokenRequest], Awaitable[TokenResponse]]
 
 
+def check_address(ranges: AllowedRanges | None, client_ip: str) -> None:
+    """Refuse to issue an access token to a client outside its organization's
+    allowedIpRanges (the token would be refused on every route anyway)."""
+    refusal = ranges.refusal(client_ip) if ranges is not None else None
+    if refusal is not None:
+        metrics.AUTH_FAILURES.labels(reason="ip_range").inc()
+        raise UnauthorizedClient(f"{refusal}: {networks.HINT}")
+
+
 async def parse_form(request: Request) -> dict[str, str]:
     """The form body; InvalidRequest unless it is form-encoded with no repeated names (§3.2)."""
     content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
@@ -124,6 +136,7 @@ async def client_credentials(request: TokenRequest) -> TokenResponse:
         raise InvalidTarget(f"this server issues tokens only for {audience_of(runtime.settings)}")
     if not key.enabled:
         raise UnauthorizedClient(KEYS_DISABLED)
+    check_address(key.allowed_ranges, request.client_ip)
     ring = runtime.oauth.keys
     keys = ring.current() if not ring.stale else await run_in_threadpool(ring.current)
     issued = issue_key_access_token(keys, runtime.settings, key)

@@ -34,3 +34,25 @@ def test_exchanged_tokens_are_refused_outside_the_organizations_ranges(
     assert refused.json()["message"].startswith(
         "request from 203.0.113.7 is outside the organization's allowedIpRanges"
     )
+
+
+def test_no_token_is_issued_outside_and_the_id_token_is_not_spent(
+    world: World, identity: dict[str, Any], workload_issuer: WorkloadIssuer
+) -> None:
+    inside = TestClient(world.client.app, client=("10.1.2.3", 50000))
+    outside = TestClient(world.client.app, client=("203.0.113.7", 50000))
+    changed = world.client.post(
+        f"/v1/organizations/{world.org.id}",
+        json={"allowedIpRanges": ["10.0.0.0/8"]},
+        headers=bearer(world.org.owner_token),
+    )
+    assert changed.status_code == 200, changed.text
+    id_token = workload_issuer.mint(AUD)
+
+    refused = exchange(outside, identity["id"], id_token)
+
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"] == "unauthorized_client"
+    description = refused.json()["error_description"]
+    assert "request from 203.0.113.7 is outside the organization's allowedIpRanges" in description
+    assert exchange(inside, identity["id"], id_token).status_code == 200
