@@ -324,7 +324,13 @@ def fresh_token(scope: Level, role: str) -> Setup:
 def token_body(scope: Level, role: str) -> Callable[[Matrix, Place, Params], Any]:
     def body(m: Matrix, place: Place, params: Params) -> Any:
         entity = place.entity(scope)
-        return {"name": m.unique("new"), "scope": scope.value, "entityId": entity, "role": role}
+        return {
+            "name": m.unique("new"),
+            "scope": scope.value,
+            "entityId": entity,
+            "role": role,
+            "allowedIpRanges": ALLOWED,
+        }
 
     return body
 
@@ -357,6 +363,10 @@ def _named(stem: str, **extra: str) -> Callable[[Matrix, Place, Params], Any]:
     return lambda m, place, params: {"name": m.unique(stem), **extra}
 
 
+# Every request of the matrix comes from this address; the allowedIpRanges that the
+# bodies set include it, so that setting them is checked without shutting anyone out.
+ADDRESS = "192.0.2.10"
+ALLOWED = ["192.0.2.0/24", "2001:db8::/32"]
 OP = "/v1/organizations/{orgId}"
 T = OP + "/tokens/{tokenId}"
 KEYS = OP + "/deployments/{deploymentId}/api-keys"
@@ -364,7 +374,13 @@ ROUTES: list[Route] = [
     Route("GET", "/v1/self", None, None),
     Route("GET", "/v1/organizations", None, None),
     Route("GET", OP, P.ORGANIZATION_READ, "org"),
-    Route("POST", OP, P.ORGANIZATION_UPDATE, "org", body=_const({"name": "renamed"})),
+    Route(
+        "POST",
+        OP,
+        P.ORGANIZATION_UPDATE,
+        "org",
+        body=_const({"name": "renamed", "allowedIpRanges": ALLOWED}),
+    ),
     Route("GET", OP + "/workspaces", None, "org"),
     Route("POST", OP + "/workspaces", P.WORKSPACE_CREATE, "org", 201, body=_named("ws")),
     Route("GET", OP + "/workspaces/{workspaceId}", P.WORKSPACE_READ, "ws"),
@@ -522,7 +538,14 @@ for _scope, _roles in CREDENTIAL_ROLES.items():
             Route(
                 "POST", OP + "/tokens", _perm, _on, 201, body=token_body(_scope, _role), **_token
             ),
-            Route("POST", T, _perm, _on, body=_const({"description": "changed"}), **_token),
+            Route(
+                "POST",
+                T,
+                _perm,
+                _on,
+                body=_const({"description": "changed", "allowedIpRanges": ALLOWED}),
+                **_token,
+            ),
             Route("POST", T + "/roles", _perm, _on, body=same_roles_body(_scope, _role), **_token),
             Route("POST", T + "/rotate", _perm, _on, **_token),
             Route("DELETE", T, _perm, _on, 204, setup=fresh_token(_scope, _role), **_token),
@@ -768,7 +791,8 @@ def shared(
         options["connect_args"] = {"options": "-c synchronous_commit=off"}
     runtime = Runtime.create(settings, engine=make_engine(url, **options))
     runtime.owns_engine = True
-    m = Matrix(World.create(TestClient(create_app(settings, runtime)), runtime))
+    client = TestClient(create_app(settings, runtime), client=(ADDRESS, 50000))
+    m = Matrix(World.create(client, runtime))
     yield m, build_places(m)
     runtime.close()
     if name:
