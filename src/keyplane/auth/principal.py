@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from keyplane.domain.access import Entity, Grants
 from keyplane.domain.networks import AllowedRanges
-from keyplane.domain.roles import Level
+from keyplane.domain.roles import Level, Permission
 
 
 class PrincipalKind(StrEnum):
@@ -26,6 +26,12 @@ TOKEN_KIND_BY_SCOPE = {
     Level.WORKSPACE: PrincipalKind.WORKSPACE_TOKEN,
     Level.DEPLOYMENT: PrincipalKind.DEPLOYMENT_TOKEN,
 }
+
+
+class UseLog(Protocol):
+    """Where a credential's exercised permissions are noted (``auth.permission_uses``)."""
+
+    def note(self, principal: Principal, permission: Permission, entity: Entity) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,14 @@ class Principal:
     # A credential's: the organization's and its own allowedIpRanges, parsed; None when
     # neither is set (people's logins are never restricted by address).
     allowed_ranges: AllowedRanges | None = field(default=None, compare=False, repr=False)
+    # A credential's: where what it exercises is noted (set by whoever authenticated it).
+    uses: UseLog | None = field(default=None, compare=False, repr=False)
+
+    def exercised(self, permission: Permission, entity: Entity) -> None:
+        """What ``authorize`` found held: noted for a credential, ignored for a person."""
+        uses = self.uses
+        if uses is not None:
+            uses.note(self, permission, entity)
 
     @property
     def is_token(self) -> bool:

@@ -5,6 +5,11 @@ page asks to show or hide an action, and :func:`authorize_holding` the rule agai
 escalation, for granting a role and for managing a credential that holds roles.
 All three read the role table of :mod:`keyplane.domain.roles` through
 :class:`Grants`. Pure: the caller loads the role bindings.
+
+A permission that :func:`authorize` or :func:`authorize_holding` finds held is told to
+the principal (:meth:`Subject.exercised`), which is how a credential's use of its
+rights is recorded for least-privilege advice (:mod:`keyplane.domain.advice`); ``can``
+only asks, so what a page merely shows or hides is never counted as used.
 """
 
 from __future__ import annotations
@@ -26,6 +31,12 @@ from keyplane.domain.roles import (
     granted_by,
     in_table_order,
 )
+
+# An id no entity has ("*" is no id's shape). What grants hold on an entity of this id
+# is what they hold on every entity of its level that no role binding names: in its
+# workspace, or, with the workspace id ANY too, anywhere in the organization. A listing
+# narrowed to what is held records its use on such an entity.
+ANY = "*"
 
 
 @dataclass(frozen=True)
@@ -137,6 +148,10 @@ class Subject(Protocol):
     @property
     def grants(self) -> Grants: ...
 
+    def exercised(self, permission: Permission, entity: Entity) -> None:
+        """Told each permission found held for an action on ``entity``; returns at once
+        (a credential notes it in memory, a person ignores it)."""
+
 
 def authorize(
     principal: Subject,
@@ -158,8 +173,10 @@ def authorize(
     grants = principal.grants
     if not grants.sees(entity):
         raise NotFound(f"{asked_for or f'{entity.noun} {shown(entity.id)}'} not found")
-    if permission is not None and permission not in grants.permissions_at(entity):
-        raise Forbidden(permission.value)
+    if permission is not None:
+        if permission not in grants.permissions_at(entity):
+            raise Forbidden(permission.value)
+        principal.exercised(permission, entity)
 
 
 def can(principal: Subject, permission: Permission | None, entity: Entity) -> bool:
@@ -168,6 +185,15 @@ def can(principal: Subject, permission: Permission | None, entity: Entity) -> bo
     return grants.sees(entity) and (
         permission is None or permission in grants.permissions_at(entity)
     )
+
+
+def holds(principal: Subject, permission: Permission, entity: Entity) -> bool:
+    """As :func:`can`, for a use case that acts on the answer (a listing narrowed to
+    what the principal may manage): a yes is a use of ``permission``."""
+    held = can(principal, permission, entity)
+    if held:
+        principal.exercised(permission, entity)
+    return held
 
 
 def authorize_holding(principal: Subject, bindings: Iterable[Binding], action: str) -> None:
@@ -180,6 +206,7 @@ def authorize_holding(principal: Subject, bindings: Iterable[Binding], action: s
     ``action`` completes "cannot …" in the message. Raises NotFound for an entity the
     principal cannot see, Forbidden naming the first missing permission otherwise.
     """
+    bindings = tuple(bindings)
     for binding in bindings:
         entity = binding.entity
         authorize(principal, None, entity)
@@ -190,6 +217,9 @@ def authorize_holding(principal: Subject, bindings: Iterable[Binding], action: s
                 f"cannot {action}: {binding.role} on {entity.noun} {entity.id} holds "
                 f"{', '.join(missing)}, which you do not hold there",
             )
+    for binding in bindings:  # all held: handing them on is a use of each
+        for permission in in_table_order(binding.permissions):
+            principal.exercised(permission, binding.entity)
 
 
 def authorize_managing(principal: Subject, credential: Grants, action: str) -> None:

@@ -16,7 +16,7 @@ from keyplane.auth.principal import Principal
 from keyplane.config import Settings
 from keyplane.db.paging import PageParams, page_of_query
 from keyplane.db.unit import credentials_changed
-from keyplane.domain.access import Entity, authorize, authorize_managing, can
+from keyplane.domain.access import Entity, authorize, authorize_managing, holds
 from keyplane.domain.errors import InvalidInput, NotFound
 from keyplane.domain.roles import Level, Permission
 from keyplane.federation import conditions, schemas
@@ -87,7 +87,7 @@ def list_identities(
     """The identities whose scope's tokens the principal may manage."""
     authorize(principal, None, Entity.organization(org_id))
     query = select(WorkloadIdentity).where(WorkloadIdentity.organization_id == org_id)
-    if not can(principal, Permission.ORGANIZATION_TOKENS_MANAGE, Entity.organization(org_id)):
+    if not holds(principal, Permission.ORGANIZATION_TOKENS_MANAGE, Entity.organization(org_id)):
         workspaces = where_workspaces(
             principal, org_id, WorkloadIdentity.workspace_id, Permission.WORKSPACE_TOKENS_MANAGE
         )

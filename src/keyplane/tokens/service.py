@@ -17,7 +17,7 @@ from keyplane.db.models import ApiToken, RoleBinding
 from keyplane.db.paging import PageParams, page_of_query
 from keyplane.db.unit import credentials_changed
 from keyplane.domain import credentials
-from keyplane.domain.access import Entity, authorize, authorize_managing, can
+from keyplane.domain.access import Entity, authorize, authorize_managing, holds
 from keyplane.domain.credentials import PlaintextSecret, SecretKind
 from keyplane.domain.errors import Conflict, NotFound
 from keyplane.domain.roles import Level, Permission
@@ -119,7 +119,7 @@ def _manageable_filter(principal: Principal, org_id: str) -> ColumnElement[bool]
 
     Built from the principal's grants alone: it reads no workspace or deployment.
     """
-    if can(principal, Permission.ORGANIZATION_TOKENS_MANAGE, Entity.organization(org_id)):
+    if holds(principal, Permission.ORGANIZATION_TOKENS_MANAGE, Entity.organization(org_id)):
         return None
     workspaces = where_workspaces(
         principal, org_id, ApiToken.workspace_id, Permission.WORKSPACE_TOKENS_MANAGE

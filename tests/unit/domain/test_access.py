@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -84,9 +84,13 @@ def entity_of(target: Target) -> Entity:
 
 @dataclass(frozen=True)
 class Who:
-    """A principal, as the domain sees it: its grants."""
+    """A principal, as the domain sees it: its grants, and what it was told it used."""
 
     grants: Grants
+    used: list[tuple[Permission, Entity]] = field(default_factory=list, compare=False)
+
+    def exercised(self, permission: Permission, entity: Entity) -> None:
+        self.used.append((permission, entity))
 
 
 def who(bindings: list[Held]) -> Who:
@@ -207,3 +211,29 @@ def test_granting_is_the_same_rule():
         else:
             with pytest.raises(Forbidden, match=r"^cannot grant WORKSPACE_OWNER: "):
                 authorize_holding(operator, [wanted], f"grant {role}")
+
+
+@pytest.mark.parametrize("bindings", COMBINATIONS, ids=lambda bs: "+".join(b.role for b in bs))
+def test_authorize_tells_the_principal_what_it_found_held_and_can_does_not(bindings):
+    """The record of least-privilege advice: each permission granted, once, nothing else."""
+    principal = who(bindings)
+    for target in TARGETS:
+        entity = entity_of(target)
+        for permission in Permission:
+            can(principal, permission, entity)
+            assert principal.used == []
+            try:
+                authorize(principal, permission, entity)
+            except (NotFound, Forbidden):
+                assert principal.used == []
+            else:
+                assert principal.used == [(permission, entity)]
+            principal.used.clear()
+
+
+def test_granting_a_role_uses_every_permission_it_hands_on():
+    operator = who([Held(WS, "w1", "o1", "w1", "WORKSPACE_OPERATOR")])
+    wanted = binding_of(Held(WS, "w1", "o1", "w1", "WORKSPACE_AUTHOR"))
+    authorize_holding(operator, [wanted], "grant WORKSPACE_AUTHOR")
+    assert sorted(p for p, _ in operator.used) == sorted(wanted.permissions)
+    assert {e for _, e in operator.used} == {wanted.entity}

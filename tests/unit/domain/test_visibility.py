@@ -3,11 +3,11 @@ the check on one object allows, for every role and pair of roles at every place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 
-from keyplane.domain.access import Grants
+from keyplane.domain.access import Entity, Grants
 from keyplane.domain.roles import DEPLOYMENT_PERMISSIONS, PERMISSIONS, Level, Permission
 from keyplane.domain.visibility import HeldOn, held_on
 from tests.access_oracle import Held, Target, held_permissions
@@ -32,6 +32,10 @@ NEEDS = {
 @dataclass(frozen=True)
 class Asking:
     grants: Grants
+    used: list[tuple[Permission, Entity]] = field(default_factory=list, compare=False)
+
+    def exercised(self, permission: Permission, entity: Entity) -> None:
+        self.used.append((permission, entity))
 
 
 def contains(found: HeldOn, target: Target) -> bool:
@@ -64,3 +68,32 @@ def test_it_is_bounded_by_the_bindings_not_by_the_organization():
     assert held_on(owner, "o2", DEP, frozenset({Permission.DEPLOYMENT_READ})) == HeldOn()
     member = Asking(grants_of([Held(ORG, "o1", "o1", None, "ORGANIZATION_MEMBER")]))
     assert held_on(member, "o1", WS, frozenset({Permission.WORKSPACE_READ})) == HeldOn()
+
+
+def target_of_entity(entity: Entity) -> Target:
+    if entity.level is WS:
+        return Target(WS, entity.organization_id, entity.id)
+    return Target(DEP, entity.organization_id, entity.workspace_id, entity.id)
+
+
+@pytest.mark.parametrize("level", [WS, DEP])
+@pytest.mark.parametrize("bindings", COMBINATIONS, ids=lambda bs: "+".join(b.role for b in bs))
+def test_a_listing_records_uses_that_keep_it_whole(level: Level, bindings: list[Held]):
+    """What held_on tells the principal it used is held, and is enough: other grants
+    that hold every recorded use find at least what these found (so advice computed
+    from the record never suggests a role that would shrink the listing)."""
+    principal = Asking(grants_of(bindings))
+    for needed in NEEDS[level]:
+        principal.used.clear()
+        found = held_on(principal, "o1", level, needed)
+        for permission, entity in principal.used:
+            assert permission in held_permissions(bindings, target_of_entity(entity))
+        for others in COMBINATIONS:
+            grants = grants_of(others)
+            if all(p in grants.permissions_at(e) for p, e in principal.used):
+                wider = held_on(Asking(grants), "o1", level, needed)
+                for target in PLACES[level]:
+                    assert not contains(found, target) or contains(wider, target), (
+                        others,
+                        target,
+                    )
