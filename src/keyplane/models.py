@@ -13,7 +13,7 @@ from keyplane.db.models import (  # noqa: F401
 )
 from keyplane.deploys.models import Deploy  # noqa: F401
 from keyplane.federation.models import ExchangedIdToken, WorkloadIdentity  # noqa: F401
-from keyplane.hygiene.models import ExpiryNotice, LeakedSecret  # noqa: F401
+from keyplane.hygiene.models import ExpiryNotice, LeakedSecret, PermissionUse  # noqa: F401
 from keyplane.identity.models import (  # noqa: F401
     AuthorizationCode,
     CliLogin,

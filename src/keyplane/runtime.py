@@ -24,7 +24,8 @@ from keyplane.cache import AnswerCache, Cache
 from keyplane.config import Settings
 from keyplane.db.base import Base, Cached
 from keyplane.db.session import make_engine, make_sessionmaker
-from keyplane.db.unit import CHANGED, credentials_changed
+from keyplane.db.unit import CHANGED, after_commit, credentials_changed
+from keyplane.hygiene.uses import PermissionUses
 from keyplane.oauth import signing_keys
 from keyplane.ops import metrics
 from keyplane.ops.health import scale_checks
@@ -61,6 +62,8 @@ class Runtime:
     limiter: SharedLimiter = field(default_factory=SharedLimiter)
     notifier: Notifier | None = None
     _unit_slots: anyio.CapacityLimiter | None = field(default=None, repr=False)
+    # What credentials exercised: noted by authorize(), written after each commit.
+    permission_uses: PermissionUses | None = None
 
     @classmethod
     def create(cls, settings: Settings, engine: Engine | None = None) -> Runtime:
@@ -69,12 +72,14 @@ class Runtime:
         engine = engine or make_engine(settings.resolved_database_url)
         sessions = make_sessionmaker(engine)
         limiter = SharedLimiter(settings.redis_url)
+        uses = PermissionUses(sessions, settings.last_used_interval_seconds)
         authenticator = Authenticator(
             sessions,
             cache_ttl_seconds=settings.auth_cache_ttl_seconds,
             last_used_interval_seconds=settings.last_used_interval_seconds,
             failures_per_minute=settings.auth_failure_limit_per_minute,
             limiter=limiter,
+            uses=uses,
         )
         notifier = make_notifier(settings.notifier, engine, settings.redis_url)
         runtime = cls(
@@ -87,6 +92,7 @@ class Runtime:
             owns_engine=owns_engine,
             limiter=limiter,
             notifier=notifier,
+            permission_uses=uses,
         )
         runtime.caches += [authenticator.cache, runtime.answers, runtime.self_answers]
         runtime.oauth.attach(runtime)  # JWT access tokens on every route
@@ -107,6 +113,11 @@ class Runtime:
 
     def _before_commit(self, db: Session) -> None:
         _mark_cached_changes(db)  # the commit's own flush comes after this event
+        uses = self.permission_uses
+        if uses is not None and uses.queued:
+            # Written once this unit has committed and handed its connection back (no
+            # second connection, no lock of its own held), in a unit of its own.
+            after_commit(db, uses.flush)
         notifier = self.notifier
         if notifier is not None and notifier.transactional and db.info.get(CHANGED):
             # Part of the transaction: delivered to every replica iff it commits.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import NoReturn
 
 from limits import RateLimitItemPerMinute
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from keyplane.auth.last_used import LastUsedRecorder
-from keyplane.auth.principal import Principal
+from keyplane.auth.principal import Principal, UseLog
 from keyplane.auth.tokens import load_token_principal
 from keyplane.cache import Cache
 from keyplane.db.models import ApiToken
@@ -55,8 +56,12 @@ class Authenticator:
         last_used_interval_seconds: float,
         failures_per_minute: int,
         limiter: SharedLimiter | None = None,
+        uses: UseLog | None = None,
     ) -> None:
         self._sessions = sessions
+        # Given to every credential principal this process authenticates (opaque tokens
+        # here, access tokens in the JWT verifier): where authorize() notes their uses.
+        self.uses = uses
         # Cleared by the runtime after every committed change to credentials or roles;
         # its TTL follows the notifier's state (see keyplane.runtime).
         self.cache: Cache[str, _Entry] = Cache(cache_ttl_seconds, CACHE_LIMIT)
@@ -141,7 +146,8 @@ class Authenticator:
 
     def _load_from_db(self, secret_hash: str) -> Principal | None:
         with self._sessions() as db:
-            return load_token_principal(db, credentials.SecretHash(secret_hash))
+            principal = load_token_principal(db, credentials.SecretHash(secret_hash))
+        return principal and replace(principal, uses=self.uses)
 
     def refuse(self, client_ip: str, reason: str, error: NotAuthenticated) -> NoReturn:
         """A failed check: 429 while this address is over its failure limit; else the

@@ -1,4 +1,5 @@
-"""Tables of credential hygiene: leaked secrets seen, and expiry notices claimed."""
+"""Tables of credential hygiene: leaked secrets seen, expiry notices claimed, permissions
+used."""
 
 from __future__ import annotations
 
@@ -50,3 +51,33 @@ class ExpiryNotice(Base):
     end_at: Mapped[datetime] = mapped_column(UTCDateTime)
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PermissionUse(Base):
+    """When a credential last exercised one permission on one entity.
+
+    One row per credential, permission and entity, written at most once per
+    ``KEYPLANE_LAST_USED_INTERVAL_SECONDS`` per process (``keyplane.hygiene.uses``), so a
+    token in use costs one small upsert per permission, entity and replica a minute,
+    not one per request. ``entity_id`` and ``workspace_id`` may be ``*``: every entity
+    no role binding names (a listing). ``workspace_id`` is ``""`` for an organization,
+    not NULL, so that it can be part of the key. Exactly one of the typed foreign keys
+    is set, so that deleting the credential deletes its rows; not Cached: recording a
+    use drops no cache.
+    """
+
+    __tablename__ = "permission_uses"
+
+    credential_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    permission: Mapped[str] = mapped_column(String(64), primary_key=True)
+    entity_level: Mapped[str] = mapped_column(String(16), primary_key=True)
+    entity_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    credential_kind: Mapped[str] = mapped_column(String(24))
+    organization_id: Mapped[str] = mapped_column(fk("organizations.id"), index=True)
+    token_id: Mapped[str | None] = mapped_column(fk("api_tokens.id"), index=True)
+    api_key_id: Mapped[str | None] = mapped_column(fk("deployment_api_keys.id"), index=True)
+    workload_identity_id: Mapped[str | None] = mapped_column(
+        fk("workload_identities.id"), index=True
+    )
+    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -73,6 +73,7 @@ class AccessTokenVerifier:
         self._claims_checks = claims_checks
         self._keys = keys
         self._last_used = runtime.authenticator.last_used
+        self._uses = runtime.authenticator.uses
         self._issuer = issuer_of(runtime.settings)
         self._audience = audience_of(runtime.settings)
         self.cache: Cache[str, VerifiedToken] = Cache(
@@ -160,6 +161,7 @@ class AccessTokenVerifier:
             expires_at=datetime.fromtimestamp(claims["exp"], UTC),
             fingerprint=hash_secret(value),
             allowed_ranges=ranges,
+            uses=None if principal.kind is PrincipalKind.USER else self._uses,
         )
 
 
