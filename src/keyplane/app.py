@@ -22,6 +22,7 @@ from keyplane.http.health import router as health_router
 from keyplane.http.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from keyplane.http.nul import NulRefusalMiddleware
 from keyplane.http.routing import APIRouter
+from keyplane.hygiene.advice_routes import router as advice_router
 from keyplane.hygiene.routes import router as hygiene_router
 from keyplane.identity.invite_routes import router as invites_router
 from keyplane.identity.oauth_routes import router as cli_login_router
@@ -60,7 +61,7 @@ ROUTERS += (audit_router, deploys_router, variables_router)
 ROUTERS += (login_router, static_router, console_router, sso_router, sso_web_router)
 ROUTERS += (cli_login_router, device_router, invite_router, console_members_router)
 ROUTERS += (console_keys_router, hygiene_router, workload_identities_router)
-ROUTERS += (console_workload_router,)
+ROUTERS += (console_workload_router, advice_router)
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> KeyplaneApp:

@@ -69,12 +69,20 @@ def list_keys(
     return page_of_query(db, query, page, SORT_COLUMNS, tiebreak=DeploymentApiKey.id)
 
 
-def delete_key(db: Session, principal: Principal, org_id: str, dep_id: str, key_id: str) -> None:
-    """Delete a key: it, and every access token issued for it, stop working at once."""
+def get_key(
+    db: Session, principal: Principal, org_id: str, dep_id: str, key_id: str
+) -> DeploymentApiKey:
+    """A key of a deployment whose tokens the principal may manage (as listing them)."""
     _managed_deployment(db, principal, org_id, dep_id)
     key = db.get(DeploymentApiKey, key_id)
     if key is None or key.deployment_id != dep_id:
         raise NotFound(f"deployment API key {key_id} not found")
+    return key
+
+
+def delete_key(db: Session, principal: Principal, org_id: str, dep_id: str, key_id: str) -> None:
+    """Delete a key: it, and every access token issued for it, stop working at once."""
+    key = get_key(db, principal, org_id, dep_id, key_id)
     held = key_grants(key.organization_id, key.workspace_id, key.deployment_id)
     authorize_managing(principal, held, f"delete deployment API key {key_id}")
     db.delete(key)

@@ -1,4 +1,4 @@
-"""Bodies of the leak-report endpoints.
+"""Bodies of the leak-report and advice endpoints.
 
 The secret-scanning ones are GitHub's partner format, field names as GitHub sends
 and expects them (snake_case), not keyplane's camelCase.
@@ -6,10 +6,12 @@ and expects them (snake_case), not keyplane's camelCase.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from keyplane.domain.roles import Level
 from keyplane.http.schemas import ApiModel
 
 MAX_VALUE = 512
@@ -49,3 +51,46 @@ class LeakReport(ApiModel):
 
 class LeakReceived(ApiModel):
     message: str
+
+
+class CredentialType(StrEnum):
+    API_TOKEN = "API_TOKEN"
+    DEPLOYMENT_API_KEY = "DEPLOYMENT_API_KEY"
+    WORKLOAD_IDENTITY = "WORKLOAD_IDENTITY"
+
+
+class PermissionUseOut(ApiModel):
+    permission: str
+    entity_type: Level
+    entity_id: str | None = Field(
+        description="null: every one of that type the credential's roles reach (a listing)"
+    )
+    workspace_id: str | None = Field(
+        description="a deployment's workspace; null for an organization, or for every workspace"
+    )
+    last_used_at: datetime
+
+
+class AdviceOut(ApiModel):
+    """Least privilege from use: what the credential exercised in the last ``days`` days
+    and the least role that covers it."""
+
+    credential_type: CredentialType
+    credential_id: str
+    days: int
+    scope: Level
+    entity_id: str = Field(description="the credential's own entity")
+    current_role: str
+    used_permissions: list[str] = Field(description="distinct, in the role table's order")
+    uses: list[PermissionUseOut]
+    suggested_role: str = Field(
+        description="the smallest built-in role of the credential's level that covers "
+        "its use, never above the current one (the current role when none smaller does)"
+    )
+    suggested_custom_role: str | None = Field(
+        description="an existing custom deployment role with fewer permissions that "
+        "covers its use too (deployment level only)"
+    )
+    fits: bool = Field(description="the current role is already the least that covers it")
+    stale: bool = Field(description="not used at all in the last `days` days")
+    last_used_at: datetime | None
