@@ -314,6 +314,11 @@ class KeyplaneClient:
     def get_token(self, org_id: str, token_id: str) -> Json:
         return self._get(f"{_org(org_id)}/tokens/{token_id}")
 
+    def token_advice(self, org_id: str, token_id: str, *, days: int | None = None) -> Json:
+        """The permissions the token used in the last ``days`` (server default 90), the
+        least role that covers them, and whether it is stale."""
+        return self._get(f"{_org(org_id)}/tokens/{token_id}/advice", days=days)
+
     def update_token(
         self,
         org_id: str,

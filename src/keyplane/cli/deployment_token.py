@@ -91,6 +91,24 @@ def list_tokens(
 
 
 @app.command()
+def advise(
+    token_id: TokenIdArg = None,
+    name: SelectNameOpt = None,
+    days: tokens.DaysOpt = None,
+    deployment_id: DeploymentOpt = None,
+    organization_id: OrgOpt = None,
+    output_format: OutputOpt = Format.TABLE,
+) -> None:
+    """Which permissions a Deployment API token used, the least role that covers them, and
+    whether it is stale."""
+    with connect(organization_id) as session:
+        chosen = tokens.select(
+            session, SCOPE, token_id, name, **_filters(session, token_id, deployment_id)
+        )
+        tokens.advise(session, SCOPE, chosen, days, output_format)
+
+
+@app.command()
 def update(
     token_id: TokenIdArg = None,
     name: SelectNameOpt = None,

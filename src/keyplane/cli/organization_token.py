@@ -103,6 +103,21 @@ def roles(
 
 
 @app.command()
+def advise(
+    token_id: TokenIdArg = None,
+    name: SelectNameOpt = None,
+    days: tokens.DaysOpt = None,
+    organization_id: OrgOpt = None,
+    output_format: OutputOpt = Format.TABLE,
+) -> None:
+    """Which permissions a Organization API token used, the least role that covers them, and
+    whether it is stale."""
+    with connect(organization_id) as session:
+        chosen = tokens.select(session, SCOPE, token_id, name)
+        tokens.advise(session, SCOPE, chosen, days, output_format)
+
+
+@app.command()
 def update(
     token_id: TokenIdArg = None,
     name: SelectNameOpt = None,

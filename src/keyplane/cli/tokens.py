@@ -68,6 +68,16 @@ ClearIpRangesOpt = Annotated[
         help="Remove the token's own allowedIpRanges (the organization's still apply).",
     ),
 ]
+DaysOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--days",
+        min=1,
+        max=365,
+        metavar="DAYS",
+        help="Count the uses of the last DAYS days (1-365; default 90).",
+    ),
+]
 
 COLUMNS: list[Column] = [
     ("id", field("id")),
@@ -243,6 +253,46 @@ def delete(session: Session, scope: str, token_id: str, output_format: Format) -
         output_format,
         {"id": token_id, "deleted": True},
         f"deleted API token {token['name']!r} ({token_id}): it stopped working at once",
+    )
+
+
+ADVICE: list[Column] = [
+    ("token", field("credentialId")),
+    ("current role", field("currentRole")),
+    ("used", lambda a: ", ".join(a["usedPermissions"]) or "nothing"),
+    ("suggested role", field("suggestedRole")),
+    ("custom role", field("suggestedCustomRole")),
+    ("stale", field("stale")),
+    ("last used", when("lastUsedAt", "never")),
+]
+
+
+def advise(
+    session: Session, scope: str, token_id: str, days: int | None, output_format: Format
+) -> None:
+    """The token's least-privilege advice, and the command that applies it."""
+    token = fetch(session, scope, token_id)
+    found = session.client.token_advice(session.org_id, token_id, days=days)
+    output.emit_one(found, output_format, ADVICE)
+    if output_format is Format.TABLE:
+        output.note(advice_text(token, found))
+
+
+def advice_text(token: Json, found: Json) -> str:
+    """What to do about it, in words, with the command to run."""
+    group = f"keyplane {COMMAND_OF_SCOPE[token['scope']]} token"
+    days, name = found["days"], token["name"]
+    if found["stale"]:
+        return (
+            f"{name!r} was not used in the last {days} days: if nothing needs it, delete it "
+            f"with `{group} delete {token['id']}`"
+        )
+    role = found["suggestedCustomRole"] or found["suggestedRole"]
+    if found["fits"]:
+        return f"{name!r} fits: {found['currentRole']} is the least role that covers its use"
+    return (
+        f"suggested: {role} (it covers everything {name!r} used in the last {days} days); "
+        f"apply it with `{group} update {token['id']} --role {role}`"
     )
 
 

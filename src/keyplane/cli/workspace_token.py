@@ -88,6 +88,24 @@ def list_tokens(
 
 
 @app.command()
+def advise(
+    token_id: TokenIdArg = None,
+    name: SelectNameOpt = None,
+    days: tokens.DaysOpt = None,
+    workspace_id: WorkspaceOpt = None,
+    organization_id: OrgOpt = None,
+    output_format: OutputOpt = Format.TABLE,
+) -> None:
+    """Which permissions a Workspace API token used, the least role that covers them, and
+    whether it is stale."""
+    with connect(organization_id) as session:
+        chosen = tokens.select(
+            session, SCOPE, token_id, name, **_filters(session, token_id, workspace_id)
+        )
+        tokens.advise(session, SCOPE, chosen, days, output_format)
+
+
+@app.command()
 def update(
     token_id: TokenIdArg = None,
     name: SelectNameOpt = None,
