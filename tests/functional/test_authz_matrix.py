@@ -499,6 +499,7 @@ ROUTES: list[Route] = [
     Route(
         "POST", KEYS, P.DEPLOYMENT_TOKENS_MANAGE, "dep", 201, body=_named("key"), holds=key_holds
     ),
+    Route("GET", KEYS + "/{keyId}/advice", P.DEPLOYMENT_TOKENS_MANAGE, "dep", setup=fresh_api_key),
     Route(
         "DELETE",
         KEYS + "/{keyId}",
@@ -531,6 +532,10 @@ ON = {ORG: "org", WS: "ws", DEP: "dep"}
 for _scope, _roles in CREDENTIAL_ROLES.items():
     _perm, _on = MANAGE[_scope], ON[_scope]
     ROUTES.append(Route("GET", T, _perm, _on, token_scope=_scope, token_role=LEAST[_scope]))
+    # Its advice: whoever may read the token.
+    ROUTES.append(
+        Route("GET", T + "/advice", _perm, _on, token_scope=_scope, token_role=LEAST[_scope])
+    )
     # Every role a token can hold, created and managed by every principal kind.
     for _role in _roles:
         _token = {"token_scope": _scope, "token_role": _role, "holds": token_holds(_scope, _role)}
@@ -907,6 +912,7 @@ for _scope, _roles in CREDENTIAL_ROLES.items():
     _perm, _on = MANAGE[_scope], ON[_scope]
     _least = existing_identity(_scope, LEAST[_scope])
     ROUTES.append(Route("GET", WI + "/{identityId}", _perm, _on, setup=_least))
+    ROUTES.append(Route("GET", WI + "/{identityId}/advice", _perm, _on, setup=_least))
     for _role in _roles:
         _holds = token_holds(_scope, _role)
         ROUTES += [
