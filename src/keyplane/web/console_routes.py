@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from keyplane.domain.errors import InvalidInput
 from keyplane.http.deps import DbSession
 from keyplane.http.routing import APIRouter
+from keyplane.hygiene import advice
 from keyplane.tenancy import service as tenancy
 from keyplane.tokens import schemas
 from keyplane.tokens import service as tokens
@@ -42,11 +43,14 @@ def token_list(request: Request, *, db: DbSession, org_id: str, deleted: str = "
     principal = principal_of(request, db)
     view = org_view(db, principal, org_id)
     rows, _ = tokens.list_tokens(db, principal, org_id, EVERYTHING)
+    roles = tokens.roles_of(db, rows)
     context = {
         "view": view,
         "tab": "tokens",
         "tokens": rows,
-        "roles_of": tokens.roles_of(db, rows),
+        "roles_of": roles,
+        # Least privilege from use, for every row at once: one query for all their uses.
+        "advice_of": advice.tokens_advice(db, org_id, rows, roles),
         "deleted": deleted[:120],
     }
     return render(request, "tokens.html", context)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from keyplane.db.models import User
 from keyplane.db.unit import unit_of_work
@@ -262,3 +262,37 @@ def test_an_invalid_range_in_the_form_is_named(browser, world) -> None:
     )
     assert answer.status_code == 400
     assert "host bits set" in answer.text
+
+
+ADVICE = re.compile(r'<td class="advice" title="([^"]*)">\s*(.*?)\s*</td>', re.S)
+
+
+def test_the_token_list_shows_the_advice_beside_each_token(browser, world) -> None:
+    ws1 = world.org.workspaces["ws1"]
+    lister = world.token("WORKSPACE", ws1, "WORKSPACE_OWNER", name="lister")
+    world.token("WORKSPACE", ws1, "WORKSPACE_AUTHOR", name="unused")
+    reader = world.token("WORKSPACE", ws1, "WORKSPACE_MEMBER", name="reader")
+    for value in (lister, reader):
+        listed = world.client.get(
+            f"/v1/organizations/{world.org.id}/deployments", headers=bearer(value)
+        )
+        assert listed.status_code == 200
+    read = []
+
+    def count(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
+        if "FROM permission_uses" in statement:
+            read.append(statement)
+
+    event.listen(world.runtime.engine, "before_cursor_execute", count)
+    try:
+        page = signed_in_owner(browser, world).text
+    finally:
+        event.remove(world.runtime.engine, "before_cursor_execute", count)
+    assert len(read) == 1  # the uses of every token on the page, in one query
+    rows = {
+        name: ADVICE.search(row).groups()
+        for name, row in re.findall(r'<th scope="row">([^<]+)<br>(.*?)</tr>', page, re.S)
+    }
+    assert rows["lister"] == ("used: deployment:read", "suggested: WORKSPACE_MEMBER")
+    assert rows["reader"] == ("used: deployment:read", "fits")
+    assert rows["unused"][1].startswith("stale")
