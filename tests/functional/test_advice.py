@@ -189,3 +189,48 @@ def test_another_tenant_gets_not_found(world):
         headers=bearer(world.other.owner_token),
     )
     assert answer.status_code == 404
+
+
+def test_a_deployment_api_key_records_its_use_through_its_access_tokens(world):
+    org, owner = world.org, bearer(world.org.owner_token)
+    base = f"/v1/organizations/{org.id}/deployments/{org.deployments['d1']}"
+    key = world.client.post(f"{base}/api-keys", json={"name": "ci"}, headers=owner).json()
+    issued = world.client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": key["id"],
+            "client_secret": key["secret"],
+        },
+    )
+    assert issued.status_code == 200, issued.text
+    listed = world.client.get(f"{base}/deploys", headers=bearer(issued.json()["access_token"]))
+    assert listed.status_code == 200
+    found = world.client.get(f"{base}/api-keys/{key['id']}/advice", headers=owner).json()
+    assert found["credentialType"] == "DEPLOYMENT_API_KEY"
+    assert found["usedPermissions"] == ["deployment:read"]
+    assert (found["currentRole"], found["suggestedRole"]) == ("DEPLOYMENT_ADMIN",) * 2
+    assert found["stale"] is False
+
+
+def test_a_deleted_credentials_uses_are_dropped_and_the_others_written(world, runtime):
+    ws1 = world.org.workspaces["ws1"]
+    kept = world.token("WORKSPACE", ws1, "WORKSPACE_MEMBER", name="kept")
+    gone = world.token("WORKSPACE", ws1, "WORKSPACE_MEMBER", name="gone")
+    kept_id, gone_id = token_id(world, kept), token_id(world, gone)
+    uses = runtime.permission_uses
+    flush, uses.flush = uses.flush, lambda: None  # hold the writes back
+    try:
+        list_deployments(world, kept)
+        list_deployments(world, gone)
+        assert uses.queued
+        delete = world.client.delete(
+            f"/v1/organizations/{world.org.id}/tokens/{gone_id}",
+            headers=bearer(world.org.owner_token),
+        )
+        assert delete.status_code == 204
+    finally:
+        uses.flush = flush
+    uses.flush()
+    assert uses_of(runtime, gone_id) == {}
+    assert list(uses_of(runtime, kept_id)) == [("deployment:read", "DEPLOYMENT", "*")]
