@@ -5,8 +5,8 @@ principal notes it here (:meth:`PermissionUses.note`): a dict lookup when the sa
 use was noted within the interval, else the use is queued in memory. The runtime
 writes what is queued after the next commit of any unit of work in this process
 (:meth:`PermissionUses.flush`), in a unit of its own: never inside the request's
-transaction, which may hold SQLite's write lock, and never for work that a failure
-would have left undone by a write of its own.
+transaction, which may hold SQLite's write lock, and never as a part of the request's
+work that could make it fail.
 """
 
 from __future__ import annotations
