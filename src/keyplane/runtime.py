@@ -199,6 +199,8 @@ class Runtime:
     def close(self) -> None:
         if self.notifier is not None:
             self.notifier.stop()
+        if self.permission_uses is not None:
+            self.permission_uses.flush()  # what this process noted and did not write yet
         self.limiter.close()
         if self.owns_engine:
             self.engine.dispose()
