@@ -3,10 +3,11 @@
 ``authorize()`` tells a credential's principal each permission it found held; the
 principal notes it here (:meth:`PermissionUses.note`): a dict lookup when the same
 use was noted within the interval, else the use is queued in memory. The runtime
-writes what is queued after the next commit of any unit of work in this process
-(:meth:`PermissionUses.flush`), in a unit of its own: never inside the request's
-transaction, which may hold SQLite's write lock, and never as a part of the request's
-work that could make it fail.
+writes what is queued as an after-commit action of the next unit of work that commits
+in this process (:meth:`PermissionUses.flush`), in a unit of its own: never inside the
+request's transaction, which may hold SQLite's write lock, never on a second
+connection while the request holds one, and never as a part of the request's work
+that could make it fail.
 """
 
 from __future__ import annotations
