@@ -69,8 +69,13 @@ def test_create_rotate_delete_a_token_in_the_console(page, site: Site) -> None:
 
     page.get_by_role("link", name="Done: back to the token list").click()
     row = page.get_by_role("row", name=re.compile("github-actions"))
-    # role, expiry (90 days), last used (the /v1/self call above) and creator
-    assert re.search(r"WORKSPACE_AUTHOR\t20\d\d-\d\d-\d\d\t20.* UTC\towner@acme", row.inner_text())
+    # role, where from (no allowedIpRanges), expiry (90 days), last used (the /v1/self
+    # call above), the advice (/v1/self exercises no permission) and creator
+    assert re.search(
+        r"WORKSPACE_AUTHOR\tanywhere\t20\d\d-\d\d-\d\d\t20.* UTC\t"
+        r"suggested: WORKSPACE_ACCESSOR\towner@acme",
+        row.inner_text(),
+    )
     row.get_by_role("button", name="Rotate github-actions").click()
     rotated = page.get_by_label("Token value").input_value()
     assert rotated != value
