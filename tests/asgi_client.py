@@ -55,10 +55,11 @@ class AppClient(httpx.Client):
         app: Any,
         base_url: str = "http://testserver",
         follow_redirects: bool = True,
+        client: tuple[str, int] = ("testclient", 50000),
         **kwargs: Any,
     ) -> None:
         super().__init__(
-            transport=_LoopTransport(app, ("testclient", 50000)),
+            transport=_LoopTransport(app, client),
             base_url=base_url,
             follow_redirects=follow_redirects,
             **kwargs,

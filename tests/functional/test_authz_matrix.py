@@ -28,7 +28,6 @@ from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
-from fastapi.testclient import TestClient
 
 from keyplane.app import create_app
 from keyplane.config import Settings
@@ -52,6 +51,7 @@ from tests.access_oracle import (
     Target,
     expected_answer,
 )
+from tests.asgi_client import AppClient
 from tests.conftest import BACKENDS, PG_URL, drop_postgres_database, fresh_postgres_database
 from tests.factories import Org, World, bearer
 
@@ -796,7 +796,7 @@ def shared(
         options["connect_args"] = {"options": "-c synchronous_commit=off"}
     runtime = Runtime.create(settings, engine=make_engine(url, **options))
     runtime.owns_engine = True
-    client = TestClient(create_app(settings, runtime), client=(ADDRESS, 50000))
+    client = AppClient(create_app(settings, runtime), client=(ADDRESS, 50000))
     m = Matrix(World.create(client, runtime))
     yield m, build_places(m)
     runtime.close()

@@ -13,6 +13,7 @@ from keyplane.db.models import User
 from keyplane.db.unit import unit_of_work
 from keyplane.identity.passwords import Passwords, hasher_for
 from keyplane.runtime import Runtime
+from tests.asgi_client import AppClient
 
 PASSWORD = "correct horse battery staple"
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -21,7 +22,7 @@ TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 @pytest.fixture
 def browser(app) -> TestClient:  # type: ignore[no-untyped-def]
     """Like a browser on https: secure cookies are kept and sent back."""
-    return TestClient(app, base_url="https://testserver", follow_redirects=False)
+    return AppClient(app, base_url="https://testserver", follow_redirects=False)  # type: ignore[return-value]
 
 
 def csrf_of(html: str) -> str:
