@@ -25,6 +25,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,10 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def running(command: list[str], env: dict[str, str], probe: str) -> Iterator[None]:
+def running(
+    command: list[str], env: dict[str, str], probe: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """The server process, once ``probe`` answers; its log's tail is printed if it does not."""
     # A file, not a pipe: nobody reads the server's log while it runs.
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -71,7 +75,7 @@ def running(command: list[str], env: dict[str, str], probe: str) -> Iterator[Non
                 log.seek(0)
                 sys.stderr.write(log.read().decode(errors="replace")[-4000:])
                 raise
-            yield
+            yield process
         finally:
             process.terminate()
             try:
@@ -83,31 +87,55 @@ def running(command: list[str], env: dict[str, str], probe: str) -> Iterator[Non
 # -- keyplane ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Keyplane:
+    """A running ``keyplane server`` and its organization's owner."""
+
+    port: int
+    url: str
+    pid: int
+    org_id: str
+    owner_token: str
+
+
+@contextmanager
+def keyplane_with_owner(
+    home: str, database_url: str | None = None, **settings: str
+) -> Iterator[Keyplane]:
+    """``keyplane server`` with its data in ``home`` (SQLite there unless ``database_url``),
+    initialised with one organization; ``settings`` are more ``KEYPLANE_*`` variables."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "KEYPLANE_DATA_DIR": home,
+        "KEYPLANE_DATABASE_URL": database_url or f"sqlite:///{home}/keyplane.db",
+        "KEYPLANE_PUBLIC_URL": url,
+        # The peer writes no line per request; neither does keyplane here.
+        "KEYPLANE_ACCESS_LOG": "false",
+        **settings,
+    }
+    keyplane = [sys.executable, "-m", "keyplane"]
+    init = subprocess.run(
+        [*keyplane, "admin", "init", "--organization", "bench", "--email", "b@x.example",
+         "--output", "json"],
+        env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    owner = json.loads(init.stdout)
+    serve = [*keyplane, "server", "--host", "127.0.0.1", "--port", str(port)]
+    with running(serve, env, f"{url}/healthz") as process:
+        yield Keyplane(port, url, process.pid, owner["organizationId"], owner["token"])
+
+
 @contextmanager
 def keyplane_server() -> Iterator[tuple[int, str, str]]:
     """A ``keyplane server`` on SQLite in a temp dir, with one deployment API key."""
-    with tempfile.TemporaryDirectory(prefix="kp-bench-") as home:
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        env = {
-            **os.environ,
-            "KEYPLANE_DATA_DIR": home,
-            "KEYPLANE_DATABASE_URL": f"sqlite:///{home}/keyplane.db",
-            "KEYPLANE_PUBLIC_URL": url,
-            # The peer writes no line per request; neither does keyplane here.
-            "KEYPLANE_ACCESS_LOG": "false",
-        }
-        keyplane = [sys.executable, "-m", "keyplane"]
-        init = subprocess.run(
-            [*keyplane, "admin", "init", "--organization", "bench", "--email", "b@x.example",
-             "--output", "json"],
-            env=env, capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        owner = json.loads(init.stdout)
-        serve = [*keyplane, "server", "--host", "127.0.0.1", "--port", str(port)]
-        with running(serve, env, f"{url}/healthz"):
-            key_id, secret = make_key(url, owner["organizationId"], owner["token"])
-            yield port, key_id, secret
+    with (
+        tempfile.TemporaryDirectory(prefix="kp-bench-") as home,
+        keyplane_with_owner(home) as server,
+    ):
+        key_id, secret = make_key(server.url, server.org_id, server.owner_token)
+        yield server.port, key_id, secret
 
 
 def make_key(url: str, org_id: str, token: str) -> tuple[str, str]:

@@ -30,7 +30,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,7 +44,7 @@ import httpx
 from tests.workload_issuer import REPOSITORY_ID, WorkloadIssuer, running_issuer
 
 from bench._cluster import machine
-from bench.token_endpoint import free_port, make_key, read_answer, token_request, wait_until_up
+from bench.token_endpoint import keyplane_with_owner, make_key, read_answer, token_request
 
 GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token"
@@ -76,43 +75,12 @@ def keyplane_server(database_url: str | None) -> Iterator[Setup]:
     with (
         running_issuer() as issuer,
         tempfile.TemporaryDirectory(prefix="kp-bench-") as home,
-        tempfile.TemporaryFile() as log,
+        keyplane_with_owner(home, database_url, KEYPLANE_FEDERATION_ISSUERS=issuer.url) as server,
     ):
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        env = {
-            **os.environ,
-            "KEYPLANE_DATA_DIR": home,
-            "KEYPLANE_DATABASE_URL": database_url or f"sqlite:///{home}/keyplane.db",
-            "KEYPLANE_PUBLIC_URL": url,
-            "KEYPLANE_FEDERATION_ISSUERS": issuer.url,
-            "KEYPLANE_ACCESS_LOG": "false",
-        }
-        keyplane = [sys.executable, "-m", "keyplane"]
-        init = subprocess.run(
-            [*keyplane, "admin", "init", "--organization", "bench", "--email", "b@x.example",
-             "--output", "json"],
-            env=env, capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        owner = json.loads(init.stdout)
-        serve = [*keyplane, "server", "--host", "127.0.0.1", "--port", str(port)]
-        process = subprocess.Popen(serve, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_until_up(f"{url}/healthz", process)
-            org, token = owner["organizationId"], owner["token"]
-            key_id, secret = make_key(url, org, token)
-            identity_id = make_identity(url, org, token, issuer.url)
-            yield Setup(port, process.pid, issuer, url, key_id, secret, identity_id)
-        except BaseException:
-            log.seek(0)
-            sys.stderr.write(log.read().decode(errors="replace")[-4000:])
-            raise
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        org, token = server.org_id, server.owner_token
+        key_id, secret = make_key(server.url, org, token)
+        identity_id = make_identity(server.url, org, token, issuer.url)
+        yield Setup(server.port, server.pid, issuer, server.url, key_id, secret, identity_id)
 
 
 def make_identity(url: str, org_id: str, token: str, issuer: str) -> str:
