@@ -23,10 +23,10 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from keyplane.config import Settings
+from keyplane.db import upsert
 from keyplane.db.base import utcnow
 from keyplane.db.models import ApiToken, RoleBinding
 from keyplane.db.unit import after_commit, unit_of_work
@@ -84,9 +84,8 @@ def claim_due(db: Session, settings: Settings, now: datetime) -> list[Claimed]:
 
 def _claim(db: Session, token_id: str, days: int, end_at: datetime, now: datetime) -> str | None:
     """The new notice's id, or None if another run claimed it first."""
-    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
     statement = (
-        dialect.insert(ExpiryNotice)
+        upsert.insert(db, ExpiryNotice)
         .values(id=new_id(), token_id=token_id, days_before=days, end_at=end_at, claimed_at=now)
         .on_conflict_do_nothing(index_elements=["token_id", "days_before", "end_at"])
         .returning(ExpiryNotice.id)

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from keyplane.db import upsert
 from keyplane.db.base import utcnow
 from keyplane.db.unit import unit_of_work
 from keyplane.domain.access import Entity
@@ -117,8 +117,7 @@ class PermissionUses:
 
 
 def _upsert(db: Session, rows: list[dict[str, Any]]) -> Any:
-    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(PermissionUse).values(rows)
+    statement = upsert.insert(db, PermissionUse).values(rows)
     return statement.on_conflict_do_update(
         index_elements=_KEY_COLUMNS, set_={"last_used_at": statement.excluded.last_used_at}
     )
