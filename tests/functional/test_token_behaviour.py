@@ -4,6 +4,7 @@ independence from their creator, lastUsedAt bookkeeping, granting rules, rate li
 from __future__ import annotations
 
 import time
+import types
 
 import pytest
 from fastapi.testclient import TestClient
@@ -188,16 +189,24 @@ def test_last_used_is_written_at_most_once_per_interval(world):
     assert body["updatedAt"] <= body["lastUsedAt"]  # being used is not an update
 
 
-def test_last_used_is_written_again_after_the_interval(settings, engine, world):
-    quick = settings.model_copy(update={"last_used_interval_seconds": 0.3})
+def test_last_used_is_written_again_after_the_interval(settings, engine, world, monkeypatch):
+    # The interval is read on a clock the test moves, so a slow machine cannot add a write.
+    clock = [1000.0]
+    monkeypatch.setattr(
+        "keyplane.auth.authenticator.time",
+        types.SimpleNamespace(monotonic=lambda: clock[0], time=time.time),
+    )
+    quick = settings.model_copy(update={"last_used_interval_seconds": 30})
     runtime = Runtime.create(quick, engine=engine)
     client = TestClient(create_app(quick, runtime))
     value = world.token("ORGANIZATION", None, "ORGANIZATION_MEMBER")
     updates = _counting_updates(runtime)
     stamps = []
-    for _ in range(2):
+    for step in (0.0, 29.0):  # the second round starts 30 s after the first write
+        clock[0] += step
         for _ in range(5):
             assert client.get("/v1/self", headers=bearer(value)).status_code == 200
+            clock[0] += 0.2
         with runtime.sessions() as db:
             stamps.append(
                 db.scalar(
@@ -206,7 +215,6 @@ def test_last_used_is_written_again_after_the_interval(settings, engine, world):
                     )
                 )
             )
-        time.sleep(0.35)
     assert len(updates) == 2
     assert stamps[0] is not None and stamps[1] > stamps[0]
     runtime.close()
