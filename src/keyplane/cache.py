@@ -15,8 +15,9 @@ single dict operation, atomic under the GIL, so there is no lock on the hot path
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, Protocol, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -26,7 +27,16 @@ V = TypeVar("V")
 class Cache(Generic[K, V]):
     """At most ``limit`` entries (and ``max_weight`` by ``weigh``), each kept ``ttl`` s."""
 
-    __slots__ = ("_entries", "_generation", "_weight", "limit", "max_weight", "ttl", "weigh")
+    __slots__ = (
+        "_entries",
+        "_flights",
+        "_generation",
+        "_weight",
+        "limit",
+        "max_weight",
+        "ttl",
+        "weigh",
+    )
 
     def __init__(
         self,
@@ -43,6 +53,7 @@ class Cache(Generic[K, V]):
         self._entries: dict[K, tuple[V, float]] = {}
         self._generation = 0
         self._weight = 0
+        self._flights: dict[K, asyncio.Future[V | None]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -82,6 +93,43 @@ class Cache(Generic[K, V]):
             self._entries.pop(key, None)
             return False
         return True
+
+    async def fill(self, key: K, fetch: Callable[[], Awaitable[V | None]]) -> V | None:
+        """The value for ``key``, found missing or stale, from one ``fetch`` however many
+        ask at once: while it runs, callers of the same key in this event loop wait for
+        its value (or its exception) instead of reading the source again. The value is
+        kept as by :meth:`put`; None (nothing there) is returned and not kept.
+
+        Without it a hot credential whose entry expires under 32 concurrent requests is
+        read from the database 32 times at once.
+        """
+        loop = asyncio.get_running_loop()
+        while (flight := self._flights.get(key)) is not None and flight.get_loop() is loop:
+            try:
+                return await asyncio.shield(flight)
+            except asyncio.CancelledError:
+                if not flight.cancelled():
+                    raise  # this caller was cancelled, not the one loading
+                # The loading request went away (its client hung up): load again.
+        flight = loop.create_future()
+        self._flights[key] = flight
+        ticket = self._generation
+        try:
+            value = await fetch()
+        except BaseException as error:
+            if isinstance(error, asyncio.CancelledError):
+                flight.cancel()
+            else:
+                flight.set_exception(error)
+                flight.exception()  # retrieved, so that no one waiting is not an error
+            raise
+        finally:
+            if self._flights.get(key) is flight:
+                del self._flights[key]
+        if value is not None:
+            self.put(key, value, ticket)
+        flight.set_result(value)
+        return value
 
     def pop(self, key: K) -> None:
         self._entries.pop(key, None)

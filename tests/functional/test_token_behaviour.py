@@ -3,9 +3,11 @@ independence from their creator, lastUsedAt bookkeeping, granting rules, rate li
 
 from __future__ import annotations
 
+import asyncio
 import time
 import types
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event, select
@@ -218,6 +220,32 @@ def test_last_used_is_written_again_after_the_interval(settings, engine, world, 
     assert len(updates) == 2
     assert stamps[0] is not None and stamps[1] > stamps[0]
     runtime.close()
+
+
+def test_a_token_many_requests_use_at_once_is_read_from_the_database_once(app, world, runtime):
+    value = world.token("ORGANIZATION", None, "ORGANIZATION_MEMBER")
+    runtime.authenticator.cache.clear()  # as after any change, or when its entry expires
+    lookups: list[str] = []
+
+    def before(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if "api_tokens.secret_hash =" in statement:
+            lookups.append(statement)
+
+    event.listen(runtime.engine, "before_cursor_execute", before)
+
+    async def thirty_two_at_once() -> list[int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as api:
+            answers = await asyncio.gather(
+                *(api.get("/v1/self", headers=bearer(value)) for _ in range(32))
+            )
+        return [answer.status_code for answer in answers]
+
+    try:
+        assert asyncio.run(thirty_two_at_once()) == [200] * 32
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", before)
+    assert len(lookups) == 1
 
 
 # --- granting: no escalation, scope rules, generated from the role table -----------------

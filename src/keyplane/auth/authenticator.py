@@ -128,26 +128,28 @@ class Authenticator:
         return principal
 
     async def _load(self, value: str, secret_hash: str, client_ip: str) -> _Entry:
-        ticket = self.cache.ticket()
         try:
             credentials.parse(value)
         except NotAuthenticated as error:
             self.refuse(client_ip, "malformed", error)
-        principal = await run_in_threadpool(self._load_from_db, secret_hash)
-        if principal is None:
+        entry = await self.cache.fill(
+            secret_hash, lambda: run_in_threadpool(self._load_from_db, secret_hash)
+        )
+        if entry is None:  # each caller's failure counts against its own address
             unknown = NotAuthenticated(
                 "unknown API token: it was deleted, rotated or never existed"
             )
             self.refuse(client_ip, "unknown", unknown)
-        expires_at = principal.expires_at
-        entry = (principal, expires_at.timestamp() if expires_at else math.inf)
-        self.cache.put(secret_hash, entry, ticket)
         return entry
 
-    def _load_from_db(self, secret_hash: str) -> Principal | None:
+    def _load_from_db(self, secret_hash: str) -> _Entry | None:
         with self._sessions() as db:
             principal = load_token_principal(db, credentials.SecretHash(secret_hash))
-        return principal and replace(principal, uses=self.uses)
+        if principal is None:
+            return None
+        expires_at = principal.expires_at
+        expires = expires_at.timestamp() if expires_at else math.inf
+        return replace(principal, uses=self.uses), expires
 
     def refuse(self, client_ip: str, reason: str, error: NotAuthenticated) -> NoReturn:
         """A failed check: 429 while this address is over its failure limit; else the

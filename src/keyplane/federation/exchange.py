@@ -88,10 +88,9 @@ class Federation:
         """The identity of this id (from the cache, else one read); None if none."""
         found = self.records.get(identity_id)
         if found is None:
-            ticket = self.records.ticket()
-            found = await run_in_threadpool(self._load, identity_id)
-            if found is not None:
-                self.records.put(identity_id, found, ticket)
+            found = await self.records.fill(
+                identity_id, lambda: run_in_threadpool(self._load, identity_id)
+            )
         return found
 
     def _load(self, identity_id: str) -> IdentityRecord | None:

@@ -165,11 +165,9 @@ class ClientAuthenticator:
                 return None
         except NotAuthenticated:
             return None
-        ticket = self.cache.ticket()
-        record = await run_in_threadpool(self._load_from_db, secret_hash)
-        if record is not None:
-            self.cache.put(secret_hash, record, ticket)
-        return record
+        return await self.cache.fill(
+            secret_hash, lambda: run_in_threadpool(self._load_from_db, secret_hash)
+        )
 
     def _load_from_db(self, secret_hash: str) -> KeyRecord | None:
         with self._sessions() as db:

@@ -93,12 +93,14 @@ class AccessTokenVerifier:
             if found.claims["exp"] <= time.time():
                 raise NotAuthenticated(EXPIRED)
             return found
-        ticket = self.cache.ticket()
+        verified = await self.cache.fill(value, lambda: self._verify(value))
+        assert verified is not None  # a refusal is raised
+        return verified
+
+    async def _verify(self, value: str) -> VerifiedToken:
         claims = await self.check_signature(value)
         principal = await run_in_threadpool(self._resolve, claims, value)
-        verified = VerifiedToken(claims, principal)
-        self.cache.put(value, verified, ticket)
-        return verified
+        return VerifiedToken(claims, principal)
 
     async def check_signature(self, value: str) -> dict[str, Any]:
         """The claims of a token this server signed and that has not expired."""
