@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from keyplane.app import create_app
 from keyplane.config import Settings
-from keyplane.ops.notifier import LISTENER_NAME
+from keyplane.ops.notifier import CHANNEL, LISTENER_NAME, RedisNotifier, redis_channel
 from keyplane.runtime import Runtime
 from tests.factories import World, bearer
 
@@ -201,3 +201,26 @@ def test_without_a_listener_the_short_ttl_applies(db_url, runtime, tmp_path):
         assert checks["redis"].startswith("degraded: rate limits are per process")
     finally:
         lonely.close()
+
+
+def test_installations_on_other_redis_databases_do_not_clear_each_others_caches():
+    if not REDIS_URL:
+        pytest.skip("KEYPLANE_TEST_REDIS_URL is not set: Redis pub/sub runs skipped")
+    server = REDIS_URL.rpartition("/")[0]
+    assert redis_channel(redis.Redis.from_url(f"{server}/0")) == CHANNEL  # as released before
+    listeners = {db: RedisNotifier(f"{server}/{db}") for db in (11, 12)}
+    heard = {db: 0 for db in listeners}
+    for db, listener in listeners.items():
+        listener.on_change = lambda db=db: heard.__setitem__(db, heard[db] + 1)  # type: ignore[misc]
+        listener.start()
+    try:
+        for listener in listeners.values():
+            _wait(lambda listener=listener: listener.live, "listener connected")  # type: ignore[misc]
+        before = dict(heard)  # connecting counts as a change (one may have been missed)
+        RedisNotifier(f"{server}/11").publish()  # a replica of the first installation
+        _wait(lambda: heard[11] > before[11], "the same database's replica heard it")
+        time.sleep(0.3)
+        assert heard[12] == before[12]
+    finally:
+        for listener in listeners.values():
+            listener.stop()

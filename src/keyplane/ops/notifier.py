@@ -163,10 +163,11 @@ class RedisNotifier(Notifier):
         super().__init__()
         self._url = url
         self._client = _redis_client(url)
+        self.channel = redis_channel(self._client)
 
     def publish(self) -> None:
         try:
-            self._client.publish(CHANNEL, payload())
+            self._client.publish(self.channel, payload())
         except redis.RedisError as error:
             # The change is committed; other replicas fall back to the short TTL
             # (their listeners lost Redis too).
@@ -176,7 +177,7 @@ class RedisNotifier(Notifier):
         client = _redis_client(self._url)
         pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
         try:
-            pubsub.subscribe(CHANNEL)
+            pubsub.subscribe(self.channel)
             self._connected()
             while not self._stop.is_set():
                 message: dict[str, Any] | None = pubsub.get_message(timeout=_IDLE_CHECK_SECONDS)
@@ -185,6 +186,15 @@ class RedisNotifier(Notifier):
         finally:
             pubsub.close()
             client.close()
+
+
+def redis_channel(client: redis.Redis) -> str:
+    """The channel of the URL's database: Redis delivers a publication to subscribers
+    of every database number, so two keyplane installations sharing one Redis server
+    on different databases (``/1``, ``/2``) would otherwise clear each other's caches.
+    Database 0 keeps the bare name, so replicas of an earlier release still hear it."""
+    db = int(client.connection_pool.connection_kwargs.get("db", 0))
+    return f"{CHANNEL}:{db}" if db else CHANNEL
 
 
 def _redis_client(url: str) -> redis.Redis:
