@@ -33,8 +33,13 @@ run: $(STAMP)
 	@KEYPLANE_PUBLIC_URL=http://$(HOST):$(PORT) KEYPLANE_LOG_FORMAT=$${KEYPLANE_LOG_FORMAT:-text} \
 		$(VENV)/bin/keyplane server --host $(HOST) --port $(PORT)
 
+# The suite runs on TEST_WORKERS processes (each with its own PostgreSQL database and
+# Redis database number), then the few tests that restart a shared service, alone.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) -m "not exclusive"
+	$(PY) -m pytest -m exclusive
 
 # The benchmarks' extra (matplotlib, for the chart) only where they run.
 BENCH_STAMP := $(VENV)/.bench-$(shell cksum pyproject.toml | cut -d' ' -f1)

@@ -12,6 +12,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from fastapi.testclient import TestClient
@@ -69,7 +70,21 @@ def _backends() -> list[str]:
     return said
 
 
+REDIS_VARIABLE = "KEYPLANE_TEST_REDIS_URL"
+
+
+def _redis_of_this_worker() -> None:
+    """Under ``pytest -n`` each worker uses a Redis database of its own (1, 2, …), so
+    that rate-limit windows and invalidations of one worker's tests never reach
+    another's. (Each worker's PostgreSQL database is its own already: see db_url.)"""
+    worker, url = os.environ.get("PYTEST_XDIST_WORKER"), os.environ.get(REDIS_VARIABLE)
+    if worker and url:
+        parts = urlsplit(url)
+        os.environ[REDIS_VARIABLE] = urlunsplit(parts._replace(path=f"/{1 + int(worker[2:])}"))
+
+
 BACKEND_REPORT = "keyplane test backends: " + "; ".join(_backends())
+_redis_of_this_worker()
 PG_URL = os.environ.get("KEYPLANE_TEST_DATABASE_URL")
 BACKENDS = [
     "sqlite",

@@ -224,6 +224,7 @@ def postgres_back_afterwards() -> Iterator[None]:
         until(_pg_answers, "PostgreSQL is back", 60)
 
 
+@pytest.mark.exclusive
 def test_postgresql_restart_while_serving(cluster, postgres_back_afterwards):
     a, b = cluster.start(), cluster.start()
     _, token = create_token(a, cluster.tenant)
@@ -259,6 +260,7 @@ def redis_back_afterwards() -> Iterator[None]:
         until(_redis_answers, "Redis is back", 30)
 
 
+@pytest.mark.exclusive
 def test_redis_stopped_and_started_while_serving(cluster, redis_back_afterwards):
     settings = {"KEYPLANE_REDIS_URL": REDIS_URL, "KEYPLANE_NOTIFIER": "redis"}
     a, b = cluster.start(**settings), cluster.start(**settings)

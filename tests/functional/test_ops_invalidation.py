@@ -163,8 +163,9 @@ def _kill_listeners(runtime: Runtime, db_url: str) -> None:
     assert runtime.notifier is not None
     if runtime.notifier.kind == "redis":
         client = redis.Redis.from_url(REDIS_URL)  # type: ignore[arg-type]
-        for each in client.client_list():
-            if each.get("name") == LISTENER_NAME:
+        db = str(client.connection_pool.connection_kwargs.get("db", 0))
+        for each in client.client_list():  # this database's: other test workers use others
+            if each.get("name") == LISTENER_NAME and each.get("db") == db:
                 client.client_kill_filter(_id=each["id"])
         client.close()
         return
