@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from email import message_from_bytes
 from pathlib import Path
 
@@ -16,12 +17,17 @@ import pytest
 from sqlalchemy import func, select
 
 from keyplane.config import Settings
+from keyplane.db.base import utcnow
 from keyplane.db.models import ApiToken
 from keyplane.domain import credentials
 from keyplane.domain.credentials import SecretKind
+from keyplane.hygiene.expiry import LEASE, notify
+from keyplane.hygiene.models import LeakedSecret
+from keyplane.identity.mail import FileOutbox
 from tests.factories import World, bearer
 from tests.functional.oauth.helpers import access_token, create_key, grant
 from tests.scanning import KeyServer, key_server, report_body
+from tests.smtp import closed_port
 
 REPORTS = "/v1/secret-scanning/reports"
 LEAKED_AT = "https://github.com/acme/etl/blob/0a1b2c/ci.env"
@@ -195,3 +201,32 @@ def test_leak_reports_are_rate_limited_per_address(world):
         for n in range(7)
     ]
     assert answers == [202] * 5 + [429] * 2
+
+
+def test_a_leak_notice_the_mail_server_refused_is_sent_by_a_later_notify_run(world, monkeypatch):
+    value = world.token("WORKSPACE", world.org.workspaces["ws1"], "WORKSPACE_OPERATOR")
+    settings = world.runtime.settings
+    down = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": closed_port()})
+    monkeypatch.setattr(world.runtime, "settings", down)
+
+    assert world.client.post("/v1/tokens/report", json={"token": value}).status_code == 202
+
+    # Revoked at once all the same; the notice stays claimed and unsent: nothing lost.
+    assert world.client.get("/v1/self", headers=bearer(value)).status_code == 401
+    with world.runtime.sessions() as db:
+        [row] = db.scalars(select(LeakedSecret)).all()
+        assert row.mailed_at is None and row.mail_claimed_at is not None
+    outbox_mail = FileOutbox(settings.data_dir / "outbox")
+    # Within the lease a run leaves it alone (the report may still be sending) ...
+    assert notify(world.runtime.sessions, settings, outbox_mail, utcnow() + LEASE / 2).leaks == []
+    assert outbox(world) == []
+    # ... after it, a run of `keyplane admin notify` mails it, once.
+    later = utcnow() + LEASE + timedelta(minutes=1)
+    first = notify(world.runtime.sessions, settings, outbox_mail, later)
+    second = notify(world.runtime.sessions, settings, outbox_mail, later + LEASE * 2)
+    assert (first.leaks_sent, first.leaks_failed, second.leaks) == (1, 0, [])
+    [mail] = outbox(world)
+    assert "To: owner@acme.example" in mail
+    assert "WORKSPACE_OPERATOR" in mail and "a report to POST /v1/tokens/report" in mail
+    assert "keyplane workspace token create --workspace-id" in mail
+    assert value not in mail and credentials.short(value) in mail  # its excerpt names it

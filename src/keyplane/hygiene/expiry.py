@@ -31,12 +31,14 @@ from keyplane.db.base import utcnow
 from keyplane.db.models import ApiToken, RoleBinding
 from keyplane.db.unit import after_commit, unit_of_work
 from keyplane.domain.ids import new_id
-from keyplane.hygiene.mail import expiry_messages, send_all
+from keyplane.hygiene import leak_notices
+from keyplane.hygiene.leaks import Revoked
+from keyplane.hygiene.mail import LEASE, expiry_messages, send_all
 from keyplane.hygiene.models import ExpiryNotice
 from keyplane.identity.mail import MailSender
 
 WINDOWS = (14, 3)  # days before expiry, widest first
-LEASE = timedelta(minutes=10)
+__all__ = ["LEASE", "WINDOWS", "notify"]
 
 
 @dataclass
@@ -50,17 +52,23 @@ class Outcome:
     sent: int = 0
     failed: int = 0
     claimed: list[Claimed] = field(default_factory=list)
+    # Leak notices a report could not mail (keyplane.hygiene.leak_notices).
+    leaks: list[Revoked] = field(default_factory=list)
+    leaks_sent: int = 0
+    leaks_failed: int = 0
 
 
 def notify(
     sessions: sessionmaker[Session], settings: Settings, sender: MailSender, now: datetime | None
 ) -> Outcome:
-    """Claim every notice due at ``now`` (default: the current time), then mail them."""
+    """Claim every notice due at ``now`` (default: the current time), and every leak
+    notice a report could not mail, then mail them."""
     now = now or utcnow()
     outcome = Outcome()
     with unit_of_work(sessions) as db:
         outcome.claimed = claim_due(db, settings, now)
-        after_commit(db, lambda: _deliver(sessions, sender, outcome))
+        outcome.leaks = leak_notices.claim_unmailed(db, now)
+        after_commit(db, lambda: _deliver(sessions, settings, sender, outcome))
     return outcome
 
 
@@ -128,8 +136,14 @@ def _messages(db: Session, settings: Settings, token: ApiToken) -> list[EmailMes
     return expiry_messages(db, settings, token, role or "", token.end_at)
 
 
-def _deliver(sessions: sessionmaker[Session], sender: MailSender, outcome: Outcome) -> None:
+def _deliver(
+    sessions: sessionmaker[Session], settings: Settings, sender: MailSender, outcome: Outcome
+) -> None:
     """After the claims committed: send each notice's mail, and mark the ones that went."""
+    if outcome.leaks:
+        outcome.leaks_sent, outcome.leaks_failed = leak_notices.deliver(
+            sessions, settings, sender, outcome.leaks
+        )
     sent = []
     for notice in outcome.claimed:
         if send_all(sender, notice.messages):

@@ -17,6 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from keyplane.apikeys.models import DeploymentApiKey
+from keyplane.db.base import utcnow
 from keyplane.db.models import ApiToken, RoleBinding
 from keyplane.db.unit import credentials_changed
 from keyplane.domain.credentials import SecretHash, hash_secret
@@ -134,6 +135,7 @@ def _revoke_key(db: Session, key: DeploymentApiKey, sighting: Sighting) -> Revok
 
 
 def _leaked(secret_hash: SecretHash, revoked: Revoked) -> LeakedSecret:
+    """The row of a revoked credential; its mail is claimed by this report."""
     return LeakedSecret(
         secret_hash=secret_hash,
         organization_id=revoked.organization_id,
@@ -142,4 +144,27 @@ def _leaked(secret_hash: SecretHash, revoked: Revoked) -> LeakedSecret:
         name=revoked.name,
         url=revoked.sighting.url[:2000],
         source=revoked.sighting.source[:120],
+        short_token=revoked.short_token,
+        scope=revoked.scope,
+        role=revoked.role,
+        entity_id=revoked.entity_id,
+        reporter=revoked.sighting.reporter[:120],
+        mail_claimed_at=utcnow(),
+    )
+
+
+def revoked_of(row: LeakedSecret) -> Revoked:
+    """What a stored leak's mail names, as when it was revoked (the type of pattern a
+    scanner matched is in the audit event only)."""
+    sighting = Sighting(url=row.url, source=row.source, reporter=row.reporter)
+    return Revoked(
+        row.credential_type,
+        row.credential_id,
+        row.organization_id,
+        row.name,
+        row.short_token,
+        row.scope,
+        row.role,
+        row.entity_id,
+        sighting,
     )

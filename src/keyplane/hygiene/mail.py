@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 from sqlalchemy import select
@@ -24,6 +24,10 @@ from keyplane.hygiene.leaks import API_KEY, Revoked
 from keyplane.identity.mail import MailSender, compose
 
 log = logging.getLogger(__name__)
+
+# A notice claimed and not sent (the mail server did not take it) is claimed again by a
+# run of ``keyplane admin notify`` this long after: expiry and leak notices alike.
+LEASE = timedelta(minutes=10)
 
 
 def owners(db: Session, org_id: str) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from keyplane.db.base import Base, UTCDateTime, utcnow
@@ -19,9 +19,22 @@ class LeakedSecret(Base):
     The credential itself is deleted (the path every replica already honours); this
     row keeps the SHA-256 of the value so that a second report of it is recognized as
     the same true positive, with no second mail or audit event. The value is never kept.
+
+    It also holds what the owners' mail names, so that a mail the report could not
+    send (the mail server was down) is sent by a later ``keyplane admin notify``:
+    ``mail_claimed_at`` is when a run (or the report) took it on, ``mailed_at`` when
+    the mail server took it.
     """
 
     __tablename__ = "leaked_secrets"
+    __table_args__ = (
+        Index(
+            "ix_leaked_secrets_unmailed",
+            "mail_claimed_at",
+            postgresql_where=text("mailed_at IS NULL"),
+            sqlite_where=text("mailed_at IS NULL"),
+        ),
+    )
 
     secret_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     organization_id: Mapped[str] = mapped_column(fk("organizations.id"), index=True)
@@ -31,6 +44,13 @@ class LeakedSecret(Base):
     url: Mapped[str] = mapped_column(Text, default="")
     source: Mapped[str] = mapped_column(String(120), default="")
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    short_token: Mapped[str] = mapped_column(String(16), default="")
+    scope: Mapped[str] = mapped_column(String(16), default="")
+    role: Mapped[str] = mapped_column(String(64), default="")
+    entity_id: Mapped[str] = mapped_column(String(32), default="")
+    reporter: Mapped[str] = mapped_column(String(120), default="")
+    mail_claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
+    mailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ExpiryNotice(Base):

@@ -24,12 +24,11 @@ from keyplane.audit import actions
 from keyplane.audit.middleware import note
 from keyplane.audit.recorder import SUCCESS, EventDraft
 from keyplane.config import Settings
-from keyplane.db.unit import after_commit, read_only
+from keyplane.db.unit import after_commit
 from keyplane.domain.errors import InvalidInput, NotAuthenticated, TooManyRequests
 from keyplane.http.deps import DbSession, client_ip, get_runtime
 from keyplane.http.routing import APIRouter
-from keyplane.hygiene import leaks, schemas
-from keyplane.hygiene.mail import leak_messages, send_all
+from keyplane.hygiene import leak_notices, leaks, schemas
 from keyplane.hygiene.scanning import KEY_ID_HEADER, SIGNATURE_HEADER
 from keyplane.identity.mail import mail_sender
 
@@ -173,9 +172,7 @@ def _event(revoked: leaks.Revoked) -> EventDraft:
 def _mail(mail: Mail, revoked: list[leaks.Revoked]) -> None:
     """Compose (reading the owners) and send the mail; runs after the answer left.
 
-    A mail that cannot be sent is logged; the revocation and its audit event stand
-    (see the README, "Leaked credentials").
+    A mail that cannot be sent is logged and stays claimed, unsent: a run of ``keyplane
+    admin notify`` after the lease sends it. The revocation and its audit event stand.
     """
-    with read_only(mail.sessions) as db:
-        messages = [m for each in revoked for m in leak_messages(db, mail.settings, each)]
-    send_all(mail_sender(mail.settings), messages)
+    leak_notices.deliver(mail.sessions, mail.settings, mail_sender(mail.settings), revoked)
