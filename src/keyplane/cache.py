@@ -141,6 +141,43 @@ class Cache(Generic[K, V]):
         self._weight = 0
 
 
+class Throttle(Generic[K]):
+    """Says yes to each key at most once per ``interval`` seconds (per process): the
+    gate of the bookkeeping writes (``lastUsedAt``, permission uses), so a credential in
+    constant use costs one write per interval, not one per request.
+
+    Past ``limit`` keys it forgets them all (each is then written once more, which is
+    harmless). Used from request threads without a lock: two threads may both be told
+    yes for one key at once, and write the same thing twice.
+    """
+
+    __slots__ = ("_last", "interval", "limit")
+
+    def __init__(self, interval: float, limit: int = 100_000) -> None:
+        self.interval = interval
+        self.limit = limit
+        self._last: dict[K, float] = {}
+
+    def is_due(self, key: K, now: float) -> bool:
+        """Whether ``key`` would be let through at monotonic ``now`` (claims nothing)."""
+        last = self._last.get(key)
+        return last is None or now - last >= self.interval
+
+    def claim(self, key: K, now: float | None = None) -> bool:
+        """True, once per interval, when ``key`` at monotonic ``now`` is let through."""
+        now = time.monotonic() if now is None else now
+        if not self.is_due(key, now):
+            return False
+        if len(self._last) >= self.limit:
+            self._last.clear()
+        self._last[key] = now
+        return True
+
+    def forget(self, key: K) -> None:
+        """Let ``key`` through next time (its write failed)."""
+        self._last.pop(key, None)
+
+
 class Body(Protocol):
     body: bytes
 

@@ -140,7 +140,7 @@ def test_a_use_is_written_at_most_once_per_interval(world, runtime):
 
 
 def test_with_no_interval_every_use_is_written(world, runtime):
-    runtime.permission_uses._interval = 0.0  # as KEYPLANE_LAST_USED_INTERVAL_SECONDS=0
+    runtime.permission_uses._gate.interval = 0.0  # as KEYPLANE_LAST_USED_INTERVAL_SECONDS=0
     value = world.token("WORKSPACE", world.org.workspaces["ws1"], "WORKSPACE_OWNER")
     tid = token_id(world, value)
     list_deployments(world, value, 1)

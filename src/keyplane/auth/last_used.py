@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import time
 from datetime import datetime
 
 from sqlalchemy import Table, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from keyplane.cache import Throttle
 from keyplane.db.base import Base, utcnow
 from keyplane.db.unit import unit_of_work
 
@@ -24,22 +24,15 @@ class LastUsedRecorder:
 
     def __init__(self, sessions: sessionmaker[Session], interval_seconds: float) -> None:
         self._sessions = sessions
-        self._interval = interval_seconds
-        self._written: dict[str, float] = {}
+        self._gate: Throttle[str] = Throttle(interval_seconds)
 
     def is_due(self, credential_id: str, now: float) -> bool:
         """Whether a use at monotonic ``now`` should be written (without claiming it)."""
-        last = self._written.get(credential_id)
-        return last is None or now - last >= self._interval
+        return self._gate.is_due(credential_id, now)
 
     def due(self, credential_id: str, now: float | None = None) -> bool:
         """True (once per interval) when this use, at monotonic ``now``, should be written."""
-        now = time.monotonic() if now is None else now
-        last = self._written.get(credential_id)
-        if last is not None and now - last < self._interval:
-            return False
-        self._written[credential_id] = now
-        return True
+        return self._gate.claim(credential_id, now)
 
     def write(self, model: type[Base], credential_id: str, when: datetime | None = None) -> None:
         table = model.__table__
@@ -54,4 +47,4 @@ class LastUsedRecorder:
                 )
         except Exception:  # a failed bookkeeping write must not fail the request
             log.exception("could not record last use of credential %s", credential_id)
-            self._written.pop(credential_id, None)
+            self._gate.forget(credential_id)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from keyplane.cache import Throttle
 from keyplane.db import upsert
 from keyplane.db.base import utcnow
 from keyplane.db.unit import unit_of_work
@@ -66,22 +66,16 @@ class PermissionUses:
 
     def __init__(self, sessions: sessionmaker[Session], interval_seconds: float) -> None:
         self._sessions = sessions
-        self._interval = interval_seconds
-        self._written: dict[Key, float] = {}
+        self._gate: Throttle[Key] = Throttle(interval_seconds, LIMIT)
         self._queued: dict[Key, _Use] = {}
         self._lock = threading.Lock()
 
     def note(self, principal: Principal, permission: Permission, entity: Entity) -> None:
         """Queue this use unless it was noted within the interval."""
         key = (principal.id, permission, entity.level, entity.id, entity.workspace_id or "")
-        now = time.monotonic()
-        last = self._written.get(key)
-        if last is not None and now - last < self._interval:
+        if not self._gate.claim(key):
             return
         with self._lock:
-            if len(self._written) >= LIMIT:
-                self._written.clear()
-            self._written[key] = now
             self._queued[key] = _Use(principal.kind.value, entity.organization_id, utcnow())
 
     @property
@@ -106,9 +100,8 @@ class PermissionUses:
                     self._write([row])
         except Exception:  # bookkeeping must not fail whatever committed before it
             log.exception("could not record %d permission uses", len(rows))
-            with self._lock:
-                for key in queued:
-                    self._written.pop(key, None)
+            for key in queued:
+                self._gate.forget(key)
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
         with unit_of_work(self._sessions) as db:
