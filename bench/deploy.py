@@ -18,11 +18,8 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -34,14 +31,10 @@ from typing import Any
 
 import httpx
 
+from bench.token_endpoint import free_port, keyplane_with_owner, running
+
 MB = 1024 * 1024
 CHUNK = 256 * 1024
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def rss_bytes(pid: int) -> int:
@@ -72,45 +65,6 @@ class PeakSampler:
         self._thread.join()
 
 
-@contextmanager
-def keyplane_server(data_dir: Path) -> Iterator[tuple[str, int, str, str]]:
-    """(url, server pid, organization id, owner token) of a fresh server."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "KEYPLANE_DATA_DIR": str(data_dir),
-        "KEYPLANE_DATABASE_URL": f"sqlite:///{data_dir / 'keyplane.db'}",
-        "KEYPLANE_PUBLIC_URL": url,
-        "KEYPLANE_DEPLOY_MAX_BYTES": str(4096 * MB),
-    }
-    init = subprocess.run(
-        [sys.executable, "-m", "keyplane", "admin", "init", "--organization", "bench",
-         "--email", "bench@example.com", "--output", "json"],
-        env=env, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    boot = json.loads(init.stdout)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "keyplane", "server", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("keyplane server did not start")
-            time.sleep(0.1)
-        yield url, process.pid, boot["organizationId"], boot["token"]
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-
-
 async def floor_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """A bare ASGI app that hashes the body into a file: what any Python server pays."""
     if scope["type"] != "http":
@@ -130,28 +84,13 @@ async def floor_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 @contextmanager
 def floor_server(root: Path) -> Iterator[str]:
     port = free_port()
-    env = {**os.environ, "KEYPLANE_BENCH_FLOOR_FILE": str(root / "floor.bin")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench.deploy:floor_app", "--port", str(port),
-         "--log-level", "warning"],
-        env=env, cwd=Path(__file__).resolve().parent.parent,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    here = str(Path(__file__).resolve().parent.parent)  # where bench.deploy imports from
+    env = {**os.environ, "KEYPLANE_BENCH_FLOOR_FILE": str(root / "floor.bin"), "PYTHONPATH": here}
+    serve = [sys.executable, "-m", "uvicorn", "bench.deploy:floor_app", "--port", str(port),
+             "--log-level", "warning"]  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(url, timeout=1)
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("floor server did not start") from None
-                time.sleep(0.1)
+    with running(serve, env, url):
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
 
 
 def make_bundle(path: Path, megabytes: int) -> None:
@@ -196,9 +135,11 @@ def run(megabytes: int = 100, runs: int = 3) -> dict[str, Any]:
         size = bundle.stat().st_size
         copies = [copy_seconds(bundle, root / "copy.bin") for _ in range(runs)]
         (root / "data").mkdir()
-        with keyplane_server(root / "data") as (url, pid, org_id, token):
-            headers = {"Authorization": f"Bearer {token}"}
-            with httpx.Client(base_url=url, headers=headers, timeout=300) as client:
+        limit = str(4096 * MB)
+        with keyplane_with_owner(str(root / "data"), KEYPLANE_DEPLOY_MAX_BYTES=limit) as server:
+            org_id, pid = server.org_id, server.pid
+            headers = {"Authorization": f"Bearer {server.owner_token}"}
+            with httpx.Client(base_url=server.url, headers=headers, timeout=300) as client:
                 ws = client.post(f"/v1/organizations/{org_id}/workspaces", json={"name": "b"})
                 body = {"name": "bench", "workspaceId": ws.json()["id"]}
                 dep = client.post(f"/v1/organizations/{org_id}/deployments", json=body)
