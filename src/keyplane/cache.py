@@ -53,7 +53,8 @@ class Cache(Generic[K, V]):
         self._entries: dict[K, tuple[V, float]] = {}
         self._generation = 0
         self._weight = 0
-        self._flights: dict[K, asyncio.Future[V | None]] = {}
+        # Loads in flight: their answer, and the generation they were started in.
+        self._flights: dict[K, tuple[asyncio.Future[V | None], int]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -97,14 +98,19 @@ class Cache(Generic[K, V]):
     async def fill(self, key: K, fetch: Callable[[], Awaitable[V | None]]) -> V | None:
         """The value for ``key``, found missing or stale, from one ``fetch`` however many
         ask at once: while it runs, callers of the same key in this event loop wait for
-        its value (or its exception) instead of reading the source again. The value is
-        kept as by :meth:`put`; None (nothing there) is returned and not kept.
+        its value (or its exception) instead of reading the source again. A caller that
+        comes after a clear never waits for a read begun before it (a revoked token is
+        read again, not handed the answer from before its revocation). The value is kept
+        as by :meth:`put`; None (nothing there) is returned and not kept.
 
         Without it a hot credential whose entry expires under 32 concurrent requests is
         read from the database 32 times at once.
         """
         loop = asyncio.get_running_loop()
-        while (flight := self._flights.get(key)) is not None and flight.get_loop() is loop:
+        while (running := self._flights.get(key)) is not None:
+            flight, started = running
+            if started != self._generation or flight.get_loop() is not loop:
+                break  # begun before a clear, or on another event loop: read anew
             try:
                 return await asyncio.shield(flight)
             except asyncio.CancelledError:
@@ -112,8 +118,8 @@ class Cache(Generic[K, V]):
                     raise  # this caller was cancelled, not the one loading
                 # The loading request went away (its client hung up): load again.
         flight = loop.create_future()
-        self._flights[key] = flight
         ticket = self._generation
+        self._flights[key] = (flight, ticket)
         try:
             value = await fetch()
         except BaseException as error:
@@ -124,7 +130,7 @@ class Cache(Generic[K, V]):
                 flight.exception()  # retrieved, so that no one waiting is not an error
             raise
         finally:
-            if self._flights.get(key) is flight:
+            if (running := self._flights.get(key)) is not None and running[0] is flight:
                 del self._flights[key]
         if value is not None:
             self.put(key, value, ticket)

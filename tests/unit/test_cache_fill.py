@@ -17,10 +17,11 @@ class Source:
 
     async def read(self) -> str | None:
         self.reads += 1
+        value = self.value  # what the source holds when the read begins
         await self.gate.wait()
-        if isinstance(self.value, Exception):
-            raise self.value
-        return self.value
+        if isinstance(value, Exception):
+            raise value
+        return value
 
 
 def run(coroutine):  # type: ignore[no-untyped-def]
@@ -64,6 +65,23 @@ def test_a_clear_during_the_read_lets_the_value_through_but_not_into_the_cache()
         source.gate.set()
         assert await filling == "v"
         assert cache.get("k") is None
+
+    run(scenario())
+
+
+def test_a_caller_after_a_clear_does_not_wait_for_a_read_begun_before_it():
+    async def scenario() -> None:
+        cache, source = Cache[str, str](ttl=60, limit=10), Source("before")
+        before = asyncio.create_task(cache.fill("k", source.read))
+        await asyncio.sleep(0)
+        cache.clear()  # the token was revoked while it was being read
+        source.value = "after"
+        after = asyncio.create_task(cache.fill("k", source.read))
+        await asyncio.sleep(0)
+        source.gate.set()
+        assert (await before, await after) == ("before", "after")
+        assert source.reads == 2
+        assert cache.get("k") == "after"
 
     run(scenario())
 
