@@ -7,6 +7,7 @@ fresh machine needs nothing by hand; later runs reuse it.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
@@ -34,22 +35,32 @@ def free_port() -> int:
 
 
 def install() -> Path:
+    """The provider's directory, installed once: test processes running at once (``pytest
+    -n``) take turns under a file lock, and the script is replaced atomically, so no one
+    starts node on a half-installed package or a half-written script."""
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("Node.js and npm are needed to run the test identity provider")
     CACHE.mkdir(parents=True, exist_ok=True)
     wanted = (SOURCE / "package.json").read_text()
     installed = CACHE / "package.json"
-    if not (CACHE / "node_modules" / "oidc-provider").exists() or (
-        not installed.exists() or installed.read_text() != wanted
-    ):
-        installed.write_text(wanted)
-        subprocess.run(
-            ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=CACHE,
-            check=True,
-            timeout=600,
-        )
-    shutil.copy(SOURCE / "server.mjs", CACHE / "server.mjs")
+    with (CACHE / ".install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (CACHE / "node_modules" / "oidc-provider").exists() or (
+            not installed.exists() or installed.read_text() != wanted
+        ):
+            installed.write_text(wanted)
+            subprocess.run(
+                ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"],
+                cwd=CACHE,
+                check=True,
+                timeout=600,
+            )
+        script = (SOURCE / "server.mjs").read_bytes()
+        target = CACHE / "server.mjs"
+        if not target.exists() or target.read_bytes() != script:
+            fresh = CACHE / f".server.mjs.{os.getpid()}"
+            fresh.write_bytes(script)
+            fresh.replace(target)
     return CACHE
 
 
