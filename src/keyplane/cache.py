@@ -114,8 +114,9 @@ class Cache(Generic[K, V]):
             try:
                 return await asyncio.shield(flight)
             except asyncio.CancelledError:
-                if not flight.cancelled():
-                    raise  # this caller was cancelled, not the one loading
+                task = asyncio.current_task()
+                if not flight.cancelled() or (task is not None and task.cancelling()):
+                    raise  # this caller was cancelled (perhaps with the one loading)
                 # The loading request went away (its client hung up): load again.
         flight = loop.create_future()
         ticket = self._generation

@@ -134,3 +134,22 @@ def test_a_cancelled_waiter_does_not_stop_the_read():
         assert second.cancelled()
 
     run(scenario())
+
+
+def test_a_waiter_cancelled_with_the_reader_stays_cancelled():
+    async def scenario() -> None:
+        cache, source = Cache[str, str](ttl=60, limit=10), Source()
+        first = asyncio.create_task(cache.fill("k", source.read))
+        await asyncio.sleep(0)
+        second = asyncio.create_task(cache.fill("k", source.read))
+        await asyncio.sleep(0)
+        first.cancel()
+        second.cancel()  # both at once, as at a server's shutdown
+        for _ in range(3):
+            await asyncio.sleep(0)
+        source.gate.set()
+        results = await asyncio.gather(first, second, return_exceptions=True)
+        assert all(isinstance(r, asyncio.CancelledError) for r in results)
+        assert source.reads == 1  # no second read for a caller that went away
+
+    run(scenario())
