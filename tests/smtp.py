@@ -29,7 +29,9 @@ class _Session(socketserver.StreamRequestHandler):
         self._reply(220, "sink ESMTP")
         while line := self.rfile.readline():
             verb = line.strip().split(b" ", 1)[0].upper()
-            if verb in (b"EHLO", b"HELO", b"MAIL", b"RCPT", b"RSET", b"NOOP"):
+            if verb == b"RCPT" and any(bad in line.lower() for bad in self.server.unknown):
+                self._reply(550, "no such mailbox")  # a refusal for good
+            elif verb in (b"EHLO", b"HELO", b"MAIL", b"RCPT", b"RSET", b"NOOP"):
                 self._reply(250, "ok")
             elif verb == b"DATA":
                 self._reply(354, "go ahead")
@@ -55,15 +57,17 @@ class _Sink(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self) -> None:
+    def __init__(self, unknown: tuple[bytes, ...]) -> None:
         super().__init__(("127.0.0.1", 0), _Session)
         self.messages: list[Message] = []
+        self.unknown = unknown
 
 
 @contextmanager
-def smtp_sink() -> Iterator[tuple[int, list[Message]]]:
-    """A running sink: its port, and the list its messages arrive in."""
-    sink = _Sink()
+def smtp_sink(*unknown: str) -> Iterator[tuple[int, list[Message]]]:
+    """A running sink: its port, and the list its messages arrive in. Mail to the
+    ``unknown`` addresses is refused with 550, as for a mailbox that does not exist."""
+    sink = _Sink(tuple(address.lower().encode() for address in unknown))
     thread = threading.Thread(target=sink.serve_forever, daemon=True)
     thread.start()
     try:

@@ -23,11 +23,11 @@ from keyplane.domain import credentials
 from keyplane.domain.credentials import SecretKind
 from keyplane.hygiene.expiry import LEASE, notify
 from keyplane.hygiene.models import LeakedSecret
-from keyplane.identity.mail import FileOutbox
+from keyplane.identity.mail import FileOutbox, SmtpSender
 from tests.factories import World, bearer
 from tests.functional.oauth.helpers import access_token, create_key, grant
 from tests.scanning import KeyServer, key_server, report_body
-from tests.smtp import closed_port
+from tests.smtp import closed_port, smtp_sink
 
 REPORTS = "/v1/secret-scanning/reports"
 LEAKED_AT = "https://github.com/acme/etl/blob/0a1b2c/ci.env"
@@ -230,3 +230,61 @@ def test_a_leak_notice_the_mail_server_refused_is_sent_by_a_later_notify_run(wor
     assert "WORKSPACE_OPERATOR" in mail and "a report to POST /v1/tokens/report" in mail
     assert "keyplane workspace token create --workspace-id" in mail
     assert value not in mail and credentials.short(value) in mail  # its excerpt names it
+
+
+def test_an_owner_refused_for_good_does_not_make_the_others_hear_of_a_leak_again(
+    world, monkeypatch
+):
+    invited = world.client.post(
+        f"/v1/organizations/{world.org.id}/invites",
+        json={"email": "gone@acme.example", "role": "ORGANIZATION_OWNER"},
+        headers=bearer(world.org.owner_token),
+    )
+    assert invited.status_code == 201, invited.text
+    value = world.token("ORGANIZATION", None, "ORGANIZATION_MEMBER")
+    settings = world.runtime.settings
+    with smtp_sink("gone@acme.example") as (port, received):  # that mailbox is gone
+        sink = settings.model_copy(
+            update={"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_starttls": False}
+        )
+        monkeypatch.setattr(world.runtime, "settings", sink)
+        assert world.client.post("/v1/tokens/report", json={"token": value}).status_code == 202
+        later = notify(world.runtime.sessions, sink, SmtpSender(sink), utcnow() + 2 * LEASE)
+        leaks = [m for m in received if "leaked" in str(m["Subject"])]
+    # The owner who can be told was told once; the refusal is final, not retried.
+    assert [m["To"] for m in leaks] == ["owner@acme.example"]
+    assert later.leaks == []
+    with world.runtime.sessions() as db:
+        assert db.scalars(select(LeakedSecret.mailed_at)).one() is not None
+
+
+def test_a_leak_stored_by_an_earlier_release_is_not_mailed_again_and_blocks_nothing(world):
+    # As a replica not yet upgraded writes it: no claim and nothing the mail names.
+    with world.runtime.engine.begin() as connection:
+        connection.execute(
+            LeakedSecret.__table__.insert().values(
+                secret_hash="f" * 64,
+                organization_id=world.org.id,
+                credential_type="token",
+                credential_id="oldrelease",
+                name="old",
+                url="",
+                source="",
+                reported_at=utcnow(),
+                mail_claimed_at=None,
+            )
+        )
+    expiring = {"name": "soon", "scope": "ORGANIZATION", "role": "ORGANIZATION_MEMBER",
+                "tokenExpiryPeriodInDays": 3}  # fmt: skip
+    made = world.client.post(
+        f"/v1/organizations/{world.org.id}/tokens",
+        json=expiring,
+        headers=bearer(world.org.owner_token),
+    )
+    assert made.status_code == 201, made.text
+    settings = world.runtime.settings
+    outbox_mail = FileOutbox(settings.data_dir / "outbox")
+    outcome = notify(world.runtime.sessions, settings, outbox_mail, utcnow() + 2 * LEASE)
+    assert (outcome.sent, outcome.failed, outcome.leaks) == (1, 0, [])
+    [mail] = outbox(world)
+    assert "expires" in mail and "leaked" not in mail

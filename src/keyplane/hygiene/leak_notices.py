@@ -12,9 +12,10 @@ delays the owners' warning, it never loses it.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from keyplane.config import Settings
@@ -25,15 +26,18 @@ from keyplane.hygiene.mail import LEASE, leak_messages, send_all
 from keyplane.hygiene.models import LeakedSecret
 from keyplane.identity.mail import MailSender
 
+log = logging.getLogger(__name__)
+
 
 def claim_unmailed(db: Session, now: datetime) -> list[Revoked]:
-    """The notices claimed before the lease and never mailed, claimed again now."""
+    """The notices claimed before the lease and never mailed, claimed again now.
+
+    Only notices a report claimed: a row without a claim was written by a release that
+    did not keep the mail's state (a replica not yet upgraded), which tried its mail
+    itself and did not store what the mail names."""
     hashes = db.scalars(
         update(LeakedSecret)
-        .where(
-            LeakedSecret.mailed_at.is_(None),
-            or_(LeakedSecret.mail_claimed_at.is_(None), LeakedSecret.mail_claimed_at < now - LEASE),
-        )
+        .where(LeakedSecret.mailed_at.is_(None), LeakedSecret.mail_claimed_at < now - LEASE)
         .values(mail_claimed_at=now)
         .returning(LeakedSecret.secret_hash)
         .execution_options(synchronize_session=False)
@@ -47,11 +51,24 @@ def claim_unmailed(db: Session, now: datetime) -> list[Revoked]:
 def deliver(
     sessions: sessionmaker[Session], settings: Settings, sender: MailSender, revoked: list[Revoked]
 ) -> tuple[int, int]:
-    """Compose and send each notice, then mark those the mail server took; returns
-    (sent, not sent). Runs after the unit that claimed them committed."""
-    with read_only(sessions) as db:
-        notices = [(each, leak_messages(db, settings, each)) for each in revoked]
-    went = [each.credential_id for each, messages in notices if send_all(sender, messages)]
+    """Compose and send each notice, then mark those that are done (the mail server
+    took or finally refused every copy; or the organization has no owner left to
+    tell); returns (sent, not sent). Runs after the unit that claimed them committed.
+    One notice that fails, however, never keeps the others from going."""
+    went, sent, failed = [], 0, 0
+    for each in revoked:
+        try:
+            with read_only(sessions) as db:
+                messages = leak_messages(db, settings, each)
+            done = send_all(sender, messages)
+        except Exception:
+            log.exception("could not compose the leak notice of %s", each.credential_id)
+            done = False
+        if done:
+            went.append(each.credential_id)
+            sent += bool(messages)
+        else:
+            failed += 1
     if went:
         with unit_of_work(sessions) as db:
             db.execute(
@@ -60,4 +77,4 @@ def deliver(
                 .values(mailed_at=utcnow())
                 .execution_options(synchronize_session=False)
             )
-    return len(went), len(notices) - len(went)
+    return sent, failed

@@ -9,6 +9,7 @@ holds a credential's value: the ``shortToken`` excerpt names it.
 from __future__ import annotations
 
 import logging
+import smtplib
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -96,8 +97,12 @@ def leak_messages(db: Session, settings: Settings, revoked: Revoked) -> list[Ema
 
 
 def _fix(revoked: Revoked) -> str:
-    """The command that makes its replacement."""
-    level = Level(revoked.scope)
+    """The command that makes its replacement (generic when the scope is not known:
+    a leak stored by a release that did not keep it)."""
+    try:
+        level = Level(revoked.scope)
+    except ValueError:
+        return "keyplane organization|workspace|deployment token create --name ... --role ..."
     entity = {
         Level.ORGANIZATION: "",
         Level.WORKSPACE: f" --workspace-id {revoked.entity_id}",
@@ -138,13 +143,31 @@ def expiry_messages(
 
 
 def send_all(sender: MailSender, messages: Iterable[EmailMessage]) -> bool:
-    """Send each message; True if every one went. Failures are logged, never raised:
-    what the mail announces has already happened."""
+    """Send each message; True unless one may go if tried again. Failures are logged,
+    never raised: what the mail announces has already happened.
+
+    A mail server that is away or answers 4xx may take the message later: False, and
+    the notice is claimed again after its lease. One that refuses a message for good
+    (5xx, such as an unknown mailbox) will refuse it on every retry, and a retry would
+    only send the other recipients the same mail again: that refusal is logged, and
+    final."""
     sent = True
     for message in messages:
         try:
             sender.send(message)
         except OSError as error:  # smtplib's errors are OSErrors too
-            log.warning("a mail to %s was not sent: %s", message["To"], type(error).__name__)
-            sent = False
+            final = _refused_for_good(error)
+            log.warning(
+                "a mail to %s was not sent%s: %s",
+                message["To"],
+                " (refused for good: not retried)" if final else "",
+                type(error).__name__,
+            )
+            sent = sent and final
     return sent
+
+
+def _refused_for_good(error: OSError) -> bool:
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in error.recipients.values())
+    return isinstance(error, smtplib.SMTPResponseException) and error.smtp_code >= 500
