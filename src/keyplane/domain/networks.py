@@ -42,10 +42,21 @@ def normalise_ranges(values: Iterable[str]) -> list[str]:
             network = ipaddress.ip_network(text)
         except ValueError:
             raise ValueError(_why_not(text)) from None
-        kept[str(network)] = None
+        kept[str(_unmapped(network))] = None
     if len(kept) > MAX_RANGES:
         raise ValueError(f"at most {MAX_RANGES} ranges")
     return list(kept)
+
+
+def _unmapped(network: Network) -> Network:
+    """An IPv4-mapped IPv6 range in its IPv4 form (``::ffff:10.0.0.0/104`` →
+    ``10.0.0.0/8``): it names IPv4 clients, which are compared as IPv4 addresses. An
+    IPv6 range wider than the mapped block (``::/0``) names IPv6 clients only."""
+    if isinstance(network, ipaddress.IPv6Network) and network.prefixlen >= 96:
+        mapped = network.network_address.ipv4_mapped
+        if mapped is not None:
+            return ipaddress.IPv4Network(f"{mapped}/{network.prefixlen - 96}")
+    return network
 
 
 def _why_not(text: str) -> str:
@@ -101,7 +112,8 @@ class AllowedRanges:
 
 
 def _parse(ranges: Sequence[str] | None) -> tuple[Network, ...]:
-    return tuple(ipaddress.ip_network(text) for text in ranges or ())
+    # Unmapped here too: lists stored before normalise_ranges unmapped them.
+    return tuple(_unmapped(ipaddress.ip_network(text)) for text in ranges or ())
 
 
 def _address(text: str) -> Address | None:
@@ -109,7 +121,8 @@ def _address(text: str) -> Address | None:
         ip = ipaddress.ip_address(text)
     except ValueError:
         return None
-    # A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d; IPv4 ranges cover them.
+    # A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d: they are IPv4 clients,
+    # inside IPv4 ranges (and ranges written in the mapped form, see _unmapped) only.
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         return ip.ipv4_mapped
     return ip

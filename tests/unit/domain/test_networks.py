@@ -75,3 +75,20 @@ def test_the_organizations_list_alone_applies() -> None:
     assert ranges.refusal("198.51.101.9") == (
         "request from 198.51.101.9 is outside the organization's allowedIpRanges"
     )
+
+
+def test_a_range_written_in_the_ipv4_mapped_form_names_ipv4_clients() -> None:
+    # What a dual-stack listener's 403 shows (::ffff:10.1.1.1) is a natural thing to allow.
+    assert normalise_ranges(["::ffff:10.1.1.1", "::ffff:10.0.0.0/104"]) == [
+        "10.1.1.1/32",
+        "10.0.0.0/8",
+    ]
+    stored_before = AllowedRanges.of(["::ffff:a01:101/128"])  # kept as written until now
+    assert stored_before is not None
+    for seen in ("10.1.1.1", "::ffff:10.1.1.1"):
+        assert stored_before.refusal(seen) is None
+    assert stored_before.refusal("10.1.1.2") is not None
+    # A wider IPv6 range names IPv6 clients only, however an IPv4 client arrives.
+    ipv6_only = AllowedRanges.of(["::/0"])
+    assert ipv6_only is not None and ipv6_only.refusal("2001:db8::1") is None
+    assert ipv6_only.refusal("::ffff:10.1.1.1") is not None
