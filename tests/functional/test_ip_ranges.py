@@ -17,7 +17,7 @@ from keyplane.db.models import ApiToken, Organization
 from keyplane.oauth.access_tokens import issue_user_access_token
 from keyplane.runtime import Runtime
 from tests.factories import World, bearer
-from tests.functional.oauth.helpers import access_token, create_key, grant
+from tests.functional.oauth.helpers import access_token, basic, create_key, grant
 
 INSIDE, OUTSIDE = "10.1.2.3", "203.0.113.7"
 
@@ -209,6 +209,16 @@ def test_deployment_api_key_tokens_follow_the_organizations_ranges(world: World)
         f"request from {OUTSIDE} is outside the organization's allowedIpRanges"
     )
     assert access_token(from_(world, INSIDE), key_id, secret)
+    # Nor does the key's secret introspect from outside.
+    introspected = {"token": jwt}
+    outside = from_(world, OUTSIDE).post(
+        "/oauth/introspect", data=introspected, headers=basic(key_id, secret)
+    )
+    assert (outside.status_code, outside.json()["error"]) == (400, "unauthorized_client")
+    inside = from_(world, INSIDE).post(
+        "/oauth/introspect", data=introspected, headers=basic(key_id, secret)
+    )
+    assert inside.status_code == 200 and inside.json()["active"] is True
 
 
 def test_peoples_logins_are_not_restricted(world: World, runtime: Runtime) -> None:

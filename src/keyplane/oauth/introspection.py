@@ -20,7 +20,7 @@ from starlette.responses import Response
 from keyplane.domain.errors import NotAuthenticated
 from keyplane.oauth.clients import NONE, Client
 from keyplane.oauth.errors import InvalidClient, oauth_response
-from keyplane.oauth.token_endpoint import TokenRequest
+from keyplane.oauth.token_endpoint import TokenRequest, check_address
 
 if TYPE_CHECKING:
     from keyplane.oauth.context import ServerContext
@@ -43,6 +43,8 @@ async def introspect(request: Request, runtime: ServerContext) -> Response:
         )
     if client.key is not None:  # for the audit trail and the Deprecation headers
         request.state.principal = client.key.principal
+        # The key's secret is a credential like its access tokens: not from outside.
+        check_address(client.key.allowed_ranges, call.client_ip)
     (token,) = call.require("token")
     hint = call.form.get("token_type_hint") or None
     for introspector in runtime.oauth.introspectors:
