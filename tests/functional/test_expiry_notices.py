@@ -8,7 +8,8 @@ from email import message_from_bytes
 from sqlalchemy import select
 
 from keyplane.db.base import utcnow
-from keyplane.hygiene.expiry import LEASE, notify
+from keyplane.hygiene.expiry import notify
+from keyplane.hygiene.mail import LEASE
 from keyplane.hygiene.models import ExpiryNotice
 from keyplane.identity.mail import FileOutbox, SmtpSender
 from keyplane.oauth.access_tokens import issue_user_access_token

@@ -21,7 +21,8 @@ from keyplane.db.base import utcnow
 from keyplane.db.models import ApiToken
 from keyplane.domain import credentials
 from keyplane.domain.credentials import SecretKind
-from keyplane.hygiene.expiry import LEASE, notify
+from keyplane.hygiene.expiry import notify
+from keyplane.hygiene.mail import LEASE
 from keyplane.hygiene.models import LeakedSecret
 from keyplane.identity.mail import FileOutbox, SmtpSender
 from tests.factories import World, bearer

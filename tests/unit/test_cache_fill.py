@@ -101,15 +101,19 @@ def test_an_error_reaches_every_caller_and_the_next_miss_reads_again():
     run(scenario())
 
 
-async def _reader_and_waiter(source: Source, cancel: str) -> tuple[asyncio.Task, asyncio.Task]:  # type: ignore[type-arg]
-    """The caller that reads and one that waits for it, with ``cancel`` of them cancelled."""
+async def _reader_and_waiter(source: Source, *cancel: str) -> tuple[asyncio.Task, asyncio.Task]:  # type: ignore[type-arg]
+    """The caller that reads (``first``) and one that waits for it (``second``), with
+    those named in ``cancel`` cancelled, at once, before the read ends."""
     cache = Cache[str, str](ttl=60, limit=10)
     first = asyncio.create_task(cache.fill("k", source.read))
     await asyncio.sleep(0)
     second = asyncio.create_task(cache.fill("k", source.read))
     await asyncio.sleep(0)
-    (first if cancel == "first" else second).cancel()
-    await asyncio.sleep(0)
+    for name, task in (("first", first), ("second", second)):
+        if name in cancel:
+            task.cancel()
+    for _ in range(3):
+        await asyncio.sleep(0)
     source.gate.set()
     return first, second
 
@@ -117,7 +121,7 @@ async def _reader_and_waiter(source: Source, cancel: str) -> tuple[asyncio.Task,
 def test_when_the_reading_caller_is_cancelled_a_waiting_one_reads_for_itself():
     async def scenario() -> None:
         source = Source()
-        first, second = await _reader_and_waiter(source, cancel="first")  # its client hung up
+        first, second = await _reader_and_waiter(source, "first")  # its client hung up
         assert await second == "v"
         assert source.reads == 2
         with pytest.raises(asyncio.CancelledError):
@@ -129,7 +133,7 @@ def test_when_the_reading_caller_is_cancelled_a_waiting_one_reads_for_itself():
 def test_a_cancelled_waiter_does_not_stop_the_read():
     async def scenario() -> None:
         source = Source()
-        first, second = await _reader_and_waiter(source, cancel="second")
+        first, second = await _reader_and_waiter(source, "second")
         assert await first == "v" and source.reads == 1
         assert second.cancelled()
 
@@ -138,16 +142,9 @@ def test_a_cancelled_waiter_does_not_stop_the_read():
 
 def test_a_waiter_cancelled_with_the_reader_stays_cancelled():
     async def scenario() -> None:
-        cache, source = Cache[str, str](ttl=60, limit=10), Source()
-        first = asyncio.create_task(cache.fill("k", source.read))
-        await asyncio.sleep(0)
-        second = asyncio.create_task(cache.fill("k", source.read))
-        await asyncio.sleep(0)
-        first.cancel()
-        second.cancel()  # both at once, as at a server's shutdown
-        for _ in range(3):
-            await asyncio.sleep(0)
-        source.gate.set()
+        source = Source()
+        # Both at once, as at a server's shutdown.
+        first, second = await _reader_and_waiter(source, "first", "second")
         results = await asyncio.gather(first, second, return_exceptions=True)
         assert all(isinstance(r, asyncio.CancelledError) for r in results)
         assert source.reads == 1  # no second read for a caller that went away

@@ -23,7 +23,8 @@ def notify_command(output_format: OutputOpt = Format.TABLE) -> None:
 
     from keyplane.config import get_settings
     from keyplane.db.session import make_engine, make_sessionmaker
-    from keyplane.hygiene.expiry import LEASE, notify
+    from keyplane.hygiene.expiry import notify
+    from keyplane.hygiene.mail import LEASE
     from keyplane.identity.mail import mail_sender
 
     settings = get_settings()

@@ -6,9 +6,9 @@ composed: an ``INSERT … ON CONFLICT DO NOTHING RETURNING`` on the unique (toke
 notice, expiry) key, so of concurrent runs exactly one gets each notice. The claim
 commits first, the mail goes after the commit, and only a mail the server took
 marks the notice sent. If the mail server is down the claim stays unsent and a run
-after :data:`LEASE` claims it again: nothing is lost. A run that dies between
-sending and marking sends that notice again once the lease is over (at least once,
-never silently dropped).
+after :data:`keyplane.hygiene.mail.LEASE` claims it again: nothing is lost. A run that
+dies between sending and marking sends that notice again once the lease is over (at
+least once, never silently dropped).
 
 A notice is due when the token's time left is within its window and above the next
 one: a run that missed the 14-day window sends only the 3-day one, and a token made
@@ -38,7 +38,6 @@ from keyplane.hygiene.models import ExpiryNotice
 from keyplane.identity.mail import MailSender
 
 WINDOWS = (14, 3)  # days before expiry, widest first
-__all__ = ["LEASE", "WINDOWS", "notify"]
 
 
 @dataclass

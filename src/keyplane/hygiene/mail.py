@@ -97,12 +97,8 @@ def leak_messages(db: Session, settings: Settings, revoked: Revoked) -> list[Ema
 
 
 def _fix(revoked: Revoked) -> str:
-    """The command that makes its replacement (generic when the scope is not known:
-    a leak stored by a release that did not keep it)."""
-    try:
-        level = Level(revoked.scope)
-    except ValueError:
-        return "keyplane organization|workspace|deployment token create --name ... --role ..."
+    """The command that makes its replacement."""
+    level = Level(revoked.scope)
     entity = {
         Level.ORGANIZATION: "",
         Level.WORKSPACE: f" --workspace-id {revoked.entity_id}",
