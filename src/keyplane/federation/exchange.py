@@ -74,7 +74,7 @@ class Federation:
             runtime.settings.auth_cache_ttl_seconds, _RECORD_LIMIT
         )
         self.failure_limit = RateLimitItemPerMinute(runtime.settings.auth_failure_limit_per_minute)
-        self.spent = SpentTokens(runtime.sessions)
+        self.spent = SpentTokens(runtime.engine)
         self._audited: dict[str, tuple[float, tuple[tuple[str, str], ...]]] = {}
 
     def install(self, server: OAuthServer) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from keyplane.auth.authenticator import Authenticator
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
 class ServerContext(Protocol):
     @property
     def settings(self) -> Settings: ...
+
+    @property
+    def engine(self) -> Engine: ...
 
     @property
     def sessions(self) -> sessionmaker[Session]: ...

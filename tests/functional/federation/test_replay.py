@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Engine, event, select
 
 from keyplane.db.unit import read_only
-from keyplane.federation.models import ExchangedIdToken
+from keyplane.federation.models import ExchangedIdToken, WorkloadIdentity
 from keyplane.federation.replay import Spend, SpentTokens
 from keyplane.runtime import Runtime
 
@@ -43,7 +43,7 @@ def stored(runtime: Runtime) -> set[str]:
 def test_spends_at_the_same_time_share_one_transaction(
     runtime: Runtime, commits: list[int]
 ) -> None:
-    spent = SpentTokens(runtime.sessions)
+    spent = SpentTokens(runtime.engine)
     spends = [spend(f"jti-{n}") for n in range(20)]
 
     async def all_at_once() -> list[bool]:
@@ -59,7 +59,7 @@ def test_spends_at_the_same_time_share_one_transaction(
 def test_a_token_spent_on_another_replica_is_refused_and_the_batch_still_answers(
     runtime: Runtime,
 ) -> None:
-    elsewhere, here = SpentTokens(runtime.sessions), SpentTokens(runtime.sessions)
+    elsewhere, here = SpentTokens(runtime.engine), SpentTokens(runtime.engine)
     assert elsewhere.write([spend("taken")]) == [True]
 
     # The primary key refuses the batch; each of its rows is written on its own.
@@ -71,7 +71,7 @@ def test_a_token_spent_on_another_replica_is_refused_and_the_batch_still_answers
 
 
 def test_a_spend_is_answered_only_after_it_commits(runtime: Runtime) -> None:
-    spent = SpentTokens(runtime.sessions)
+    spent = SpentTokens(runtime.engine)
 
     async def one() -> tuple[bool, set[str]]:
         return await spent.spend(spend("alone")), stored(runtime)
@@ -79,3 +79,21 @@ def test_a_spend_is_answered_only_after_it_commits(runtime: Runtime) -> None:
     done, rows = asyncio.run(one())
 
     assert done and spend("alone").key in rows
+
+
+def test_only_a_spend_that_succeeds_records_the_identitys_use(
+    runtime: Runtime, identity: dict[str, Any]
+) -> None:
+    spent = SpentTokens(runtime.engine)
+    assert spent.write([spend("used")]) == [True]
+    replay = Spend(spend("used").key, spend("used").expires_at, touch=identity["id"])
+
+    assert spent.write([replay]) == [False]
+
+    with read_only(runtime.sessions) as db:
+        row = db.get(WorkloadIdentity, identity["id"])
+        assert row is not None and row.last_used_at is None
+    assert spent.write([Spend(spend("new").key, replay.expires_at, touch=identity["id"])]) == [True]
+    with read_only(runtime.sessions) as db:
+        row = db.get(WorkloadIdentity, identity["id"])
+        assert row is not None and row.last_used_at is not None
