@@ -26,7 +26,10 @@ from keyplane.db.base import Base, Cached
 from keyplane.db.session import make_engine, make_sessionmaker
 from keyplane.db.unit import CHANGED, after_commit, credentials_changed
 from keyplane.hygiene.uses import PermissionUses
+from keyplane.identity import login_grants
 from keyplane.oauth import signing_keys
+from keyplane.oauth.server import OAuthServer
+from keyplane.oauth.token_endpoint import client_credentials
 from keyplane.ops import metrics
 from keyplane.ops.health import scale_checks
 from keyplane.ops.limiter import SharedLimiter
@@ -37,7 +40,6 @@ if TYPE_CHECKING:
     from keyplane.deploys.store import BundleStore
     from keyplane.federation.exchange import Federation
     from keyplane.hygiene.scanning import ScanningKeys
-    from keyplane.oauth.server import OAuthServer
 
 # Answers to GET /v1/self kept per principal: one per credential in use.
 SELF_ANSWER_LIMIT = 4096
@@ -208,14 +210,9 @@ class Runtime:
 
 def _oauth_server(runtime: Runtime) -> OAuthServer:
     """The authorization server, with every grant this process serves registered here."""
-    # Imported here: the oauth and identity packages import this module.
-    from keyplane.identity import oauth_routes as cli_login
-    from keyplane.oauth.server import OAuthServer
-    from keyplane.oauth.token_endpoint import client_credentials
-
     server = OAuthServer(runtime)
     server.register_grant("client_credentials", client_credentials)  # deployment API keys
-    cli_login.install(server)  # keyplane login: authorization_code, refresh_token, device_code
+    login_grants.install(server)  # keyplane login: authorization_code, refresh_token, device_code
     runtime.federation.install(server)  # workload identities: token-exchange (RFC 8693)
     return server
 

@@ -4,14 +4,14 @@ Pure ASGI, placed inside the request-id middleware and outside the body limit.
 What it records comes from what the route left in the ASGI scope: the matched
 route template and path parameters (FastAPI sets them), the principal
 (``request.state.principal``, set by the ``CurrentPrincipal`` dependency), and any
-explicit events noted with :func:`note` (failed authentication, for instance). The
+explicit events noted with ``keyplane.audit.notes.note`` (failed authentication, for instance). The
 event is written before the response leaves, so a client that saw success can
 count on the record. For a ``201`` without an id in the path, the new object's
 ``id`` is read from the JSON answer; nothing else of the answer is kept.
 
 Other areas need do nothing for their write routes to be recorded. Routes that
 authenticate on their own (OAuth client authentication, login forms) may set
-``request.state.principal`` or call :func:`note`.
+``request.state.principal`` or note an event.
 """
 
 from __future__ import annotations
@@ -20,24 +20,18 @@ import json
 from typing import Any
 
 import anyio
-from fastapi import Request
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyplane.audit import actions
+from keyplane.audit.notes import NOTES
 from keyplane.audit.recorder import FAILURE, SUCCESS, EventDraft, safe_append
 from keyplane.auth.authenticator import CredentialExpired
 from keyplane.auth.principal import Principal
 from keyplane.domain.credentials import hash_secret
 from keyplane.http.deps import REFUSED_CREDENTIAL
 
-NOTES = "audit_notes"
 _MAX_ID_BODY = 256 * 1024
-
-
-def note(request: Request, draft: EventDraft) -> None:
-    """Record ``draft`` with this request (its IP, user agent and request id filled in)."""
-    request.scope.setdefault("state", {}).setdefault(NOTES, []).append(draft)
 
 
 class AuditMiddleware:

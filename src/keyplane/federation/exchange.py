@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from limits import RateLimitItemPerMinute
 from starlette.concurrency import run_in_threadpool
 
-from keyplane.audit.middleware import note
+from keyplane.audit.notes import note
 from keyplane.audit.recorder import SUCCESS, EventDraft
 from keyplane.auth.principal import PrincipalKind
 from keyplane.cache import Cache

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from keyplane.audit import actions
-from keyplane.audit.middleware import note
+from keyplane.audit.notes import note
 from keyplane.audit.recorder import SUCCESS, EventDraft
 from keyplane.config import Settings
 from keyplane.db.unit import after_commit

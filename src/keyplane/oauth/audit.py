@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from keyplane.audit.middleware import note
+from keyplane.audit.notes import note
 from keyplane.audit.recorder import SUCCESS, EventDraft
 from keyplane.auth.principal import Principal
 
