@@ -13,7 +13,7 @@ from keyplane.apikeys.routes import router as apikeys_router
 from keyplane.audit.middleware import AuditMiddleware
 from keyplane.audit.routes import router as audit_router
 from keyplane.config import Settings, get_settings
-from keyplane.deploys.routes import UPLOAD_PATHS
+from keyplane.deploys.routes import UPLOAD_PATHS, DeploysProcess
 from keyplane.deploys.routes import router as deploys_router
 from keyplane.federation.routes import router as workload_identities_router
 from keyplane.http import errors, openapi
@@ -21,13 +21,16 @@ from keyplane.http.answers import AnswerCacheMiddleware
 from keyplane.http.health import router as health_router
 from keyplane.http.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from keyplane.http.nul import NulRefusalMiddleware
+from keyplane.http.process import Process
 from keyplane.http.routing import APIRouter
 from keyplane.hygiene.advice_routes import router as advice_router
+from keyplane.hygiene.routes import HygieneProcess
 from keyplane.hygiene.routes import router as hygiene_router
 from keyplane.identity.invite_routes import router as invites_router
 from keyplane.identity.oauth_routes import router as cli_login_router
 from keyplane.identity.sso_routes import router as sso_router
 from keyplane.oauth import errors as oauth_errors
+from keyplane.oauth.context import ServerContext
 from keyplane.oauth.fast_path import TokenEndpointFastPath
 from keyplane.oauth.routes import router as oauth_router
 from keyplane.ops.metrics import MetricsMiddleware, metrics_endpoint, worker_exited
@@ -64,6 +67,12 @@ ROUTERS += (console_keys_router, hygiene_router, workload_identities_router)
 ROUTERS += (console_workload_router, advice_router)
 
 
+def serves(runtime: Runtime) -> tuple[Process, ServerContext, DeploysProcess, HygieneProcess]:
+    """The runtime as each protocol the routes read it through (the type checker
+    verifies here that it provides all that each one names)."""
+    return runtime, runtime, runtime, runtime
+
+
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> KeyplaneApp:
     settings = settings or get_settings()
     runtime = runtime or Runtime.create(settings)
@@ -88,7 +97,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         # ask, on every request, whether a provider was configured.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
-    app.runtime = runtime
+    app.runtime = runtime  # read by the routes as serves() types it
     errors.install(app)
     oauth_errors.install(app)
     web_errors.install(app)

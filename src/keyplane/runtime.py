@@ -3,8 +3,10 @@
 It sits above every area: it builds the engine and sessions, the caches, the rate
 limiter, the notifier, the secret box, the bundle store and the OAuth server, and
 wires the one after-commit path that drops caches here and on every replica. Areas
-receive what they need from here; they never look it up. ``keyplane.app`` installs
-the areas' routes on top of it.
+receive what they need from here; they never look it up, and read it through
+protocols (``keyplane.http.process.Process``, ``keyplane.oauth.context.ServerContext``,
+an area's own), so only ``keyplane.app``, which installs the areas' routes on top of
+it, imports this module.
 """
 
 from __future__ import annotations

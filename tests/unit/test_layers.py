@@ -1,11 +1,13 @@
-"""No two packages under src/keyplane import each other (DESIGN §6): imports point
-down, from the assembly point through the edge and the areas to the foundations.
-Use cases do not depend on the web framework's edge: no service imports keyplane.http."""
+"""Imports point one way (DESIGN §6): from the app through the assembly point, the
+edge and the areas to the foundations, so no packages under src/keyplane import one
+another in a circle, of two or of more. Use cases do not depend on the web
+framework's edge: no service imports keyplane.http."""
 
 from __future__ import annotations
 
 import ast
 from collections import defaultdict
+from itertools import pairwise
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "keyplane"
@@ -33,6 +35,51 @@ def test_no_two_packages_import_each_other():
         if (b, a) in edges and a < b:
             pairs[(a, b)] = [where, edges[(b, a)]]
     assert dict(pairs) == {}
+
+
+def _circle(edges: dict[tuple[str, str], str]) -> list[str]:
+    """One circle of imports among packages (each step with the import that makes it),
+    or [] if there is none."""
+    after: dict[str, list[str]] = defaultdict(list)
+    for a, b in sorted(edges):
+        after[a].append(b)
+    done: set[str] = set()
+
+    def walk(package: str, path: list[str]) -> list[str]:
+        if package in path:
+            loop = [*path[path.index(package) :], package]
+            return [f"{a} -> {b} ({edges[(a, b)]})" for a, b in pairwise(loop)]
+        if package in done:
+            return []
+        for target in after[package]:
+            if found := walk(target, [*path, package]):
+                return found
+        done.add(package)
+        return []
+
+    for package in sorted(after):
+        if found := walk(package, []):
+            return found
+    return []
+
+
+def test_no_packages_import_one_another_in_a_circle():
+    assert _circle(_imports()) == []
+
+
+def test_the_circle_finder_finds_a_circle_of_three():
+    edges = {("a", "b"): "a.py:1", ("b", "c"): "b.py:1", ("c", "a"): "c.py:1"}
+    assert _circle(edges) == ["a -> b (a.py:1)", "b -> c (b.py:1)", "c -> a (c.py:1)"]
+    assert _circle({("a", "b"): "a.py:1", ("b", "c"): "b.py:1"}) == []
+
+
+def test_only_the_app_imports_the_assembly_point():
+    """The routes read the process through protocols (keyplane.http.process, an
+    area's own), so the runtime can import every area without a circle."""
+    importers = sorted(
+        {where.split(":")[0] for (a, b), where in _imports().items() if b == "runtime"}
+    )
+    assert importers == ["app.py"]
 
 
 def test_the_domain_imports_no_other_package():

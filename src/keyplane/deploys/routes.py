@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import base64
 import re
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Query, Request
 from fastapi.responses import StreamingResponse
 
 from keyplane.deploys import service
 from keyplane.deploys.schemas import DeployList, DeployOut
-from keyplane.http.deps import CurrentPrincipal, DbSession, Paging, get_runtime
+from keyplane.deploys.store import BundleStore
+from keyplane.http.deps import CurrentPrincipal, DbSession, Paging
+from keyplane.http.process import Process, process_of
 from keyplane.http.routing import APIRouter
 
 router = APIRouter(
@@ -20,6 +22,19 @@ router = APIRouter(
 # The upload route reads its body as a stream and enforces its own size limit, so the
 # generic body limit must let it through.
 UPLOAD_PATHS = re.compile(r"/v1/organizations/[^/]+/deployments/[^/]+/deploys/?")
+
+
+class DeploysProcess(Process, Protocol):
+    """What these routes need of the process: also where bundles are stored."""
+
+    @property
+    def bundle_store(self) -> BundleStore: ...
+
+
+def _process(request: Request) -> DeploysProcess:
+    process: DeploysProcess = process_of(request)
+    return process
+
 
 BUNDLE_BODY = {
     "requestBody": {
@@ -44,7 +59,7 @@ async def create_deploy(
 ) -> DeployOut:
     """Push a bundle (the raw body, streamed). Needs ``deployment:deploy``."""
     length = request.headers.get("content-length")
-    runtime = get_runtime(request)
+    runtime = _process(request)
     deploy = await service.create_deploy(
         runtime.sessions,
         runtime.bundle_store,
@@ -100,7 +115,7 @@ def download_bundle(
 ) -> StreamingResponse:
     """The bundle, for the deployment's runtime (a Deployment token with ``deployment:read``)."""
     deploy, chunks = service.open_bundle(
-        get_runtime(request).bundle_store, db, principal, orgId, deploymentId, deployId
+        _process(request).bundle_store, db, principal, orgId, deploymentId, deployId
     )
     digest = base64.b64encode(bytes.fromhex(deploy.digest)).decode()
     return StreamingResponse(

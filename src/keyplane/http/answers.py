@@ -21,19 +21,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyplane.auth.principal import Principal
 from keyplane.http.headers import bearer, header, scope_client_ip
+from keyplane.http.process import Process
 from keyplane.http.responses import SharedResponse
 from keyplane.http.routing import unnamed
 from keyplane.ops import metrics
-
-if TYPE_CHECKING:
-    from keyplane.runtime import Runtime
 
 _CACHEABLE = "__keyplane_cacheable__"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -58,7 +56,7 @@ class AnswerCacheMiddleware:
     principal in the request state, as routing and authentication would).
     """
 
-    def __init__(self, app: ASGIApp, runtime: Runtime, routes: Iterable[Any]) -> None:
+    def __init__(self, app: ASGIApp, runtime: Process, routes: Iterable[Any]) -> None:
         self.app = app
         self.runtime = runtime
         marked = [

@@ -17,8 +17,8 @@ from keyplane.db.paging import MAX_LIMIT, MAX_OFFSET, PageParams
 from keyplane.domain.credentials import hash_secret
 from keyplane.domain.errors import NotAuthenticated
 from keyplane.http.headers import bearer, header, scope_client_ip
+from keyplane.http.process import Process, process_of
 from keyplane.ops import metrics
-from keyplane.runtime import Runtime
 
 # Set in the request state when a credential is refused: (SHA-256 of the value, the
 # error); the audit trail records it (keyplane.audit.middleware).
@@ -29,8 +29,8 @@ NO_CREDENTIALS = (
 )
 
 
-def get_runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.runtime
+def get_runtime(request: Request) -> Process:
+    runtime: Process = process_of(request)
     return runtime
 
 
@@ -94,7 +94,7 @@ def bearer_value(scope: Scope) -> str:
 async def current_principal(request: Request) -> Principal:
     scope = request.scope
     value = bearer_value(scope)
-    runtime: Runtime = scope["app"].runtime
+    runtime: Process = scope["app"].runtime
     try:
         principal = await runtime.authenticator.authenticate(value, client_ip(request))
     except NotAuthenticated as error:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from fastapi import BackgroundTasks, Request
 from limits import RateLimitItemPerMinute
@@ -26,10 +27,11 @@ from keyplane.audit.recorder import SUCCESS, EventDraft
 from keyplane.config import Settings
 from keyplane.db.unit import after_commit
 from keyplane.domain.errors import InvalidInput, NotAuthenticated, TooManyRequests
-from keyplane.http.deps import DbSession, client_ip, get_runtime
+from keyplane.http.deps import DbSession, client_ip
+from keyplane.http.process import Process, process_of
 from keyplane.http.routing import APIRouter
 from keyplane.hygiene import leak_notices, leaks, schemas
-from keyplane.hygiene.scanning import KEY_ID_HEADER, SIGNATURE_HEADER
+from keyplane.hygiene.scanning import KEY_ID_HEADER, SIGNATURE_HEADER, ScanningKeys
 from keyplane.identity.mail import mail_sender
 
 router = APIRouter(prefix="/v1", tags=["credential hygiene"])
@@ -40,6 +42,18 @@ RECEIVED = (
     "Thank you. If this value is a live keyplane credential, it has been revoked and "
     "the owners of its organization have been told."
 )
+
+
+class HygieneProcess(Process, Protocol):
+    """What these routes need of the process: also the secret-scanning partner's keys."""
+
+    @property
+    def scanning_keys(self) -> ScanningKeys: ...
+
+
+def _process(request: Request) -> HygieneProcess:
+    process: HygieneProcess = process_of(request)
+    return process
 
 
 @dataclass(frozen=True)
@@ -63,7 +77,7 @@ async def secret_scanning_reports(
     `KEYPLANE_SECRET_SCANNING_KEYS_URL`; anything else is 401 and revokes nothing.
     """
     body = await request.body()
-    runtime = get_runtime(request)
+    runtime = _process(request)
     headers = request.headers
     ip = client_ip(request)
     runtime.authenticator.check_failure_limit(ip)
@@ -117,7 +131,7 @@ def report_leak(
     A live value is revoked at once and its organization's owners are mailed. The
     answer is the same whether or not the value was live.
     """
-    runtime = get_runtime(request)
+    runtime = _process(request)
     limit = RateLimitItemPerMinute(runtime.settings.leak_reports_per_minute)
     retry = runtime.limiter.retry_after(limit, "leak-report", client_ip(request))
     if retry is not None:

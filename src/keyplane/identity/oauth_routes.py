@@ -11,10 +11,10 @@ from fastapi import Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from keyplane.http.deps import get_runtime
 from keyplane.http.routing import APIRouter
 from keyplane.identity import cli_tokens, device
 from keyplane.identity.login_grants import in_unit
+from keyplane.oauth.context import server_context
 from keyplane.oauth.errors import InvalidRequest, oauth_response
 from keyplane.oauth.token_endpoint import TokenRequest
 
@@ -24,7 +24,7 @@ router = APIRouter(tags=["oauth"])
 @router.post("/oauth/device/code")
 async def device_authorization(request: Request) -> Response:
     """RFC 8628 §3.1-3.2: start a device flow (public client ``keyplane-cli``)."""
-    runtime = get_runtime(request)
+    runtime = server_context(request)
     call = await TokenRequest.of(request, runtime)
     if call.form.get("client_id") != cli_tokens.CLI_CLIENT_ID:
         raise InvalidRequest(f"client_id must be {cli_tokens.CLI_CLIENT_ID}")

@@ -8,9 +8,9 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
-from keyplane.http.deps import get_runtime
 from keyplane.http.routing import APIRouter
 from keyplane.oauth import introspection, revocation, token_endpoint
+from keyplane.oauth.context import server_context
 from keyplane.oauth.signing_keys import JWKS_MAX_AGE
 
 router = APIRouter(tags=["oauth"])
@@ -29,14 +29,14 @@ _CLIENT = {"client_id": _STRING, "client_secret": _STRING}
 @router.get("/.well-known/oauth-authorization-server")
 async def authorization_server_metadata(request: Request) -> Response:
     """RFC 8414 authorization server metadata."""
-    document = get_runtime(request).oauth.metadata()
+    document = server_context(request).oauth.metadata()
     return JSONResponse(document, headers={"Cache-Control": "public, max-age=300"})
 
 
 @router.get("/.well-known/jwks.json")
 async def jwks(request: Request) -> Response:
     """The public signing keys, retired ones included while tokens they signed live."""
-    ring = get_runtime(request).oauth.keys
+    ring = server_context(request).oauth.keys
     keys = ring.current() if not ring.stale else await run_in_threadpool(ring.current)
     cache = f"public, max-age={JWKS_MAX_AGE}"
     return JSONResponse(keys.jwks, headers={"Cache-Control": cache})
@@ -48,7 +48,7 @@ async def jwks(request: Request) -> Response:
 )
 async def token(request: Request) -> Response:
     """RFC 6749 token endpoint: client_credentials for deployment API keys, and more."""
-    return await token_endpoint.token(request, get_runtime(request))
+    return await token_endpoint.token(request, server_context(request))
 
 
 @router.post(
@@ -57,7 +57,7 @@ async def token(request: Request) -> Response:
 )
 async def revoke(request: Request) -> Response:
     """RFC 7009 token revocation."""
-    return await revocation.revoke(request, get_runtime(request))
+    return await revocation.revoke(request, server_context(request))
 
 
 @router.post(
@@ -66,4 +66,4 @@ async def revoke(request: Request) -> Response:
 )
 async def introspect(request: Request) -> Response:
     """RFC 7662 token introspection."""
-    return await introspection.introspect(request, get_runtime(request))
+    return await introspection.introspect(request, server_context(request))

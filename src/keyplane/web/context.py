@@ -10,9 +10,9 @@ from fastapi.templating import Jinja2Templates
 
 from keyplane.config import Settings
 from keyplane.http.deps import get_runtime
+from keyplane.http.process import Process
 from keyplane.identity.guard import LoginGuard
 from keyplane.identity.passwords import Passwords, hasher_for
-from keyplane.runtime import Runtime
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -21,7 +21,7 @@ STATIC = Path(__file__).parent / "static"
 @dataclass
 class Web:
     settings: Settings
-    runtime: Runtime
+    runtime: Process
     templates: Jinja2Templates
     passwords: Passwords
     guard: LoginGuard
