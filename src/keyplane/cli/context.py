@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from keyplane.cli import errors, output
-from keyplane.cli.explain import explain, unreachable
+from keyplane.cli.errors import unreachable
+from keyplane.cli.explain import explain
 from keyplane.domain.roles import (
     Level,
     Role,

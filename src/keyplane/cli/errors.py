@@ -2,11 +2,14 @@
 
 Every failure a user can act on is a :class:`CliError`: a message that says what went
 wrong, an optional hint that says what to do, and the exit code a script can test.
+:func:`unreachable` is the one for a server that gave no answer (which setting fixes
+a TLS failure, which URL to check).
 """
 
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
 
 
 class ExitCode(IntEnum):
@@ -45,3 +48,18 @@ class PermissionDenied(CliError):
 
 class NotFound(CliError):
     exit_code = ExitCode.NOT_FOUND
+
+
+def unreachable(error: Any) -> CliError:
+    """The CLI error for a server that gave no HTTP answer (a ServerUnreachable)."""
+    if error.tls:
+        from keyplane.client import CA_BUNDLE_VAR
+
+        return CliError(
+            str(error),
+            hint=f"if the server uses a private CA, point {CA_BUNDLE_VAR} at its CA bundle "
+            "(a PEM file); if it serves plain http, write KEYPLANE_URL with http://",
+        )
+    return CliError(
+        str(error), hint=f"check KEYPLANE_URL ({error.base_url}) and that the server is running"
+    )

@@ -1,41 +1,37 @@
-"""How an API or connection error becomes a CLI error: the message, the exit code a
-script tests, and a hint that says what to do (which role holds a missing permission,
-which setting fixes a TLS failure, which URL to set)."""
+"""How an API error becomes a CLI error: the message, the exit code a script tests,
+and a hint that says what to do (which role holds a missing permission, which URL to
+set). A server that gave no answer at all is ``keyplane.cli.errors.unreachable``."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from keyplane.cli import errors
 from keyplane.domain.roles import PERMISSIONS, Permission
 
 if TYPE_CHECKING:
     from keyplane.cli import credentials
-    from keyplane.cli.context import Session
     from keyplane.client import ApiError
 
 VALUES = {p.value for p in Permission}
 MISSING_PERMISSION = "missing permission "  # the 403 message of servers before the field
 
 
-def unreachable(error: Any) -> errors.CliError:
-    """The CLI error for a server that gave no HTTP answer (a ServerUnreachable)."""
-    if error.tls:
-        from keyplane.client import CA_BUNDLE_VAR
+class Caller(Protocol):
+    """What a hint reads of the command's session (``keyplane.cli.context.Session``)."""
 
-        return errors.CliError(
-            str(error),
-            hint=f"if the server uses a private CA, point {CA_BUNDLE_VAR} at its CA bundle "
-            "(a PEM file); if it serves plain http, write KEYPLANE_URL with http://",
-        )
-    return errors.CliError(
-        str(error), hint=f"check KEYPLANE_URL ({error.base_url}) and that the server is running"
-    )
+    me: Any  # the answer of GET /v1/self
+
+    def describe(self) -> str: ...
+
+    def lacks_workspace_roles(self) -> bool: ...
+
+    def workspace_role_hint(self) -> str: ...
 
 
 def permission_hint(
-    message: str, session: Session | None, body: Mapping[str, Any] | None = None
+    message: str, session: Caller | None, body: Mapping[str, Any] | None = None
 ) -> str | None:
     """What the credential holds, and which roles hold the permission it lacks."""
     if session is None:
@@ -68,7 +64,7 @@ def missing_permission(body: Mapping[str, Any], message: str) -> str:
 
 
 def explain(
-    error: ApiError, credential: credentials.Credential | None, session: Session | None
+    error: ApiError, credential: credentials.Credential | None, session: Caller | None
 ) -> errors.CliError:
     """The CLI error for an API error: same message, the exit code, and what to do."""
     status, message = error.status_code, error.message

@@ -45,9 +45,7 @@ class KeyPairExchange(ExchangedToken):
         try:
             body, _ = client_credentials_grant(self._url, self._key_id, self._secret)
         except ServerUnreachable as error:
-            from keyplane.cli.explain import unreachable
-
-            raise unreachable(error) from None
+            raise errors.unreachable(error) from None
         except ApiError as error:
             raise _explain(error) from None
         return body["access_token"], int(body.get("expires_in", 0))

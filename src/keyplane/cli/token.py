@@ -81,7 +81,8 @@ def check(
 def report() -> None:
     """Report a leaked value read from standard input; a live one is revoked at once."""
     from keyplane.cli.credentials import server_url
-    from keyplane.cli.explain import explain, unreachable
+    from keyplane.cli.errors import unreachable
+    from keyplane.cli.explain import explain
     from keyplane.client import ApiError, KeyplaneClient, ServerUnreachable
 
     text = _read_value(None)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from keyplane.cli.errors import CliError, NotAuthenticated
+from keyplane.cli.errors import CliError, NotAuthenticated, unreachable
 from keyplane.cli.exchanged import ExchangedToken, Json, cache_file, sha256
 
 if TYPE_CHECKING:
@@ -124,8 +124,6 @@ class WorkloadExchange(ExchangedToken):
         try:
             body, _ = token_exchange_grant(self._url, self._identity_id, id_token)
         except ServerUnreachable as error:
-            from keyplane.cli.explain import unreachable
-
             raise unreachable(error) from None
         except ApiError as error:
             raise explain_refusal(error, self._identity_id, self._source.name) from None
