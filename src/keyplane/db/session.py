@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from typing import Any
 
@@ -12,9 +13,14 @@ from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from keyplane.db.unit import UnitSession
 
+# One-time credentials are consumed with UPDATE … RETURNING and ID tokens spent with
+# INSERT … ON CONFLICT … RETURNING, which SQLite has had since 3.35 (March 2021).
+SQLITE_MIN = (3, 35, 0)
+
 
 def make_engine(url: str, **options: Any) -> Engine:
     if url.startswith("sqlite"):
+        require_sqlite(sqlite3.sqlite_version_info)
         options.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         engine = create_engine(url, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -24,6 +30,17 @@ def make_engine(url: str, **options: Any) -> Engine:
     event.listen(engine, "checkin", _note_checkin)
     event.listen(engine, "checkout", _ping_if_idle)
     return engine
+
+
+def require_sqlite(version: tuple[int, ...]) -> None:
+    """Refuse, at start, a SQLite too old for the statements keyplane runs."""
+    if tuple(version) < SQLITE_MIN:
+        have = ".".join(map(str, version))
+        raise RuntimeError(
+            f"keyplane needs SQLite {'.'.join(map(str, SQLITE_MIN))} or newer and this "
+            f"Python links SQLite {have}: use a Python built with a newer SQLite, or "
+            "PostgreSQL (KEYPLANE_DATABASE_URL=postgresql+psycopg://…)"
+        )
 
 
 # A pooled connection unused for longer than this is pinged before it is handed out,
