@@ -19,7 +19,7 @@ from keyplane.federation.routes import router as workload_identities_router
 from keyplane.http import errors, openapi
 from keyplane.http.answers import AnswerCacheMiddleware
 from keyplane.http.health import router as health_router
-from keyplane.http.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from keyplane.http.middleware import BodyLimitMiddleware, LingerMiddleware, RequestIdMiddleware
 from keyplane.http.nul import NulRefusalMiddleware
 from keyplane.http.process import Process
 from keyplane.http.routing import APIRouter
@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=settings.max_body_bytes, exempt_pattern=UPLOAD_PATHS
     )
+    app.add_middleware(LingerMiddleware)  # outside the body limit: it lingers for its 413
     # Inside the request id (it records it), outside the body limit (it records its 413).
     app.add_middleware(AuditMiddleware, sessions=runtime.sessions)
     app.add_middleware(RequestIdMiddleware)

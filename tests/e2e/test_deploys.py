@@ -233,6 +233,54 @@ def test_oversized_and_interrupted_uploads_leave_nothing(setup: Setup, tmp_path:
     assert all(d["createdBy"]["name"] != "ci-big" for d in deploys["deploys"])
 
 
+def _answer_while_sending(setup: Setup, token: str, length: int) -> tuple[bytes, bytes]:
+    """Upload ``length`` bytes in two halves with a pause between; what the server
+    had answered after the first half, and its whole answer after the second."""
+    host, port = setup.url.removeprefix("http://").split(":")
+    path = f"/v1/organizations/{setup.acme.org_id}/deployments/{setup.deployment}/deploys"
+    body = b"\x1f\x8b" + os.urandom(length - 2)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: application/gzip\r\nContent-Length: {length}\r\n\r\n".encode()
+            + body[: length // 2]
+        )
+        sock.settimeout(1.0)
+        try:
+            early = sock.recv(65536)
+        except TimeoutError:
+            early = b""
+        sock.settimeout(10)
+        sock.sendall(body[length // 2 :])
+        answer = early
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    return early, answer
+
+
+@pytest.mark.parametrize(
+    ("length", "good_token", "status", "says"),
+    [
+        (LIMIT + 50_000, True, 413, b"bundle too large"),  # refused by its declared size
+        (200_000, False, 401, b"API token"),  # refused before a byte is read
+    ],
+)
+def test_an_upload_refused_before_its_body_is_read_is_answered_once_it_is_sent(
+    setup: Setup, length: int, good_token: bool, status: int, says: bytes
+) -> None:
+    """Answering and closing while the client still sends makes its kernel reset the
+    connection, which can drop the answer (the CLI then said "connection refused"):
+    the server reads the rest of the body first."""
+    _, token = setup.token(f"ci-linger-{status}", "WORKSPACE", setup.ws1, "WORKSPACE_AUTHOR")
+    early, answer = _answer_while_sending(setup, token if good_token else "kpw_" + "x" * 40, length)
+    assert early == b""  # nothing while the body is still on its way
+    assert answer.startswith(f"HTTP/1.1 {status} ".encode()), answer[:200]
+    assert says in answer
+
+
 def cli(setup: Setup, tmp_path: Path, token: str, *args: str, stdin: str = "") -> tuple[int, str]:
     done = subprocess.run(
         [sys.executable, "-m", "keyplane", *args],
@@ -287,6 +335,7 @@ def test_variables_and_cicd_enforcement_from_the_cli(setup: Setup, tmp_path: Pat
 
 
 def test_audit_export_streams_json_lines(setup: Setup, tmp_path: Path) -> None:
+    setup.token("ci-export", "WORKSPACE", setup.ws1, "WORKSPACE_MEMBER")  # one event at least
     target = tmp_path / "audit.jsonl"
     code, out = cli(
         setup,

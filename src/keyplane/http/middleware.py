@@ -1,4 +1,5 @@
-"""Pure ASGI middleware (no per-request task switching): request ids and body limits."""
+"""Pure ASGI middleware (no per-request task switching): request ids, body limits, and
+reading an unread body before an early answer."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import contextlib
 import re
 import secrets
 
+import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyplane.http.errors import error_response
@@ -111,3 +113,64 @@ class BodyLimitMiddleware:
 
 class _TooLarge(Exception):
     pass
+
+
+# What an early answer reads of the body still on its way before it goes out.
+LINGER_BYTES = 64 * 1024 * 1024
+LINGER_SECONDS = 10.0
+
+
+class LingerMiddleware:
+    """Reads the rest of a request's body, and drops it, before an answer that comes
+    before the body was read: a 401, 403 or 404 to an upload, or a 413 for its size.
+
+    A server that answers and closes while the client is still sending makes the
+    client's kernel reset the connection, and the reset can discard the answer before
+    the client reads it (RFC 9112 §9.6): a CI job would see "connection reset" where
+    the server said "bundle too large". So the answer waits until the client has sent
+    everything, up to :data:`LINGER_BYTES` more or :data:`LINGER_SECONDS`, whichever
+    comes first; past either, the connection is closed as before. Requests that declare
+    no body pass through untouched.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _has_body(scope):
+            await self.app(scope, receive, send)
+            return
+        ended = False
+
+        async def watched() -> Message:
+            nonlocal ended
+            message = await receive()
+            if message["type"] == "http.disconnect" or not message.get("more_body"):
+                ended = True
+            return message
+
+        async def answered(message: Message) -> None:
+            nonlocal ended
+            if message["type"] == "http.response.start" and not ended:
+                ended = True
+                await _drain(receive)
+            await send(message)
+
+        await self.app(scope, watched, answered)
+
+
+def _has_body(scope: Scope) -> bool:
+    declared = header(scope, b"content-length")
+    if declared is not None:
+        return declared not in (b"0", b"")
+    return header(scope, b"transfer-encoding") is not None
+
+
+async def _drain(receive: Receive) -> None:
+    read = 0
+    with anyio.move_on_after(LINGER_SECONDS):
+        while read <= LINGER_BYTES:
+            message = await receive()
+            read += len(message.get("body", b""))
+            if message["type"] == "http.disconnect" or not message.get("more_body"):
+                return
