@@ -31,14 +31,18 @@ class ServerUnreachable(Exception):
     """No HTTP answer at all: wrong URL, server down, network or TLS failure.
 
     ``tls`` is True when the connection was made but the TLS handshake failed
-    (a plain-http port, an untrusted or mismatched certificate).
+    (a plain-http port, an untrusted or mismatched certificate); ``closed`` when it was
+    made and then closed or reset before an answer arrived.
     """
 
-    def __init__(self, base_url: str, reason: str, *, tls: bool = False) -> None:
+    def __init__(
+        self, base_url: str, reason: str, *, tls: bool = False, closed: bool = False
+    ) -> None:
         super().__init__(f"cannot reach keyplane at {base_url}: {reason}")
         self.base_url = base_url
         self.reason = reason
         self.tls = tls
+        self.closed = closed
 
 
 class Headers(dict[str, str]):
@@ -183,4 +187,8 @@ def unreachable_error(url: str, error: BaseException) -> ServerUnreachable:
         return ServerUnreachable(base, "the request timed out")
     if isinstance(reason, ValueError):
         return ServerUnreachable(base, f"not a usable URL ({reason})")
+    if isinstance(reason, ConnectionResetError | BrokenPipeError):
+        return ServerUnreachable(
+            base, "the connection was closed before an answer arrived", closed=True
+        )
     return ServerUnreachable(base, "connection refused or host not found")

@@ -60,6 +60,13 @@ def unreachable(error: Any) -> CliError:
             hint=f"if the server uses a private CA, point {CA_BUNDLE_VAR} at its CA bundle "
             "(a PEM file); if it serves plain http, write KEYPLANE_URL with http://",
         )
+    if error.closed:
+        return CliError(
+            str(error),
+            hint="the server or a proxy in front of it closed the connection mid-request "
+            "(a proxy's body size or time limit, a restart): try again, and if it persists "
+            "ask the operator to look at the server's log",
+        )
     return CliError(
         str(error), hint=f"check KEYPLANE_URL ({error.base_url}) and that the server is running"
     )
