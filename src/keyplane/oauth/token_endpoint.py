@@ -23,6 +23,7 @@ from keyplane.apikeys.models import DeploymentApiKey
 from keyplane.apikeys.principal import KEYS_DISABLED
 from keyplane.domain import networks
 from keyplane.domain.networks import AllowedRanges
+from keyplane.http.headers import scope_client_ip
 from keyplane.oauth.access_tokens import audience_of, issue_key_access_token
 from keyplane.oauth.audit import audit_key_use
 from keyplane.oauth.clients import Client
@@ -56,7 +57,7 @@ class TokenRequest:
 
     @property
     def client_ip(self) -> str:
-        return self.http.client.host if self.http.client else "unknown"
+        return scope_client_ip(self.http.scope)
 
     async def authenticate_client(self) -> Client:
         """Authenticate the client (RFC 6749 §2.3); raises InvalidClient and friends."""
