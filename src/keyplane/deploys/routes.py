@@ -31,11 +31,6 @@ class DeploysProcess(Process, Protocol):
     def bundle_store(self) -> BundleStore: ...
 
 
-def _process(request: Request) -> DeploysProcess:
-    process: DeploysProcess = process_of(request)
-    return process
-
-
 BUNDLE_BODY = {
     "requestBody": {
         "required": True,
@@ -59,7 +54,7 @@ async def create_deploy(
 ) -> DeployOut:
     """Push a bundle (the raw body, streamed). Needs ``deployment:deploy``."""
     length = request.headers.get("content-length")
-    runtime = _process(request)
+    runtime: DeploysProcess = process_of(request)
     deploy = await service.create_deploy(
         runtime.sessions,
         runtime.bundle_store,
@@ -114,8 +109,9 @@ def download_bundle(
     principal: CurrentPrincipal,
 ) -> StreamingResponse:
     """The bundle, for the deployment's runtime (a Deployment token with ``deployment:read``)."""
+    runtime: DeploysProcess = process_of(request)
     deploy, chunks = service.open_bundle(
-        _process(request).bundle_store, db, principal, orgId, deploymentId, deployId
+        runtime.bundle_store, db, principal, orgId, deploymentId, deployId
     )
     digest = base64.b64encode(bytes.fromhex(deploy.digest)).decode()
     return StreamingResponse(

@@ -51,11 +51,6 @@ class HygieneProcess(Process, Protocol):
     def scanning_keys(self) -> ScanningKeys: ...
 
 
-def _process(request: Request) -> HygieneProcess:
-    process: HygieneProcess = process_of(request)
-    return process
-
-
 @dataclass(frozen=True)
 class Mail:
     """What the owners' mail needs once the answer has left."""
@@ -77,7 +72,7 @@ async def secret_scanning_reports(
     `KEYPLANE_SECRET_SCANNING_KEYS_URL`; anything else is 401 and revokes nothing.
     """
     body = await request.body()
-    runtime = _process(request)
+    runtime: HygieneProcess = process_of(request)
     headers = request.headers
     ip = client_ip(request)
     runtime.authenticator.check_failure_limit(ip)
@@ -131,7 +126,7 @@ def report_leak(
     A live value is revoked at once and its organization's owners are mailed. The
     answer is the same whether or not the value was live.
     """
-    runtime = _process(request)
+    runtime: HygieneProcess = process_of(request)
     limit = RateLimitItemPerMinute(runtime.settings.leak_reports_per_minute)
     retry = runtime.limiter.retry_after(limit, "leak-report", client_ip(request))
     if retry is not None:
