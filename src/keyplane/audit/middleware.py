@@ -4,9 +4,9 @@ Pure ASGI, placed inside the request-id middleware and outside the body limit.
 What it records comes from what the route left in the ASGI scope: the matched
 route template and path parameters (FastAPI sets them), the principal
 (``request.state.principal``, set by the ``CurrentPrincipal`` dependency), and any
-explicit events noted with ``keyplane.audit.notes.note`` (failed authentication, for instance). The
-event is written before the response leaves, so a client that saw success can
-count on the record. For a ``201`` without an id in the path, the new object's
+explicit events noted with ``keyplane.audit.notes.note`` (failed authentication,
+for instance). The event is written before the response leaves, so a client that
+saw success can count on the record. For a ``201`` without an id in the path, the new object's
 ``id`` is read from the JSON answer; nothing else of the answer is kept.
 
 Other areas need do nothing for their write routes to be recorded. Routes that
