@@ -28,6 +28,9 @@ from keyplane.oauth.errors import InvalidGrant, OAuthError
 
 ALGORITHMS = ("RS256", "ES256")  # pinned: never none, never HMAC
 LEEWAY_SECONDS = 30
+# The spent jti is kept until the token expires. Kubernetes extends a projected token
+# to a year for older clients; nothing that lives longer is a workload's ID token.
+MAX_EXP_AHEAD_SECONDS = 400 * 86_400
 REQUIRED = ["iss", "aud", "exp", "iat", "jti"]
 INSPECT = "see `keyplane organization workload-identity inspect {}`"
 NOT_A_JWT = "it is not a signed JWT (an OIDC ID token)"
@@ -150,8 +153,11 @@ def _verified(read: Read, key: jwt.PyJWK, record: IdentityRecord) -> dict[str, A
         raise _refused("iat", NOT_YET_VALID)
     if "nbf" in claims and _integer(claims["nbf"]) > now + LEEWAY_SECONDS:
         raise _refused("nbf", NOT_YET_VALID)
-    if _integer(claims["exp"]) <= now - LEEWAY_SECONDS:
+    expires = _integer(claims["exp"])
+    if expires <= now - LEEWAY_SECONDS:
         raise _refused("exp", "the token has expired: ask the issuer for a new one")
+    if expires > now + MAX_EXP_AHEAD_SECONDS:
+        raise _refused("exp", "the token expires more than 400 days from now")
     if claims["iss"] != record.issuer:
         raise _refused("claims", MALFORMED)
     audiences = [claims["aud"]] if isinstance(claims["aud"], str) else claims["aud"]

@@ -104,6 +104,15 @@ def test_es256_id_tokens_are_accepted(
     assert answer.status_code == 200, answer.text
 
 
+def test_an_id_token_that_lives_a_year_is_accepted(
+    world: World, identity: dict[str, Any], workload_issuer: WorkloadIssuer
+) -> None:
+    """Kubernetes extends a projected service-account token to a year for old clients."""
+    token = workload_issuer.mint(AUD, exp=int(time.time()) + 365 * 86_400)
+    answer = exchange(world.client, identity["id"], token)
+    assert answer.status_code == 200, answer.text
+
+
 NOW = int(time.time())
 REFUSALS: list[tuple[str, dict[str, Any], str]] = [
     ("wrong repository_id", {"repository_id": "1"}, "condition repository_id"),
@@ -112,6 +121,7 @@ REFUSALS: list[tuple[str, dict[str, Any], str]] = [
     ("no ref", {"drop": ("ref",)}, "condition ref"),
     ("wrong audience", {"audience": "https://elsewhere.example"}, "aud"),
     ("expired", {"exp": NOW - 120, "iat": NOW - 600, "nbf": NOW - 600}, "exp"),
+    ("expires in 30 million years", {"exp": 10**15}, "exp"),
     ("not yet valid", {"nbf": NOW + 600}, "nbf"),
     ("issued in the future", {"iat": NOW + 600}, "iat"),
     ("unknown kid", {"kid": "stranger"}, "kid"),
