@@ -9,10 +9,11 @@ from keyplane.db.models import (  # noqa: F401
     Organization,
     RoleBinding,
     User,
+    WorkloadIdentity,
     Workspace,
 )
 from keyplane.deploys.models import Deploy  # noqa: F401
-from keyplane.federation.models import ExchangedIdToken, WorkloadIdentity  # noqa: F401
+from keyplane.federation.models import ExchangedIdToken  # noqa: F401
 from keyplane.hygiene.models import ExpiryNotice, LeakedSecret, PermissionUse  # noqa: F401
 from keyplane.identity.models import (  # noqa: F401
     AuthorizationCode,

@@ -9,13 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keyplane.auth.principal import Principal, PrincipalKind
-from keyplane.db.models import Organization
+from keyplane.db.models import Organization, WorkloadIdentity
 from keyplane.domain.access import Binding, Entity, Grants
 from keyplane.domain.errors import NotAuthenticated
 from keyplane.domain.networks import AllowedRanges
 from keyplane.domain.roles import Level, Permission
 from keyplane.federation.conditions import Conditions
-from keyplane.federation.models import WorkloadIdentity
 from keyplane.oauth.subjects import INVALID
 from keyplane.tenancy.granting import custom_roles
 

@@ -25,8 +25,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from starlette.concurrency import run_in_threadpool
 
 from keyplane.db.base import utcnow
+from keyplane.db.models import WorkloadIdentity
 from keyplane.db.unit import statements
-from keyplane.federation.models import ExchangedIdToken, WorkloadIdentity
+from keyplane.federation.models import ExchangedIdToken
 
 PURGE_EVERY = 60.0  # seconds between deletes of expired rows, per process
 

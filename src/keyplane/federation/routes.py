@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import Request, Response
 
+from keyplane.db.models import WorkloadIdentity
 from keyplane.domain.roles import Level
 from keyplane.federation import schemas, service
-from keyplane.federation.models import WorkloadIdentity
 from keyplane.http.deps import CurrentPrincipal, DbSession, Paging, get_runtime
 from keyplane.http.routing import APIRouter
 from keyplane.http.schemas import Actor

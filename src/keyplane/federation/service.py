@@ -14,13 +14,13 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from keyplane.auth.principal import Principal
 from keyplane.config import Settings
+from keyplane.db.models import WorkloadIdentity
 from keyplane.db.paging import PageParams, page_of_query
 from keyplane.db.unit import credentials_changed
 from keyplane.domain.access import Entity, authorize, authorize_managing, holds
 from keyplane.domain.errors import InvalidInput, NotFound
 from keyplane.domain.roles import Level, Permission
 from keyplane.federation import conditions, schemas
-from keyplane.federation.models import WorkloadIdentity
 from keyplane.federation.records import IdentityRecord, record_of
 from keyplane.oauth.access_tokens import issuer_of
 from keyplane.tenancy.entities import scope_entity

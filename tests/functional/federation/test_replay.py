@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event, select
 
+from keyplane.db.models import WorkloadIdentity
 from keyplane.db.unit import read_only
-from keyplane.federation.models import ExchangedIdToken, WorkloadIdentity
+from keyplane.federation.models import ExchangedIdToken
 from keyplane.federation.replay import Spend, SpentTokens
 from keyplane.runtime import Runtime
 
