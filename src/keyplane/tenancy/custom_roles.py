@@ -8,7 +8,7 @@ from sqlalchemy import SQLColumnExpression, func, select
 from sqlalchemy.orm import Session
 
 from keyplane.auth.principal import Principal
-from keyplane.db.models import CustomRole, RoleBinding
+from keyplane.db.models import CustomRole, RoleBinding, WorkloadIdentity
 from keyplane.db.paging import PageParams, page_of_query
 from keyplane.db.unit import flush_unique
 from keyplane.domain.access import Entity, authorize
@@ -66,18 +66,23 @@ def create_custom_role(
 
 
 def delete_custom_role(db: Session, principal: Principal, org_id: str, role_id: str) -> None:
-    """Delete a custom role; Conflict while any user or token holds it."""
+    """Delete a custom role; Conflict while any user, token or workload identity holds
+    it (a role made later under the same name would otherwise hand its rights to them)."""
     authorize(principal, Permission.ORGANIZATION_UPDATE, Entity.organization(org_id))
     role = db.get(CustomRole, role_id)
     if role is None or role.organization_id != org_id:
         raise NotFound(f"custom role {role_id} not found")
-    holders = db.scalar(
-        select(func.count()).where(
-            RoleBinding.organization_id == org_id,
-            RoleBinding.level == Level.DEPLOYMENT.value,
-            RoleBinding.role == role.name,
-        )
+    bindings = select(func.count()).where(
+        RoleBinding.organization_id == org_id,
+        RoleBinding.level == Level.DEPLOYMENT.value,
+        RoleBinding.role == role.name,
     )
+    identities = select(func.count()).where(
+        WorkloadIdentity.organization_id == org_id,
+        WorkloadIdentity.scope == Level.DEPLOYMENT.value,
+        WorkloadIdentity.role == role.name,
+    )
+    holders = (db.scalar(bindings) or 0) + (db.scalar(identities) or 0)
     if holders:
         raise Conflict(f"custom role {role.name} is held {holders} time(s): replace it first")
     db.delete(role)

@@ -71,6 +71,24 @@ def test_a_new_role_applies_to_issued_tokens_and_a_new_name_keeps_them(
     assert me["roles"][0]["role"] == "reader" and me["workloadIdentity"]["name"] == "ci"
 
 
+def test_a_custom_role_an_identity_holds_cannot_be_deleted(
+    world: World, identity: dict[str, Any], workload_issuer: WorkloadIssuer
+) -> None:
+    """Else a role made later under the same name would hand its rights to the identity."""
+    owner = bearer(world.org.owner_token)
+    roles = f"/v1/organizations/{world.org.id}/custom-roles"
+    made = world.client.post(roles, json={"name": "reader", "permissions": ["deployment:read"]},
+                             headers=owner)  # fmt: skip
+    world.client.post(path(world, identity), json={"role": "reader"}, headers=owner)
+
+    refused = world.client.delete(f"{roles}/{made.json()['id']}", headers=owner)
+
+    assert refused.status_code == 409, refused.text
+    assert "reader is held 1 time(s)" in refused.json()["message"]
+    world.client.delete(path(world, identity), headers=owner)
+    assert world.client.delete(f"{roles}/{made.json()['id']}", headers=owner).status_code == 204
+
+
 def test_the_identity_revokes_its_own_token(
     world: World, identity: dict[str, Any], workload_issuer: WorkloadIssuer
 ) -> None:
