@@ -245,3 +245,31 @@ def test_concurrent_rotations_of_a_token_give_one_winner(pair: Pair) -> None:
         for client in pair.clients:
             me = client.get("/v1/self", headers={"Authorization": f"Bearer {value}"})
             assert me.status_code == 200, me.text
+
+
+def test_concurrent_migrations_of_a_deployments_keys_migrate_each_key_once(pair: Pair) -> None:
+    owner = {"Authorization": f"Bearer {pair.tenant.owner_token}"}
+    org = f"/v1/organizations/{pair.tenant.org_id}"
+    api = pair.clients[0]
+    workspace = api.post(f"{org}/workspaces", json={"name": "keys"}, headers=owner).json()
+    deployment = api.post(
+        f"{org}/deployments", json={"name": "keys", "workspaceId": workspace["id"]}, headers=owner
+    ).json()
+    keys = f"{org}/deployments/{deployment['id']}/api-keys"
+    for _ in range(ROUNDS):
+        made = [api.post(keys, json={"name": f"k{n}"}, headers=owner).json() for n in range(2)]
+        answers = pair.race(
+            "deployment_api_keys",
+            made[0]["id"],
+            lambda client: client.post(
+                f"{org}/api-keys/migrate", json={"deploymentId": deployment["id"]}, headers=owner
+            ),
+        )
+        winner = _one_winner(answers, 409)
+        assert sorted(m["keyId"] for m in winner.json()["migrations"]) == sorted(
+            k["id"] for k in made
+        )
+    tokens = api.get(
+        f"{org}/tokens", params={"deploymentId": deployment["id"], "limit": 100}, headers=owner
+    ).json()
+    assert tokens["totalCount"] == 2 * ROUNDS, "a key was migrated more than once"

@@ -3,8 +3,11 @@
 A key acts as DEPLOYMENT_ADMIN on its deployment and never expires, so it becomes a
 Deployment API token holding DEPLOYMENT_ADMIN there, without an expiry. The tokens
 are made and the keys deleted in the caller's unit of work: either every selected
-key is replaced or none is, and a key that is gone cannot be migrated twice, so
-running the migration again mints nothing.
+key is replaced or none is. The keys are deleted first, with one conditional
+``DELETE … RETURNING``, and tokens are minted only if every one of them was still
+there: of migrations racing for a key (a client retrying after a timeout), the
+first to delete it wins and the others end in Conflict with nothing minted, so a key
+is migrated once and running the migration again mints nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from keyplane.apikeys.models import DeploymentApiKey
@@ -80,7 +83,7 @@ def plan(db: Session, principal: Principal, org_id: str, wanted: MigrationReques
     order = (DeploymentApiKey.deployment_id, DeploymentApiKey.created_at, DeploymentApiKey.id)
     keys = db.scalars(query.order_by(*order)).all()
     if wanted.key_ids is not None:
-        _check_all_found(wanted.key_ids, keys)
+        _check_all_found(wanted.key_ids, [key.id for key in keys])
     return [Step(key) for key in keys]
 
 
@@ -92,14 +95,27 @@ def migrate(db: Session, principal: Principal, org_id: str, wanted: MigrationReq
     steps = plan(db, principal, org_id, wanted)
     if wanted.dry_run or not steps:
         return steps
+    bodies = [_token_for(step.key) for step in steps]
+    _delete_all(db, [step.key.id for step in steps])
     done = []
-    for step in steps:
-        token, value = create_token(db, principal, org_id, _token_for(step.key))
-        db.delete(step.key)
+    for step, body in zip(steps, bodies, strict=True):
+        token, value = create_token(db, principal, org_id, body)
         done.append(Step(step.key, token, value))
     credentials_changed(db)
     db.flush()
     return done
+
+
+def _delete_all(db: Session, key_ids: list[str]) -> None:
+    """Delete the keys, or raise Conflict if one is gone already (the unit of work
+    then rolls back whatever it deleted). A migration racing this one for a key waits
+    on its row and finds it gone once this one commits."""
+    deleted = db.scalars(
+        delete(DeploymentApiKey)
+        .where(DeploymentApiKey.id.in_(key_ids))
+        .returning(DeploymentApiKey.id)
+    ).all()
+    _check_all_found(key_ids, deleted)
 
 
 def _check_deployment(db: Session, principal: Principal, org_id: str, dep_id: str) -> None:
@@ -108,8 +124,8 @@ def _check_deployment(db: Session, principal: Principal, org_id: str, dep_id: st
     check_grantable(db, principal, org_id, [(Level.DEPLOYMENT, dep_id, ROLE)], entity, set())
 
 
-def _check_all_found(key_ids: Sequence[str], keys: Sequence[DeploymentApiKey]) -> None:
-    missing = sorted(set(key_ids) - {key.id for key in keys})
+def _check_all_found(key_ids: Sequence[str], found: Sequence[str]) -> None:
+    missing = sorted(set(key_ids) - set(found))
     if missing:
         raise Conflict(
             f"API key(s) {', '.join(missing)} can no longer be migrated (deleted, migrated "
