@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from keyplane.auth.principal import Principal
@@ -194,5 +194,14 @@ def open_invitation(db: Session, key: bytes, link: str) -> OpenInvitation:
 
 
 def use(db: Session, opened: OpenInvitation) -> None:
-    opened.invitation.used_at = utcnow()
-    db.flush()
+    """Spend the invitation: one conditional UPDATE, so that of acceptances racing for
+    one link exactly one wins; the others (their row came back used) get NotFound, and
+    their unit of work, a password set included, rolls back."""
+    spent = db.execute(
+        update(Invitation)
+        .where(Invitation.id == opened.invitation.id, Invitation.used_at.is_(None))
+        .values(used_at=utcnow())
+        .returning(Invitation.id)
+    ).first()
+    if spent is None:
+        raise NotFound(INVALID)

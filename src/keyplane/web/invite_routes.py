@@ -72,8 +72,8 @@ def accept(
         invitations.use(db, opened)  # already set up: the membership is all there was to do
         return redirect(request, "/login?" + urlencode({"email": email}))
     show_errors_as(request, ErrorPage(PAGE, "error", context=_context(db, opened)))
+    invitations.use(db, opened)  # first: a link raced from two browsers is spent once
     user = set_password(db, web.settings, email, password)
-    invitations.use(db, opened)
     value = sessions.start_session(
         db, web.settings, user, client_ip=client_ip(request),
         user_agent=request.headers.get("user-agent", ""),

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from email import message_from_bytes
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from keyplane.db.models import User
+from tests.asgi_client import AppClient
 from tests.factories import bearer
 from tests.functional.identity.conftest import csrf_of, is_signed_in, sign_in
 from tests.smtp import closed_port, smtp_sink
@@ -146,3 +150,26 @@ def test_resending_with_another_role_is_a_conflict(world) -> None:
     invite(world, "role@acme.example")
     other = _post_invite(world, "role@acme.example", "ORGANIZATION_BILLING_ADMIN")
     assert other.status_code == 409 and "already invited as" in other.json()["message"]
+
+
+def test_a_link_accepted_from_several_browsers_at_once_is_spent_once(app, world, db_url) -> None:  # type: ignore[no-untyped-def]
+    if not db_url.startswith("postgresql"):
+        pytest.skip("concurrent writers need PostgreSQL (SQLite has one writer)")
+    invite(world, "racer@acme.example")
+    link = mailed_link(world)
+    browsers = [
+        AppClient(app, base_url="https://testserver", follow_redirects=False) for _ in range(6)
+    ]
+    tokens = [csrf_of(b.get(link).text) for b in browsers]
+    start = threading.Barrier(len(browsers))
+
+    def accept(n: int) -> int:
+        start.wait()
+        data = {"password": f"plum vestibule {n} kettle 1987", "csrf_token": tokens[n]}
+        return browsers[n].post(link, data=data).status_code
+
+    with ThreadPoolExecutor(len(browsers)) as pool:
+        statuses = sorted(pool.map(accept, range(len(browsers))))
+
+    assert statuses == [303] + [404] * (len(browsers) - 1), statuses
+    assert sum(is_signed_in(b) for b in browsers) == 1
