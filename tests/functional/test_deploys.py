@@ -14,6 +14,8 @@ import pytest
 from sqlalchemy import func, select
 
 from keyplane.audit.models import AuditEvent
+from keyplane.db.models import ApiToken, Deployment, RoleBinding
+from keyplane.db.unit import credentials_changed, unit_of_work
 from keyplane.deploys.models import Deploy
 from keyplane.oauth.access_tokens import issue_user_access_token
 from tests.factories import bearer
@@ -271,3 +273,61 @@ def test_bundles_go_to_an_fsspec_store_when_configured(world, runtime, monkeypat
     )
     assert download.content == body
     assert json.loads(json.dumps(created))["sizeBytes"] == len(body)
+
+
+def _streamed(body, halfway):
+    """The body in two pieces, calling ``halfway()`` between them, while it streams (on
+    the app's own loop: the change goes straight to the database, as another replica's
+    request would make it)."""
+    yield body[: len(body) // 2]
+    halfway()
+    yield body[len(body) // 2 :]
+
+
+def _change(runtime, change):
+    with unit_of_work(runtime.sessions) as db:
+        change(db)
+        credentials_changed(db)
+
+
+def test_a_token_deleted_while_its_upload_streams_does_not_deploy(world, runtime):
+    token = world.token("DEPLOYMENT", world.org.deployments["d1"], "DEPLOYMENT_ADMIN")
+    token_id = world.client.get("/v1/self", headers=bearer(token)).json()["id"]
+
+    def delete_it():
+        _change(runtime, lambda db: db.delete(db.get(ApiToken, token_id)))
+
+    answer = push(world, token, _streamed(bundle(), delete_it))
+
+    assert answer.status_code == 401, answer.text
+    assert_nothing_left(runtime)
+
+
+def test_a_token_re_roled_while_its_upload_streams_does_not_deploy(world, runtime):
+    token = world.token("WORKSPACE", world.org.workspaces["ws1"], "WORKSPACE_AUTHOR")
+    token_id = world.client.get("/v1/self", headers=bearer(token)).json()["id"]
+
+    def demote():
+        def change(db):
+            for binding in db.scalars(select(RoleBinding).where(RoleBinding.token_id == token_id)):
+                binding.role = "WORKSPACE_MEMBER"
+
+        _change(runtime, change)
+
+    answer = push(world, token, _streamed(bundle(), demote))
+
+    assert answer.status_code == 403, answer.text
+    assert answer.json()["missingPermission"] == "deployment:deploy"
+    assert_nothing_left(runtime)
+
+
+def test_a_deployment_deleted_while_an_upload_streams_gets_no_deploy(world, runtime):
+    dep = world.org.deployments["d1"]
+
+    def delete_it():
+        _change(runtime, lambda db: db.delete(db.get(Deployment, dep)))
+
+    answer = push(world, world.org.owner_token, _streamed(bundle(), delete_it))
+
+    assert answer.status_code == 404, answer.text
+    assert_nothing_left(runtime)

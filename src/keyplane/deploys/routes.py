@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 from keyplane.deploys import service
 from keyplane.deploys.schemas import DeployList, DeployOut
 from keyplane.deploys.store import BundleStore
-from keyplane.http.deps import CurrentPrincipal, DbSession, Paging
+from keyplane.http.deps import CurrentPrincipal, DbSession, Paging, current_principal
 from keyplane.http.process import Process, process_of
 from keyplane.http.routing import APIRouter
 
@@ -63,6 +63,7 @@ async def create_deploy(
         orgId,
         deploymentId,
         request.stream(),
+        principal_now=lambda: current_principal(request),
         declared_size=int(length) if length and length.isdigit() else None,
         description=description,
         expected_sha256=sha256,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 from starlette.concurrency import run_in_threadpool
@@ -56,15 +57,18 @@ async def create_deploy(
     dep_id: str,
     body: AsyncIterator[bytes],
     *,
+    principal_now: Callable[[], Awaitable[Principal]],
     declared_size: int | None,
     description: str,
     expected_sha256: str | None,
 ) -> Deploy:
     """Store the streamed bundle under its SHA-256 and record the deploy.
 
-    Authorization is checked before a byte of the body is read; no transaction is
-    open while the body streams in, and the deploy is recorded in a unit of work of
-    its own once its bundle is stored. Raises
+    Authorization is checked before a byte of the body is read, and again once the
+    body has arrived, on the credential as it is then (``principal_now``: a token
+    deleted or re-roled while a slow upload streamed must not deploy). No transaction
+    is open while the body streams in; the deploy is recorded in a unit of work of its
+    own, which checks the deployment and the permission once more. Raises
     PayloadTooLarge (declared or streamed size over the limit), UploadInterrupted,
     InvalidInput (empty, not gzip, digest mismatch); in every case nothing is stored
     and nothing is recorded.
@@ -80,6 +84,8 @@ async def create_deploy(
                 f"not {expected_sha256}; nothing was stored",
                 field_errors={"sha256": "does not match the body"},
             )
+        principal = await principal_now()
+        await run_in_threadpool(_checked, sessions, principal, org_id, dep_id)
         await run_in_threadpool(store.put, staged.path, staged.digest)
         return await run_in_threadpool(
             _record, sessions, principal, deployment, staged, description
@@ -103,6 +109,7 @@ def _record(
     description: str,
 ) -> Deploy:
     with unit_of_work(sessions) as db:
+        check_can_deploy(db, principal, deployment.organization_id, deployment.id)
         deploy = Deploy(
             organization_id=deployment.organization_id,
             workspace_id=deployment.workspace_id,
@@ -114,7 +121,10 @@ def _record(
             credential_fingerprint=principal.fingerprint,
         )
         db.add(deploy)
-        db.flush()
+        try:
+            db.flush()
+        except IntegrityError as error:  # the deployment went since it was checked
+            raise NotFound(f"deployment {deployment.id} not found") from error
     return deploy
 
 
