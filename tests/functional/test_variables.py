@@ -111,3 +111,34 @@ def test_permissions(world, operator):
     other_ws = world.token("WORKSPACE", org.workspaces["ws2"], "WORKSPACE_OWNER")
     assert client.get(url(world), headers=bearer(other_ws)).status_code == 404
     assert client.get(url(world), headers=bearer(world.other.owner_token)).status_code == 404
+
+
+@pytest.mark.parametrize("change", [{}, {"isSecret": False}], ids=["empty", "same secrecy"])
+def test_an_update_that_changes_nothing_shows_a_plain_value_only_to_who_may_read_it(world, change):
+    """A role may hold deployment:update without deployment.env:read: the answer of a
+    no-op update showed it the plain value that the listing refuses it."""
+    owner = bearer(world.org.owner_token)
+    made = world.client.post(url(world), json={"key": "DB_HOST", "value": "db.internal:5432"},
+                             headers=owner)  # fmt: skip
+    assert made.status_code == 201
+    roles = f"/v1/organizations/{world.org.id}/custom-roles"
+    world.client.post(roles, json={"name": "UPDATER", "permissions": ["deployment:update"]},
+                      headers=owner)  # fmt: skip
+    updater = bearer(world.token("DEPLOYMENT", world.org.deployments["d1"], "UPDATER"))
+    assert world.client.get(url(world), headers=updater).status_code == 403
+
+    refused = world.client.post(f"{url(world)}/DB_HOST", json=change, headers=updater)
+    by_owner = world.client.post(f"{url(world)}/DB_HOST", json=change, headers=owner)
+
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["missingPermission"] == "deployment.env:read"
+    assert "db.internal" not in refused.text
+    assert by_owner.status_code == 200 and by_owner.json()["value"] == "db.internal:5432"
+    assert by_owner.json()["updatedAt"] == made.json()["updatedAt"]  # nothing changed
+
+
+def test_making_a_secret_secret_again_changes_nothing(world, operator):
+    made = world.client.post(url(world), json={"key": "K", "value": "v", "isSecret": True},
+                             headers=bearer(operator))  # fmt: skip
+    again = world.client.post(f"{url(world)}/K", json={"isSecret": True}, headers=bearer(operator))
+    assert again.status_code == 200 and again.json()["updatedAt"] == made.json()["updatedAt"]

@@ -87,9 +87,15 @@ def update_variable(
 ) -> DeploymentVariable:
     """Change the value and/or secrecy. A secret never becomes plain without a new value:
     that would reveal it."""
-    _deployment(db, principal, org_id, dep_id, Permission.DEPLOYMENT_UPDATE)
+    deployment = _deployment(db, principal, org_id, dep_id, Permission.DEPLOYMENT_UPDATE)
     row = _get(db, dep_id, key)
     secret = row.is_secret if change.is_secret is None else change.is_secret
+    if change.value is None and secret == row.is_secret:
+        # Nothing to change: answered as it is, without touching updatedBy. Its answer
+        # holds a plain value, which deployment:update alone may not read.
+        if not row.is_secret:
+            authorize(principal, Permission.DEPLOYMENT_ENV_READ, deployment_entity(deployment))
+        return row
     if change.value is not None:
         _set_value(row, box, change.value.get_secret_value(), secret)
     elif row.is_secret and not secret:
