@@ -85,7 +85,7 @@ async def create_deploy(
                 field_errors={"sha256": "does not match the body"},
             )
         principal = await principal_now()
-        await run_in_threadpool(_checked, sessions, principal, org_id, dep_id)
+        deployment = await run_in_threadpool(_checked, sessions, principal, org_id, dep_id)
         await run_in_threadpool(store.put, staged.path, staged.digest)
         return await run_in_threadpool(
             _record, sessions, principal, deployment, staged, description
