@@ -85,19 +85,25 @@ class CustomRole(Timestamps, Cached, Base):
     permissions: Mapped[list[str]] = mapped_column(JSON)
 
 
-class ApiToken(Timestamps, Cached, Base):
-    __tablename__ = "api_tokens"
-    uncached_columns = frozenset({"last_used_at", "updated_at"})
+class OfEntity:
+    """The columns of a credential that belongs to its entity (an API token, a workload
+    identity), not to whoever made it: ``scope`` names the level, and the workspace or
+    deployment id is set for the narrower scopes so that deleting that entity deletes
+    the credential with it."""
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     organization_id: Mapped[str] = mapped_column(fk("organizations.id"), index=True)
-    # The token's own entity; its workspace/deployment id is set for narrower scopes so
-    # that deleting that entity deletes the token with it.
     workspace_id: Mapped[str | None] = mapped_column(fk("workspaces.id"), index=True)
     deployment_id: Mapped[str | None] = mapped_column(fk("deployments.id"), index=True)
     scope: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(120))
     description: Mapped[str] = mapped_column(Text, default="")
+
+
+class ApiToken(OfEntity, Timestamps, Cached, Base):
+    __tablename__ = "api_tokens"
+    uncached_columns = frozenset({"last_used_at", "updated_at"})
+
     secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
     short_token: Mapped[str] = mapped_column(String(16))
     expiry_period_days: Mapped[int | None] = mapped_column(Integer)
@@ -138,7 +144,7 @@ class RoleBinding(Cached, Base):
     deployment_id: Mapped[str | None] = mapped_column(fk("deployments.id"))
 
 
-class WorkloadIdentity(Timestamps, Cached, Base):
+class WorkloadIdentity(OfEntity, Timestamps, Cached, Base):
     """A trust policy: ID tokens of ``issuer`` for ``audience`` whose claims meet
     ``conditions`` are exchanged for access tokens holding ``role`` on the entity.
 
@@ -151,15 +157,8 @@ class WorkloadIdentity(Timestamps, Cached, Base):
     __tablename__ = "workload_identities"
     uncached_columns = frozenset({"last_used_at", "updated_at"})
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    organization_id: Mapped[str] = mapped_column(fk("organizations.id"), index=True)
-    workspace_id: Mapped[str | None] = mapped_column(fk("workspaces.id"), index=True)
-    deployment_id: Mapped[str | None] = mapped_column(fk("deployments.id"), index=True)
-    scope: Mapped[str] = mapped_column(String(16))
     entity_id: Mapped[str] = mapped_column(String(32))
     role: Mapped[str] = mapped_column(String(64))
-    name: Mapped[str] = mapped_column(String(120))
-    description: Mapped[str] = mapped_column(Text, default="")
     issuer: Mapped[str] = mapped_column(String(300))
     audience: Mapped[str] = mapped_column(String(300))
     conditions: Mapped[dict[str, Any]] = mapped_column(JSON)
