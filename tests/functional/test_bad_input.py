@@ -243,3 +243,30 @@ def test_malformed_json_gets_400(world):
     )
     assert_error(answer, 400)
     assert snapshot(world) == before
+
+
+@pytest.mark.parametrize(
+    ("scope", "entity", "role", "named"),
+    [
+        ("WORKSPACE", "ws1", "ORGANIZATION_OWNER", "WORKSPACE_ACCESSOR, WORKSPACE_MEMBER"),
+        ("DEPLOYMENT", "d1", "WORKSPACE_OWNER", "DEPLOYMENT_ADMIN or a custom deployment role"),
+        ("ORGANIZATION", None, "DEPLOYMENT_ADMIN", "ORGANIZATION_MEMBER, ORGANIZATION_BILLING"),
+    ],
+)
+def test_a_role_of_another_level_gets_400_naming_the_roles_of_this_one(
+    world, scope, entity, role, named
+):
+    """The message says what would have been accepted, not a command to look it up."""
+    before = snapshot(world)
+    ids = {**world.org.workspaces, **world.org.deployments}
+    body = {"name": "t", "scope": scope, "role": role}
+    if entity:
+        body["entityId"] = ids[entity]
+    answer = world.client.post(
+        f"/v1/organizations/{world.org.id}/tokens", json=body, headers=bearer(world.org.owner_token)
+    )
+    error = assert_error(answer, 400, named)
+    assert error["fieldErrors"] == {"role": "unknown role for this entity"}
+    # The owner did exercise organization.tokens:manage (least-privilege bookkeeping).
+    changed = {name for name, rows in snapshot(world).items() if rows != before[name]}
+    assert changed <= {"permission_uses"}

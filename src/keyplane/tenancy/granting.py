@@ -11,7 +11,7 @@ from keyplane.auth.principal import Principal
 from keyplane.db.models import CustomRole
 from keyplane.domain.access import Binding, Entity, authorize_holding
 from keyplane.domain.errors import InvalidInput
-from keyplane.domain.roles import Level, Permission, level_of
+from keyplane.domain.roles import ROLE_ORDER, Level, Permission, level_of
 from keyplane.tenancy.entities import get_entity
 
 # What a token of each scope may hold roles on, besides its own entity.
@@ -32,7 +32,7 @@ def binding_of(entity: Entity, role: str, custom: dict[str, frozenset[Permission
     built_in = level_of(role)
     if not (built_in is entity.level or (entity.level is Level.DEPLOYMENT and role in custom)):
         raise InvalidInput(
-            f"the role given is not a {entity.noun} role: see `keyplane organization token roles`",
+            f"the role given is not a {entity.noun} role: use one of {_roles_of(entity.level)}",
             field_errors={"role": "unknown role for this entity"},
         )
     return Binding(
@@ -43,6 +43,13 @@ def binding_of(entity: Entity, role: str, custom: dict[str, frozenset[Permission
         workspace_id=entity.workspace_id,
         custom_permissions=None if built_in else custom[role],
     )
+
+
+def _roles_of(level: Level) -> str:
+    """The roles of ``level``, lowest first (custom role names are not listed: the
+    caller may not be one who can read them)."""
+    names = ", ".join(ROLE_ORDER[level])
+    return f"{names} or a custom deployment role" if level is Level.DEPLOYMENT else names
 
 
 def check_grantable(
