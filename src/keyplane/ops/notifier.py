@@ -175,7 +175,7 @@ class RedisNotifier(Notifier):
 
     def _listen(self) -> None:
         client = _redis_client(self._url)
-        pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+        pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call,unused-ignore]  # typed from redis 8
         try:
             pubsub.subscribe(self.channel)
             self._connected()
