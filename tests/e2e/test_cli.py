@@ -193,6 +193,21 @@ def objects_token_id(server: Server) -> str:
         return str(client.get_self()["id"])
 
 
+def test_token_create_without_a_role_gives_the_least_that_reads_a_deployment(
+    server: Server, objects: Objects
+) -> None:
+    """The defaults the README names: enough to read, nothing to change."""
+    owner = server.acme.owner_token
+    for args, role in (
+        (["organization", "token", "create"], "ORGANIZATION_MEMBER"),
+        (["workspace", "token", "create", "--workspace-id", objects.ws], "WORKSPACE_MEMBER"),
+        (["deployment", "token", "create", "--deployment-id", objects.dep], "DEPLOYMENT_ADMIN"),
+    ):
+        made = server.cli(*args, "--name", "default", "-o", "json", token=owner)
+        assert made.code == 0, made.stderr
+        assert [r["role"] for r in made.json()["roles"]] == [role]
+
+
 def test_malformed_token(server: Server) -> None:
     result = server.cli("whoami", token="hunter2")
     assert result.code == 3

@@ -3,7 +3,8 @@
 A workload identity lets a CI job whose OIDC ID token meets its conditions act with
 its one role, with no secret stored anywhere (DESIGN §1, §3). The scope is the
 organization, or the workspace of ``--workspace-id``, or the deployment of
-``--deployment-id``; the role is one of that level, the least by default.
+``--deployment-id``; the role is one of that level, by default the least that can read
+the deployments it names (as for tokens).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ if TYPE_CHECKING:
     from keyplane.workload_identities import WorkloadIdentities
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
-LEAST_ROLE = {
+# The least role that can read a deployment: WORKSPACE_ACCESSOR only sees the workspace.
+DEFAULT_ROLE = {
     Level.ORGANIZATION: Role.ORGANIZATION_MEMBER,
     Level.WORKSPACE: Role.WORKSPACE_MEMBER,
     Level.DEPLOYMENT: DEPLOYMENT_ADMIN,
@@ -47,7 +49,12 @@ AudienceOpt = Annotated[
 ]
 RoleOpt = Annotated[
     str | None,
-    typer.Option("--role", "-r", help="Its one role, of its scope's level (default: the least)."),
+    typer.Option(
+        "--role",
+        "-r",
+        help="Its one role, of its scope's level (default: ORGANIZATION_MEMBER, "
+        "WORKSPACE_MEMBER or DEPLOYMENT_ADMIN).",
+    ),
 ]
 WorkspaceScopeOpt = Annotated[
     str | None, typer.Option("--workspace-id", help="Scope it to this workspace.")
@@ -161,7 +168,7 @@ def create(
             conditions=conditions,
             scope=scope,
             entity_id=entity_id,
-            role=role or LEAST_ROLE[Level(scope)],
+            role=role or DEFAULT_ROLE[Level(scope)],
             token_lifetime_seconds=token_lifetime,
         )
     output.emit_one(made, output_format, DETAIL)
