@@ -194,6 +194,25 @@ def test_refused_ci_jobs(setup: Setup, tmp_path: Path, scope, where, role, code,
     assert message in done.stderr
 
 
+def test_an_unknown_deployment_is_refused_before_anything_is_packed(
+    setup: Setup, tmp_path: Path
+) -> None:
+    """`keyplane deploy <typo>`, Astro's form, from the project folder."""
+    _, token = setup.token("ci-typo", "WORKSPACE", setup.ws1, "WORKSPACE_AUTHOR")
+    project = sample_project(tmp_path / "p")
+    before = stored(setup)
+    done = subprocess.run(
+        [f"{BIN}/keyplane", "deploy", setup.deployment[:-1] + "x"],
+        cwd=project, capture_output=True, text=True, timeout=60, check=False,
+        env={"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(tmp_path), "KEYPLANE_URL": setup.url,
+             "ASTRO_API_TOKEN": token},
+    )  # fmt: skip
+    assert done.returncode == 5, done.stderr
+    assert "not found" in done.stderr
+    assert "packed" not in done.stderr and "uploading" not in done.stderr
+    assert stored(setup) == before
+
+
 def test_a_token_from_another_organization_is_refused(setup: Setup, tmp_path: Path) -> None:
     done = run_ci(tmp_path, setup, setup.globex.owner_token, sample_project(tmp_path / "p"))
     assert done.returncode == 5 and "not found" in done.stderr

@@ -87,7 +87,17 @@ def push(
         raise UsageError(f"{path} is not a folder: give the project folder to deploy")
     with connect(organization_id) as session:
         chosen = pick.deployment(session, target, deployment_id, deployment_name, workspace_id)
+        if deployment_name is None:  # a name was found in the listing; an id may be a typo
+            _check_exists(session, chosen)
         _upload(session, chosen, path, description, output_format)
+
+
+def _check_exists(session: Session, deployment_id: str) -> None:
+    """Refuse an unknown deployment before packing and uploading: the server would only
+    say so once the whole bundle had been sent. Every role that may deploy may read the
+    deployment (DESIGN §2: any deployment role holds deployment:read), so this refuses
+    nothing the deploy itself would accept; its 404 ends the command (exit 5)."""
+    session.client.get_deployment(session.org_id, deployment_id)
 
 
 def _upload(
