@@ -41,10 +41,28 @@ def test_an_operator_makes_a_new_owner_token_and_it_is_audited(world, db_url):
 
 
 def test_a_wrong_organization_or_role_is_refused(world, db_url):
-    for args, words in (
-        (["--organization", "nobody"], "no organization"),
-        (["--organization", "acme", "--role", "WORKSPACE_OWNER"], "organization role"),
+    """With the exit codes of the table: 5 not found, 2 usage; nothing is made."""
+    for args, code, words in (
+        (["--organization", "nobody"], 5, "no organization with id or name 'nobody'"),
+        (["--organization", "acme", "--role", "WORKSPACE_OWNER"], 2, "ORGANIZATION_MEMBER, "),
+        (["--organization", "acme", "--role", "OWNER"], 2, "must be an organization role"),
     ):
         done = admin_token(db_url, *args)
-        assert done.returncode == 1, done.stdout + done.stderr
+        assert done.returncode == code, done.stdout + done.stderr
         assert words in done.stderr
+        assert done.stdout == ""
+    listed = world.client.get(
+        f"/v1/organizations/{world.org.id}/tokens", headers=bearer(world.org.owner_token)
+    ).json()["tokens"]
+    assert [t for t in listed if t["name"] == "recovery token"] == []
+
+
+def test_the_role_is_one_of_the_organization_roles_in_any_case(world, db_url):
+    offered = admin_token(db_url, "--help")
+    assert "ORGANIZATION_BILLING_ADMIN" in offered.stdout
+    assert "WORKSPACE" not in offered.stdout and "DEPLOYMENT" not in offered.stdout
+    done = admin_token(
+        db_url, "--organization", "acme", "--role", "organization_member", "--output", "json"
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["role"] == "ORGANIZATION_MEMBER"

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from keyplane.cli import admin_audit, admin_keys, admin_token
 from keyplane.cli.apps import group
+from keyplane.cli.errors import of_domain
 from keyplane.cli.output import Format, emit_data
 from keyplane.config import get_settings
 from keyplane.db.migrate import upgrade
@@ -55,8 +56,7 @@ def init(
                 return
             result = init_organization(db, organization, email)
     except DomainError as error:
-        err.print(f"[red]error:[/] {error.message}")
-        raise typer.Exit(1) from None
+        raise of_domain(error) from None
     finally:
         engine.dispose()
     if output is not Format.TABLE:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from keyplane.cli.errors import of_domain
 from keyplane.cli.output import console
 from keyplane.config import get_settings
 from keyplane.db.migrate import upgrade
@@ -36,8 +37,7 @@ def set_password_command(
         with unit_of_work(make_sessionmaker(engine)) as db:
             set_password(db, settings, email, password)
     except DomainError as error:
-        err.print(f"[red]error:[/] {error.message}")
-        raise typer.Exit(1) from None
+        raise of_domain(error) from None
     finally:
         engine.dispose()
     if "public_url" in settings.model_fields_set:  # set, in the environment or .env

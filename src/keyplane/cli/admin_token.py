@@ -9,8 +9,9 @@ from typing import Annotated
 import typer
 
 from keyplane.cli.apps import group
+from keyplane.cli.errors import UsageError, of_domain
 from keyplane.cli.output import Format, emit_data
-from keyplane.domain.roles import Role
+from keyplane.domain.roles import ORGANIZATION_ROLES, Role
 
 app = group(help="Organization tokens made on the database (recovery of a lost owner token).")
 
@@ -18,8 +19,8 @@ app = group(help="Organization tokens made on the database (recovery of a lost o
 @app.command("create")
 def create(
     organization: Annotated[str, typer.Option(help="The organization's id or name.")],
-    role: Annotated[
-        Role, typer.Option(help="An organization role.", case_sensitive=False)
+    role_name: Annotated[
+        str, typer.Option("--role", help=", ".join(ORGANIZATION_ROLES) + ".")
     ] = Role.ORGANIZATION_OWNER,
     name: Annotated[str, typer.Option(help="The token's name.")] = "recovery token",
     output: Annotated[Format, typer.Option(help="table, json or yaml.")] = Format.TABLE,
@@ -30,6 +31,7 @@ def create(
     server's settings are): the way back in when the owner token is lost. The audit
     trail records it as an operator's `token.create`.
     """
+    role = _organization_role(role_name)
     from rich.console import Console
 
     from keyplane.audit.recorder import EventDraft, append_locked, locked_chain
@@ -50,8 +52,7 @@ def create(
             append_locked(db, [event])
             answer = {"id": token.id, "organizationId": token.organization_id, "role": role.value}
     except DomainError as error:
-        err.print(f"[red]error:[/] {error.message}")
-        raise typer.Exit(1) from None
+        raise of_domain(error) from None
     finally:
         engine.dispose()
     if output is Format.JSON:
@@ -62,3 +63,11 @@ def create(
         typer.echo(f"token  {answer['id']}  ({role.value} in {answer['organizationId']})")
         typer.echo(f"value  {value}")
         err.print("[yellow]This token is shown once: store it in your secret manager now.[/]")
+
+
+def _organization_role(name: str) -> Role:
+    """``name`` (any case) as an organization role; a usage error naming them otherwise."""
+    found = next((role for role in ORGANIZATION_ROLES if role == name.upper()), None)
+    if found is None:
+        raise UsageError(f"--role must be an organization role: {', '.join(ORGANIZATION_ROLES)}")
+    return found

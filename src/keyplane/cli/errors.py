@@ -50,6 +50,13 @@ class NotFound(CliError):
     exit_code = ExitCode.NOT_FOUND
 
 
+def of_domain(error: Any) -> CliError:
+    """The error of an admin command for a domain error (``keyplane.domain.errors``) raised
+    on the database: the exit code the API's answer to it would give."""
+    kind = {400: UsageError, 401: NotAuthenticated, 403: PermissionDenied, 404: NotFound}
+    return kind.get(error.status_code, CliError)(error.message)
+
+
 def unreachable(error: Any) -> CliError:
     """The CLI error for a server that gave no HTTP answer (a ServerUnreachable)."""
     if error.tls:

@@ -37,8 +37,10 @@ def test_set_password_checks_policy_and_stores_argon2id(tmp_path: Path) -> None:
     with unit_of_work(make_sessionmaker(engine)) as db:
         init_organization(db, "demo", "admin@example.com")
     weak = _run(tmp_path, "--email", "admin@example.com", "--password-stdin", stdin="qwertyuiop\n")
-    assert weak.returncode == 1
+    assert weak.returncode == 2  # input refused as invalid (the exit code table)
     assert "most common" in weak.stderr
+    nobody = _run(tmp_path, "--email", "nobody@example.com", "--password-stdin", stdin="x\n")
+    assert nobody.returncode == 5 and "no user" in nobody.stderr
     good = _run(
         tmp_path, "--email", "admin@example.com", "--password-stdin", stdin="plum vestibule 77\n"
     )
