@@ -23,7 +23,7 @@ run: $(STAMP)
 	@echo ""
 	@echo "keyplane is starting on http://$(HOST):$(PORT)  (database: .keyplane/keyplane.db)"
 	@echo "Next, in another shell:"
-	@echo "  export KEYPLANE_URL=http://$(HOST):$(PORT) ASTRO_API_TOKEN=<the owner token above>"
+	@echo "  export KEYPLANE_URL=http://$(HOST):$(PORT) ASTRO_API_TOKEN=<the owner token, printed once on the first start>"
 	@echo "  $(VENV)/bin/keyplane whoami"
 	@echo "  $(VENV)/bin/keyplane workspace create --name data-eng"
 	@echo "Lost the owner token? $(VENV)/bin/keyplane admin token create --organization demo"

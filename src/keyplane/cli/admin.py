@@ -6,13 +6,12 @@ import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from sqlalchemy import select
 
 from keyplane.cli import admin_audit, admin_keys, admin_token
 from keyplane.cli.apps import group
 from keyplane.cli.errors import of_domain
-from keyplane.cli.output import Format, emit_data
+from keyplane.cli.output import Format, console, emit_data
 from keyplane.config import get_settings
 from keyplane.db.migrate import upgrade
 from keyplane.db.models import Organization
@@ -23,7 +22,7 @@ from keyplane.tenancy.bootstrap import init_organization
 
 app = group(help="Operator tasks on the database (run where the server's settings are).")
 app.add_typer(admin_keys.app, name="keys")
-err = Console(stderr=True)
+err = console(stderr=True)  # off a terminal, no wrapping at 80 columns
 app.add_typer(admin_audit.app, name="audit")
 app.add_typer(admin_token.app, name="token")
 
@@ -52,7 +51,10 @@ def init(
     try:
         with unit_of_work(make_sessionmaker(engine)) as db:
             if if_empty and db.scalar(select(Organization.id).limit(1)):
-                err.print("keyplane is already initialized: nothing to do")
+                err.print(
+                    "keyplane is already initialized: nothing to do (its owner token was "
+                    "printed on the first start)"
+                )
                 return
             result = init_organization(db, organization, email)
     except DomainError as error:
