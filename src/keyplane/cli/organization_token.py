@@ -110,7 +110,7 @@ def advise(
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
-    """Which permissions a Organization API token used, the least role that covers them, and
+    """Which permissions an Organization API token used, the least role that covers them, and
     whether it is stale."""
     with connect(organization_id) as session:
         chosen = tokens.select(session, SCOPE, token_id, name)
