@@ -178,6 +178,18 @@ def test_ci_job_deploys_and_the_audit_log_says_who(setup: Setup, tmp_path: Path)
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert inspect.returncode == 0 and "github-actions" in inspect.stdout
+    # By name, as `keyplane deploy` itself takes it.
+    by_name = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "KEYPLANE_URL": setup.url,
+               "ASTRO_API_TOKEN": token}  # fmt: skip
+    for command in (["list"], ["inspect", deploy_id]):
+        named = subprocess.run(
+            [sys.executable, "-m", "keyplane", "deploy", *command, "--deployment-name", "prod",
+             "--output", "json"],
+            env=by_name, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert named.returncode == 0, named.stderr
+        found = json.loads(named.stdout)
+        assert deploy_id in ([d["id"] for d in found] if command == ["list"] else [found["id"]])
 
 
 @pytest.mark.parametrize(

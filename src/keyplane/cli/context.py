@@ -50,6 +50,13 @@ DeploymentOpt = Annotated[
     str | None,
     typer.Option("--deployment-id", help="Deployment (default: a Deployment token's own)."),
 ]
+DeploymentNameOpt = Annotated[
+    str | None,
+    typer.Option("--deployment-name", "-n", help="Select the deployment by name (unique)."),
+]
+NameInWorkspaceOpt = Annotated[
+    str | None, typer.Option("--workspace-id", help="Look --deployment-name up here.")
+]
 
 
 @dataclass

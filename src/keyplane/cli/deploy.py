@@ -17,7 +17,14 @@ import typer
 from keyplane.cli import output, pick
 from keyplane.cli.apps import Group, group
 from keyplane.cli.bundle import IGNORE_FILE, pack
-from keyplane.cli.context import DeploymentOpt, OrgOpt, Session, connect
+from keyplane.cli.context import (
+    DeploymentNameOpt,
+    DeploymentOpt,
+    NameInWorkspaceOpt,
+    OrgOpt,
+    Session,
+    connect,
+)
 from keyplane.cli.errors import UsageError
 from keyplane.cli.output import Column, ForceOpt, Format, KeyOpt, OutputOpt, field, when
 
@@ -64,13 +71,8 @@ def is_path(text: str) -> bool:
 def push(
     target: TargetArg = None,
     deployment_id: DeploymentOpt = None,
-    deployment_name: Annotated[
-        str | None,
-        typer.Option("--deployment-name", "-n", help="Select the deployment by name (unique)."),
-    ] = None,
-    workspace_id: Annotated[
-        str | None, typer.Option("--workspace-id", help="Look --deployment-name up here.")
-    ] = None,
+    deployment_name: DeploymentNameOpt = None,
+    workspace_id: NameInWorkspaceOpt = None,
     description: Annotated[str, typer.Option(help="What this deploy changes.")] = "",
     force: ForceOpt = False,
     organization_id: OrgOpt = None,
@@ -151,15 +153,16 @@ def _progress() -> Any:
 @app.command("list")
 def list_deploys(
     deployment_id: DeploymentOpt = None,
+    deployment_name: DeploymentNameOpt = None,
+    workspace_id: NameInWorkspaceOpt = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="How many, newest first.")] = 20,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
     """The deployment's deploys, newest first."""
     with connect(organization_id) as session:
-        deploys = session.client.list_deploys(
-            session.org_id, session.deployment_id(deployment_id), limit
-        )
+        chosen = pick.deployment(session, None, deployment_id, deployment_name, workspace_id)
+        deploys = session.client.list_deploys(session.org_id, chosen, limit)
     output.emit_list(deploys, output_format, COLUMNS, "no deploys yet")
 
 
@@ -167,14 +170,15 @@ def list_deploys(
 def inspect(
     deploy_id: Annotated[str, typer.Argument(help="The deploy.")],
     deployment_id: DeploymentOpt = None,
+    deployment_name: DeploymentNameOpt = None,
+    workspace_id: NameInWorkspaceOpt = None,
     key: KeyOpt = None,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
     """Show one deploy: who pushed it, with which credential, digest, size."""
     with connect(organization_id) as session:
-        deploy = session.client.get_deploy(
-            session.org_id, session.deployment_id(deployment_id), deploy_id
-        )
+        chosen = pick.deployment(session, None, deployment_id, deployment_name, workspace_id)
+        deploy = session.client.get_deploy(session.org_id, chosen, deploy_id)
     columns = [*COLUMNS, ("credential sha256", field("credentialFingerprint"))]
     output.emit_one(deploy, output_format, columns, key)

@@ -15,7 +15,7 @@ import typer
 
 from keyplane.cli import output, pick
 from keyplane.cli.apps import group
-from keyplane.cli.context import OrgOpt, connect
+from keyplane.cli.context import DeploymentNameOpt, OrgOpt, connect
 from keyplane.cli.errors import NotFound, UsageError
 from keyplane.cli.output import Column, Format, OutputOpt, field, when
 
@@ -45,10 +45,6 @@ EnvOpt = Annotated[Path, typer.Option("--env", "-e", help="The environment file.
 VarDeploymentOpt = Annotated[
     str | None,
     typer.Option("--deployment-id", "-d", help="Deployment (default: a Deployment token's own)."),
-]
-DeploymentNameOpt = Annotated[
-    str | None,
-    typer.Option("--deployment-name", "-n", help="Select the deployment by name (unique)."),
 ]
 
 
