@@ -101,8 +101,10 @@ def pytest_report_header() -> str:
     return BACKEND_REPORT
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    # Again at the end (and under -q, which hides the header): where a reader looks.
+    # Again at the end (and under -q, which hides the header), after the slowest
+    # durations, just above the count of passed tests: where a reader looks.
     terminalreporter.write_line(BACKEND_REPORT, yellow="SKIPPED" in BACKEND_REPORT)
 
 
