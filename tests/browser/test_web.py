@@ -12,6 +12,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from keyplane.db.unit import unit_of_work
+from keyplane.identity import sso
 from tests.browser.conftest import OWNER, Site, shoot, sign_in
 from tests.idp import CLIENT_ID, CLIENT_SECRET, running_idp
 
@@ -128,6 +130,8 @@ def test_sso_redirect_round_trip(page, site: Site, issuer: str) -> None:
             "clientSecret": CLIENT_SECRET, "domains": ["sso.example"]}  # fmt: skip
     created = api(site, "POST", f"/v1/organizations/{site.org_id}/sso-connections", json=body)
     assert created.status_code == 201, created.text
+    with unit_of_work(site.runtime.sessions) as db:  # the operator: `keyplane admin sso verify`
+        sso.verify_domain(db, "sso.example", site.org_id)
     page.goto(f"{site.url}/login")
     page.get_by_label("Email").fill("alice@sso.example")
     page.get_by_role("button", name="Continue").click()

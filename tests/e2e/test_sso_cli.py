@@ -20,8 +20,29 @@ def test_sso_connection_lifecycle(server: Server) -> None:
     assert connection["domains"] == ["acme-sso.example"] and connection["enforceSso"] is True
     assert SECRET not in created.stdout + created.stderr
 
+    assert connection["verifiedDomains"] == []
+    assert "once the server's operator has verified" in created.stderr
     listed = server.cli("organization", "sso", "list", token=owner)
-    assert listed.code == 0 and "acme-sso.example" in listed.stdout and SECRET not in listed.stdout
+    assert listed.code == 0 and SECRET not in listed.stdout
+    assert "acme-sso.example (unverified)" in listed.stdout
+
+    # The operator, on the server's database, with no credential.
+    admin = {"KEYPLANE_DATABASE_URL": server.database_url}
+    org = server.acme.org_id
+    verified = server.cli("admin", "sso", "verify", "acme-sso.example", "--organization", "acme",
+                          "--output", "json", **admin)  # fmt: skip
+    assert verified.code == 0, verified.stderr
+    assert verified.json()["organizationId"] == org and verified.json()["verifiedAt"]  # type: ignore[index]
+    claims = server.cli("admin", "sso", "list", "acme-sso.example", **admin)
+    assert claims.code == 0 and f"acme ({org})  verified" in claims.stdout
+    stranger = server.cli("admin", "sso", "verify", "acme-sso.example", "--organization",
+                          "globex", **admin)  # fmt: skip
+    assert stranger.code == 5 and "globex has no SSO connection claiming" in stranger.stderr
+    listed = server.cli("organization", "sso", "list", token=owner)
+    assert "acme-sso.example" in listed.stdout and "(unverified)" not in listed.stdout
+    audit = server.cli("audit", "list", "--action", "sso.domain.verify", "-o", "json", token=owner)
+    assert audit.code == 0 and '"OPERATOR"' in audit.stdout, audit.stderr
+    connection = {**connection, "verifiedDomains": ["acme-sso.example"]}
 
     changed = server.cli(
         "organization", "sso", "update", connection["id"], "--allow-passwords",
@@ -33,6 +54,7 @@ def test_sso_connection_lifecycle(server: Server) -> None:
         **connection,
         "enforceSso": False,
         "domains": ["acme-sso.example", "corp.acme.example"],
+        "verifiedDomains": ["acme-sso.example"],  # a claim kept keeps its verification
         "updatedAt": changed.json()["updatedAt"],  # type: ignore[index]
     }
 

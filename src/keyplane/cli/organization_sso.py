@@ -19,7 +19,7 @@ COLUMNS: list[Column] = [
     ("name", field("name")),
     ("issuer", field("issuer")),
     ("client id", field("clientId")),
-    ("domains", lambda item: ", ".join(item["domains"])),
+    ("domains", lambda item: ", ".join(_domain(d, item) for d in item["domains"])),
     ("default role", field("defaultRole")),
     ("enforce sso", field("enforceSso")),
     ("created", when("createdAt")),
@@ -30,6 +30,11 @@ DomainsOpt = Annotated[
     typer.Option("--domain", help="An email domain signed in through it (repeatable)."),
 ]
 SECRET_HELP = "The client secret (default: asked for, hidden; or KEYPLANE_SSO_CLIENT_SECRET)."
+
+
+def _domain(domain: str, connection: dict[str, Any]) -> str:
+    verified = domain in connection.get("verifiedDomains", [])
+    return domain if verified else f"{domain} (unverified)"
 
 
 def _path(org_id: str, connection_id: str = "") -> str:
@@ -71,7 +76,13 @@ def create(
     with connect(organization_id) as session:
         created = session.client.request("POST", _path(session.org_id), json=body)
     output.emit_one(created, output_format, COLUMNS)
-    output.note(f"users of {', '.join(created['domains'])} now sign in at {issuer}")
+    unverified = sorted(set(created["domains"]) - set(created.get("verifiedDomains", [])))
+    if unverified:
+        output.note(
+            f"{', '.join(unverified)}: sign-ins go to {issuer} once the server's operator has "
+            f"verified that the organization owns the domain (`keyplane admin sso verify "
+            f"DOMAIN --organization {session.org_id}`)"
+        )
 
 
 @app.command("list")

@@ -35,7 +35,11 @@ def refuse_if_sso_enforced(db: Session, email: str) -> None:
     enforced = db.scalar(
         select(SsoConnection.id)
         .join(SsoDomain, SsoDomain.connection_id == SsoConnection.id)
-        .where(SsoDomain.domain == domain, SsoConnection.enforce_sso.is_(True))
+        .where(
+            SsoDomain.domain == domain,
+            SsoDomain.verified_at.is_not(None),
+            SsoConnection.enforce_sso.is_(True),
+        )
     )
     if enforced:
         raise InvalidInput(

@@ -28,12 +28,16 @@ def domain_of(email: str) -> str:
 
 
 def sso_connection_for(db: Session, email: str) -> SsoConnection | None:
-    """The SSO connection that owns the email's domain, if any.
+    """The SSO connection whose verified claim holds the email's domain, if any (an
+    unverified claim routes nobody).
 
     Depends on the domain only, never on whether the account exists.
     """
-    row = db.get(SsoDomain, domain_of(email))
-    return db.get(SsoConnection, row.connection_id) if row else None
+    return db.scalar(
+        select(SsoConnection)
+        .join(SsoDomain, SsoDomain.connection_id == SsoConnection.id)
+        .where(SsoDomain.domain == domain_of(email), SsoDomain.verified_at.is_not(None))
+    )
 
 
 def password_login(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from keyplane.db.base import Base, Cached, UTCDateTime, utcnow
@@ -54,13 +54,28 @@ class SsoConnection(Timestamps, Base):
 
 
 class SsoDomain(Base):
-    """An email domain routed to one connection; a domain belongs to one connection only."""
+    """An email domain an SSO connection claims. A claim routes sign-ins (and can turn
+    passwords off) only once the operator has verified it; any number of connections
+    may claim a domain, one claim of it may be verified."""
 
     __tablename__ = "sso_domains"
+    __table_args__ = (
+        Index(
+            "ux_sso_domains_verified",
+            "domain",
+            unique=True,
+            postgresql_where=text("verified_at IS NOT NULL"),
+            sqlite_where=text("verified_at IS NOT NULL"),
+        ),
+    )
 
     domain: Mapped[str] = mapped_column(String(253), primary_key=True)
-    connection_id: Mapped[str] = mapped_column(fk("sso_connections.id"), index=True)
+    connection_id: Mapped[str] = mapped_column(
+        fk("sso_connections.id"), primary_key=True, index=True
+    )
     organization_id: Mapped[str] = mapped_column(fk("organizations.id"))
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    verified_by: Mapped[str] = mapped_column(String(120), default="")
 
 
 class Invitation(Base):

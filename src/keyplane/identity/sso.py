@@ -6,6 +6,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from keyplane.auth.principal import Principal
+from keyplane.db.base import utcnow
+from keyplane.db.models import Organization
 from keyplane.db.paging import PageParams, page_of_query
 from keyplane.domain.access import Entity, authorize
 from keyplane.domain.errors import Conflict, InvalidInput, NotFound
@@ -14,18 +16,34 @@ from keyplane.identity import sso_schemas as schemas
 from keyplane.identity.models import SsoConnection, SsoDomain
 from keyplane.secretbox import SecretBox
 
+# Domains whose addresses anyone can get: no organization may route them to its provider.
+PUBLIC_MAIL_DOMAINS = frozenset(
+    {
+        "aol.com", "gmail.com", "gmx.com", "gmx.de", "gmx.net", "googlemail.com",
+        "hotmail.com", "icloud.com", "live.com", "mac.com", "mail.com", "mail.ru", "me.com",
+        "msn.com", "outlook.com", "pm.me", "proton.me", "protonmail.com", "qq.com",
+        "tutanota.com", "web.de", "yahoo.com", "yandex.com", "yandex.ru", "zoho.com",
+        "163.com", "126.com",
+    }
+)  # fmt: skip
+
 
 def _manage(db: Session, principal: Principal, org_id: str) -> None:
     authorize(principal, Permission.ORGANIZATION_SSO_MANAGE, Entity.organization(org_id))
 
 
-def domains_of(db: Session, connection_ids: list[str]) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {cid: [] for cid in connection_ids}
+def domains_of(db: Session, connection_ids: list[str]) -> dict[str, list[SsoDomain]]:
+    """Each connection's domain claims, by domain."""
+    found: dict[str, list[SsoDomain]] = {cid: [] for cid in connection_ids}
     if connection_ids:
-        rows = db.scalars(select(SsoDomain).where(SsoDomain.connection_id.in_(connection_ids)))
+        rows = db.scalars(
+            select(SsoDomain)
+            .where(SsoDomain.connection_id.in_(connection_ids))
+            .order_by(SsoDomain.domain)
+        )
         for row in rows:
-            found[row.connection_id].append(row.domain)
-    return {cid: sorted(domains) for cid, domains in found.items()}
+            found[row.connection_id].append(row)
+    return found
 
 
 def list_connections(
@@ -89,7 +107,11 @@ def update_connection(
     if change.client_secret is not None:
         connection.client_secret_encrypted = box.encrypt(change.client_secret.encode())
     if change.domains is not None:
-        db.execute(delete(SsoDomain).where(SsoDomain.connection_id == connection.id))
+        db.execute(
+            delete(SsoDomain).where(
+                SsoDomain.connection_id == connection.id, SsoDomain.domain.not_in(change.domains)
+            )
+        )
         db.flush()
         _claim_domains(db, connection, change.domains)
     db.flush()
@@ -103,11 +125,29 @@ def delete_connection(db: Session, principal: Principal, org_id: str, conn_id: s
 
 
 def _claim_domains(db: Session, connection: SsoConnection, domains: list[str]) -> None:
-    """Route each domain to this connection; a domain can belong to one connection only."""
-    for domain in sorted(set(domains)):
-        if db.get(SsoDomain, domain) is not None:
+    """Claim each domain for this connection, unverified: a claim routes nobody until the
+    operator verifies it (``keyplane admin sso verify``), since nothing here proves that
+    the organization owns the domain. Another organization's claim does not stand in the
+    way (claims cannot squat); a claim verified for another connection does."""
+    public = sorted(d for d in domains if d in PUBLIC_MAIL_DOMAINS)
+    if public:
+        raise InvalidInput(
+            f"{', '.join(public)}: a public mail provider's domain cannot be claimed for "
+            "single sign-on (its users belong to no organization)",
+            field_errors={"domains": "a public mail domain"},
+        )
+    held = set(db.scalars(select(SsoDomain.domain).where(SsoDomain.connection_id == connection.id)))
+    for domain in sorted(set(domains) - held):
+        taken = db.scalar(
+            select(SsoDomain.connection_id).where(
+                SsoDomain.domain == domain,
+                SsoDomain.verified_at.is_not(None),
+                SsoDomain.connection_id != connection.id,
+            )
+        )
+        if taken is not None:
             raise Conflict(
-                f"the domain {domain} already belongs to an SSO connection",
+                f"the domain {domain} is verified for another SSO connection",
                 field_errors={"domains": f"{domain} is taken"},
             )
         db.add(
@@ -118,6 +158,65 @@ def _claim_domains(db: Session, connection: SsoConnection, domains: list[str]) -
             )
         )
     db.flush()
+
+
+def verify_domain(db: Session, domain: str, organization: str) -> SsoDomain:
+    """The operator's word that ``organization`` (id or name) owns ``domain``: its claim
+    of it now routes sign-ins. NotFound without such a claim; Conflict if another
+    organization's claim of the domain is verified (unverify that one first)."""
+    claim = _claim_of(db, domain, organization)
+    other = db.scalar(
+        select(SsoDomain).where(
+            SsoDomain.domain == claim.domain,
+            SsoDomain.verified_at.is_not(None),
+            SsoDomain.connection_id != claim.connection_id,
+        )
+    )
+    if other is not None:
+        raise Conflict(
+            f"{claim.domain} is verified for another organization ({other.organization_id}): "
+            f"`keyplane admin sso unverify {claim.domain} --organization "
+            f"{other.organization_id}` first"
+        )
+    if claim.verified_at is None:
+        claim.verified_at, claim.verified_by = utcnow(), "operator"
+        db.flush()
+    return claim
+
+
+def unverify_domain(db: Session, domain: str, organization: str) -> SsoDomain:
+    """Take the operator's verification back: the domain signs in with passwords again."""
+    claim = _claim_of(db, domain, organization)
+    claim.verified_at, claim.verified_by = None, ""
+    db.flush()
+    return claim
+
+
+def domain_claims(db: Session, domain: str | None = None) -> list[tuple[SsoDomain, str]]:
+    """Every claim (of ``domain``, if given) with its organization's name, for the operator."""
+    query = (
+        select(SsoDomain, Organization.name)
+        .join(Organization, Organization.id == SsoDomain.organization_id)
+        .order_by(SsoDomain.domain, Organization.name)
+    )
+    if domain is not None:
+        query = query.where(SsoDomain.domain == domain.strip().lower())
+    return [(claim, name) for claim, name in db.execute(query).tuples()]
+
+
+def _claim_of(db: Session, domain: str, organization: str) -> SsoDomain:
+    org = db.get(Organization, organization) or db.scalar(
+        select(Organization).where(Organization.name == organization)
+    )
+    if org is None:
+        raise NotFound(f"no organization with id or name {organization!r}")
+    domain = domain.strip().lower()
+    claim = db.scalar(
+        select(SsoDomain).where(SsoDomain.domain == domain, SsoDomain.organization_id == org.id)
+    )
+    if claim is None:
+        raise NotFound(f"{org.name} has no SSO connection claiming {domain}")
+    return claim
 
 
 def _check_role(role: str) -> None:

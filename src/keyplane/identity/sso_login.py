@@ -28,9 +28,9 @@ def connection_for_login(db: Session, connection_id: str) -> SsoConnection:
 def user_from_claims(db: Session, connection: SsoConnection, claims: dict[str, Any]) -> User:
     """The user the provider vouches for, created and made a member on first sign-in.
 
-    Only a verified email (``email_verified`` is true) in the connection's own domains
-    is accepted: an organization's provider must not be able to sign in as anybody
-    else's user.
+    Only a verified email (``email_verified`` is true) in a domain of the connection that
+    the operator has verified is accepted: an organization's provider must not be able
+    to sign in as anybody else's user.
     """
     raw = claims.get("email")
     # Only the boolean true: a missing claim or the string "false" proves nothing.
@@ -40,9 +40,11 @@ def user_from_claims(db: Session, connection: SsoConnection, claims: dict[str, A
         email = normalize_email(raw)
     except InvalidInput:
         raise NotAuthenticated("the identity provider sent an invalid email address") from None
-    if domain_of(email) not in domains_of(db, [connection.id])[connection.id]:
+    verified = [c.domain for c in domains_of(db, [connection.id])[connection.id] if c.verified_at]
+    if domain_of(email) not in verified:
+        # Unverified, the claim proves nothing: any organization can make one.
         raise NotAuthenticated(
-            f"{email} is not in a domain of this organization's single sign-on connection"
+            f"{email} is not in a verified domain of this organization's single sign-on connection"
         )
     user = db.scalar(select(User).where(User.email == email))
     if user is None:

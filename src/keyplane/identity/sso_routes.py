@@ -15,12 +15,14 @@ router = APIRouter(prefix="/v1/organizations/{orgId}/sso-connections", tags=["ss
 
 
 def connection_out(db: Session, row: SsoConnection) -> schemas.SsoConnectionOut:
+    claims = sso.domains_of(db, [row.id])[row.id]
     return schemas.SsoConnectionOut(
         id=row.id,
         name=row.name,
         issuer=row.issuer,
         client_id=row.client_id,
-        domains=sso.domains_of(db, [row.id])[row.id],
+        domains=[claim.domain for claim in claims],
+        verified_domains=[claim.domain for claim in claims if claim.verified_at is not None],
         default_role=row.default_role,
         enforce_sso=row.enforce_sso,
         created_at=row.created_at,

@@ -62,6 +62,10 @@ class SsoConnectionOut(ApiModel):
     issuer: str
     client_id: str
     domains: list[str]
+    verified_domains: list[str] = Field(
+        description="the domains the operator has verified: only these route sign-ins "
+        "to the provider (and, with enforceSso, turn passwords off)"
+    )
     default_role: str
     enforce_sso: bool
     created_at: datetime

@@ -10,7 +10,8 @@ from sqlalchemy import select, text
 
 from keyplane.db.models import RoleBinding, User
 from keyplane.db.unit import unit_of_work
-from keyplane.domain.errors import NotAuthenticated
+from keyplane.domain.errors import Conflict, NotAuthenticated
+from keyplane.identity import sso
 from keyplane.identity.sso_login import connection_for_login, user_from_claims
 from tests.factories import bearer
 from tests.functional.identity.conftest import csrf_of, is_signed_in, set_password, sign_in
@@ -29,7 +30,10 @@ def connections(world, org=None) -> str:  # type: ignore[no-untyped-def]
     return f"/v1/organizations/{(org or world.org).id}/sso-connections"
 
 
-def create_connection(world, issuer: str, **extra):  # type: ignore[no-untyped-def]
+def create_connection(world, issuer: str, org=None, verify: bool = True, **extra):  # type: ignore[no-untyped-def]
+    """A connection of ``org`` (default: acme) whose domains the operator then verifies
+    (``keyplane admin sso verify``), unless ``verify`` is false."""
+    org = org or world.org
     body = {
         "name": "Acme IdP",
         "issuer": issuer,
@@ -38,8 +42,12 @@ def create_connection(world, issuer: str, **extra):  # type: ignore[no-untyped-d
         "domains": ["sso.example"],
         **extra,
     }
-    answer = world.client.post(connections(world), json=body, headers=bearer(world.org.owner_token))
+    answer = world.client.post(connections(world, org), json=body, headers=bearer(org.owner_token))
     assert answer.status_code == 201, answer.text
+    if verify:
+        with unit_of_work(world.runtime.sessions) as db:
+            for domain in answer.json()["domains"]:
+                sso.verify_domain(db, domain, org.id)
     return answer.json()
 
 
@@ -85,20 +93,65 @@ def test_connections_are_managed_by_owners_and_hide_the_secret(world, issuer) ->
     assert world.client.get(url, headers=owner).status_code == 404
 
 
-def test_a_domain_belongs_to_one_connection(world, issuer) -> None:
-    create_connection(world, issuer)
-    body = {
-        "name": "Globex IdP",
-        "issuer": issuer,
-        "clientId": "x",
-        "clientSecret": "y",
-        "domains": ["sso.example"],
-    }
-    answer = world.client.post(
+def test_a_claim_routes_nobody_until_the_operator_verifies_it(browser, world, issuer) -> None:
+    """Any organization can claim a domain; only the verified claim sends its emails to
+    a provider, so a claim by another organization blocks nothing and routes nothing."""
+    ours = create_connection(world, issuer, verify=False)
+    assert ours["domains"] == ["sso.example"] and ours["verifiedDomains"] == []
+    theirs = create_connection(world, issuer, org=world.other, verify=False)
+    assert theirs["domains"] == ["sso.example"]  # no squatting: claims do not collide
+    step = start_login(browser, "alice@sso.example")
+    assert step.status_code == 200 and 'name="password"' in step.text  # the password step
+    with unit_of_work(world.runtime.sessions) as db:
+        sso.verify_domain(db, "sso.example", world.org.id)
+        with pytest.raises(Conflict, match="verified for another organization"):
+            sso.verify_domain(db, "sso.example", world.other.id)
+    owner = bearer(world.org.owner_token)
+    shown = world.client.get(f"{connections(world)}/{ours['id']}", headers=owner).json()
+    assert shown["verifiedDomains"] == ["sso.example"]
+    step = start_login(browser, "alice@sso.example")
+    assert step.headers["location"].startswith(f"/sso/{ours['id']}/start")
+    body = {"name": "Late", "issuer": issuer, "clientId": "x", "clientSecret": "y",
+            "domains": ["sso.example"]}  # fmt: skip
+    late = world.client.post(
         connections(world, world.other), json=body, headers=bearer(world.other.owner_token)
     )
-    assert answer.status_code == 409
-    assert "sso.example" in answer.json()["message"]
+    assert late.status_code == 409 and "sso.example" in late.json()["message"]
+
+
+def test_another_organization_cannot_sign_in_as_our_users(browser, world, issuer) -> None:
+    """Globex claims acme's domain, points it at a provider Globex controls and turns
+    passwords off: acme's owner still signs in with a password, and Globex's provider
+    cannot sign anyone in as them."""
+    with unit_of_work(world.runtime.sessions) as db:
+        db.add(User(email="carol@sso.example"))
+    set_password(world.runtime, "carol@sso.example")
+    theirs = create_connection(world, issuer, org=world.other, verify=False, enforceSso=True)
+    assert sign_in(browser, "carol@sso.example").status_code == 303
+    attacker = world.client.__class__(
+        browser.app, base_url="https://testserver", follow_redirects=False
+    )
+    to_idp = attacker.get(f"/sso/{theirs['id']}/start")
+    assert to_idp.status_code == 303
+    back = sign_in_at_idp(to_idp.headers["location"], "carol@sso.example", CALLBACK)
+    answer = attacker.get(back.removeprefix("https://testserver"))
+    assert answer.status_code == 401 and "not in a verified domain" in answer.text
+    assert not is_signed_in(attacker)
+    with world.runtime.sessions() as db:
+        user = db.scalar(select(User).where(User.email == "carol@sso.example"))
+        bound = db.scalars(
+            select(RoleBinding.organization_id).where(RoleBinding.user_id == user.id)
+        )
+        assert world.other.id not in set(bound)
+
+
+@pytest.mark.parametrize("domain", ["gmail.com", "Outlook.com"])
+def test_a_public_mail_domain_cannot_be_claimed(world, issuer, domain) -> None:
+    body = {"name": "x", "issuer": issuer, "clientId": "x", "clientSecret": "y",
+            "domains": [domain]}  # fmt: skip
+    answer = world.client.post(connections(world), json=body, headers=bearer(world.org.owner_token))
+    assert answer.status_code == 400
+    assert "public mail provider" in answer.json()["message"]
 
 
 def test_default_role_must_be_an_organization_role(world, issuer) -> None:
@@ -146,7 +199,7 @@ def test_the_provider_cannot_vouch_for_other_domains(browser, world, issuer) -> 
     create_connection(world, issuer)
     answer = round_trip(browser, "alice@sso.example", idp_login="mallory@globex.example")
     assert answer.status_code == 401
-    assert "not in a domain" in answer.text
+    assert "not in a verified domain" in answer.text
     assert not is_signed_in(browser)
 
 
