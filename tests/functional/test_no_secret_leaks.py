@@ -132,6 +132,7 @@ def test_no_secret_value_in_logs_database_or_reprs(world, caplog):
         for record in caplog.records
     ]
     assert any("sqlalchemy.engine" in line for line in logs), "SQL was not logged: test is blind"
+    assert any("keyplane.access" in line for line in logs), "no access log: test is blind"
     places = {"log": logs, "database": table_dump(world), "repr": orm_reprs(world)}
     for needle in needles(secrets):
         for where, texts in places.items():
@@ -153,3 +154,36 @@ def test_only_sha256_hashes_are_stored(world):
     live = {credentials.hash_secret(s) for s in secrets if s.startswith("kp")}
     assert stored | stored_keys <= live, "a stored hash is not the SHA-256 of any value handed out"
     assert all(len(h) == 64 and int(h, 16) >= 0 for h in stored | stored_keys)
+
+
+def test_a_value_pasted_where_an_id_belongs_is_kept_out_of_the_log_and_audit(world, caplog):
+    """A script that mixed up its variables sends a token value (or a key secret, or an
+    access token) in place of an id: "not found", and neither keyplane's access log nor
+    the audit trail keeps the value (only its SHA-256)."""
+    caplog.set_level(logging.INFO, logger="keyplane")
+    client, org = world.client, world.org
+    owner = bearer(org.owner_token)
+    base = f"/v1/organizations/{org.id}"
+    pasted = world.token("ORGANIZATION", None, "ORGANIZATION_MEMBER")
+    keys = f"{base}/deployments/{org.deployments['d1']}/api-keys"
+    key_secret = client.post(keys, json={"name": "ci"}, headers=owner).json()["secret"]
+    jwt = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLW9mLWEtdG9rZW4tdGhhdC1pcy1sb25n"
+    for method, path, value in (
+        ("DELETE", f"{base}/tokens/{pasted}", pasted),
+        ("POST", f"{base}/tokens/{pasted}/rotate", pasted),
+        ("DELETE", f"{keys}/{key_secret}", key_secret),
+        ("POST", f"{base}/tokens/{jwt}/rotate", jwt),
+    ):
+        answer = client.request(method, path, headers=owner)
+        assert answer.status_code == 404, answer.text
+        assert value not in answer.text
+    _use(world, pasted)  # still live: nothing was done to it
+    access = [r.getMessage() for r in caplog.records if r.name == "keyplane.access"]
+    assert len(access) >= 4, "no access log: test is blind"
+    events = client.get(f"{base}/audit-logs", params={"limit": 100}, headers=owner).text
+    assert "sha256:" + credentials.hash_secret(pasted) in events  # kept as its hash
+    for value in (pasted, key_secret, jwt):
+        for needle in needles([value]):
+            assert not [line for line in access if needle in line], needle[:8]
+            assert needle not in events, needle[:8]
+            assert not [c for c in table_dump(world) if needle in c], needle[:8]

@@ -28,7 +28,7 @@ from keyplane.audit.notes import NOTES
 from keyplane.audit.recorder import FAILURE, SUCCESS, EventDraft, safe_append
 from keyplane.auth.authenticator import CredentialExpired
 from keyplane.auth.principal import Principal
-from keyplane.domain.credentials import hash_secret
+from keyplane.domain.credentials import hash_secret, recorded
 from keyplane.http.deps import REFUSED_CREDENTIAL
 
 _MAX_ID_BODY = 256 * 1024
@@ -126,7 +126,9 @@ def _request_event(
         # fingerprint; requests without any credential did nothing worth a record.
         return None
     params: dict[str, str] = {
-        name: f"sha256:{hash_secret(str(value))}" if name in actions.SECRET_PARAMS else value
+        name: f"sha256:{hash_secret(str(value))}"
+        if name in actions.SECRET_PARAMS
+        else recorded(str(value))  # a token value pasted in place of its id, say
         for name, value in (scope.get("path_params") or {}).items()
     }
     draft = EventDraft(

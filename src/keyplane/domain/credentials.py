@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import NewType
 
 from keyplane.domain.errors import NotAuthenticated
+from keyplane.domain.ids import is_id_shaped
 
 PlaintextSecret = NewType("PlaintextSecret", str)
 """A token or key secret as the user holds it. Never log, store or repr it."""
@@ -74,6 +75,35 @@ def parse(value: str) -> SecretKind:
             "malformed API token: its checksum does not match (was it cut short?)"
         )
     return kind
+
+
+# Every prefix of a secret keyplane issues (API tokens, key secrets, refresh tokens), and
+# the start of a JWT's header: a path or parameter holding one is a secret misplaced.
+_SECRET_STARTS = (*_KINDS, "kpr_", "eyJ")
+_LONGEST_NAME = 40  # no id, name or variable key a path carries is longer, unless id-shaped
+
+
+def may_be_secret(value: str) -> bool:
+    """Whether ``value`` could be a credential pasted where an id belongs (a token value
+    in place of its id, say). Logs and the audit trail keep such a value as its SHA-256
+    (:func:`recorded`), never as itself."""
+    return value.startswith(_SECRET_STARTS) or (
+        len(value) >= _LONGEST_NAME and not is_id_shaped(value)
+    )
+
+
+def recorded(value: str) -> str:
+    """``value`` as a log line or an audit event may keep it: itself, or
+    ``sha256:<hex>`` if it :func:`may_be_secret` (which still tells a reader which value
+    it was, against a known one)."""
+    return f"sha256:{hash_secret(value)}" if may_be_secret(value) else value
+
+
+def recorded_path(path: str) -> str:
+    """A request path with each segment that :func:`may_be_secret` replaced."""
+    if not any(may_be_secret(segment) for segment in path.split("/")):
+        return path
+    return "/".join(recorded(segment) for segment in path.split("/"))
 
 
 def hash_secret(value: str) -> SecretHash:

@@ -28,6 +28,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from keyplane.domain.credentials import recorded_path
+
 REQUESTS = Counter(
     "keyplane_http_requests_total",
     "HTTP requests by method, route template and status code.",
@@ -129,14 +131,15 @@ class MetricsMiddleware:
 
 def _log_request(scope: Scope, route: str, status: int, elapsed: float) -> None:
     client = scope.get("client")
+    path = recorded_path(scope["path"])  # a token value pasted in place of its id, say
     access_log.info(
         "%s %s %d",
         scope["method"],
-        scope["path"],
+        path,
         status,
         extra={
             "method": scope["method"],
-            "path": scope["path"],
+            "path": path,
             "route": route,
             "status": status,
             "durationMs": round(elapsed * 1000, 2),
