@@ -180,7 +180,9 @@ def open_invitation(db: Session, key: bytes, link: str) -> OpenInvitation:
     """The live invitation behind a link; NotFound (one message for every reason) otherwise."""
     nonce, _, rest = link.partition(".")
     expires, _, _ = rest.partition(".")
-    if not expires.isdigit() or not hmac.compare_digest(sign(key, nonce, int(expires)), link):
+    # ASCII digits only: "²".isdigit() is true and int() refuses it.
+    well_formed = expires.isascii() and expires.isdigit() and len(expires) <= 12
+    if not well_formed or not hmac.compare_digest(sign(key, nonce, int(expires)), link):
         raise NotFound(INVALID)
     if int(expires) < time.time():
         raise NotFound(INVALID)
@@ -190,6 +192,8 @@ def open_invitation(db: Session, key: bytes, link: str) -> OpenInvitation:
     user, org = db.get(User, row.user_id), db.get(Organization, row.organization_id)
     if user is None or org is None:
         raise NotFound(INVALID)
+    if members.find_member(db, org.id, user.id) is None:
+        raise NotFound(INVALID)  # removed since the invitation was sent: it ended with them
     return OpenInvitation(row, user, org)
 
 

@@ -80,6 +80,31 @@ def test_altered_or_expired_links_are_refused(browser, world) -> None:
         assert db.scalar(select(User).where(User.email == "new@acme.example")).password_hash is None
 
 
+@pytest.mark.parametrize("expires", ["²", "¹²³", "٣٤٥", "9" * 40])
+def test_a_link_with_digits_python_reads_but_int_refuses_is_not_found(
+    browser, world, expires
+) -> None:
+    assert browser.get(f"/invite/abc.{expires}.deadbeef").status_code == 404
+
+
+def test_removing_a_member_ends_their_pending_invitation(browser, world) -> None:
+    """The link of someone removed since it was sent no longer signs them in."""
+    user = invite(world)
+    link = mailed_link(world)
+    removed = world.client.delete(
+        f"/v1/organizations/{world.org.id}/users/{user['id']}",
+        headers=bearer(world.org.owner_token),
+    )
+    assert removed.status_code == 204, removed.text
+    page = browser.get(link)
+    assert page.status_code == 404
+    csrf = csrf_of(browser.get("/login").text)
+    posted = browser.post(link, data={"password": "plum vestibule 1987 kettle", "csrf_token": csrf})
+    assert posted.status_code == 404 and not is_signed_in(browser)
+    with world.runtime.sessions() as db:
+        assert db.scalar(select(User).where(User.email == "new@acme.example")).password_hash is None
+
+
 def _post_invite(world, email: str, role: str = "ORGANIZATION_MEMBER"):  # type: ignore[no-untyped-def]
     return world.client.post(
         f"/v1/organizations/{world.org.id}/invites",
