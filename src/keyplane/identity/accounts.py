@@ -11,12 +11,14 @@ from keyplane.domain.errors import InvalidInput, NotFound
 from keyplane.identity.login import domain_of, normalize_email
 from keyplane.identity.models import SsoConnection, SsoDomain
 from keyplane.identity.passwords import Passwords, check_policy, hasher_for
+from keyplane.identity.sessions import end_all_sessions
 
 
 def set_password(db: Session, settings: Settings, email: str, password: str) -> User:
     """Give an existing user a new password (policy checked); the caller's unit commits.
 
-    Raises NotFound for an unknown email and InvalidInput for a refused password or
+    Replacing a password ends every session and CLI login of the user. Raises NotFound
+    for an unknown email and InvalidInput for a refused password or
     a domain whose organization enforces single sign-on.
     """
     email = normalize_email(email)
@@ -25,7 +27,12 @@ def set_password(db: Session, settings: Settings, email: str, password: str) -> 
         raise NotFound(f"no user with email {email}")
     refuse_if_sso_enforced(db, email)
     check_policy(password, email, settings.password_min_length)
+    replaced = user.password_hash is not None
     user.password_hash = Passwords(hasher_for(settings)).hash(password)
+    if replaced:
+        # A new password is a reset: whoever signed in with the old one (or holds a
+        # CLI login made with it) is signed out, as after "sign out everywhere".
+        end_all_sessions(db, user.id)
     db.flush()
     return user
 

@@ -173,6 +173,20 @@ def test_sign_out_everywhere_ends_every_session(browser, app, world) -> None:
         assert db.scalars(select(WebSession)).all() == []
 
 
+def test_an_operator_password_reset_ends_the_sessions_of_the_old_one(browser, world) -> None:
+    """`keyplane admin set-password` on an account that had a password: whoever signed
+    in with the old one is signed out."""
+    from keyplane.identity.accounts import set_password as reset
+
+    set_password(world.runtime, OWNER)
+    sign_in(browser, OWNER)
+    assert is_signed_in(browser)
+    with unit_of_work(world.runtime.sessions) as db:
+        reset(db, world.runtime.settings, OWNER, "a brand new passphrase 2026")
+    assert not is_signed_in(browser)
+    assert sign_in(browser, OWNER, "a brand new passphrase 2026").status_code == 303
+
+
 def test_failed_logins_are_limited_per_account(browser, world) -> None:
     set_password(world.runtime, OWNER)
     limit = world.runtime.settings.login_failures_per_account
