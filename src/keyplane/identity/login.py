@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keyplane.db.models import User
+from keyplane.domain.emails import canonical
 from keyplane.domain.errors import InvalidInput, NotAuthenticated
 from keyplane.identity.guard import LoginGuard
 from keyplane.identity.models import SsoConnection, SsoDomain
@@ -15,8 +16,14 @@ WRONG = "wrong email or password"
 
 
 def normalize_email(email: str) -> str:
-    """Lower-cased and trimmed; raises InvalidInput for anything that is not an email."""
-    email = email.strip().lower()
+    """In its one form (:func:`keyplane.domain.emails.canonical`: lower case, trimmed,
+    an ASCII domain); raises InvalidInput for anything that is not an email."""
+    try:
+        email = canonical(email)
+    except ValueError:
+        raise InvalidInput(
+            "enter an email address", field_errors={"email": "not an email"}
+        ) from None
     local, at, domain = email.rpartition("@")
     if not at or not local or "." not in domain or len(email) > 320 or " " in email:
         raise InvalidInput("enter an email address", field_errors={"email": "not an email"})

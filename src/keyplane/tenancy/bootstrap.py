@@ -12,6 +12,7 @@ from keyplane.db.base import utcnow
 from keyplane.db.models import ApiToken, Organization, RoleBinding, User
 from keyplane.domain import credentials
 from keyplane.domain.credentials import PlaintextSecret, SecretKind
+from keyplane.domain.emails import canonical
 from keyplane.domain.errors import Conflict, InvalidInput, NotFound
 from keyplane.domain.roles import Level, Role, level_of
 
@@ -33,7 +34,10 @@ def init_organization(db: Session, name: str, email: str) -> Bootstrap:
     """
     if db.scalar(select(Organization).where(Organization.name == name)):
         raise Conflict(f"an organization named {name!r} already exists")
-    email = email.strip().lower()
+    try:
+        email = canonical(email)
+    except ValueError as error:
+        raise InvalidInput(f"--email: {error}") from None
     org = Organization(name=name)
     user = db.scalar(select(User).where(User.email == email)) or User(email=email)
     db.add_all([org, user])

@@ -10,8 +10,9 @@ from sqlalchemy import select, text
 
 from keyplane.db.models import RoleBinding, User
 from keyplane.db.unit import unit_of_work
-from keyplane.domain.errors import Conflict, NotAuthenticated
+from keyplane.domain.errors import Conflict, InvalidInput, NotAuthenticated
 from keyplane.identity import sso
+from keyplane.identity.accounts import set_password as set_password_of
 from keyplane.identity.sso_login import connection_for_login, user_from_claims
 from tests.factories import bearer
 from tests.functional.identity.conftest import csrf_of, is_signed_in, set_password, sign_in
@@ -278,3 +279,24 @@ def test_only_an_email_verified_as_true_signs_in(world, issuer, verified) -> Non
             user_from_claims(db, connection, claims)
         user = user_from_claims(db, connection, {**claims, "email_verified": True})
         assert user.email == "alice@sso.example"
+
+
+@pytest.mark.parametrize("typed", ["carol@münchen.example", "Carol@XN--MNCHEN-3YA.example"])
+def test_an_address_in_unicode_is_the_same_address(browser, world, issuer, typed) -> None:
+    """One form of an address (an ASCII domain) everywhere: an invitation or a sign-in
+    written in Unicode meets the same enforced SSO as the ASCII form."""
+    create_connection(world, issuer, domains=["xn--mnchen-3ya.example"], enforceSso=True)
+    invited = world.client.post(
+        f"/v1/organizations/{world.org.id}/invites",
+        json={"email": typed, "role": "ORGANIZATION_MEMBER"},
+        headers=bearer(world.org.owner_token),
+    )
+    assert invited.status_code == 201, invited.text
+    assert invited.json()["email"] == "carol@xn--mnchen-3ya.example"
+    with (
+        unit_of_work(world.runtime.sessions) as db,
+        pytest.raises(InvalidInput, match="single sign-on only"),
+    ):
+        set_password_of(db, world.runtime.settings, typed, "plum vestibule 1987 kettle")
+    step = start_login(browser, typed)
+    assert step.status_code == 303 and step.headers["location"].startswith("/sso/")
