@@ -20,8 +20,8 @@ def astro_shorthands(command: Any, args: list[str]) -> list[str]:
         at = args.index("--json")
         args = [*args[:at], "--output", "json", *args[at + 1 :]]
     flags = {opt for p in command.params if getattr(p, "is_flag", False) for opt in p.opts}
-    args = [_flag_with_value(arg, flags) for arg in args]
-    args = [arg for arg in args if arg]
+    # Only a ``--flag=false`` goes; an empty value (``-d ""``) is a value like any other.
+    args = [kept for arg in args if (kept := _flag_with_value(arg, flags)) is not None]
     for option, (implied, values) in OPTIONAL_VALUES.items():
         if option in args:
             at = args.index(option)
@@ -30,12 +30,12 @@ def astro_shorthands(command: Any, args: list[str]) -> list[str]:
     return args
 
 
-def _flag_with_value(arg: str, flags: set[str]) -> str:
-    """``--flag=true`` as ``--flag``, ``--flag=false`` as nothing (""); else ``arg``."""
+def _flag_with_value(arg: str, flags: set[str]) -> str | None:
+    """``--flag=true`` as ``--flag``, ``--flag=false`` as nothing (None); else ``arg``."""
     name, sep, value = arg.partition("=")
     if not sep or name not in flags or value.strip().lower() not in TRUE | FALSE:
         return arg
-    return name if value.strip().lower() in TRUE else ""
+    return name if value.strip().lower() in TRUE else None
 
 
 class Group(TyperGroup):

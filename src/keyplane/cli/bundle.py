@@ -1,8 +1,10 @@
-"""Packing a project folder into a deploy bundle (tar.gz), honouring ``.keyplaneignore``.
+"""Packing a project folder into a deploy bundle (tar.gz), minus what an ignore file lists.
 
-``.keyplaneignore`` uses gitignore syntax (via ``pathspec``). ``.git/`` is never
-packed. The archive is reproducible: entries sorted, owners and times zeroed, no
-timestamp in the gzip header, so the same files give the same SHA-256 and the
+The ignore file is ``.keyplaneignore`` (gitignore syntax, via ``pathspec``) or, when
+there is none, the ``.dockerignore`` of an Astro project, which ``astro deploy`` honours
+and which lists the project's local secrets (``.env``, ``airflow_settings.yaml``).
+``.git/`` is never packed. The archive is reproducible: entries sorted, owners and times
+zeroed, no timestamp in the gzip header, so the same files give the same SHA-256 and the
 server stores them once.
 """
 
@@ -11,13 +13,16 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import posixpath
 import tarfile
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-IGNORE_FILE = ".keyplaneignore"
+KEYPLANE_IGNORE, DOCKER_IGNORE = ".keyplaneignore", ".dockerignore"
+IGNORE_FILES = (KEYPLANE_IGNORE, DOCKER_IGNORE)  # the first one present is used
 ALWAYS_IGNORED = [".git/"]
 
 
@@ -27,6 +32,12 @@ class Bundle:
     size: int
     sha256: str
     files: int
+    ignore_file: str | None  # the one of IGNORE_FILES that was applied, if any
+
+
+def ignore_file(root: Path) -> str | None:
+    """The first of IGNORE_FILES in ``root``, or None if it has neither."""
+    return next((name for name in IGNORE_FILES if (root / name).is_file()), None)
 
 
 def included_files(root: Path) -> list[str]:
@@ -34,9 +45,10 @@ def included_files(root: Path) -> list[str]:
     import pathspec  # only when packing, not on every start of the CLI
 
     lines = list(ALWAYS_IGNORED)
-    ignore = root / IGNORE_FILE
-    if ignore.is_file():
-        lines += ignore.read_text().splitlines()
+    ignore = ignore_file(root)
+    if ignore is not None:
+        text = (root / ignore).read_text().splitlines()
+        lines += text if ignore == KEYPLANE_IGNORE else gitignore_lines(text)
     spec = pathspec.GitIgnoreSpec.from_lines(lines)
     found = []
     for directory, dirs, files in os.walk(root):
@@ -47,6 +59,29 @@ def included_files(root: Path) -> list[str]:
             if not spec.match_file(relative):
                 found.append(relative)
     return sorted(found)
+
+
+def gitignore_lines(dockerignore: Iterable[str]) -> list[str]:
+    """``.dockerignore`` lines as the gitignore lines that mean the same.
+
+    Read as Docker reads them (moby/patternmatcher ``ReadAll``): ``#`` in the first
+    column starts a comment, a line is trimmed, and the pattern is cleaned like a path
+    (``./logs/`` is ``logs``). Docker matches every pattern from the project's root
+    (``*.log`` is only the top folder's, ``**/*.log`` any folder's) while gitignore
+    matches a pattern without a slash at any depth, so each is anchored with ``/``.
+    One difference is left: ``!`` cannot bring back a file inside an excluded folder,
+    as in git; that only ever leaves out more.
+    """
+    lines = []
+    for raw in dockerignore:
+        if raw.startswith("#") or not (pattern := raw.strip()):
+            continue
+        negate = pattern.startswith("!")
+        pattern = pattern.removeprefix("!").strip()
+        if pattern:
+            cleaned = posixpath.normpath(pattern).lstrip("/")
+            lines.append(f"{'!' if negate else ''}/{cleaned}")
+    return lines
 
 
 def pack(root: Path) -> Bundle:
@@ -73,4 +108,4 @@ def pack(root: Path) -> Bundle:
     while block := out.read(1024 * 1024):
         digest.update(block)
     out.seek(0)
-    return Bundle(out, size, digest.hexdigest(), len(names))
+    return Bundle(out, size, digest.hexdigest(), len(names), ignore_file(root))

@@ -16,7 +16,7 @@ import typer
 
 from keyplane.cli import output, pick
 from keyplane.cli.apps import Group, group
-from keyplane.cli.bundle import IGNORE_FILE, pack
+from keyplane.cli.bundle import IGNORE_FILES, Bundle, pack
 from keyplane.cli.context import (
     DeploymentNameOpt,
     DeploymentOpt,
@@ -78,7 +78,8 @@ def push(
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
-    """Pack the current folder (minus .keyplaneignore) and upload it; prints the deploy id.
+    """Pack the current folder (minus .keyplaneignore, else .dockerignore) and upload it;
+    prints the deploy id.
 
     `keyplane deploy list` and `keyplane deploy inspect DEPLOY_ID` show past deploys.
     """
@@ -108,10 +109,10 @@ def _upload(
     bundle = pack(path)
     with bundle.file:
         if bundle.files == 0:
-            raise UsageError(f"nothing to deploy: {path} is empty after {IGNORE_FILE}")
+            raise UsageError(f"nothing to deploy: {path} holds nothing but {_left_out(bundle)}")
         output.note(
             f"packed {bundle.files} file(s) from {path} into {bundle.size} bytes "
-            f"(sha256:{bundle.sha256[:12]}…)"
+            f"(sha256:{bundle.sha256[:12]}…), leaving out {_left_out(bundle)}"
         )
         with _progress() as bar:
             task = bar.add_task("uploading", total=bundle.size)
@@ -129,6 +130,14 @@ def _upload(
         return
     output.note(f"deployed to {target} as {deploy['createdBy']['name']}: deploy {deploy['id']}")
     output.emit_value(deploy["id"])
+
+
+def _left_out(bundle: Bundle) -> str:
+    """Which ignore file was applied: a project's .dockerignore is read only when it has
+    no .keyplaneignore, and a reader of the log should not have to guess which."""
+    if bundle.ignore_file:
+        return f"what {bundle.ignore_file} lists"
+    return f".git/ (there is no {' or '.join(IGNORE_FILES)})"
 
 
 def _progress() -> Any:

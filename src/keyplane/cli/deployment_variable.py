@@ -107,7 +107,7 @@ def _pairs(
 def list_variables(
     key: KeyOpt = None,
     save: Annotated[
-        bool, typer.Option("--save", "-s", help="Also write the plain values to --env.")
+        bool, typer.Option("--save", "-s", help="Also add the plain values to the end of --env.")
     ] = False,
     env: EnvOpt = Path(".env"),
     deployment_id: VarDeploymentOpt = None,
@@ -125,9 +125,22 @@ def list_variables(
             raise NotFound(f"no variable {key} on deployment {target}")
     if save:
         plain = [f"{r['key']}={r['value']}" for r in rows if not r["isSecret"]]
-        env.write_text("".join(line + "\n" for line in plain))
-        output.note(f"wrote {len(plain)} variable(s) to {env} (secret values are never readable)")
+        _append(env, plain)
+        output.note(f"added {len(plain)} variable(s) to {env} (secret values are never readable)")
     output.emit_list(rows, output_format, COLUMNS, "no variables")
+
+
+def _append(env: Path, lines: list[str]) -> None:
+    """Add ``lines`` at the end of ``env``, on lines of their own, as the Astro CLI does:
+    the file may hold the user's own local settings, which a save must not lose."""
+    try:
+        before = env.read_bytes() if env.exists() else b""
+        with env.open("a") as file:
+            if before and not before.endswith(b"\n"):
+                file.write("\n")
+            file.writelines(line + "\n" for line in lines)
+    except OSError as error:
+        raise UsageError(f"cannot write {env}: {error.strerror}") from None
 
 
 @app.command()
