@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from limits import RateLimitItem, RateLimitItemPerMinute
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from keyplane.db.base import utcnow
 from keyplane.domain.credentials import hash_secret
-from keyplane.domain.errors import InvalidInput, NotFound
+from keyplane.domain.errors import InvalidInput, NotFound, TooManyRequests
 from keyplane.identity import cli_tokens
 from keyplane.identity.models import DeviceAuthorization
 from keyplane.oauth.context import ServerContext
-from keyplane.oauth.errors import InvalidGrant, OAuthError
+from keyplane.oauth.errors import InvalidGrant, OAuthError, TemporarilyUnavailable
+from keyplane.ops.limiter import SharedLimiter
 
 # §6.1: no vowels (no words by accident), no digits to confuse with letters.
 USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
@@ -23,6 +27,19 @@ USER_CODE_LENGTH = 8
 INTERVAL = 5
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
 EXPIRED = "the device code expired: start again with `keyplane login --device`"
+# A collision of two live user codes is rare (20^8 codes): after this many, something is wrong.
+USER_CODE_DRAWS = 5
+
+# §5.1: a user code has only about 2^34 values, so wrong ones are limited. Ten per
+# person per ten minutes (one code's lifetime) leaves room for typos and a code read
+# off the wrong screen, and makes a guess of any live code hopeless. Per address
+# more, since an office or a VPN puts many people behind one.
+WRONG_CODES_PER_USER: RateLimitItem = RateLimitItemPerMinute(10, 10)
+WRONG_CODES_PER_IP: RateLimitItem = RateLimitItemPerMinute(50, 10)
+WRONG_CODES = "device-user-code-failure"  # the limiter's namespace
+# Every start is a row: thirty a minute per address is more than any person signing
+# in needs, and bounds what an anonymous caller can make the server store.
+STARTS_PER_IP: RateLimitItem = RateLimitItemPerMinute(30)
 
 
 class AuthorizationPending(OAuthError):
@@ -41,6 +58,9 @@ class ExpiredToken(OAuthError):
     error = "expired_token"
 
 
+PURGE_AFTER = timedelta(hours=1)  # how long an expired authorization still answers a poll
+
+
 def new_user_code() -> str:
     code = "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(USER_CODE_LENGTH))
     return f"{code[:4]}-{code[4:]}"
@@ -51,21 +71,24 @@ def normalize_user_code(text: str) -> str:
     return f"{letters[:4]}-{letters[4:]}" if len(letters) == USER_CODE_LENGTH else ""
 
 
-def start(db: Session, runtime: ServerContext, client_id: str) -> dict[str, Any]:
-    """§3.1-3.2: a device code for the client to poll with and a user code for the person."""
+def start(db: Session, runtime: ServerContext, client_id: str, client_ip: str) -> dict[str, Any]:
+    """§3.1-3.2: a device code for the client to poll with and a user code for the person.
+
+    Raises TemporarilyUnavailable (429, Retry-After) past :data:`STARTS_PER_IP`.
+    Authorizations expired an hour ago are deleted here (a poll deletes only its own,
+    and the CLI may never poll again); one expired more recently stays, so that a poll
+    at its boundary is still told ``expired_token``.
+    """
     settings = runtime.settings
-    device_code = secrets.token_urlsafe(32)
-    user_code = new_user_code()
-    db.add(
-        DeviceAuthorization(
-            device_code_hash=hash_secret(device_code),
-            user_code=user_code,
-            client_id=client_id,
-            expires_at=utcnow() + timedelta(seconds=settings.device_code_seconds),
-            interval=INTERVAL,
-        )
+    _count_start(runtime.limiter, client_ip)
+    db.execute(
+        delete(DeviceAuthorization)
+        .where(DeviceAuthorization.expires_at <= utcnow() - PURGE_AFTER)
+        .execution_options(synchronize_session=False)
     )
-    db.flush()
+    device_code = secrets.token_urlsafe(32)
+    expires_at = utcnow() + timedelta(seconds=settings.device_code_seconds)
+    user_code = _add_with_new_user_code(db, device_code, client_id, expires_at)
     base = settings.public_url.rstrip("/")
     return {
         "device_code": device_code,
@@ -75,6 +98,44 @@ def start(db: Session, runtime: ServerContext, client_id: str) -> dict[str, Any]
         "expires_in": settings.device_code_seconds,
         "interval": INTERVAL,
     }
+
+
+def _count_start(limiter: SharedLimiter, client_ip: str) -> None:
+    retry = limiter.retry_after(STARTS_PER_IP, "device-start", client_ip)
+    if retry is not None:
+        raise TemporarilyUnavailable(
+            f"too many device sign-ins started from this address: try again in {retry} seconds",
+            retry_after=retry,
+        )
+    limiter.hit(STARTS_PER_IP, "device-start", client_ip)
+
+
+def _add_with_new_user_code(
+    db: Session, device_code: str, client_id: str, expires_at: datetime
+) -> str:
+    """Store the authorization under a user code no live one has, and return that code.
+
+    The unique index decides, in a savepoint: a code taken by another authorization,
+    committed or being added by a concurrent start on any replica, is drawn again.
+    """
+    draws = 0
+    while True:
+        draws, user_code = draws + 1, new_user_code()
+        row = DeviceAuthorization(
+            device_code_hash=hash_secret(device_code),
+            user_code=user_code,
+            client_id=client_id,
+            expires_at=expires_at,
+            interval=INTERVAL,
+        )
+        try:
+            with db.begin_nested():
+                db.add(row)
+        except IntegrityError:
+            if draws == USER_CODE_DRAWS:
+                raise
+        else:
+            return user_code
 
 
 def poll(db: Session, runtime: ServerContext, client_id: str, device_code: str) -> dict[str, Any]:
@@ -127,22 +188,60 @@ def poll(db: Session, runtime: ServerContext, client_id: str, device_code: str) 
     raise AuthorizationPending("waiting for the person to approve the sign-in")
 
 
-def pending(db: Session, user_code: str) -> DeviceAuthorization:
-    """The live, undecided authorization for a user code; NotFound otherwise."""
+@dataclass(frozen=True)
+class Approver:
+    """The signed-in person who types a user code, from where, and the limiter that
+    counts their wrong codes (in Redis when configured, per process while it is away)."""
+
+    user_id: str
+    client_ip: str
+    limiter: SharedLimiter
+
+    def _counters(self) -> tuple[tuple[RateLimitItem, str, str], ...]:
+        return (
+            (WRONG_CODES_PER_USER, "user", self.user_id),
+            (WRONG_CODES_PER_IP, "ip", self.client_ip),
+        )
+
+    def refuse_if_limited(self) -> None:
+        for item, namespace, key in self._counters():
+            retry = self.limiter.retry_after(item, WRONG_CODES, namespace, key)
+            if retry is not None:
+                raise TooManyRequests(
+                    f"too many wrong codes: try again in {retry} seconds, "
+                    "with the code that the CLI shows",
+                    retry_after=retry,
+                )
+
+    def wrong_code(self) -> None:
+        for item, namespace, key in self._counters():
+            self.limiter.hit(item, WRONG_CODES, namespace, key)
+
+
+def pending(db: Session, user_code: str, approver: Approver) -> DeviceAuthorization:
+    """The live, undecided authorization for a user code; NotFound otherwise.
+
+    §5.1: a code that finds none counts against the approver, and past the limit
+    every code is refused with TooManyRequests, the right one too, so that guessing
+    cannot go on. A code found is never counted.
+    """
+    approver.refuse_if_limited()
     code = normalize_user_code(user_code)
     row = db.scalar(select(DeviceAuthorization).where(DeviceAuthorization.user_code == code))
     if code == "" or row is None or row.status != "pending" or row.expires_at <= utcnow():
+        approver.wrong_code()
         raise NotFound("no pending sign-in has this code: check it, or start again in the CLI")
     return row
 
 
-def decide(db: Session, user_code: str, user_id: str, approve: bool) -> None:
+def decide(db: Session, user_code: str, approver: Approver, approve: bool) -> None:
     """Approve or refuse a pending sign-in; NotFound if it is not pending any more.
 
     Conditional on the row still being pending, so two decisions at once (an approval
     in one tab, a refusal in another) cannot both stand.
     """
-    row = pending(db, user_code)
+    row = pending(db, user_code, approver)
+    user_id = approver.user_id
     values = {"status": "approved", "user_id": user_id} if approve else {"status": "denied"}
     decided = db.execute(
         update(DeviceAuthorization)

@@ -15,7 +15,7 @@ from keyplane.http.routing import APIRouter
 from keyplane.identity import cli_tokens, device
 from keyplane.identity.login_grants import in_unit
 from keyplane.oauth.context import server_context
-from keyplane.oauth.errors import InvalidRequest, oauth_response
+from keyplane.oauth.errors import InvalidClient, oauth_response
 from keyplane.oauth.token_endpoint import TokenRequest
 
 router = APIRouter(tags=["oauth"])
@@ -27,8 +27,14 @@ async def device_authorization(request: Request) -> Response:
     runtime = server_context(request)
     call = await TokenRequest.of(request, runtime)
     if call.form.get("client_id") != cli_tokens.CLI_CLIENT_ID:
-        raise InvalidRequest(f"client_id must be {cli_tokens.CLI_CLIENT_ID}")
+        # §3.1 authenticates the client as the token endpoint does (RFC 6749 §5.2).
+        raise InvalidClient(
+            f"unknown client: the device flow is for client_id={cli_tokens.CLI_CLIENT_ID}",
+            basic=True,
+        )
     body = await run_in_threadpool(
-        in_unit, runtime, lambda db: device.start(db, runtime, cli_tokens.CLI_CLIENT_ID)
+        in_unit,
+        runtime,
+        lambda db: device.start(db, runtime, cli_tokens.CLI_CLIENT_ID, call.client_ip),
     )
     return oauth_response(body, 200)

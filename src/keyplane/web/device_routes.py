@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from fastapi import Form, Request
 from fastapi.responses import Response
 
-from keyplane.http.deps import DbSession, get_runtime
+from keyplane.http.deps import DbSession, client_ip, get_runtime
 from keyplane.http.errors import show_errors_as
 from keyplane.http.routing import APIRouter
 from keyplane.identity import authorize, device
@@ -30,13 +30,18 @@ def _code_form(user_code: str) -> ErrorPage:
     return ErrorPage("device_code.html", "error", context={"user_code": user_code[:20]})
 
 
+def _approver(request: Request, user_id: str) -> device.Approver:
+    """The person deciding, for the limit on wrong codes (RFC 8628 §5.1)."""
+    return device.Approver(user_id, client_ip(request), get_runtime(request).limiter)
+
+
 @router.get("/device")
 def device_page(request: Request, db: DbSession, user_code: str = "") -> Response:
     me = require_signed_in(request, db)
     if not user_code:
         return render(request, "device_code.html", {})
     show_errors_as(request, _code_form(user_code))
-    pending = device.pending(db, user_code)
+    pending = device.pending(db, user_code, _approver(request, me.user.id))
     context = {"user_code": pending.user_code, "email": me.user.email}
     return render(request, "device_confirm.html", context)
 
@@ -51,7 +56,7 @@ def device_decision(
     if not decision:  # the code form: show the confirmation
         code = device.check_user_code_input(user_code)
         return redirect(request, f"/device?{urlencode({'user_code': code})}")
-    device.decide(db, user_code, me.user.id, approve=decision == "approve")
+    device.decide(db, user_code, _approver(request, me.user.id), approve=decision == "approve")
     title = "Device approved" if decision == "approve" else "Sign-in refused"
     message = (
         "You can close this window: the CLI is signed in as you."
