@@ -38,18 +38,31 @@ from keyplane.oauth.context import ServerContext
 from keyplane.oauth.errors import InvalidGrant
 
 CODE_SECONDS = 60
+# The code keeps its redirect URI to compare at redemption (AuthorizationCode.redirect_uri).
+REDIRECT_URI_MAX = 500
 
 
 def check_redirect(client_id: str, redirect_uri: str) -> None:
     """§4.1.2.1: raise InvalidInput when the client or redirect URI is not one to send
     the browser back to; the error is then shown to the person, never redirected.
 
-    §3.1.2: the redirect URI must not have a fragment (the code would land in it).
+    §3.1.2: the redirect URI must not have a fragment (the code would land in it). It
+    must parse, with a port that is a number, and fit in :data:`REDIRECT_URI_MAX`.
     """
     if client_id != cli_tokens.CLI_CLIENT_ID:
         raise InvalidInput(f"unknown client {shown(client_id)}")
-    parts = urlsplit(redirect_uri)
-    if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "::1", "localhost"):
+    if len(redirect_uri) > REDIRECT_URI_MAX:
+        raise InvalidInput(f"redirect_uri is too long: at most {REDIRECT_URI_MAX} characters")
+    try:
+        parts = urlsplit(redirect_uri)
+        hostname = parts.hostname
+    except ValueError:  # an unclosed [IPv6 address]
+        raise InvalidInput("redirect_uri is not a valid URL") from None
+    try:
+        _ = parts.port  # any port (RFC 8252 §7.3), but a number: it goes into Location
+    except ValueError:
+        raise InvalidInput("redirect_uri must have a port number from 0 to 65535") from None
+    if parts.scheme != "http" or hostname not in ("127.0.0.1", "::1", "localhost"):
         raise InvalidInput("redirect_uri must be a loopback address (http://127.0.0.1:PORT/...)")
     if "#" in redirect_uri:
         raise InvalidInput("redirect_uri must not have a fragment (RFC 6749 §3.1.2)")
