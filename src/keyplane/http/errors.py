@@ -94,7 +94,7 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
         return page(request, answer)
     headers = {}
     if isinstance(exc, NotAuthenticated):
-        headers["WWW-Authenticate"] = 'Bearer realm="keyplane"'
+        headers["WWW-Authenticate"] = bearer_challenge(request, answer.message)
     if answer.retry_after is not None:
         headers["Retry-After"] = str(answer.retry_after)
     return error_response(
@@ -105,6 +105,26 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
         headers,
         answer.missing_permission,
     )
+
+
+CHALLENGE = 'Bearer realm="keyplane"'
+# RFC 6750 §3: what error_description may hold, printable ASCII but " and \.
+_DESCRIBABLE = frozenset(map(chr, range(0x20, 0x7F))) - {'"', "\\"}
+_DESCRIPTION_MAX = 160
+_INVALID_TOKEN = "the access token is not valid"
+
+
+def bearer_challenge(request: Request, message: str) -> str:
+    """RFC 6750 §3.1: a credential that was presented and refused is ``invalid_token``,
+    described by ``message`` made header-safe; with none presented, the bare challenge."""
+    authorization = request.headers.get("authorization")
+    if authorization is None:
+        return CHALLENGE
+    described = "".join(c for c in message if c in _DESCRIBABLE)[:_DESCRIPTION_MAX].strip()
+    credential = authorization.partition(" ")[2].strip()
+    if not described or (credential and credential in described):  # never the token
+        described = _INVALID_TOKEN
+    return f'{CHALLENGE}, error="invalid_token", error_description="{described}"'
 
 
 def _unechoed(message: str, path_params: Mapping[str, Any]) -> str:

@@ -32,9 +32,13 @@ Introspector = Callable[[TokenRequest, Client, str, str | None], Awaitable[dict[
 
 
 async def introspect(request: Request, runtime: ServerContext) -> Response:
-    """POST /oauth/introspect (§2.1)."""
+    """POST /oauth/introspect (§2.1). Invalid caller credentials, however they were
+    sent, answer 401 with ``WWW-Authenticate`` (§2.3)."""
     call = await TokenRequest.of(request, runtime)
-    client = await call.authenticate_client()
+    try:
+        client = await call.authenticate_client()
+    except InvalidClient as error:
+        raise InvalidClient(error.description, basic=True) from None
     if client.method == NONE and not client.introspects_own:
         # §2.1, §4: a public client cannot be told apart from anyone who knows its id.
         raise InvalidClient(

@@ -120,3 +120,21 @@ def test_introspection_needs_client_authentication_and_a_token(world, key):
     assert missing.json()["error"] == "invalid_request"
     wrong_type = world.client.post("/oauth/introspect", json={"token": token}, headers=basic(*key))
     assert wrong_type.status_code == 400
+
+
+@pytest.mark.parametrize("secret", ["nope", None], ids=["wrong secret", "another key's"])
+def test_introspection_refuses_a_failed_client_secret_post_with_401(world, key, secret):
+    # RFC 7662 §2.3: invalid caller credentials are a 401, whichever way they were sent.
+    token = access_token(world.client, *key)
+    wrong = secret or create_key(world, "d2")[1]
+    answer = world.client.post(
+        "/oauth/introspect", data={"token": token, "client_id": key[0], "client_secret": wrong}
+    )
+    assert answer.status_code == 401
+    assert answer.json()["error"] == "invalid_client"
+    assert answer.headers["www-authenticate"].startswith('Basic realm="keyplane"')
+    assert answer.headers["cache-control"] == "no-store"
+    right = world.client.post(
+        "/oauth/introspect", data={"token": token, "client_id": key[0], "client_secret": key[1]}
+    )
+    assert right.status_code == 200 and right.json()["active"] is True
