@@ -52,8 +52,7 @@ RoleOpt = Annotated[
     typer.Option(
         "--role",
         "-r",
-        help="Its one role, of its scope's level (default: ORGANIZATION_MEMBER, "
-        "WORKSPACE_MEMBER or DEPLOYMENT_ADMIN).",
+        help=f"Its one role, of its scope's level (default: {', '.join(DEFAULT_ROLE.values())}).",
     ),
 ]
 WorkspaceScopeOpt = Annotated[
