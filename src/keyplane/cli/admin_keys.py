@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 
 from keyplane.cli.apps import group
-from keyplane.config import get_settings
+from keyplane.config import Settings, get_settings
 from keyplane.db.base import utcnow
 from keyplane.db.migrate import upgrade
 from keyplane.db.session import make_engine, make_sessionmaker
@@ -17,6 +17,18 @@ from keyplane.secretbox import load_secret_box
 
 app = group(help="Signing keys of access tokens.")
 err = Console(stderr=True)
+
+
+def longest_lifetime(settings: Settings) -> int:
+    """The longest an access token any grant issues may live, in seconds: a retired key
+    stays published that long after it stops signing, so that no token in flight is
+    refused. Key-pair tokens live ``access_token_lifetime_seconds``, a CLI login's
+    ``cli_access_token_seconds``, a workload identity's up to its schema's maximum."""
+    from keyplane.federation.schemas import MAX_LIFETIME
+
+    return max(
+        settings.access_token_lifetime_seconds, settings.cli_access_token_seconds, MAX_LIFETIME
+    )
 
 
 @app.command()
@@ -33,9 +45,7 @@ def rotate() -> None:
     engine = make_engine(url)
     try:
         with unit_of_work(make_sessionmaker(engine)) as db:
-            new = rotate_signing_keys(
-                db, load_secret_box(settings), settings.access_token_lifetime_seconds
-            )
+            new = rotate_signing_keys(db, load_secret_box(settings), longest_lifetime(settings))
             keys = published_keys(db)
     finally:
         engine.dispose()

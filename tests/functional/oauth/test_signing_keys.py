@@ -47,7 +47,7 @@ def test_private_keys_are_encrypted_at_rest(world):
     assert set(key.public_jwk) == {"kty", "crv", "x", "y", "use", "alg"}
 
 
-def rotate(world):
+def rotate(world, **settings_env):
     """``keyplane admin keys rotate`` against the test database, as an operator runs it."""
     from keyplane.cli.admin import app
 
@@ -55,6 +55,7 @@ def rotate(world):
     env = {
         "KEYPLANE_DATABASE_URL": settings.resolved_database_url,
         "KEYPLANE_DATA_DIR": str(settings.data_dir),
+        **settings_env,
     }
     get_settings.cache_clear()
     try:
@@ -126,6 +127,21 @@ def test_rotation_keeps_tokens_in_flight_valid(world):
     refused = world.client.get("/v1/self", headers=bearer(before))
     assert refused.status_code == 401
     assert "unknown or retired key" in refused.json()["message"]
+
+
+def test_a_retired_key_outlives_the_longest_token_any_grant_issues(world):
+    """Key-pair tokens set to live a minute; a workload identity's may live an hour: the
+    retired key stays published for the hour, or those tokens would die with it."""
+    old_kid = published_kid(world)
+    rotate(world, KEYPLANE_ACCESS_TOKEN_LIFETIME_SECONDS="60")
+    with world.runtime.sessions() as db:
+        old = db.get(SigningKey, old_kid)
+        assert old.unpublish_at - old.retired_at >= timedelta(seconds=3600)
+
+
+def published_kid(world) -> str:
+    (only,) = world.client.get("/.well-known/jwks.json").json()["keys"]
+    return str(only["kid"])
 
 
 def forged(world, token: str, **changes) -> dict:
