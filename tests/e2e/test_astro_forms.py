@@ -298,6 +298,22 @@ def test_token_update_id_new_name(world: World) -> None:
     assert (changed["name"], changed["description"]) == ("org-new", "x")
 
 
+@pytest.mark.parametrize("command", ["update", "rotate", "delete"])
+def test_token_id_and_a_stale_name_change_nothing(world: World, command: str) -> None:
+    """The Astro CLI acts on the id and ignores --name; keyplane acts on the id only
+    when the name is that token's, and never reads --name as a new name."""
+    token = world.token("WORKSPACE", world.ws, f"real-{command}", MEMBER)
+    extra = ["-r", OPERATOR] if command == "update" else ["--force"]
+    stale = world.run("workspace", "token", command, token["id"], "--name", "stale-name", *extra,
+                      "--workspace-id", world.ws)  # fmt: skip
+    assert stale.code == 2, stale.stderr
+    assert "is named 'real-" in stale.stderr and "--new-name" in stale.stderr
+    kept = world.sdk.get_token(world.org, token["id"])
+    assert kept["name"] == f"real-{command}" and kept["roles"][0]["role"] == MEMBER
+    ok(world.run("workspace", "token", command, token["id"], "--name", f"real-{command}", *extra,
+                 "--workspace-id", world.ws))  # fmt: skip
+
+
 def test_deployment_token_update_with_deployment_id(world: World) -> None:
     token = world.token("DEPLOYMENT", world.dep, "dep-tok", DEPLOYMENT_ADMIN)
     ok(world.run("deployment", "token", "update", token["id"], "--new-name", "dep-tok-2",

@@ -161,7 +161,7 @@ def test_organization_token_lifecycle(server: Server, objects: Objects) -> None:
     assert [r["role"] for r in roles.json()] == ["ORGANIZATION_BILLING_ADMIN"]
 
     changed = server.cli(
-        "organization", "token", "update", token["id"], "--name", "billing", "--role",
+        "organization", "token", "update", token["id"], "--new-name", "billing", "--role",
         "ORGANIZATION_MEMBER", "-o", "json", token=owner,
     )  # fmt: skip
     assert changed.code == 0, changed.stderr
@@ -290,7 +290,7 @@ def test_deployment_tokens_from_a_deployment_token(server: Server, objects: Obje
     assert token["entityId"] == objects.dep
     listed = server.cli("deployment", "token", "list", "-o", "json", token=admin).json()
     assert token["id"] in [t["id"] for t in listed]
-    renamed = server.cli("deployment", "token", "update", token["id"], "--name", "ci2", "-o",
+    renamed = server.cli("deployment", "token", "update", token["id"], "--new-name", "ci2", "-o",
                          "json", token=admin)  # fmt: skip
     assert renamed.json()["name"] == "ci2"
     assert server.cli("deployment", "token", "delete", token["id"], token=admin).code == 0

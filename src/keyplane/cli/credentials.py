@@ -1,7 +1,7 @@
 """Which server, and which credential, a CLI command uses (DESIGN §5, §7).
 
 Precedence: ``ASTRO_API_TOKEN``; then the deployment API key pair ``ASTRONOMER_KEY_ID`` +
-``ASTRONOMER_KEY_SECRET`` (only when both are set); then a workload identity
+``ASTRONOMER_KEY_SECRET`` (both: one without the other is an error); then a workload identity
 (``KEYPLANE_WORKLOAD_IDENTITY``, with the job's own ID token); then a stored
 interactive login.
 Each source is one function below that answers a :class:`Credential`, None when the

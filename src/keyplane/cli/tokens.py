@@ -151,9 +151,20 @@ def show_list(
 def select(
     session: Session, scope: str, token_id: str | None, name: str | None, **filters: str
 ) -> str:
-    """The token's id: the argument, or the one token of this scope named ``--name``."""
+    """The token's id: the argument, or the one token of this scope named ``--name``.
+
+    Given both, the id decides, as in the Astro CLI, once the name is seen to be that
+    token's: a stale name in a script must neither act on another token nor rename
+    this one."""
     if token_id and name:
-        raise UsageError("give the token once: its id, or --name")
+        current = fetch(session, scope, token_id)["name"]
+        if current != name:
+            raise UsageError(
+                f"token {token_id} is named {current!r}, not {name!r}: --name selects a "
+                "token by its current name; give the id alone",
+                hint="to rename it, pass --new-name",
+            )
+        return token_id
     if token_id:
         return token_id
     if not name:
@@ -194,13 +205,8 @@ def update(
     clear_ip_ranges: bool = False,
     **filters: str,
 ) -> None:
-    """``--name`` selects the token (Astro); with a TOKEN_ID and no --new-name it renames.
-
-    That second reading is keyplane's older form, kept because it cannot be Astro's:
-    Astro ignores --name when the id is given.
-    """
-    if token_id and name and new_name is None:
-        name, new_name = None, name
+    """``--name`` selects the token by its current name and ``--new-name`` renames it,
+    as in the Astro CLI (:func:`select`: with an id as well, the name must be its)."""
     ranges = ip_ranges_change(allowed_ip_ranges, clear_ip_ranges)
     token_id = select(session, scope, token_id, name, **filters)
     name = new_name
