@@ -123,6 +123,16 @@ def end_session(db: Session, value: str | None) -> None:
         db.execute(delete(WebSession).where(WebSession.secret_hash == hash_secret(value)))
 
 
+def end_password_sign_ins(db: Session, user_id: str) -> None:
+    """End what a password may have signed in: the user's browser sessions made with a
+    password, and every CLI login (approved in some browser session; a person signs in
+    again through single sign-on). Sessions made through SSO stay."""
+    db.execute(
+        delete(WebSession).where(WebSession.user_id == user_id, WebSession.method == "password")
+    )
+    cli_tokens.revoke_user_logins(db, user_id)
+
+
 def end_all_sessions(db: Session, user_id: str) -> None:
     """Sign the user out of every browser (and, through the hooks, every CLI login)."""
     db.execute(delete(WebSession).where(WebSession.user_id == user_id))

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from keyplane.auth.principal import Principal
 from keyplane.db.base import utcnow
-from keyplane.db.models import Organization
+from keyplane.db.models import Organization, User
 from keyplane.db.paging import PageParams, page_of_query
 from keyplane.domain.access import Entity, authorize
 from keyplane.domain.errors import Conflict, InvalidInput, NotFound
 from keyplane.domain.roles import ORGANIZATION_ROLES, Permission
 from keyplane.identity import sso_schemas as schemas
 from keyplane.identity.models import SsoConnection, SsoDomain
+from keyplane.identity.sessions import end_password_sign_ins
 from keyplane.secretbox import SecretBox
 
 # Domains whose addresses anyone can get: no organization may route them to its provider.
@@ -97,6 +98,7 @@ def update_connection(
     change: schemas.SsoConnectionUpdate,
 ) -> SsoConnection:
     connection = get_connection(db, principal, org_id, conn_id)
+    enforced_before = connection.enforce_sso
     for name in ("name", "issuer", "client_id", "enforce_sso"):
         value = getattr(change, name)
         if value is not None:
@@ -115,6 +117,11 @@ def update_connection(
         db.flush()
         _claim_domains(db, connection, change.domains)
     db.flush()
+    if connection.enforce_sso and not enforced_before:
+        verified = [
+            c.domain for c in domains_of(db, [connection.id])[connection.id] if c.verified_at
+        ]
+        _end_password_sign_ins(db, verified)
     return connection
 
 
@@ -181,7 +188,21 @@ def verify_domain(db: Session, domain: str, organization: str) -> SsoDomain:
     if claim.verified_at is None:
         claim.verified_at, claim.verified_by = utcnow(), "operator"
         db.flush()
+        connection = db.get(SsoConnection, claim.connection_id)
+        if connection is not None and connection.enforce_sso:
+            _end_password_sign_ins(db, [claim.domain])
     return claim
+
+
+def _end_password_sign_ins(db: Session, domains: list[str]) -> None:
+    """Passwords just stopped working for ``domains`` (enforce-SSO took effect there):
+    whoever of those users signed in with one is signed out, or the ban would wait for
+    their sessions and CLI logins (30 days) to run out."""
+    if not domains:
+        return
+    users = db.scalars(select(User.id).where(or_(*(User.email.like(f"%@{d}") for d in domains))))
+    for user_id in list(users):
+        end_password_sign_ins(db, user_id)
 
 
 def unverify_domain(db: Session, domain: str, organization: str) -> SsoDomain:

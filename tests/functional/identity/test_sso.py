@@ -300,3 +300,32 @@ def test_an_address_in_unicode_is_the_same_address(browser, world, issuer, typed
         set_password_of(db, world.runtime.settings, typed, "plum vestibule 1987 kettle")
     step = start_login(browser, typed)
     assert step.status_code == 303 and step.headers["location"].startswith("/sso/")
+
+
+@pytest.mark.parametrize("when", ["verified later", "enforced later"])
+def test_enforcing_sso_ends_what_passwords_signed_in(browser, world, issuer, when) -> None:
+    """Once passwords stop working for a domain, the sessions and CLI logins they made
+    end too: the ban does not wait 30 days for them to run out."""
+    from tests.functional.identity.test_cli_login import device_login
+
+    with unit_of_work(world.runtime.sessions) as db:
+        db.add(User(email="erin@sso.example"))
+    set_password(world.runtime, "erin@sso.example")
+    assert sign_in(browser, "erin@sso.example").status_code == 303
+    cli = device_login(browser, world)
+    if when == "verified later":
+        created = create_connection(world, issuer, verify=False, enforceSso=True)
+        assert is_signed_in(browser)  # an unverified claim turns nothing off
+        with unit_of_work(world.runtime.sessions) as db:
+            sso.verify_domain(db, "sso.example", world.org.id)
+    else:
+        created = create_connection(world, issuer)
+        assert is_signed_in(browser)  # verified, passwords still allowed
+        turned = world.client.post(
+            f"{connections(world)}/{created['id']}",
+            json={"enforceSso": True},
+            headers=bearer(world.org.owner_token),
+        )
+        assert turned.status_code == 200, turned.text
+    assert not is_signed_in(browser)
+    assert world.client.get("/v1/self", headers=bearer(cli["access_token"])).status_code == 401
