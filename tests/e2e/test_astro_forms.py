@@ -425,3 +425,24 @@ def test_boolean_flag_with_a_value_as_cobra_takes_it(world: World) -> None:
     out = ok(world.run("organization", "token", "create", "--name", "eq-true",
                        "--clean-output=true")).stdout  # fmt: skip
     assert out.strip().startswith("kpo_") and out.count("\n") == 1
+
+
+def test_workspace_id_picks_between_deployments_of_one_name(world: World) -> None:
+    """Astro takes --workspace-id on every `deployment …` command; with an Organization
+    token, it says which workspace's "twin" is meant."""
+    first = world.deployment("twin", world.ws)
+    second = world.deployment("twin", world.other_ws)
+    ambiguous = world.run("deployment", "inspect", "-n", "twin")
+    assert ambiguous.code == 2 and first in ambiguous.stderr and second in ambiguous.stderr
+    found = ok(world.run("deployment", "inspect", "-n", "twin", "--workspace-id", world.other_ws,
+                         "-o", "json")).json()  # fmt: skip
+    assert found["id"] == second  # type: ignore[index]
+    ok(world.run("deployment", "variable", "create", "TWIN=2", "-n", "twin",
+                 "--workspace-id", world.other_ws))  # fmt: skip
+    listed = ok(world.run("deployment", "variable", "list", "-n", "twin", "--workspace-id",
+                          world.other_ws, "-o", "json")).json()  # fmt: skip
+    assert [v["key"] for v in listed] == ["TWIN"]  # type: ignore[union-attr,index]
+    ok(world.run("deployment", "delete", "-n", "twin", "--workspace-id", world.ws))
+    assert [d["id"] for d in world.sdk.list_deployments(world.org) if d["name"] == "twin"] == [
+        second
+    ]

@@ -9,7 +9,7 @@ import typer
 
 from keyplane.cli import deployment_api_key, deployment_token, deployment_variable, output, pick
 from keyplane.cli.apps import group
-from keyplane.cli.context import DeploymentOpt, OrgOpt, connect
+from keyplane.cli.context import DeploymentOpt, NameInWorkspaceOpt, OrgOpt, connect
 from keyplane.cli.errors import UsageError
 from keyplane.cli.output import Column, ForceOpt, Format, KeyOpt, OutputOpt, field, when
 
@@ -119,6 +119,7 @@ def inspect(
     deployment: DeploymentArg = None,
     deployment_id: DeploymentOpt = None,
     deployment_name: ShortDeploymentNameOpt = None,
+    workspace_id: NameInWorkspaceOpt = None,
     key: KeyOpt = None,
     clean_output: Annotated[
         bool, typer.Option("--clean-output", "-c", help="Accepted for Astro CLI scripts.")
@@ -128,7 +129,7 @@ def inspect(
 ) -> None:
     """Show one deployment (--key FIELD: only that field's value)."""
     with connect(organization_id) as session:
-        target = pick.deployment(session, deployment, deployment_id, deployment_name)
+        target = pick.deployment(session, deployment, deployment_id, deployment_name, workspace_id)
         found = session.client.get_deployment(session.org_id, target)
     output.emit_one(found, output_format, COLUMNS, key)
 
@@ -172,6 +173,7 @@ def delete(
         str | None, typer.Option("--deployment-id", help="The deployment to delete.")
     ] = None,
     deployment_name: ShortDeploymentNameOpt = None,
+    workspace_id: NameInWorkspaceOpt = None,
     force: ForceOpt = False,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
@@ -179,7 +181,7 @@ def delete(
     """Delete a deployment with its API tokens and keys (never a default: name it)."""
     with connect(organization_id) as session:
         target = pick.deployment(
-            session, deployment, deployment_id, deployment_name, fallback=False
+            session, deployment, deployment_id, deployment_name, workspace_id, fallback=False
         )
         session.client.delete_deployment(session.org_id, target)
     output.emit_done(output_format, {"id": target, "deleted": True}, f"deleted deployment {target}")

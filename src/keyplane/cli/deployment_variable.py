@@ -15,7 +15,7 @@ import typer
 
 from keyplane.cli import output, pick
 from keyplane.cli.apps import group
-from keyplane.cli.context import DeploymentNameOpt, OrgOpt, connect
+from keyplane.cli.context import DeploymentNameOpt, NameInWorkspaceOpt, OrgOpt, connect
 from keyplane.cli.errors import NotFound, UsageError
 from keyplane.cli.output import Column, Format, OutputOpt, field, when
 
@@ -112,12 +112,13 @@ def list_variables(
     env: EnvOpt = Path(".env"),
     deployment_id: VarDeploymentOpt = None,
     deployment_name: DeploymentNameOpt = None,
+    workspace_id: NameInWorkspaceOpt = None,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
     """Names and plain values; secret values are never shown (--key: only that one)."""
     with connect(organization_id) as session:
-        target = pick.deployment(session, None, deployment_id, deployment_name)
+        target = pick.deployment(session, None, deployment_id, deployment_name, workspace_id)
         rows = session.client.list_variables(session.org_id, target)
     if key:
         rows = [row for row in rows if row["key"] == key]
@@ -156,6 +157,7 @@ def create(
     env: EnvOpt = Path(".env"),
     deployment_id: VarDeploymentOpt = None,
     deployment_name: DeploymentNameOpt = None,
+    workspace_id: NameInWorkspaceOpt = None,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
@@ -164,7 +166,7 @@ def create(
     if key and wanted[key] is None:
         raise UsageError("give a value: --value TEXT, or --value-stdin to read it from stdin")
     with connect(organization_id) as session:
-        target = pick.deployment(session, None, deployment_id, deployment_name)
+        target = pick.deployment(session, None, deployment_id, deployment_name, workspace_id)
         rows = [
             session.client.create_variable(session.org_id, target, name, str(text), secret)
             for name, text in wanted.items()
@@ -186,6 +188,7 @@ def update(
     env: EnvOpt = Path(".env"),
     deployment_id: VarDeploymentOpt = None,
     deployment_name: DeploymentNameOpt = None,
+    workspace_id: NameInWorkspaceOpt = None,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
@@ -194,7 +197,7 @@ def update(
     if key and wanted[key] is None and secret is None:
         raise UsageError("nothing to update: pass --value, --value-stdin or --secret/--no-secret")
     with connect(organization_id) as session:
-        target = pick.deployment(session, None, deployment_id, deployment_name)
+        target = pick.deployment(session, None, deployment_id, deployment_name, workspace_id)
         rows = [
             session.client.update_variable(
                 session.org_id, target, name, value=text, is_secret=secret
@@ -216,11 +219,12 @@ def delete(
     key: Annotated[str, typer.Option("--key", "-k", help="The variable's name.")],
     deployment_id: VarDeploymentOpt = None,
     deployment_name: DeploymentNameOpt = None,
+    workspace_id: NameInWorkspaceOpt = None,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
     """Remove a variable."""
     with connect(organization_id) as session:
-        target = pick.deployment(session, None, deployment_id, deployment_name)
+        target = pick.deployment(session, None, deployment_id, deployment_name, workspace_id)
         session.client.delete_variable(session.org_id, target, key)
     output.emit_done(output_format, {"key": key, "deleted": True}, f"deleted variable {key}")
