@@ -446,3 +446,11 @@ def test_workspace_id_picks_between_deployments_of_one_name(world: World) -> Non
     assert [d["id"] for d in world.sdk.list_deployments(world.org) if d["name"] == "twin"] == [
         second
     ]
+
+
+def test_inspect_clean_output_is_yaml(world: World) -> None:
+    """`astro deployment inspect ID -c > deployment.yaml`: the file is YAML."""
+    import yaml
+
+    out = ok(world.run("deployment", "inspect", world.dep, "-c")).stdout
+    assert yaml.safe_load(out)["id"] == world.dep

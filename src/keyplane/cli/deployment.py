@@ -122,12 +122,19 @@ def inspect(
     workspace_id: NameInWorkspaceOpt = None,
     key: KeyOpt = None,
     clean_output: Annotated[
-        bool, typer.Option("--clean-output", "-c", help="Accepted for Astro CLI scripts.")
+        bool,
+        typer.Option(
+            "--clean-output",
+            "-c",
+            help="Print YAML only (as Astro does), unless -o says otherwise.",
+        ),
     ] = False,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
     """Show one deployment (--key FIELD: only that field's value)."""
+    if clean_output and output_format is Format.TABLE:
+        output_format = Format.YAML  # `astro deployment inspect -c > deployment.yaml`
     with connect(organization_id) as session:
         target = pick.deployment(session, deployment, deployment_id, deployment_name, workspace_id)
         found = session.client.get_deployment(session.org_id, target)
