@@ -430,20 +430,20 @@ def test_boolean_flag_with_a_value_as_cobra_takes_it(world: World) -> None:
 def test_workspace_id_picks_between_deployments_of_one_name(world: World) -> None:
     """Astro takes --workspace-id on every `deployment …` command; with an Organization
     token, it says which workspace's "twin" is meant."""
-    first = world.deployment("twin", world.ws)
-    second = world.deployment("twin", world.other_ws)
-    ambiguous = world.run("deployment", "inspect", "-n", "twin")
+    first = world.deployment("twin-w", world.ws)
+    second = world.deployment("twin-w", world.other_ws)
+    ambiguous = world.run("deployment", "inspect", "-n", "twin-w")
     assert ambiguous.code == 2 and first in ambiguous.stderr and second in ambiguous.stderr
-    found = ok(world.run("deployment", "inspect", "-n", "twin", "--workspace-id", world.other_ws,
+    found = ok(world.run("deployment", "inspect", "-n", "twin-w", "--workspace-id", world.other_ws,
                          "-o", "json")).json()  # fmt: skip
     assert found["id"] == second  # type: ignore[index]
-    ok(world.run("deployment", "variable", "create", "TWIN=2", "-n", "twin",
+    ok(world.run("deployment", "variable", "create", "TWIN=2", "-n", "twin-w",
                  "--workspace-id", world.other_ws))  # fmt: skip
-    listed = ok(world.run("deployment", "variable", "list", "-n", "twin", "--workspace-id",
+    listed = ok(world.run("deployment", "variable", "list", "-n", "twin-w", "--workspace-id",
                           world.other_ws, "-o", "json")).json()  # fmt: skip
     assert [v["key"] for v in listed] == ["TWIN"]  # type: ignore[union-attr,index]
-    ok(world.run("deployment", "delete", "-n", "twin", "--workspace-id", world.ws))
-    assert [d["id"] for d in world.sdk.list_deployments(world.org) if d["name"] == "twin"] == [
+    ok(world.run("deployment", "delete", "-n", "twin-w", "--workspace-id", world.ws))
+    assert [d["id"] for d in world.sdk.list_deployments(world.org) if d["name"] == "twin-w"] == [
         second
     ]
 
