@@ -188,6 +188,27 @@ def test_variable_update_pairs(world: World) -> None:
     assert variables(world, dep)["FOO"]["value"] == "NEWBAR"
 
 
+def test_variable_create_again_skips_the_keys_it_has(world: World) -> None:
+    """A CI job that runs `variable create` on every build: the keys already there stay
+    as they are, the new ones are added, and the job goes on (exit 0)."""
+    dep = world.deployment("vars-again")
+    world.sdk.create_variable(world.org, dep, "FOO", "kept")
+    again = ok(world.run("deployment", "variable", "create", "NEW1=1", "FOO=bar", "NEW2=2",
+                         "-d", dep))  # fmt: skip
+    assert "FOO already exists, left as it is" in again.stderr
+    found = variables(world, dep)
+    assert {k: v["value"] for k, v in found.items()} == {"FOO": "kept", "NEW1": "1", "NEW2": "2"}
+
+
+def test_variable_update_adds_a_key_it_does_not_have(world: World) -> None:
+    dep = world.deployment("vars-upsert")
+    world.sdk.create_variable(world.org, dep, "OLD", "1")
+    done = ok(world.run("deployment", "variable", "update", "OLD=2", "NEWKEY=v", "-d", dep))
+    assert "NEWKEY is new on this deployment" in done.stderr
+    found = variables(world, dep)
+    assert (found["OLD"]["value"], found["NEWKEY"]["value"]) == ("2", "v")
+
+
 def test_variable_list_key(world: World) -> None:
     dep = world.deployment("vars-list")
     world.sdk.create_variable(world.org, dep, "FOO", "1")

@@ -18,6 +18,7 @@ from keyplane.cli.apps import group
 from keyplane.cli.context import DeploymentNameOpt, NameInWorkspaceOpt, OrgOpt, connect
 from keyplane.cli.errors import NotFound, UsageError
 from keyplane.cli.output import Column, Format, OutputOpt, field, when
+from keyplane.client import ApiError
 
 Json = dict[str, Any]
 app = group(help="Environment variables of a deployment.")
@@ -161,16 +162,24 @@ def create(
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
-    """Add variables: KEY=VALUE ..., --load --env FILE, or --key K --value V."""
+    """Add variables: KEY=VALUE ..., --load --env FILE, or --key K --value V. A key the
+    deployment already has is left as it is, with a note (as the Astro CLI does): run
+    `update` to change it."""
     wanted = _pairs(pairs, key, value, value_stdin, load, env)
     if key and wanted[key] is None:
         raise UsageError("give a value: --value TEXT, or --value-stdin to read it from stdin")
     with connect(organization_id) as session:
         target = pick.deployment(session, None, deployment_id, deployment_name, workspace_id)
-        rows = [
-            session.client.create_variable(session.org_id, target, name, str(text), secret)
-            for name, text in wanted.items()
-        ]
+        rows = []
+        for name, text in wanted.items():
+            try:
+                rows.append(
+                    session.client.create_variable(session.org_id, target, name, str(text), secret)
+                )
+            except ApiError as error:
+                if error.status_code != 409:
+                    raise
+                output.note(f"{name} already exists, left as it is: use `update` to change it")
     _show(rows, output_format)
 
 
@@ -192,18 +201,28 @@ def update(
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
-    """Change values or secrecy (a secret becomes plain only with a new value)."""
+    """Change values or secrecy (a secret becomes plain only with a new value). A key the
+    deployment does not have yet is added (as the Astro CLI does)."""
     wanted = _pairs(pairs, key, value, value_stdin, load, env)
     if key and wanted[key] is None and secret is None:
         raise UsageError("nothing to update: pass --value, --value-stdin or --secret/--no-secret")
     with connect(organization_id) as session:
         target = pick.deployment(session, None, deployment_id, deployment_name, workspace_id)
-        rows = [
-            session.client.update_variable(
-                session.org_id, target, name, value=text, is_secret=secret
-            )
-            for name, text in wanted.items()
-        ]
+        rows = []
+        for name, text in wanted.items():
+            try:
+                rows.append(
+                    session.client.update_variable(
+                        session.org_id, target, name, value=text, is_secret=secret
+                    )
+                )
+            except ApiError as error:
+                if error.status_code != 404 or text is None:
+                    raise
+                output.note(f"{name} is new on this deployment: adding it")
+                rows.append(
+                    session.client.create_variable(session.org_id, target, name, text, bool(secret))
+                )
     _show(rows, output_format)
 
 
