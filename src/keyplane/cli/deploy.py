@@ -56,7 +56,8 @@ COLUMNS: list[Column] = [
 TargetArg = Annotated[
     str | None,
     typer.Argument(
-        help="The deployment (Astro's form); or, with --deployment-id, the folder to push.",
+        help="The deployment (Astro's form); or the folder to push, when the deployment is "
+        "given by --deployment-id or --deployment-name, or when it is plainly a path.",
         show_default=False,
         metavar="DEPLOYMENT_ID",
     ),
@@ -177,7 +178,7 @@ def list_deploys(
 
 @app.command()
 def inspect(
-    deploy_id: Annotated[str, typer.Argument(help="The deploy.")],
+    deploy_id: Annotated[str, typer.Argument(help="The deploy.", metavar="DEPLOY_ID")],
     deployment_id: DeploymentOpt = None,
     deployment_name: DeploymentNameOpt = None,
     workspace_id: NameInWorkspaceOpt = None,

@@ -77,7 +77,10 @@ NoCicdOpt = Annotated[
 def list_deployments(
     workspace_id: FilterWorkspaceOpt = None,
     all_workspaces: Annotated[
-        bool, typer.Option("--all", "-a", help="Every workspace's (ignore a token's own).")
+        bool,
+        typer.Option(
+            "--all", "-a", help="Every workspace's (already the default; for Astro scripts)."
+        ),
     ] = False,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
