@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from limits import RateLimitItem, RateLimitItemPerMinute
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from keyplane.db.base import utcnow
 from keyplane.domain.credentials import hash_secret
-from keyplane.domain.errors import InvalidInput, NotFound, TooManyRequests
+from keyplane.domain.errors import InvalidInput, NotFound
 from keyplane.identity import cli_tokens
+from keyplane.identity.device_limits import (
+    Approver,
+    count_start,
+)
 from keyplane.identity.models import DeviceAuthorization
 from keyplane.oauth.context import ServerContext
-from keyplane.oauth.errors import InvalidGrant, OAuthError, TemporarilyUnavailable
-from keyplane.ops.limiter import SharedLimiter
+from keyplane.oauth.errors import InvalidGrant, OAuthError
 
 # §6.1: no vowels (no words by accident), no digits to confuse with letters.
 USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
@@ -29,17 +30,6 @@ GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
 EXPIRED = "the device code expired: start again with `keyplane login --device`"
 # A collision of two live user codes is rare (20^8 codes): after this many, something is wrong.
 USER_CODE_DRAWS = 5
-
-# §5.1: a user code has only about 2^34 values, so wrong ones are limited. Ten per
-# person per ten minutes (one code's lifetime) leaves room for typos and a code read
-# off the wrong screen, and makes a guess of any live code hopeless. Per address
-# more, since an office or a VPN puts many people behind one.
-WRONG_CODES_PER_USER: RateLimitItem = RateLimitItemPerMinute(10, 10)
-WRONG_CODES_PER_IP: RateLimitItem = RateLimitItemPerMinute(50, 10)
-WRONG_CODES = "device-user-code-failure"  # the limiter's namespace
-# Every start is a row: thirty a minute per address is more than any person signing
-# in needs, and bounds what an anonymous caller can make the server store.
-STARTS_PER_IP: RateLimitItem = RateLimitItemPerMinute(30)
 
 
 class AuthorizationPending(OAuthError):
@@ -74,13 +64,14 @@ def normalize_user_code(text: str) -> str:
 def start(db: Session, runtime: ServerContext, client_id: str, client_ip: str) -> dict[str, Any]:
     """§3.1-3.2: a device code for the client to poll with and a user code for the person.
 
-    Raises TemporarilyUnavailable (429, Retry-After) past :data:`STARTS_PER_IP`.
+    Raises TemporarilyUnavailable (429, Retry-After) past
+    :data:`keyplane.identity.device_limits.STARTS_PER_IP`.
     Authorizations expired an hour ago are deleted here (a poll deletes only its own,
     and the CLI may never poll again); one expired more recently stays, so that a poll
     at its boundary is still told ``expired_token``.
     """
     settings = runtime.settings
-    _count_start(runtime.limiter, client_ip)
+    count_start(runtime.limiter, client_ip)
     db.execute(
         delete(DeviceAuthorization)
         .where(DeviceAuthorization.expires_at <= utcnow() - PURGE_AFTER)
@@ -98,16 +89,6 @@ def start(db: Session, runtime: ServerContext, client_id: str, client_ip: str) -
         "expires_in": settings.device_code_seconds,
         "interval": INTERVAL,
     }
-
-
-def _count_start(limiter: SharedLimiter, client_ip: str) -> None:
-    retry = limiter.retry_after(STARTS_PER_IP, "device-start", client_ip)
-    if retry is not None:
-        raise TemporarilyUnavailable(
-            f"too many device sign-ins started from this address: try again in {retry} seconds",
-            retry_after=retry,
-        )
-    limiter.hit(STARTS_PER_IP, "device-start", client_ip)
 
 
 def _add_with_new_user_code(
@@ -186,36 +167,6 @@ def poll(db: Session, runtime: ServerContext, client_id: str, device_code: str) 
     if too_soon:
         raise SlowDown(f"polling too fast: wait {interval} seconds between requests")
     raise AuthorizationPending("waiting for the person to approve the sign-in")
-
-
-@dataclass(frozen=True)
-class Approver:
-    """The signed-in person who types a user code, from where, and the limiter that
-    counts their wrong codes (in Redis when configured, per process while it is away)."""
-
-    user_id: str
-    client_ip: str
-    limiter: SharedLimiter
-
-    def _counters(self) -> tuple[tuple[RateLimitItem, str, str], ...]:
-        return (
-            (WRONG_CODES_PER_USER, "user", self.user_id),
-            (WRONG_CODES_PER_IP, "ip", self.client_ip),
-        )
-
-    def refuse_if_limited(self) -> None:
-        for item, namespace, key in self._counters():
-            retry = self.limiter.retry_after(item, WRONG_CODES, namespace, key)
-            if retry is not None:
-                raise TooManyRequests(
-                    f"too many wrong codes: try again in {retry} seconds, "
-                    "with the code that the CLI shows",
-                    retry_after=retry,
-                )
-
-    def wrong_code(self) -> None:
-        for item, namespace, key in self._counters():
-            self.limiter.hit(item, WRONG_CODES, namespace, key)
 
 
 def pending(db: Session, user_code: str, approver: Approver) -> DeviceAuthorization:

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from keyplane.http.deps import DbSession, client_ip, get_runtime
 from keyplane.http.errors import show_errors_as
 from keyplane.http.routing import APIRouter
-from keyplane.identity import authorize, device
+from keyplane.identity import authorize, device, device_limits
 from keyplane.oauth.access_tokens import issuer_of
 from keyplane.web import csrf
 from keyplane.web.errors import ErrorPage, message_page, pages_fail_as
@@ -30,9 +30,9 @@ def _code_form(user_code: str) -> ErrorPage:
     return ErrorPage("device_code.html", "error", context={"user_code": user_code[:20]})
 
 
-def _approver(request: Request, user_id: str) -> device.Approver:
+def _approver(request: Request, user_id: str) -> device_limits.Approver:
     """The person deciding, for the limit on wrong codes (RFC 8628 §5.1)."""
-    return device.Approver(user_id, client_ip(request), get_runtime(request).limiter)
+    return device_limits.Approver(user_id, client_ip(request), get_runtime(request).limiter)
 
 
 @router.get("/device")

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 
 from keyplane.db.base import utcnow
 from keyplane.db.unit import unit_of_work
-from keyplane.identity import device
+from keyplane.identity import device, device_limits
 from keyplane.identity.models import DeviceAuthorization
 from tests.asgi_client import AppClient
 from tests.functional.identity.conftest import csrf_of, set_password, sign_in
@@ -56,7 +56,7 @@ class _Later:
 def test_wrong_user_codes_are_limited_per_person(browser, world, app, monkeypatch, attempt):
     signed_in(browser, world)
     started = _start(world)
-    for _ in range(device.WRONG_CODES_PER_USER.amount):
+    for _ in range(device_limits.WRONG_CODES_PER_USER.amount):
         assert attempt(browser, WRONG).status_code == 404
     # Past the limit the right code is refused too, so guessing cannot go on.
     for _ in range(2):
@@ -83,7 +83,7 @@ def test_wrong_user_codes_are_limited_per_person(browser, world, app, monkeypatc
 
 def test_right_user_codes_are_never_counted(browser, world):
     signed_in(browser, world)
-    for _ in range(device.WRONG_CODES_PER_USER.amount + 2):
+    for _ in range(device_limits.WRONG_CODES_PER_USER.amount + 2):
         assert _look(browser, _start(world)["user_code"]).status_code == 200
     assert _look(browser, WRONG).status_code == 404
 
@@ -124,7 +124,7 @@ def test_a_colliding_user_code_is_drawn_again(world, monkeypatch):
 
 
 def test_starts_are_limited_per_address(world):
-    for _ in range(device.STARTS_PER_IP.amount):
+    for _ in range(device_limits.STARTS_PER_IP.amount):
         _start(world)
     refused = world.client.post("/oauth/device/code", data=CLI)
     assert refused.status_code == 429
@@ -134,7 +134,7 @@ def test_starts_are_limited_per_address(world):
     assert refused.headers["cache-control"] == "no-store"
     with unit_of_work(world.runtime.sessions) as db:
         count = db.scalar(select(func.count()).select_from(DeviceAuthorization))
-    assert count == device.STARTS_PER_IP.amount
+    assert count == device_limits.STARTS_PER_IP.amount
 
 
 @pytest.mark.parametrize("form", [{}, {"client_id": "someone-else"}], ids=["missing", "unknown"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from keyplane.identity import device
+from keyplane.identity import device_limits
 from tests.functional.identity.test_cli_login import CLI, signed_in
 from tests.functional.identity.test_login_without_redis import NOBODY_LISTENS
 
@@ -19,7 +19,7 @@ def test_wrong_user_codes_are_still_limited(browser, world) -> None:
     signed_in(browser, world)
     started = world.client.post("/oauth/device/code", data=CLI)
     assert started.status_code == 200
-    for _ in range(device.WRONG_CODES_PER_USER.amount):
+    for _ in range(device_limits.WRONG_CODES_PER_USER.amount):
         assert browser.get("/device", params={"user_code": "BCDF-GHJK"}).status_code == 404
     refused = browser.get("/device", params={"user_code": started.json()["user_code"]})
     assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
