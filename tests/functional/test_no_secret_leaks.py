@@ -177,6 +177,8 @@ def test_a_value_pasted_where_an_id_belongs_is_kept_out_of_the_log_and_audit(wor
         answer = client.request(method, path, headers=owner)
         assert answer.status_code == 404, answer.text
         assert value not in answer.text
+    refused = client.delete(f"{base}/tokens/{pasted}", headers=bearer(org.owner_token[:-1] + "x"))
+    assert refused.status_code == 401  # a refused credential's event keeps the path too
     _use(world, pasted)  # still live: nothing was done to it
     access = [r.getMessage() for r in caplog.records if r.name == "keyplane.access"]
     assert len(access) >= 4, "no access log: test is blind"

@@ -28,7 +28,7 @@ from keyplane.audit.notes import NOTES
 from keyplane.audit.recorder import FAILURE, SUCCESS, EventDraft, safe_append
 from keyplane.auth.authenticator import CredentialExpired
 from keyplane.auth.principal import Principal
-from keyplane.domain.credentials import hash_secret, recorded
+from keyplane.domain.credentials import hash_secret, recorded, recorded_path
 from keyplane.http.deps import REFUSED_CREDENTIAL
 
 _MAX_ID_BODY = 256 * 1024
@@ -194,5 +194,5 @@ def _refused(fingerprint: str, error: Exception, path: str) -> EventDraft:
     else:
         draft = EventDraft(actions.AUTH_FAILED, FAILURE, status_code=401)
         draft.credential_fingerprint = fingerprint
-    draft.details = {"reason": str(error)[:300], "path": path}
+    draft.details = {"reason": str(error)[:300], "path": recorded_path(path)}
     return draft
