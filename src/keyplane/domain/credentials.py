@@ -10,6 +10,7 @@ is ever stored.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import string
 import zlib
@@ -80,15 +81,23 @@ def parse(value: str) -> SecretKind:
 # Every prefix of a secret keyplane issues (API tokens, key secrets, refresh tokens), and
 # the start of a JWT's header: a path or parameter holding one is a secret misplaced.
 _SECRET_STARTS = (*_KINDS, "kpr_", "eyJ")
-_LONGEST_NAME = 40  # no id, name or variable key a path carries is longer, unless id-shaped
+_LONG = 40  # a long value of no shape a path names (id, email, VARIABLE_KEY) may be a secret
+_NAME = re.compile(r"[A-Z0-9_]+")  # an environment variable's key, as people write them
 
 
 def may_be_secret(value: str) -> bool:
     """Whether ``value`` could be a credential pasted where an id belongs (a token value
-    in place of its id, say). Logs and the audit trail keep such a value as its SHA-256
+    in place of its id, say): one of keyplane's prefixes or a JWT's, or a long value
+    that is no id, no email address and no upper-case variable key (no generator of
+    secrets writes those). Logs and the audit trail keep such a value as its SHA-256
     (:func:`recorded`), never as itself."""
-    return value.startswith(_SECRET_STARTS) or (
-        len(value) >= _LONGEST_NAME and not is_id_shaped(value)
+    if value.startswith(_SECRET_STARTS):
+        return True
+    return (
+        len(value) >= _LONG
+        and "@" not in value
+        and not is_id_shaped(value)
+        and _NAME.fullmatch(value) is None
     )
 
 

@@ -18,14 +18,22 @@ def test_every_issued_secret_is_recorded_as_its_hash(kind: SecretKind) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["c" + "0123456789abcdefghijklmn", "AIRFLOW__CORE__LOAD_EXAMPLES", "prod", "dag-bundle", "123"],
+    [
+        "c" + "0123456789abcdefghijklmn",
+        "AIRFLOW__CORE__LOAD_EXAMPLES",
+        "AIRFLOW__SECRETS__BACKEND_KWARGS_CONNECTION_PREFIX",  # long, but a variable key
+        "alexandra.konstantinopoulou@engineering.example",  # long, but an email
+        "prod",
+        "dag-bundle",
+        "123",
+    ],
 )
 def test_ids_names_and_variable_keys_are_kept(value: str) -> None:
     assert not may_be_secret(value) and recorded(value) == value
 
 
 def test_refresh_tokens_jwts_and_long_strings_are_secrets() -> None:
-    for value in ("kpr_" + "x" * 40, "eyJhbGciOiJFUzI1NiJ9.e30.sig", "A1" * 30):
+    for value in ("kpr_" + "x" * 40, "eyJhbGciOiJFUzI1NiJ9.e30.sig", "aB3" * 20):
         assert may_be_secret(value)
 
 
