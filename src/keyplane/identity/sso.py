@@ -172,6 +172,11 @@ def verify_domain(db: Session, domain: str, organization: str) -> SsoDomain:
     of it now routes sign-ins. NotFound without such a claim; Conflict if another
     organization's claim of the domain is verified (unverify that one first)."""
     claim = _claim_of(db, domain, organization)
+    if claim.domain in PUBLIC_MAIL_DOMAINS:  # a claim made before they were refused
+        raise InvalidInput(
+            f"{claim.domain} is a public mail provider's domain: its users belong to no "
+            "organization, so it is never verified for one"
+        )
     other = db.scalar(
         select(SsoDomain).where(
             SsoDomain.domain == claim.domain,

@@ -13,6 +13,7 @@ from keyplane.db.unit import unit_of_work
 from keyplane.domain.errors import Conflict, InvalidInput, NotAuthenticated
 from keyplane.identity import sso
 from keyplane.identity.accounts import set_password as set_password_of
+from keyplane.identity.models import SsoDomain
 from keyplane.identity.sso_login import connection_for_login, user_from_claims
 from tests.factories import bearer
 from tests.functional.identity.conftest import csrf_of, is_signed_in, set_password, sign_in
@@ -329,3 +330,16 @@ def test_enforcing_sso_ends_what_passwords_signed_in(browser, world, issuer, whe
         assert turned.status_code == 200, turned.text
     assert not is_signed_in(browser)
     assert world.client.get("/v1/self", headers=bearer(cli["access_token"])).status_code == 401
+
+
+def test_a_public_mail_domain_claimed_before_the_rule_is_never_verified(world, issuer) -> None:
+    """A claim of gmail.com that an older version accepted stays a claim."""
+    created = create_connection(world, issuer, verify=False)
+    with unit_of_work(world.runtime.sessions) as db:
+        db.add(SsoDomain(domain="gmail.com", connection_id=created["id"],
+                         organization_id=world.org.id))  # fmt: skip
+    with (
+        unit_of_work(world.runtime.sessions) as db,
+        pytest.raises(InvalidInput, match="public mail provider"),
+    ):
+        sso.verify_domain(db, "gmail.com", world.org.id)
