@@ -172,9 +172,10 @@ def poll(db: Session, runtime: ServerContext, client_id: str, device_code: str) 
 def pending(db: Session, user_code: str, approver: Approver) -> DeviceAuthorization:
     """The live, undecided authorization for a user code; NotFound otherwise.
 
-    §5.1: a code that finds none counts against the approver, and past the limit
-    every code is refused with TooManyRequests, the right one too, so that guessing
-    cannot go on. A code found is never counted.
+    §5.1: a code that finds none counts against the approver and their address
+    (:mod:`keyplane.identity.device_limits`): past the person's limit every code is
+    refused with TooManyRequests, the right one too, so that guessing cannot go on;
+    past the address's, wrong codes are. A code found is never counted.
     """
     approver.refuse_if_limited()
     code = normalize_user_code(user_code)

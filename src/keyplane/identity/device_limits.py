@@ -14,8 +14,11 @@ from keyplane.ops.limiter import SharedLimiter
 
 # §5.1: a user code has only about 2^34 values, so wrong ones are limited. Ten per
 # person per ten minutes (one code's lifetime) leaves room for typos and a code read
-# off the wrong screen, and makes a guess of any live code hopeless. Per address
-# more, since an office or a VPN puts many people behind one.
+# off the wrong screen, and makes a guess of any live code hopeless: past it, every
+# code that person types is refused, the right one too. Per address more, and only
+# wrong codes are refused past it: an office or a VPN puts many people behind one
+# address, and a few of them mistyping must not lock the others out (accounts are
+# invited, so the per-person limit is what bounds a guesser).
 WRONG_CODES_PER_USER: RateLimitItem = RateLimitItemPerMinute(10, 10)
 WRONG_CODES_PER_IP: RateLimitItem = RateLimitItemPerMinute(50, 10)
 WRONG_CODES = "device-user-code-failure"  # the limiter's namespace
@@ -43,22 +46,22 @@ class Approver:
     client_ip: str
     limiter: SharedLimiter
 
-    def _counters(self) -> tuple[tuple[RateLimitItem, str, str], ...]:
-        return (
-            (WRONG_CODES_PER_USER, "user", self.user_id),
-            (WRONG_CODES_PER_IP, "ip", self.client_ip),
-        )
-
     def refuse_if_limited(self) -> None:
-        for item, namespace, key in self._counters():
-            retry = self.limiter.retry_after(item, WRONG_CODES, namespace, key)
-            if retry is not None:
-                raise TooManyRequests(
-                    f"too many wrong codes: try again in {retry} seconds, "
-                    "with the code that the CLI shows",
-                    retry_after=retry,
-                )
+        """Before the lookup: a person past their limit gets no code at all."""
+        self._refuse_past(WRONG_CODES_PER_USER, "user", self.user_id)
 
     def wrong_code(self) -> None:
-        for item, namespace, key in self._counters():
-            self.limiter.hit(item, WRONG_CODES, namespace, key)
+        """After a lookup that found nothing: count it, for the person and the address;
+        past the address's limit, the answer is 429 rather than "not found"."""
+        self.limiter.hit(WRONG_CODES_PER_USER, WRONG_CODES, "user", self.user_id)
+        self.limiter.hit(WRONG_CODES_PER_IP, WRONG_CODES, "ip", self.client_ip)
+        self._refuse_past(WRONG_CODES_PER_IP, "ip", self.client_ip)
+
+    def _refuse_past(self, item: RateLimitItem, namespace: str, key: str) -> None:
+        retry = self.limiter.retry_after(item, WRONG_CODES, namespace, key)
+        if retry is not None:
+            raise TooManyRequests(
+                f"too many wrong codes: try again in {retry} seconds, "
+                "with the code that the CLI shows",
+                retry_after=retry,
+            )

@@ -81,6 +81,27 @@ def test_wrong_user_codes_are_limited_per_person(browser, world, app, monkeypatc
     assert approved.status_code == 200 and "Device approved" in approved.text
 
 
+def test_past_the_address_limit_wrong_codes_get_429_and_right_ones_still_work(
+    browser, world, app, monkeypatch
+):
+    """Behind one address (an office, a VPN) a few people's typos must not lock out the
+    others: past the address's limit, wrong codes answer 429, a right one still works."""
+    from limits import RateLimitItemPerMinute
+
+    monkeypatch.setattr(device_limits, "WRONG_CODES_PER_IP", RateLimitItemPerMinute(3, 10))
+    signed_in(browser, world)
+    started = _start(world)
+    answers = [_look(browser, WRONG).status_code for _ in range(4)]
+    assert answers[:2] == [404, 404] and answers[2:] == [429, 429]
+    other = AppClient(app, base_url="https://testserver", follow_redirects=False)
+    set_password(world.runtime, OTHER)
+    sign_in(other, OTHER)
+    assert _look(other, WRONG).status_code == 429
+    assert _look(other, started["user_code"]).status_code == 200
+    approved = _approve(other, started["user_code"])
+    assert approved.status_code == 200 and "Device approved" in approved.text
+
+
 def test_right_user_codes_are_never_counted(browser, world):
     signed_in(browser, world)
     for _ in range(device_limits.WRONG_CODES_PER_USER.amount + 2):
