@@ -47,7 +47,9 @@ def included_files(root: Path) -> list[str]:
     lines = list(ALWAYS_IGNORED)
     ignore = ignore_file(root)
     if ignore is not None:
-        text = (root / ignore).read_text().splitlines()
+        # utf-8-sig: an editor's byte-order mark must not hide the first pattern (Docker
+        # strips it too).
+        text = (root / ignore).read_text(encoding="utf-8-sig").splitlines()
         lines += text if ignore == KEYPLANE_IGNORE else gitignore_lines(text)
     spec = pathspec.GitIgnoreSpec.from_lines(lines)
     found = []

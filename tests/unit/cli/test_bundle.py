@@ -48,6 +48,14 @@ def test_an_astro_projects_dockerignore_keeps_its_secrets_out(tmp_path: Path) ->
     assert applied(root) == ".dockerignore"
 
 
+@pytest.mark.parametrize("ignore", [".dockerignore", ".keyplaneignore"])
+def test_a_byte_order_mark_does_not_hide_the_first_pattern(tmp_path: Path, ignore: str) -> None:
+    """Some Windows editors start a saved file with a UTF-8 byte-order mark."""
+    root = project(tmp_path, {ignore: "", ".env": "SECRET=1\n", "dags/a.py": ""})
+    (root / ignore).write_bytes(b"\xef\xbb\xbf.env\nlogs/\n")
+    assert ".env" not in packed(root)
+
+
 @pytest.mark.parametrize(
     ("pattern", "path", "left_out"),
     [
