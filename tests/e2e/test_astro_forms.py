@@ -280,6 +280,17 @@ def test_organization_user_invite_list_update(world: World) -> None:
     assert members["new@acme.example"]["organizationRole"] == ORG_MEMBER
 
 
+def test_organization_user_found_by_either_form_of_an_address(world: World) -> None:
+    """Invited as Dora@Bücher.example, stored with the ASCII domain: the CLI finds the
+    member by the Unicode form too."""
+    ok(world.run("organization", "user", "invite", "Dora@Bücher.example", "-r", ORG_BILLING))
+    emails = {u["email"] for u in world.sdk.list_users(world.org)}
+    assert "dora@xn--bcher-kva.example" in emails
+    ok(world.run("organization", "user", "update", "dora@bücher.example", "--role", ORG_MEMBER))
+    members = {u["email"]: u for u in world.sdk.list_users(world.org)}
+    assert members["dora@xn--bcher-kva.example"]["organizationRole"] == ORG_MEMBER
+
+
 # -- tokens ------------------------------------------------------------------------------------
 
 

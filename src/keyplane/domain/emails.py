@@ -15,10 +15,19 @@ def canonical(email: str) -> str:
     if not at:
         return email.strip().lower()
     if not domain.isascii():
-        import idna  # server side only (email-validator's dependency): the CLI never calls this
-
-        try:
-            domain = idna.encode(domain, uts46=True).decode("ascii")
-        except idna.IDNAError as error:
-            raise ValueError(f"not a valid domain: {error}") from None
+        domain = _ascii(domain)
     return f"{local}@{domain}"
+
+
+def _ascii(domain: str) -> str:
+    try:
+        import idna  # IDNA 2008, as email-validator (the server's) encodes
+    except ImportError:  # the CLI alone: the standard library's IDNA 2003, the same for
+        try:  # every common name (they differ on a few letters such as ß)
+            return domain.encode("idna").decode("ascii")
+        except UnicodeError as error:
+            raise ValueError(f"not a valid domain: {error}") from None
+    try:
+        return str(idna.encode(domain, uts46=True).decode("ascii"))
+    except idna.IDNAError as error:
+        raise ValueError(f"not a valid domain: {error}") from None
