@@ -9,6 +9,7 @@ console answers exactly what the API would, with no ``try`` in its routes.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -88,7 +89,8 @@ def show_errors_as(request: Request, page: ErrorPage) -> None:
 async def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
     answer = ErrorAnswer.of(exc)
-    answer = replace(answer, message=_unechoed(answer.message, request.path_params))
+    given = {**request.path_params, **request.query_params}
+    answer = replace(answer, message=_unechoed(answer.message, given))
     page: ErrorPage | None = getattr(request.state, "error_page", None)
     if page is not None:
         return page(request, answer)
@@ -127,14 +129,19 @@ def bearer_challenge(request: Request, message: str) -> str:
     return f'{CHALLENGE}, error="invalid_token", error_description="{described}"'
 
 
-def _unechoed(message: str, path_params: Mapping[str, Any]) -> str:
-    """The message without the path's values unless they could be ids: a token pasted
-    into the URL must not come back in the answer (services name what was not found by
-    the id they were given)."""
-    for value in path_params.values():
+def _unechoed(message: str, given: Mapping[str, Any]) -> str:
+    """The message without the values of the path and query unless they could be ids,
+    and without any word that starts as a secret does (a token pasted into a body field,
+    say): a misplaced token must not come back in the answer (services name what was
+    not found by the id they were given)."""
+    for value in given.values():
         if isinstance(value, str) and shown(value) != value:
             message = message.replace(value, shown(value))
-    return message
+    return _SECRET_WORD.sub("(the value given)", message)
+
+
+# A word of a message that begins as a keyplane secret or a JWT does.
+_SECRET_WORD = re.compile(r"\b(?:kp[owdkr]_|eyJ)[A-Za-z0-9_.\-]*")
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
