@@ -16,6 +16,7 @@ from keyplane.identity import sso_schemas as schemas
 from keyplane.identity.models import SsoConnection, SsoDomain
 from keyplane.identity.sessions import end_password_sign_ins
 from keyplane.secretbox import SecretBox
+from keyplane.tenancy.entities import organization_named
 
 # Domains whose addresses anyone can get: no organization may route them to its provider.
 PUBLIC_MAIL_DOMAINS = frozenset(
@@ -231,11 +232,7 @@ def domain_claims(db: Session, domain: str | None = None) -> list[tuple[SsoDomai
 
 
 def _claim_of(db: Session, domain: str, organization: str) -> SsoDomain:
-    org = db.get(Organization, organization) or db.scalar(
-        select(Organization).where(Organization.name == organization)
-    )
-    if org is None:
-        raise NotFound(f"no organization with id or name {organization!r}")
+    org = organization_named(db, organization)
     domain = domain.strip().lower()
     claim = db.scalar(
         select(SsoDomain).where(SsoDomain.domain == domain, SsoDomain.organization_id == org.id)

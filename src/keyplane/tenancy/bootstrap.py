@@ -13,8 +13,9 @@ from keyplane.db.models import ApiToken, Organization, RoleBinding, User
 from keyplane.domain import credentials
 from keyplane.domain.credentials import PlaintextSecret, SecretKind
 from keyplane.domain.emails import canonical
-from keyplane.domain.errors import Conflict, InvalidInput, NotFound
+from keyplane.domain.errors import Conflict, InvalidInput
 from keyplane.domain.roles import Level, Role, level_of
+from keyplane.tenancy.entities import organization_named
 
 SYSTEM_ACTOR = {"id": "system", "kind": "SYSTEM", "name": "keyplane admin init"}
 
@@ -62,11 +63,7 @@ def recovery_token(
     """
     if level_of(role) is not Level.ORGANIZATION:
         raise InvalidInput("the role must be an organization role")
-    org = db.get(Organization, organization) or db.scalar(
-        select(Organization).where(Organization.name == organization)
-    )
-    if org is None:
-        raise NotFound(f"no organization with id or name {organization!r}")
+    org = organization_named(db, organization)
     actor = {**SYSTEM_ACTOR, "name": "keyplane admin token create"}
     description = "created on the database by `keyplane admin token create`"
     return _organization_token(db, org.id, role, name, description, actor)

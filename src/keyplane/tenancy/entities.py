@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keyplane.db.models import Deployment, Organization, Workspace
@@ -28,6 +29,17 @@ def get_organization(db: Session, org_id: str) -> Organization:
     org = db.get(Organization, org_id)
     if org is None:
         raise NotFound(f"organization {org_id} not found")
+    return org
+
+
+def organization_named(db: Session, id_or_name: str) -> Organization:
+    """The organization of this id or, failing that, this name, for an operator's
+    command on the database; NotFound otherwise."""
+    org = db.get(Organization, id_or_name) or db.scalar(
+        select(Organization).where(Organization.name == id_or_name)
+    )
+    if org is None:
+        raise NotFound(f"no organization with id or name {id_or_name!r}")
     return org
 
 
