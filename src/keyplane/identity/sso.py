@@ -119,10 +119,7 @@ def update_connection(
         _claim_domains(db, connection, change.domains)
     db.flush()
     if connection.enforce_sso and not enforced_before:
-        verified = [
-            c.domain for c in domains_of(db, [connection.id])[connection.id] if c.verified_at
-        ]
-        _end_password_sign_ins(db, verified)
+        _end_password_sign_ins(db, verified_domains(domains_of(db, [connection.id])[connection.id]))
     return connection
 
 
@@ -146,14 +143,7 @@ def _claim_domains(db: Session, connection: SsoConnection, domains: list[str]) -
         )
     held = set(db.scalars(select(SsoDomain.domain).where(SsoDomain.connection_id == connection.id)))
     for domain in sorted(set(domains) - held):
-        taken = db.scalar(
-            select(SsoDomain.connection_id).where(
-                SsoDomain.domain == domain,
-                SsoDomain.verified_at.is_not(None),
-                SsoDomain.connection_id != connection.id,
-            )
-        )
-        if taken is not None:
+        if _verified_elsewhere(db, domain, connection.id) is not None:
             raise Conflict(
                 f"the domain {domain} is verified for another SSO connection",
                 field_errors={"domains": f"{domain} is taken"},
@@ -178,13 +168,7 @@ def verify_domain(db: Session, domain: str, organization: str) -> SsoDomain:
             f"{claim.domain} is a public mail provider's domain: its users belong to no "
             "organization, so it is never verified for one"
         )
-    other = db.scalar(
-        select(SsoDomain).where(
-            SsoDomain.domain == claim.domain,
-            SsoDomain.verified_at.is_not(None),
-            SsoDomain.connection_id != claim.connection_id,
-        )
-    )
+    other = _verified_elsewhere(db, claim.domain, claim.connection_id)
     if other is not None:
         raise Conflict(
             f"{claim.domain} is verified for another organization ({other.organization_id}): "
@@ -198,6 +182,23 @@ def verify_domain(db: Session, domain: str, organization: str) -> SsoDomain:
         if connection is not None and connection.enforce_sso:
             _end_password_sign_ins(db, [claim.domain])
     return claim
+
+
+def _verified_elsewhere(db: Session, domain: str, connection_id: str) -> SsoDomain | None:
+    """The verified claim of ``domain`` by another connection than this one, if any."""
+    return db.scalar(
+        select(SsoDomain).where(
+            SsoDomain.domain == domain,
+            SsoDomain.verified_at.is_not(None),
+            SsoDomain.connection_id != connection_id,
+        )
+    )
+
+
+def verified_domains(claims: list[SsoDomain]) -> list[str]:
+    """The domains of ``claims`` (one connection's, from :func:`domains_of`) that the
+    operator has verified: only these route sign-ins."""
+    return [claim.domain for claim in claims if claim.verified_at is not None]
 
 
 def _end_password_sign_ins(db: Session, domains: list[str]) -> None:

@@ -14,7 +14,7 @@ from keyplane.domain.errors import InvalidInput, NotAuthenticated, NotFound
 from keyplane.domain.roles import Level
 from keyplane.identity.login import domain_of, normalize_email
 from keyplane.identity.models import SsoConnection
-from keyplane.identity.sso import domains_of
+from keyplane.identity.sso import domains_of, verified_domains
 from keyplane.tenancy.members import bind_user, find_member
 
 
@@ -40,8 +40,7 @@ def user_from_claims(db: Session, connection: SsoConnection, claims: dict[str, A
         email = normalize_email(raw)
     except InvalidInput:
         raise NotAuthenticated("the identity provider sent an invalid email address") from None
-    verified = [c.domain for c in domains_of(db, [connection.id])[connection.id] if c.verified_at]
-    if domain_of(email) not in verified:
+    if domain_of(email) not in verified_domains(domains_of(db, [connection.id])[connection.id]):
         # Unverified, the claim proves nothing: any organization can make one.
         raise NotAuthenticated(
             f"{email} is not in a verified domain of this organization's single sign-on connection"

@@ -22,7 +22,7 @@ def connection_out(db: Session, row: SsoConnection) -> schemas.SsoConnectionOut:
         issuer=row.issuer,
         client_id=row.client_id,
         domains=[claim.domain for claim in claims],
-        verified_domains=[claim.domain for claim in claims if claim.verified_at is not None],
+        verified_domains=sso.verified_domains(claims),
         default_role=row.default_role,
         enforce_sso=row.enforce_sso,
         created_at=row.created_at,
