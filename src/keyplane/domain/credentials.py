@@ -108,6 +108,18 @@ def recorded(value: str) -> str:
     return f"sha256:{hash_secret(value)}" if may_be_secret(value) else value
 
 
+# A word that begins as one of those secrets does, wherever it stands in a text.
+_SECRET_WORD = re.compile(
+    r"\b(?:" + "|".join(map(re.escape, _SECRET_STARTS)) + r")[A-Za-z0-9_.\-]*"
+)
+
+
+def screened(text: str, instead: str = "(the value given)") -> str:
+    """``text`` with each word that begins as a keyplane secret or a JWT replaced (an
+    error message naming a token pasted into a body field, say)."""
+    return _SECRET_WORD.sub(instead, text)
+
+
 def recorded_path(path: str) -> str:
     """A request path with each segment that :func:`may_be_secret` replaced."""
     if not any(may_be_secret(segment) for segment in path.split("/")):

@@ -9,7 +9,6 @@ console answers exactly what the API would, with no ``try`` in its routes.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -21,6 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute
 from starlette.types import Scope
 
+from keyplane.domain.credentials import screened
 from keyplane.domain.errors import DomainError, Forbidden, NotAuthenticated, TooManyRequests
 from keyplane.domain.ids import shown
 
@@ -137,11 +137,7 @@ def _unechoed(message: str, given: Mapping[str, Any]) -> str:
     for value in given.values():
         if isinstance(value, str) and shown(value) != value:
             message = message.replace(value, shown(value))
-    return _SECRET_WORD.sub("(the value given)", message)
-
-
-# A word of a message that begins as a keyplane secret or a JWT does.
-_SECRET_WORD = re.compile(r"\b(?:kp[owdkr]_|eyJ)[A-Za-z0-9_.\-]*")
+    return screened(message)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
