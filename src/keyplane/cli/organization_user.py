@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import Annotated, Any
 
 import typer
@@ -12,7 +11,7 @@ from keyplane.cli.apps import group
 from keyplane.cli.context import OrgOpt, Session, connect
 from keyplane.cli.errors import NotFound
 from keyplane.cli.output import Column, Format, OutputOpt, field, when
-from keyplane.domain.emails import canonical
+from keyplane.domain.emails import comparable
 from keyplane.domain.roles import ORGANIZATION_ROLES, Role
 
 Json = dict[str, Any]
@@ -74,10 +73,7 @@ def update(
 
 
 def _member(session: Session, email_or_id: str) -> Json:
-    wanted = email_or_id.lower()
-    if "@" in wanted:
-        with contextlib.suppress(ValueError):  # an invalid one simply matches nobody
-            wanted = canonical(email_or_id)  # the form the server stores (an ASCII domain)
+    wanted = comparable(email_or_id)  # the form the server stores (an ASCII domain)
     for user in session.client.list_users(session.org_id):
         if wanted in (user["id"].lower(), user["email"].lower()):
             return user

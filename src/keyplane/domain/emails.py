@@ -19,6 +19,16 @@ def canonical(email: str) -> str:
     return f"{local}@{domain}"
 
 
+def comparable(text: str) -> str:
+    """``text`` (an address, or an id given in its place) as stored addresses are
+    compared with it: :func:`canonical`, or lower-cased when its domain is no valid
+    name (it then matches nobody)."""
+    try:
+        return canonical(text)
+    except ValueError:
+        return text.strip().lower()
+
+
 def _ascii(domain: str) -> str:
     try:
         import idna  # IDNA 2008, as email-validator (the server's) encodes

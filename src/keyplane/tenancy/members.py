@@ -14,7 +14,7 @@ from keyplane.db.models import RoleBinding, User
 from keyplane.db.paging import PageParams, page_of_query
 from keyplane.db.unit import credentials_changed
 from keyplane.domain.access import Entity, authorize
-from keyplane.domain.emails import canonical
+from keyplane.domain.emails import canonical, comparable
 from keyplane.domain.errors import Conflict, NotFound
 from keyplane.domain.roles import Level, Permission, Role
 from keyplane.tenancy import members_schemas as schemas
@@ -66,19 +66,12 @@ def _with_bindings(db: Session, org_id: str, users: Sequence[User]) -> list[Memb
     return list(found.values())
 
 
-def _email(text: str) -> str:
-    """An address in its one form; anything that is no valid address stays as it is (it
-    then matches no user)."""
-    try:
-        return canonical(text)
-    except ValueError:
-        return text
-
-
 def find_member(db: Session, org_id: str, email_or_id: str) -> Member | None:
     """The member with this user id or email, or None if they are not one."""
     user = db.scalar(
-        _members_query(org_id).where(or_(User.id == email_or_id, User.email == _email(email_or_id)))
+        _members_query(org_id).where(
+            or_(User.id == email_or_id, User.email == comparable(email_or_id))
+        )
     )
     return _with_bindings(db, org_id, [user])[0] if user else None
 
