@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from keyplane.cli.apps import group
-from keyplane.cli.errors import of_domain
+from keyplane.cli.operator import audited_unit, record
 from keyplane.cli.output import Format, console, emit_data
 
 if TYPE_CHECKING:
@@ -74,27 +74,14 @@ def unverify(
 
 
 def _change(action: str, domain: str, organization: str, output: Format) -> None:
-    from keyplane.audit.recorder import EventDraft, append_locked, locked_chain
-    from keyplane.config import get_settings
-    from keyplane.db.session import make_engine, make_sessionmaker
-    from keyplane.domain.errors import DomainError
     from keyplane.identity import sso
 
     change = sso.verify_domain if action.endswith(".verify") else sso.unverify_domain
-    engine = make_engine(get_settings().resolved_database_url)
-    try:
-        with locked_chain(make_sessionmaker(engine)) as db:
-            claim = change(db, domain, organization)
-            event = EventDraft(action, organization_id=claim.organization_id)
-            event.actor_kind, event.actor_name = "OPERATOR", f"keyplane admin sso {action[11:]}"
-            event.target_type, event.target_id = "sso_connection", claim.connection_id
-            event.details = {"domain": claim.domain}
-            append_locked(db, [event])
-            row = _row(claim, None)
-    except DomainError as error:
-        raise of_domain(error) from None
-    finally:
-        engine.dispose()
+    with audited_unit() as db:
+        claim = change(db, domain, organization)
+        record(db, action, claim.organization_id, f"keyplane admin sso {action[11:]}",
+               ("sso_connection", claim.connection_id), {"domain": claim.domain})  # fmt: skip
+        row = _row(claim, None)
     if output is Format.JSON:
         typer.echo(json.dumps(row))
     elif output is not Format.TABLE:

@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from keyplane.cli.apps import group
-from keyplane.cli.errors import UsageError, of_domain
+from keyplane.cli.errors import UsageError
+from keyplane.cli.operator import audited_unit, record
 from keyplane.cli.output import Format, emit_data
 from keyplane.domain.roles import ORGANIZATION_ROLES, Role
 
@@ -34,27 +35,15 @@ def create(
     role = _organization_role(role_name)
     from rich.console import Console
 
-    from keyplane.audit.recorder import EventDraft, append_locked, locked_chain
-    from keyplane.config import get_settings
-    from keyplane.db.session import make_engine, make_sessionmaker
-    from keyplane.domain.errors import DomainError
     from keyplane.tenancy.bootstrap import recovery_token
 
     err = Console(stderr=True)
-    engine = make_engine(get_settings().resolved_database_url)
-    try:
-        with locked_chain(make_sessionmaker(engine)) as db:
-            token, value = recovery_token(db, organization, role, name)
-            event = EventDraft("token.create", organization_id=token.organization_id)
-            event.actor_kind, event.actor_name = "OPERATOR", "keyplane admin token create"
-            event.target_type, event.target_id = "token", token.id
-            event.details = {"scope": "ORGANIZATION", "role": role.value, "name": name}
-            append_locked(db, [event])
-            answer = {"id": token.id, "organizationId": token.organization_id, "role": role.value}
-    except DomainError as error:
-        raise of_domain(error) from None
-    finally:
-        engine.dispose()
+    with audited_unit() as db:
+        token, value = recovery_token(db, organization, role, name)
+        details = {"scope": "ORGANIZATION", "role": role.value, "name": name}
+        record(db, "token.create", token.organization_id, "keyplane admin token create",
+               ("token", token.id), details)  # fmt: skip
+        answer = {"id": token.id, "organizationId": token.organization_id, "role": role.value}
     if output is Format.JSON:
         typer.echo(json.dumps({**answer, "token": value}))
     elif output is not Format.TABLE:
