@@ -14,10 +14,7 @@ from keyplane.db.base import utcnow
 from keyplane.domain.credentials import hash_secret
 from keyplane.domain.errors import InvalidInput, NotFound
 from keyplane.identity import cli_tokens
-from keyplane.identity.device_limits import (
-    Approver,
-    count_start,
-)
+from keyplane.identity.device_limits import Approver, count_start
 from keyplane.identity.models import DeviceAuthorization
 from keyplane.oauth.context import ServerContext
 from keyplane.oauth.errors import InvalidGrant, OAuthError
