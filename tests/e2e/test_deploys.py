@@ -213,8 +213,10 @@ def test_an_unknown_deployment_is_refused_before_anything_is_packed(
     _, token = setup.token("ci-typo", "WORKSPACE", setup.ws1, "WORKSPACE_AUTHOR")
     project = sample_project(tmp_path / "p")
     before = stored(setup)
+    # One character off (never the id itself, whatever its last character is).
+    typo = setup.deployment[:-1] + ("y" if setup.deployment.endswith("x") else "x")
     done = subprocess.run(
-        [f"{BIN}/keyplane", "deploy", setup.deployment[:-1] + "x"],
+        [f"{BIN}/keyplane", "deploy", typo],
         cwd=project, capture_output=True, text=True, timeout=60, check=False,
         env={"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(tmp_path), "KEYPLANE_URL": setup.url,
              "ASTRO_API_TOKEN": token},
