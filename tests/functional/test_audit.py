@@ -15,6 +15,7 @@ from keyplane.audit.models import AuditEvent
 from keyplane.db.base import utcnow
 from keyplane.db.models import ApiToken
 from keyplane.db.unit import unit_of_work
+from keyplane.oauth.access_tokens import issue_user_access_token
 from tests.factories import bearer
 
 
@@ -304,3 +305,38 @@ def test_membership_changes_are_recorded(world):
         ("member.remove", "success"),
     ]
     assert {e["target"]["type"] for e in events} == {"user"}
+
+
+def test_a_users_action_goes_to_the_log_of_the_organization_acted_in(world, runtime):
+    """A user who signed in while a member of one organization carries it in their
+    access token (``org_id``); added to a second, what they do there is that
+    organization's record, not the first's."""
+    email = "two-orgs@acme.example"
+    invited = world.client.post(
+        f"/v1/organizations/{world.org.id}/invites",
+        json={"email": email, "role": "ORGANIZATION_MEMBER"},
+        headers=bearer(world.org.owner_token),
+    )
+    user_id = invited.json()["id"]
+    access = issue_user_access_token(runtime, user_id).access_token
+    assert world.client.get("/v1/self", headers=bearer(access)).json()["organizationId"] == world.org.id
+    joined = world.client.post(
+        f"/v1/organizations/{world.other.id}/invites",
+        json={"email": email, "role": "ORGANIZATION_OWNER"},
+        headers=bearer(world.other.owner_token),
+    )
+    assert joined.status_code in (200, 201), joined.text
+    made = world.client.post(
+        f"/v1/organizations/{world.other.id}/workspaces",
+        json={"name": "made-in-globex"},
+        headers=bearer(access),
+    )
+    assert made.status_code == 201, made.text
+
+    theirs = world.client.get(
+        f"/v1/organizations/{world.other.id}/audit-logs",
+        params={"action": "workspace.create", "actorId": user_id},
+        headers=bearer(world.other.owner_token),
+    ).json()["auditLogs"]
+    assert [e["target"]["id"] for e in theirs] == [made.json()["id"]]
+    assert audit(world, actorId=user_id, action="workspace.create") == []

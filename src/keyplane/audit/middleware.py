@@ -162,12 +162,14 @@ def _org_param(params: dict[str, str]) -> str | None:
 
 def _organization(principal: Principal, org_id: str | None, details: dict[str, Any]) -> str | None:
     """Whose log the event goes to: the addressed organization if the actor belongs to
-    it, else the actor's own (a caller cannot write into another tenant's log)."""
+    it, else the actor's own (a caller cannot write into another tenant's log).
+
+    Belonging is the principal's grants, not its home organization: a user's access
+    token names the organization they were in when they signed in, and they may have
+    joined another since."""
     if org_id is None:
         return principal.organization_id
-    if principal.organization_id == org_id or (
-        principal.organization_id is None and org_id in principal.grants.organization_ids()
-    ):
+    if principal.organization_id == org_id or org_id in principal.grants.organization_ids():
         return org_id
     details["requestedOrganizationId"] = org_id
     return principal.organization_id
