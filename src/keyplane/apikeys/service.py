@@ -15,7 +15,7 @@ from keyplane.apikeys.models import DeploymentApiKey
 from keyplane.apikeys.principal import key_grants
 from keyplane.auth.principal import Principal
 from keyplane.db.paging import PageParams, page_of_query
-from keyplane.db.unit import credentials_changed
+from keyplane.db.unit import DELETE_ROW, RowLock, credentials_changed
 from keyplane.domain import credentials
 from keyplane.domain.access import authorize, authorize_managing
 from keyplane.domain.credentials import PlaintextSecret, SecretKind
@@ -70,11 +70,17 @@ def list_keys(
 
 
 def get_key(
-    db: Session, principal: Principal, org_id: str, dep_id: str, key_id: str
+    db: Session,
+    principal: Principal,
+    org_id: str,
+    dep_id: str,
+    key_id: str,
+    lock: RowLock | None = None,
 ) -> DeploymentApiKey:
-    """A key of a deployment whose tokens the principal may manage (as listing them)."""
+    """A key of a deployment whose tokens the principal may manage (as listing them),
+    read under ``lock``."""
     _managed_deployment(db, principal, org_id, dep_id)
-    key = db.get(DeploymentApiKey, key_id)
+    key = db.get(DeploymentApiKey, key_id, with_for_update=lock)
     if key is None or key.deployment_id != dep_id:
         raise NotFound(f"deployment API key {key_id} not found")
     return key
@@ -82,7 +88,7 @@ def get_key(
 
 def delete_key(db: Session, principal: Principal, org_id: str, dep_id: str, key_id: str) -> None:
     """Delete a key: it, and every access token issued for it, stop working at once."""
-    key = get_key(db, principal, org_id, dep_id, key_id)
+    key = get_key(db, principal, org_id, dep_id, key_id, lock=DELETE_ROW)  # one delete wins
     held = key_grants(key.organization_id, key.workspace_id, key.deployment_id)
     authorize_managing(principal, held, f"delete deployment API key {key_id}")
     db.delete(key)

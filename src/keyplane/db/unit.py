@@ -25,6 +25,14 @@ from keyplane.domain.errors import Conflict
 
 log = logging.getLogger(__name__)
 
+# Row locks, for ``with_for_update`` of ``Session.get`` or a select: held until the unit
+# ends, on PostgreSQL (SQLite has none; it lets one writer at a time instead). Take
+# them on a use case's first read of the row, before the checks they protect.
+RowLock = bool | dict[str, bool]
+KEEP_ROW: RowLock = {"key_share": True, "read": True}  # FOR KEY SHARE: not deleted meanwhile
+CHECK_AND_CHANGE: RowLock = {"key_share": True}  # FOR NO KEY UPDATE: one checker at a time
+DELETE_ROW: RowLock = True  # FOR UPDATE: waits for every KEEP_ROW, as a delete would
+
 _AFTER_COMMIT = "keyplane.after_commit"
 _COMMITTING = "keyplane.committing"
 

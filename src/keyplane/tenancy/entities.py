@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keyplane.db.models import Deployment, Organization, Workspace
+from keyplane.db.unit import RowLock
 from keyplane.domain.access import Entity
 from keyplane.domain.errors import InvalidInput, NotFound
 from keyplane.domain.roles import Level
@@ -43,8 +44,11 @@ def organization_named(db: Session, id_or_name: str) -> Organization:
     return org
 
 
-def get_workspace(db: Session, org_id: str, workspace_id: str) -> Workspace:
-    workspace = db.get(Workspace, workspace_id)
+def get_workspace(
+    db: Session, org_id: str, workspace_id: str, lock: RowLock | None = None
+) -> Workspace:
+    """The workspace, locked with ``lock`` (one of ``keyplane.db.unit``'s) if given."""
+    workspace = db.get(Workspace, workspace_id, with_for_update=lock)
     if workspace is None or workspace.organization_id != org_id:
         raise NotFound(f"workspace {workspace_id} not found")
     return workspace

@@ -10,9 +10,9 @@ from sqlalchemy import Select, SQLColumnExpression, and_, delete, or_, select
 from sqlalchemy.orm import Session
 
 from keyplane.auth.principal import Principal
-from keyplane.db.models import RoleBinding, User
+from keyplane.db.models import Organization, RoleBinding, User
 from keyplane.db.paging import PageParams, page_of_query
-from keyplane.db.unit import credentials_changed
+from keyplane.db.unit import CHECK_AND_CHANGE, credentials_changed, flush_unique
 from keyplane.domain.access import Entity, authorize
 from keyplane.domain.emails import canonical, comparable
 from keyplane.domain.errors import Conflict, NotFound
@@ -92,13 +92,20 @@ def get_member(db: Session, principal: Principal, org_id: str, user_id: str) -> 
     return member
 
 
+def _changing_member(db: Session, principal: Principal, org_id: str, user_id: str) -> Member:
+    """As :func:`get_member`, read under the user's row lock, so that two changes of
+    one member's roles at once take turns instead of both replacing what they read."""
+    db.get(User, user_id, with_for_update=CHECK_AND_CHANGE)
+    return get_member(db, principal, org_id, user_id)
+
+
 def replace_user_roles(
     db: Session, principal: Principal, org_id: str, user_id: str, data: schemas.UserRolesUpdate
 ) -> Member:
     """Replace every role a member holds in the organization (no escalation)."""
     own = Entity.organization(org_id)
     authorize(principal, Permission.ORGANIZATION_USERS_MANAGE, own)
-    member = get_member(db, principal, org_id, user_id)
+    member = _changing_member(db, principal, org_id, user_id)
     wanted = [(Level.ORGANIZATION, org_id, data.organization_role)]
     wanted += [(Level.WORKSPACE, r.workspace_id, r.role) for r in data.workspace_roles]
     wanted += [(Level.DEPLOYMENT, r.deployment_id, r.role) for r in data.deployment_roles]
@@ -115,7 +122,7 @@ def replace_user_roles(
 def remove_user(db: Session, principal: Principal, org_id: str, user_id: str) -> None:
     """Remove a member and all their roles; tokens they created are unaffected."""
     authorize(principal, Permission.ORGANIZATION_USERS_MANAGE, Entity.organization(org_id))
-    get_member(db, principal, org_id, user_id)
+    _changing_member(db, principal, org_id, user_id)
     _keep_an_owner(db, org_id, user_id)
     _unbind(db, org_id, user_id)
     credentials_changed(db)
@@ -133,7 +140,7 @@ def invite(db: Session, principal: Principal, org_id: str, data: schemas.InviteC
     if user is None:
         user = User(email=email)
         db.add(user)
-        db.flush()
+        flush_unique(db, f"{email} is being invited by another request at this moment")
     elif find_member(db, org_id, user.id) is not None:
         raise Conflict(f"{email} is already a member of this organization")
     member = Member(user, [bind_user(db, user, entity, role) for entity, role in roles])
@@ -166,6 +173,12 @@ def _unbind(db: Session, org_id: str, user_id: str) -> None:
 
 
 def _keep_an_owner(db: Session, org_id: str, user_id: str) -> None:
+    """Refuse to take the last user owner's role away.
+
+    Two such changes at once (each removing one of two owners) take turns on the
+    organization's row, so the second counts what the first left.
+    """
+    db.get(Organization, org_id, with_for_update=CHECK_AND_CHANGE)
     owners = db.scalars(
         select(RoleBinding.user_id).where(
             RoleBinding.organization_id == org_id,
@@ -217,7 +230,7 @@ def set_workspace_role(
     _drop_workspace_role(db, member, ws_id)
     member.bindings.append(bind_user(db, member.user, entity, role))
     credentials_changed(db)
-    db.flush()
+    flush_unique(db, f"{member.user.email}'s role in this workspace changed meanwhile: try again")
     return member, role
 
 

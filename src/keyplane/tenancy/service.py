@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from keyplane.auth.principal import Principal
 from keyplane.db.models import Deployment, Organization, Workspace
 from keyplane.db.paging import PageParams, page_of_query
-from keyplane.db.unit import credentials_changed, flush_unique
+from keyplane.db.unit import DELETE_ROW, KEEP_ROW, credentials_changed, flush_unique
 from keyplane.domain.access import Entity, authorize
 from keyplane.domain.errors import Conflict
 from keyplane.domain.roles import Permission
@@ -112,7 +112,9 @@ def delete_workspace(db: Session, principal: Principal, org_id: str, ws_id: str)
     Raises Conflict while it still has deployments: deleting those is a decision of
     its own (it ends their API keys), so it is never a side effect.
     """
-    workspace = get_workspace(db, org_id, ws_id)
+    # Locked first: a deployment being created here meanwhile keeps the row (KEEP_ROW),
+    # so it is either counted below or refused, never deleted with the workspace.
+    workspace = get_workspace(db, org_id, ws_id, lock=DELETE_ROW)
     authorize(principal, Permission.WORKSPACE_DELETE, workspace_entity(workspace))
     count = db.scalar(select(func.count()).where(Deployment.workspace_id == ws_id)) or 0
     if count:
@@ -143,7 +145,7 @@ def list_deployments(
 def create_deployment(
     db: Session, principal: Principal, org_id: str, data: schemas.DeploymentCreate
 ) -> Deployment:
-    workspace = get_workspace(db, org_id, data.workspace_id)
+    workspace = get_workspace(db, org_id, data.workspace_id, lock=KEEP_ROW)
     authorize(principal, Permission.DEPLOYMENT_CREATE, workspace_entity(workspace))
     deployment = Deployment(
         organization_id=org_id,

@@ -15,7 +15,7 @@ from keyplane.auth.tokens import token_entity
 from keyplane.db.base import utcnow
 from keyplane.db.models import ApiToken, RoleBinding
 from keyplane.db.paging import PageParams, page_of_query
-from keyplane.db.unit import credentials_changed
+from keyplane.db.unit import CHECK_AND_CHANGE, DELETE_ROW, RowLock, credentials_changed
 from keyplane.domain import credentials
 from keyplane.domain.access import Entity, authorize, authorize_managing, holds
 from keyplane.domain.credentials import PlaintextSecret, SecretKind
@@ -133,12 +133,14 @@ def _manageable_filter(principal: Principal, org_id: str) -> ColumnElement[bool]
     )
 
 
-def get_token(db: Session, principal: Principal, org_id: str, token_id: str) -> ApiToken:
-    """A token whose entity's tokens the principal may manage.
+def get_token(
+    db: Session, principal: Principal, org_id: str, token_id: str, lock: RowLock | None = None
+) -> ApiToken:
+    """A token whose entity's tokens the principal may manage, read under ``lock``.
 
     Raises NotFound if it cannot see that entity, Forbidden without the permission.
     """
-    token = db.get(ApiToken, token_id)
+    token = db.get(ApiToken, token_id, with_for_update=lock)
     if token is None or token.organization_id != org_id:
         raise NotFound(f"API token {token_id} not found")
     entity = token_entity(db, token)
@@ -147,11 +149,20 @@ def get_token(db: Session, principal: Principal, org_id: str, token_id: str) -> 
 
 
 def _managed_token(
-    db: Session, principal: Principal, org_id: str, token_id: str, action: str
+    db: Session,
+    principal: Principal,
+    org_id: str,
+    token_id: str,
+    action: str,
+    lock: RowLock | None = CHECK_AND_CHANGE,
 ) -> ApiToken:
     """A token the principal may change: as :func:`get_token`, and the principal holds
-    everything the token holds; Forbidden naming what it lacks otherwise."""
-    token = get_token(db, principal, org_id, token_id)
+    everything the token holds; Forbidden naming what it lacks otherwise.
+
+    Read under the row's lock, so that changes of one token at once take turns (each
+    sees what the one before left; a delete finds nothing left to delete).
+    """
+    token = get_token(db, principal, org_id, token_id, lock)
     authorize_managing(principal, load_grants(db, token.id), f"{action} API token {token_id}")
     return token
 
@@ -204,7 +215,8 @@ def rotate_token(
     wins and the others raise Conflict (each would otherwise answer a value that the
     next one at once makes void).
     """
-    token = _managed_token(db, principal, org_id, token_id, "rotate")
+    # No lock: concurrent rotations must not take turns (each would win in turn).
+    token = _managed_token(db, principal, org_id, token_id, "rotate", lock=None)
     value = credentials.generate(KIND[Level(token.scope)])
     now = utcnow()
     swapped = db.execute(
@@ -232,7 +244,7 @@ def rotate_token(
 
 
 def delete_token(db: Session, principal: Principal, org_id: str, token_id: str) -> None:
-    token = _managed_token(db, principal, org_id, token_id, "delete")
+    token = _managed_token(db, principal, org_id, token_id, "delete", lock=DELETE_ROW)
     db.delete(token)
     credentials_changed(db)
     db.flush()

@@ -1,12 +1,14 @@
-"""One-time credentials under concurrency, across two ``keyplane server`` processes.
+"""Races across two ``keyplane server`` processes on one PostgreSQL database.
 
 A refresh token, an authorization code and an approved device code succeed exactly
 once however many uses arrive at once; losing a refresh race is reuse and revokes the
 login. Concurrent rotations of one API token give one winner; the others answer 409.
+Changes that check, then act (the last owner, an empty workspace, one member's or
+token's roles, a delete) take turns: no answer is a 500, none is made void by another.
 
-Each round holds the credential's row with a transaction of the test's own until all
-N requests (split over both servers) wait for it, so that they are certainly in
-flight together; then it lets go. PostgreSQL only: SQLite has one writer.
+Each round holds rows the requests need with a transaction of the test's own until
+all of them (split over both servers) wait, so that they are certainly in flight
+together; then it lets go. PostgreSQL only: SQLite has one writer.
 """
 
 from __future__ import annotations
@@ -65,11 +67,22 @@ class Pair:
         self, table: str, row_id: str, send: Callable[[httpx.Client], httpx.Response]
     ) -> list[httpx.Response]:
         """N uses at once: the row is held until every one of them waits for it."""
-        with self.engine.connect() as gate, ThreadPoolExecutor(N) as pool:
-            gate.execute(text(f"SELECT 1 FROM {table} WHERE id = :id FOR UPDATE"), {"id": row_id})
-            futures = [pool.submit(send, self.clients[i % 2]) for i in range(N)]
-            _wait_for_waiters(self.engine, N)
-            gate.commit()
+        gate = f"SELECT 1 FROM {table} WHERE id = :id FOR UPDATE"
+        return self.race_all(gate, {"id": row_id}, [send] * N)
+
+    def race_all(
+        self,
+        gate: str,
+        params: dict[str, object],
+        sends: list[Callable[[httpx.Client], httpx.Response]],
+    ) -> list[httpx.Response]:
+        """``sends`` at once, while ``gate`` (a locking select) holds what they need,
+        until each of them waits for a lock."""
+        with self.engine.connect() as holder, ThreadPoolExecutor(len(sends)) as pool:
+            holder.execute(text(gate), params)
+            futures = [pool.submit(send, self.clients[i % 2]) for i, send in enumerate(sends)]
+            _wait_for_waiters(self.engine, len(sends))
+            holder.commit()
             return [future.result() for future in futures]
 
 
@@ -273,3 +286,114 @@ def test_concurrent_migrations_of_a_deployments_keys_migrate_each_key_once(pair:
         f"{org}/tokens", params={"deploymentId": deployment["id"], "limit": 100}, headers=owner
     ).json()
     assert tokens["totalCount"] == 2 * ROUNDS, "a key was migrated more than once"
+
+
+def _api(pair: Pair) -> tuple[httpx.Client, str, dict[str, str]]:
+    owner = {"Authorization": f"Bearer {pair.tenant.owner_token}"}
+    return pair.clients[0], f"/v1/organizations/{pair.tenant.org_id}", owner
+
+
+def _invite(pair: Pair, email: str, role: str) -> str:
+    api, org, owner = _api(pair)
+    made = api.post(f"{org}/invites", json={"email": email, "role": role}, headers=owner)
+    assert made.status_code == 201, made.text
+    return str(made.json()["id"])
+
+
+def test_two_owners_removed_at_once_leave_one(pair: Pair) -> None:
+    api, org, owner = _api(pair)
+    survivor = _invite(pair, "owner-0@acme.example", "ORGANIZATION_OWNER")
+    member = {"organizationRole": "ORGANIZATION_MEMBER", "workspaceRoles": []}
+    stepped_down = api.post(f"{org}/users/{pair.user_id}/roles", json=member, headers=owner)
+    assert stepped_down.status_code == 200, stepped_down.text
+    gate = "SELECT 1 FROM role_bindings WHERE user_id IN (:a, :b) FOR UPDATE"
+    for n in range(1, ROUNDS + 1):
+        owners = [survivor, _invite(pair, f"owner-{n}@acme.example", "ORGANIZATION_OWNER")]
+        answers = pair.race_all(
+            gate,
+            {"a": owners[0], "b": owners[1]},
+            [lambda c, u=u: c.delete(f"{org}/users/{u}", headers=owner) for u in owners],
+        )
+        statuses = [a.status_code for a in answers]
+        assert sorted(statuses) == [204, 409], [a.text for a in answers]
+        survivor = owners[statuses.index(409)]
+    listed = api.get(f"{org}/users", params={"limit": 100}, headers=owner).json()["users"]
+    assert [u["id"] for u in listed if u["organizationRole"] == "ORGANIZATION_OWNER"] == [survivor]
+
+
+def test_a_workspace_deleted_while_a_deployment_is_made_in_it_keeps_or_refuses_it(
+    pair: Pair,
+) -> None:
+    api, org, owner = _api(pair)
+    for n in range(ROUNDS):
+        ws = api.post(f"{org}/workspaces", json={"name": f"brief-{n}"}, headers=owner).json()["id"]
+        made, deleted = pair.race_all(
+            "SELECT 1 FROM workspaces WHERE id = :id FOR UPDATE",
+            {"id": ws},
+            [
+                lambda c, ws=ws: c.post(
+                    f"{org}/deployments", json={"name": "d", "workspaceId": ws}, headers=owner
+                ),
+                lambda c, ws=ws: c.delete(f"{org}/workspaces/{ws}", headers=owner),
+            ],
+        )
+        outcome = (made.status_code, deleted.status_code)
+        assert outcome in {(201, 409), (404, 204)}, (made.text, deleted.text)
+        if made.status_code == 201:
+            kept = api.get(f"{org}/deployments/{made.json()['id']}", headers=owner)
+            assert kept.status_code == 200, kept.text
+
+
+def test_parallel_deletes_of_a_token_delete_it_once(pair: Pair) -> None:
+    api, org, owner = _api(pair)
+    for n in range(ROUNDS):
+        body = {"name": f"doomed-{n}", "scope": "ORGANIZATION", "role": "ORGANIZATION_MEMBER"}
+        token_id = api.post(f"{org}/tokens", json=body, headers=owner).json()["id"]
+        answers = pair.race(
+            "api_tokens", token_id, lambda c: c.delete(f"{org}/tokens/{token_id}", headers=owner)
+        )
+        _one_winner_of(answers, 204, 404)
+        events = api.get(
+            f"{org}/audit-logs", params={"action": "token.delete", "targetId": token_id},
+            headers=owner,
+        ).json()["auditLogs"]  # fmt: skip
+        assert [e["outcome"] for e in events].count("success") == 1, events
+
+
+def test_parallel_role_changes_of_one_member_take_turns(pair: Pair) -> None:
+    api, org, owner = _api(pair)
+    user_id = _invite(pair, "changing@acme.example", "ORGANIZATION_MEMBER")
+    roles = ["ORGANIZATION_MEMBER", "ORGANIZATION_BILLING_ADMIN"]
+    for _ in range(ROUNDS // 2):
+        answers = pair.race_all(
+            "SELECT 1 FROM role_bindings WHERE user_id = :id FOR UPDATE",
+            {"id": user_id},
+            [
+                lambda c, r=roles[i % 2]: c.post(
+                    f"{org}/users/{user_id}/roles",
+                    json={"organizationRole": r, "workspaceRoles": []},
+                    headers=owner,
+                )
+                for i in range(N)
+            ],
+        )
+        assert [a.status_code for a in answers] == [200] * N, [a.text for a in answers]
+        now = api.get(f"{org}/users/{user_id}", headers=owner).json()
+        assert now["organizationRole"] in roles
+
+
+def test_parallel_invitations_of_one_address_make_one_member(pair: Pair) -> None:
+    _, org, owner = _api(pair)
+    for n in range(ROUNDS // 2):
+        body = {"email": f"wanted-{n}@acme.example", "role": "ORGANIZATION_MEMBER"}
+        answers = pair.race_all(
+            "SELECT 1 FROM organizations WHERE id = :id FOR UPDATE",
+            {"id": pair.tenant.org_id},
+            [lambda c: c.post(f"{org}/invites", json=body, headers=owner)] * N,
+        )
+        _one_winner_of(answers, 201, 409)
+
+
+def _one_winner_of(answers: list[httpx.Response], winner: int, loser: int) -> None:
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == sorted([winner] + [loser] * (len(answers) - 1)), [a.text for a in answers]
