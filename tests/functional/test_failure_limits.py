@@ -12,8 +12,10 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from keyplane.app import create_app
+from keyplane.audit.models import AuditEvent
 from keyplane.runtime import Runtime
 from tests.factories import World, bearer
 from tests.functional.oauth.helpers import access_token, create_key, grant
@@ -86,3 +88,36 @@ def test_a_known_key_id_cannot_lock_out_its_real_secret(limited) -> None:
     other_id, other_secret = create_key(world, "d2")
     assert grant(nat, other_id, other_secret).status_code == 200
     assert grant(nat, other_id, other_secret + "x").status_code == 429
+
+
+def _audit_events(runtime: Runtime) -> int:
+    with runtime.sessions() as db:
+        return db.scalar(select(func.count()).select_from(AuditEvent)) or 0
+
+
+@pytest.mark.parametrize(
+    ("path", "form"),
+    [
+        ("/oauth/token", {"grant_type": "bogus"}),
+        ("/oauth/token", {}),
+        ("/oauth/token", {"grant_type": "client_credentials", "scope": "admin"}),
+        ("/oauth/introspect", {"token": "x", "client_id": "nobody"}),
+        ("/oauth/revoke", {"token": "x", "client_id": "nobody"}),
+    ],
+)
+def test_refusals_before_any_credential_check_are_limited_too(limited, path, form) -> None:
+    """Each refusal is an audit event: past the limit they answer 429, which is not."""
+    world, nat = limited
+    key_id, secret = create_key(world)
+    if "scope" in form:
+        form = {**form, "client_id": key_id, "client_secret": secret}
+    for _ in range(LIMIT):
+        assert nat.post(path, data=form).status_code in (400, 401)
+    before = _audit_events(world.runtime)
+    for _ in range(5):
+        answer = nat.post(path, data=form)
+        assert answer.status_code == 429, answer.text
+        assert answer.json()["error"] == "temporarily_unavailable"
+    assert _audit_events(world.runtime) == before
+    assert grant(nat, key_id, secret).status_code == 200  # a valid grant still works
+    assert world.client.post(path, data=form).status_code in (400, 401)  # another address

@@ -5,7 +5,8 @@ matching and dependency solving cost more than the grant itself (SHA-256, a dict
 lookup and one ES256 signature). This ASGI middleware sits inside the request-id,
 audit and body-limit middleware, so those still apply (it sets ``scope["route"]`` as
 the router would, for the audit trail); the FastAPI route stays registered for the
-OpenAPI document. OAuth errors are rendered here, as the app's handler renders them.
+OpenAPI document. OAuth errors are rendered and counted here, as the route does
+(``routes.limited``).
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keyplane.oauth import token_endpoint
-from keyplane.oauth.errors import OAuthError, error_response
-from keyplane.oauth.routes import router
+from keyplane.oauth.routes import limited, router
 
 if TYPE_CHECKING:
     from keyplane.oauth.context import ServerContext
@@ -37,8 +37,5 @@ class TokenEndpointFastPath:
             await self.app(scope, receive, send)
             return
         scope["route"] = ROUTE
-        try:
-            response = await token_endpoint.token(Request(scope, receive), self.runtime)
-        except OAuthError as error:
-            response = error_response(error)
+        response = await limited(token_endpoint.token, Request(scope, receive), self.runtime)
         await response(scope, receive, send)

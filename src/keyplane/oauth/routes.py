@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
+from keyplane.http.headers import scope_client_ip
 from keyplane.http.routing import APIRouter
-from keyplane.oauth import introspection, revocation, token_endpoint
-from keyplane.oauth.context import server_context
+from keyplane.oauth import introspection, refusals, revocation, token_endpoint
+from keyplane.oauth.context import ServerContext, server_context
+from keyplane.oauth.errors import OAuthError, error_response
 from keyplane.oauth.signing_keys import JWKS_MAX_AGE
 
 router = APIRouter(tags=["oauth"])
@@ -48,7 +51,7 @@ async def jwks(request: Request) -> Response:
 )
 async def token(request: Request) -> Response:
     """RFC 6749 token endpoint: client_credentials for deployment API keys, and more."""
-    return await token_endpoint.token(request, server_context(request))
+    return await limited(token_endpoint.token, request, server_context(request))
 
 
 @router.post(
@@ -57,7 +60,7 @@ async def token(request: Request) -> Response:
 )
 async def revoke(request: Request) -> Response:
     """RFC 7009 token revocation."""
-    return await revocation.revoke(request, server_context(request))
+    return await limited(revocation.revoke, request, server_context(request))
 
 
 @router.post(
@@ -66,4 +69,16 @@ async def revoke(request: Request) -> Response:
 )
 async def introspect(request: Request) -> Response:
     """RFC 7662 token introspection."""
-    return await introspection.introspect(request, server_context(request))
+    return await limited(introspection.introspect, request, server_context(request))
+
+
+async def limited(
+    endpoint: Callable[[Request, ServerContext], Awaitable[Response]],
+    request: Request,
+    runtime: ServerContext,
+) -> Response:
+    """The endpoint's answer; its refusals counted per address (``refusals``)."""
+    try:
+        return await endpoint(request, runtime)
+    except OAuthError as error:
+        return error_response(refusals.counted(runtime, scope_client_ip(request.scope), error))
