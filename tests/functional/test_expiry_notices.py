@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from email import message_from_bytes
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from keyplane.db.base import utcnow
+from keyplane.db.models import Organization
+from keyplane.db.unit import unit_of_work
 from keyplane.hygiene.expiry import notify
 from keyplane.hygiene.mail import LEASE
 from keyplane.hygiene.models import ExpiryNotice
@@ -170,3 +172,42 @@ def test_listings_filter_tokens_by_how_soon_they_expire(world):
         headers=bearer(world.org.owner_token),
     )
     assert bad.status_code == 400
+
+
+def test_a_name_is_one_line(world):
+    owner = bearer(world.org.owner_token)
+    for name in ("acme\ncorp", "acme\u2028corp", "acme\x85corp", "acme\x07"):
+        renamed = world.client.post(
+            f"/v1/organizations/{world.org.id}", json={"name": name}, headers=owner
+        )
+        assert renamed.status_code == 400, renamed.text
+        assert "one line" in renamed.text
+
+
+def test_a_line_break_stored_in_a_name_stops_no_ones_notices(world):
+    """An organization renamed before names were checked: its subject is made one line,
+    and every organization's notices still go out."""
+    with unit_of_work(world.runtime.sessions) as db:
+        db.execute(
+            update(Organization)
+            .where(Organization.id == world.org.id)
+            .values(name="acme\u2028corp\r\nBcc: x@evil.example")
+        )
+    token(world, 3, "release-bot")
+    elsewhere = {"name": "victim", "scope": "ORGANIZATION", "role": "ORGANIZATION_MEMBER"}
+    made = world.client.post(
+        f"/v1/organizations/{world.other.id}/tokens",
+        json={**elsewhere, "tokenExpiryPeriodInDays": 3},
+        headers=bearer(world.other.owner_token),
+    )
+    assert made.status_code == 201, made.text
+
+    assert run(world).sent == 2
+    outbox = sorted((world.runtime.settings.data_dir / "outbox").glob("*.eml"))
+    messages = [message_from_bytes(path.read_bytes()) for path in outbox]
+    assert [m["Bcc"] for m in messages] == [None, None]  # nothing injected
+    subjects = {" ".join(str(m["Subject"]).split()) for m in messages}  # unfolded
+    assert (
+        "keyplane: the API token 'release-bot' of acme corp Bcc: x@evil.example "
+        "expires in 3 day(s)" in subjects
+    )

@@ -66,6 +66,8 @@ def compose(settings: Settings, to: str, subject: str, body: str) -> EmailMessag
     message = EmailMessage()
     message["From"] = settings.mail_from
     message["To"] = to
-    message["Subject"] = subject
+    # One line: a name stored before names were (org names go into subjects) may hold
+    # a line break, which would make the message unbuildable and stop the whole run.
+    message["Subject"] = " ".join(subject.split())
     message.set_content(body)
     return message
