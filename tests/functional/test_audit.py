@@ -319,7 +319,10 @@ def test_a_users_action_goes_to_the_log_of_the_organization_acted_in(world, runt
     )
     user_id = invited.json()["id"]
     access = issue_user_access_token(runtime, user_id).access_token
-    assert world.client.get("/v1/self", headers=bearer(access)).json()["organizationId"] == world.org.id
+    assert (
+        world.client.get("/v1/self", headers=bearer(access)).json()["organizationId"]
+        == world.org.id
+    )
     joined = world.client.post(
         f"/v1/organizations/{world.other.id}/invites",
         json={"email": email, "role": "ORGANIZATION_OWNER"},

@@ -12,6 +12,7 @@ from pydantic_core import PydanticCustomError
 from keyplane.domain.networks import MAX_RANGES, normalise_ranges
 from keyplane.http.schemas import ApiModel, Page
 
+
 # At least one character that is not a space (the pattern says so in the schema too, as
 # the surrounding spaces are stripped before the length is checked).
 # Names are one line: they go into mail subjects, tables and log lines, where a line
