@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
+
 from keyplane.federation.issuers import IssuerKeys, IssuerUnreachable
 from tests.workload_issuer import WorkloadIssuer
 
@@ -46,6 +48,40 @@ def test_a_failed_fetch_is_every_waiters_answer(fresh_issuer: WorkloadIssuer) ->
     assert all(isinstance(error, IssuerUnreachable) for error in failed), failed
     assert "404" in str(failed[-1])
     assert fresh_issuer.hits[f"/nowhere{DISCOVERY}"] == 1
-    later = burst(keys, nowhere, "rs-1", size=1)  # a later request tries again
+    soon = burst(keys, nowhere, "rs-1", size=5)  # within the bound: the same error, no fetch
+    assert all("404" in str(error) for error in soon), soon
+    assert fresh_issuer.hits[f"/nowhere{DISCOVERY}"] == 1
+    keys.refetch_after = 0  # as if the bound had passed: a later request tries again
+    later = burst(keys, nowhere, "rs-1", size=1)
     assert isinstance(later[0], IssuerUnreachable)
     assert fresh_issuer.hits[f"/nowhere{DISCOVERY}"] == 2
+
+
+def test_an_https_issuers_keys_are_not_fetched_over_http() -> None:
+    """Its own discovery document cannot downgrade the key set to plain http."""
+    document = {"issuer": "https://ci.example", "jwks_uri": "http://ci.example/jwks"}
+    served = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        served.append(str(request.url))
+        return httpx.Response(200, json=document if "openid" in request.url.path else {"keys": []})
+
+    keys = IssuerKeys(transport=httpx.MockTransport(answer))
+
+    refused = burst(keys, "https://ci.example", "rs-1", size=1)[0]
+
+    assert isinstance(refused, IssuerUnreachable) and "over https" in str(refused), refused
+    assert served == ["https://ci.example/.well-known/openid-configuration"]
+
+
+def test_a_key_set_without_a_list_of_keys_is_unreachable_not_a_crash() -> None:
+    from keyplane.federation.issuers import _usable
+
+    for document in ({"keys": 7}, {"keys": "abc"}, {}):
+        try:
+            _usable(document)
+        except IssuerUnreachable:
+            continue
+        raise AssertionError(f"{document} was accepted")
+    broken = {"kty": "RSA", "kid": "x", "n": 5, "e": []}
+    assert _usable({"keys": [broken]}) == {}

@@ -6,9 +6,11 @@ an issuer, never a URL), so the operator's list is also the egress list, and an
 a :class:`keyplane.cache.Cache` for ``KEY_TTL`` seconds. A token naming a ``kid`` the
 cached set lacks (the issuer rotated its keys) makes one fetch, at most once per
 issuer per ``refetch_after`` seconds, so forged ``kid`` values cannot make the server
-hammer an issuer. Requests that need a fetch at the same time (a burst of jobs after a
-restart) wait for one fetch and share its outcome. This cache is not dropped on
-credential changes: the keys belong to the issuer, not to the database.
+hammer an issuer; a failed fetch is remembered as long, so neither can an issuer that is
+down (each request meanwhile gets its error at once). Requests that need a fetch at the
+same time (a burst of jobs after a restart) wait for one fetch and share its outcome.
+This cache is not dropped on credential changes: the keys belong to the issuer, not to
+the database.
 """
 
 from __future__ import annotations
@@ -34,9 +36,16 @@ class IssuerUnreachable(Exception):
 
 
 class IssuerKeys:
-    def __init__(self, *, refetch_after: float = REFETCH_AFTER, timeout: float = TIMEOUT) -> None:
+    def __init__(
+        self,
+        *,
+        refetch_after: float = REFETCH_AFTER,
+        timeout: float = TIMEOUT,
+        transport: httpx.AsyncBaseTransport | None = None,  # another than the network's
+    ) -> None:
         self.refetch_after = refetch_after
         self._timeout = timeout
+        self._transport = transport
         self._sets: Cache[str, dict[str, jwt.PyJWK]] = Cache(KEY_TTL, 1024)
         self._fetched: dict[str, float] = {}  # issuer -> monotonic time of the last fetch
         self._ended: dict[str, tuple[float, str]] = {}  # issuer -> when it ended, its error
@@ -52,6 +61,9 @@ class IssuerKeys:
         keys = self._sets.get(issuer)
         if keys is not None and (kid in keys or not self._may_refetch(issuer)):
             return keys.get(kid)
+        ended, error = self._ended.get(issuer, (-1e9, ""))
+        if keys is None and error and time.monotonic() - ended < self.refetch_after:
+            raise IssuerUnreachable(error)  # it failed moments ago: its error, no new fetch
         asked = time.monotonic()
         async with self._lock(issuer):
             ended, error = self._ended.get(issuer, (-1e9, ""))
@@ -83,25 +95,35 @@ class IssuerKeys:
         return keys
 
     async def _read(self, issuer: str) -> dict[str, jwt.PyJWK]:
-        async with httpx.AsyncClient(timeout=self._timeout, follow_redirects=False) as http:
+        async with httpx.AsyncClient(
+            timeout=self._timeout, follow_redirects=False, transport=self._transport
+        ) as http:
             discovery = await _json(http, f"{issuer}/.well-known/openid-configuration")
             if str(discovery.get("issuer", "")).rstrip("/") != issuer:
                 raise IssuerUnreachable(f"the discovery document of {issuer} names another issuer")
             jwks_uri = discovery.get("jwks_uri")
-            if not isinstance(jwks_uri, str) or not jwks_uri.startswith(("https://", "http://")):
-                raise IssuerUnreachable(f"the discovery document of {issuer} has no jwks_uri")
+            # An https issuer's keys come over https too: its own document cannot
+            # downgrade them (an http issuer is the operator's explicit choice).
+            schemes = ("https://",) if issuer.startswith("https://") else ("https://", "http://")
+            if not isinstance(jwks_uri, str) or not jwks_uri.startswith(schemes):
+                raise IssuerUnreachable(
+                    f"the discovery document of {issuer} has no jwks_uri over {schemes[-1][:-3]}"
+                )
             return _usable(await _json(http, jwks_uri))
 
 
 def _usable(document: dict[str, Any]) -> dict[str, jwt.PyJWK]:
     """The signing keys with a ``kid``; keys of other kinds or uses are left out."""
     found: dict[str, jwt.PyJWK] = {}
-    for entry in document.get("keys") or []:
+    entries = document.get("keys")
+    if not isinstance(entries, list):
+        raise IssuerUnreachable("the issuer's key set has no list of keys")
+    for entry in entries:
         if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
             continue
         try:
             key = jwt.PyJWK(entry)
-        except jwt.PyJWTError:
+        except (jwt.PyJWTError, ValueError, TypeError, KeyError):  # a malformed key: skipped
             continue
         if key.key_id:
             found[key.key_id] = key
