@@ -51,12 +51,30 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
+# Line breaks (\n, \r, U+2028, U+0085…) and other control characters, as escapes.
+_ESCAPES = {
+    c: f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+    for c in [*range(0x20), 0x7F, *range(0x80, 0xA0), 0x2028, 0x2029]
+}
+
+
+class TextFormatter(logging.Formatter):
+    """One line per record: a message that carries a request's path or a caller's
+    input cannot break the line, or forge one that reads like another record."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return super().formatMessage(record).translate(_ESCAPES)
+
+
 def log_config(log_format: str, level: str) -> dict[str, Any]:
     """A ``logging.config.dictConfig`` for the server (uvicorn applies it in every worker)."""
     formatter: dict[str, Any] = (
         {"()": JsonFormatter}
         if log_format == "json"
-        else {"format": "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s"}
+        else {
+            "()": TextFormatter,
+            "format": "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s",
+        }
     )
     handler = {
         "class": "logging.StreamHandler",
