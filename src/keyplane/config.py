@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="KEYPLANE_", extra="ignore")
+    # Errors never repeat a value: some settings are secrets (keys, passwords, URLs).
+    model_config = SettingsConfigDict(
+        env_prefix="KEYPLANE_", extra="ignore", hide_input_in_errors=True
+    )
 
     data_dir: Path = Path(".keyplane")
     database_url: str | None = Field(
@@ -99,6 +104,25 @@ class Settings(BaseSettings):
     # (POST /v1/tokens/report) one client address may make per minute.
     secret_scanning_keys_url: str = "https://api.github.com/meta/public_keys/secret_scanning"
     leak_reports_per_minute: int = Field(default=10, ge=1)
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _fernet_keys(cls, value: str | None) -> str | None:
+        """Each key as Fernet takes it, checked at start: else the server would serve,
+        look ready, and fail at its first signature or secret (base64 only, so the
+        CLI does not load cryptography to read its settings)."""
+        for key in (value or "").split(","):
+            try:
+                valid = len(base64.urlsafe_b64decode(key.strip().encode())) == 32
+            except (binascii.Error, ValueError):
+                valid = False
+            if key.strip() and not valid:
+                raise ValueError(
+                    "each comma-separated key must be 32 url-safe base64-encoded bytes "
+                    "(make one with `python -c 'from cryptography.fernet import Fernet; "
+                    "print(Fernet.generate_key().decode())'`)"
+                )
+        return value
 
     @property
     def federation_issuer_list(self) -> tuple[str, ...]:
