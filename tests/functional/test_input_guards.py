@@ -6,6 +6,8 @@ character, an OFFSET past 64 bits) deep in the driver unless the server stops th
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.factories import World, bearer
@@ -59,11 +61,38 @@ def test_nul_anywhere_in_a_request_gets_400_and_changes_nothing(world):
         ("GET", f"{org}/workspaces/ab%00cd", {}),
         ("GET", f"{org}/audit-logs?action=%00", {}),
         ("GET", f"{org}/tokens?workspaceId=%00", {}),
-        ("POST", "/oauth/token", {"data": {"grant_type": "client_credentials", "client_id": "\0"}}),
+        # Every body FastAPI reads as JSON: any application/*+json, and none named at all.
+        (
+            "POST",
+            f"{org}/workspaces",
+            _json_as({"name": "a\u0000b"}, "application/merge-patch+json"),
+        ),
+        ("POST", f"{org}/workspaces", _json_as({"name": "a\u0000b"}, "")),
     ):
-        answer = world.client.request(method, url, headers=headers, **kwargs)
+        answer = world.client.request(
+            method, url, headers={**headers, **kwargs.pop("headers", {})}, **kwargs
+        )
         assert "NUL" in assert_error(answer, 400)["message"], (method, url)
     assert snapshot(world) == before
+
+
+def _json_as(body: object, content_type: str) -> dict[str, object]:
+    return {"content": json.dumps(body).encode(), "headers": {"Content-Type": content_type}}
+
+
+def test_nul_at_the_oauth_endpoints_gets_an_oauth_error(world):
+    for path in ("/oauth/token", "/oauth/introspect", "/oauth/revoke"):
+        answer = world.client.post(path, data={"grant_type": "client_credentials", "token": "\0"})
+        assert answer.status_code == 400 and answer.headers["cache-control"] == "no-store"
+        assert answer.json()["error"] == "invalid_request", answer.text
+        assert "NUL" in answer.json()["error_description"]
+
+
+def test_nul_in_a_multipart_form_gets_400(world):
+    answer = world.client.post(
+        "/login/password", files={"email": (None, "a\x00@acme.example"), "password": (None, "x")}
+    )
+    assert answer.status_code == 400 and "NUL" in answer.text
 
 
 def test_the_text_of_an_escape_is_not_a_nul(world):

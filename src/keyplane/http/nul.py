@@ -12,12 +12,28 @@ import contextlib
 import json
 from typing import Any
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyplane.http.errors import error_response
 from keyplane.http.headers import header
 
-_CHECKED_BODIES = (b"application/json", b"application/x-www-form-urlencoded")
+# The bodies that a route's parser turns into strings, as FastAPI and Starlette tell
+# them: JSON (no content type at all, application/json, application/*+json), forms.
+JSON, FORM, MULTIPART = "json", "form", "multipart"
+
+
+def _body_kind(content_type: bytes) -> str | None:
+    media = content_type.split(b";", 1)[0].strip().lower()
+    if not media or media == b"application/json":
+        return JSON
+    if media.startswith(b"application/") and media.endswith(b"+json"):
+        return JSON
+    if media == b"application/x-www-form-urlencoded":
+        return FORM
+    if media == b"multipart/form-data":
+        return MULTIPART
+    return None  # bytes a route reads as bytes (a deploy bundle): NUL is data there
 
 
 class NulRefusalMiddleware:
@@ -32,11 +48,10 @@ class NulRefusalMiddleware:
         if where:
             await _refuse(scope, receive, send, where)
             return
-        content_type = (header(scope, b"content-type") or b"").lower()
-        if not content_type.startswith(_CHECKED_BODIES):
+        kind = _body_kind(header(scope, b"content-type") or b"")
+        if kind is None:
             await self.app(scope, receive, send)
             return
-        form = content_type.startswith(b"application/x-www-form-urlencoded")
         chunks: list[bytes] = []
         refused = False
         started = False
@@ -46,7 +61,7 @@ class NulRefusalMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 chunks.append(message.get("body", b""))
-                if not message.get("more_body", False) and _has_nul(b"".join(chunks), form):
+                if not message.get("more_body", False) and _has_nul(b"".join(chunks), kind):
                     refused = True
                     raise _Refused
             return message
@@ -73,11 +88,11 @@ def _in_url(scope: Scope) -> str:
     return ""
 
 
-def _has_nul(body: bytes, form: bool) -> bool:
+def _has_nul(body: bytes, kind: str) -> bool:
     if b"\x00" in body:
         return True
-    if form:
-        return b"%00" in body
+    if kind != JSON:
+        return kind == FORM and b"%00" in body
     if b"\\u0000" not in body:
         return False
     try:  # the escape may be text (a backslash then "u0000"): look at the parsed strings
@@ -98,7 +113,14 @@ def _any_nul(value: Any) -> bool:
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, where: str) -> None:
     message = f"invalid request: {where} holds a NUL character (\\u0000), which is never accepted"
+    if scope["path"].startswith("/oauth/"):  # the OAuth endpoints answer in RFC 6749's words
+        body = {"error": "invalid_request", "error_description": message}
+        await JSONResponse(body, 400, _NO_STORE)(scope, receive, send)
+        return
     await error_response(scope, 400, message)(scope, receive, send)
+
+
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 §5.1
 
 
 class _Refused(Exception):
