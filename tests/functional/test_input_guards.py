@@ -130,3 +130,17 @@ def test_an_audit_time_in_no_known_format_gets_400(world):
     )
     error = assert_error(answer, 400)
     assert "since" in error["fieldErrors"]
+
+
+def test_an_audit_time_past_the_range_of_dates_in_utc_gets_400(world):
+    url = f"/v1/organizations/{world.org.id}/audit-logs"
+    headers = bearer(world.org.owner_token)
+    for params in (
+        {"since": "0001-01-01T00:00:00+01:00"},
+        {"until": "9999-12-31T23:59:59-01:00", "format": "jsonl"},
+    ):
+        answer = world.client.get(url, params=params, headers=headers)
+        body = assert_error(answer, 400)
+        assert set(body["fieldErrors"]) & {"since", "until"}, body
+    inside = world.client.get(url, params={"since": "2000-01-01T01:00:00+01:00"}, headers=headers)
+    assert inside.status_code == 200

@@ -19,7 +19,12 @@ NDJSON = "application/x-ndjson"
 
 
 def _as_utc(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
+    if moment is None or moment.tzinfo is None:
+        return moment and moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 in UTC
+        raise ValueError("out of the range of dates once taken to UTC") from None
 
 
 # A date (`2026-11-01`) or a time without an offset (`2026-11-01T08:00`) is taken as UTC.
