@@ -385,3 +385,24 @@ def test_failed_authentication_is_rate_limited(world):
     body = answer.json()
     assert body["statusCode"] == 429 and body["requestId"] == answer.headers["x-request-id"]
     assert "try again" in body["message"]
+
+
+def test_a_role_on_an_entity_the_manager_cannot_see_is_not_found_wherever_it_is(world):
+    """Placement is checked only on entities the manager sees: else a 400 ("cannot hold
+    a role on …") would tell which ids exist in workspaces it cannot see."""
+    org = world.org
+    ws1, ws2, d2 = org.workspaces["ws1"], org.workspaces["ws2"], org.deployments["d2"]
+    manager = world.token("WORKSPACE", ws1, "WORKSPACE_OWNER")
+    managed = token_id(world, world.token("WORKSPACE", ws1, "WORKSPACE_MEMBER"))
+    own = {"entityType": "WORKSPACE", "entityId": ws1, "role": "WORKSPACE_MEMBER"}
+    for level, hidden, role in (
+        ("DEPLOYMENT", d2, DEPLOYMENT_ADMIN),
+        ("DEPLOYMENT", "cl" + "0" * 23, DEPLOYMENT_ADMIN),
+        ("WORKSPACE", ws2, "WORKSPACE_MEMBER"),
+    ):
+        answer = world.client.post(
+            f"/v1/organizations/{org.id}/tokens/{managed}/roles",
+            json={"roles": [own, {"entityType": level, "entityId": hidden, "role": role}]},
+            headers=bearer(manager),
+        )
+        assert answer.status_code == 404, (level, hidden, answer.text)

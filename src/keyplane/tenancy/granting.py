@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from keyplane.auth.principal import Principal
 from keyplane.db.models import CustomRole
-from keyplane.domain.access import Binding, Entity, authorize_holding
+from keyplane.domain.access import Binding, Entity, authorize, authorize_holding
 from keyplane.domain.errors import InvalidInput
 from keyplane.domain.roles import ROLE_ORDER, Level, Permission, level_of
 from keyplane.tenancy.entities import get_entity
@@ -73,6 +73,7 @@ def check_grantable(
         if entity.id in seen:
             raise InvalidInput(f"more than one role on {level.value.lower()} {entity_id}")
         seen.add(entity.id)
+        authorize(principal, None, entity)  # 404 if unseen: placement would tell it exists
         if entity != own:
             _check_placement(entity, own, extra_levels)
         authorize_holding(principal, [binding_of(entity, role, custom)], f"grant {role}")
