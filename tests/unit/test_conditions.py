@@ -62,9 +62,22 @@ def test_a_pattern_of_many_stars_cannot_stall_a_match() -> None:
 def test_every_github_issuer_needs_a_repository_or_owner_pinned_by_number(issuer: str) -> None:
     with pytest.raises(InvalidInput, match="must pin repository_id or repository_owner_id"):
         conditions.validate({"repository": "acme/api"}, issuer)
-    with pytest.raises(InvalidInput, match="repository_id: must be a number"):
-        conditions.validate({"repository_id": "api"}, issuer)
+    for not_a_number in ("api", "٨٩٢٣١٤", "²", "4²"):  # Arabic-Indic digits, superscript
+        with pytest.raises(InvalidInput, match="repository_id: must be a number"):
+            conditions.validate({"repository_id": not_a_number}, issuer)
     assert conditions.validate({"repository_id": "42"}, issuer) == {"repository_id": "42"}
+
+
+def test_a_risky_event_is_refused_in_a_list_of_events_too() -> None:
+    pinned = {"repository_id": "42"}
+    assert conditions.risky_event(pinned, {"event_name": "push"}) is None
+    assert conditions.risky_event(pinned, {"event_name": "pull_request_target"}) == (
+        "pull_request_target"
+    )
+    listed = {"event_name": ["push", "workflow_run"]}
+    assert conditions.risky_event(pinned, listed) == "workflow_run"
+    named = {**pinned, "event_name": ["workflow_run"]}
+    assert conditions.risky_event(named, listed) is None
 
 
 def test_other_issuers_need_no_pin() -> None:

@@ -61,7 +61,7 @@ def validate(conditions: Mapping[str, Any], issuer: str) -> Conditions:
             field_errors={"conditions": f"{' or '.join(pins)} is required"},
         )
     for pin in pins:
-        if pin in checked and not all(v.isdigit() for v in allowed(checked, pin)):
+        if pin in checked and not all(v.isascii() and v.isdigit() for v in allowed(checked, pin)):
             raise _invalid(pin, "must be a number (or a list of numbers)")
     return checked
 
@@ -138,8 +138,8 @@ def first_failed(conditions: Conditions, claims: Mapping[str, Any]) -> str | Non
 def risky_event(conditions: Conditions, claims: Mapping[str, Any]) -> str | None:
     """A risky event the token comes from that the identity does not name literally."""
     event = claims.get("event_name")
-    if event in RISKY_EVENTS:
-        named = allowed(conditions, "event_name") if "event_name" in conditions else []
-        if event not in named:
-            return str(event)
+    named = allowed(conditions, "event_name") if "event_name" in conditions else []
+    for one in event if isinstance(event, list) else [event]:  # another issuer may list
+        if one in RISKY_EVENTS and one not in named:
+            return str(one)
     return None
