@@ -111,7 +111,7 @@ async def verify(
     alg = header.get("alg")
     if alg not in ALGORITHMS:
         raise _refused("alg", f"the token's alg is not one of {', '.join(ALGORITHMS)}")
-    if claims.get("iss") != record.issuer:
+    if not _same_issuer(claims.get("iss"), record.issuer):
         raise _refused("iss", f"the token was not issued by {record.issuer}")
     if record.issuer not in settings.federation_issuer_list:
         raise _refused("iss", f"{record.issuer} is no longer in KEYPLANE_FEDERATION_ISSUERS")
@@ -158,7 +158,7 @@ def _verified(read: Read, key: jwt.PyJWK, record: IdentityRecord) -> dict[str, A
         raise _refused("exp", "the token has expired: ask the issuer for a new one")
     if expires > now + MAX_EXP_AHEAD_SECONDS:
         raise _refused("exp", "the token expires more than 400 days from now")
-    if claims["iss"] != record.issuer:
+    if not _same_issuer(claims["iss"], record.issuer):
         raise _refused("claims", MALFORMED)
     audiences = [claims["aud"]] if isinstance(claims["aud"], str) else claims["aud"]
     if not audiences:
@@ -202,3 +202,9 @@ def _check_conditions(claims: dict[str, Any], record: IdentityRecord) -> None:
             f"the token's {failed} {said}, which this workload identity does not allow "
             f"({INSPECT.format(record.id)})",
         )
+
+
+def _same_issuer(iss: object, issuer: str) -> bool:
+    """Whether a token's ``iss`` names ``issuer``: issuers are kept without a final
+    ``/`` (as the operator's list is read), and some issuers write theirs with one."""
+    return isinstance(iss, str) and iss.removesuffix("/") == issuer

@@ -305,3 +305,21 @@ def test_uses_and_refusals_are_in_the_audit_trail(
         ]
     assert [r["workloadIdentityId"] for r in refusals] == [identity["id"]]
     assert "(condition ref)" in refusals[0]["refusal"] and bad not in str(refusals)
+
+
+def test_an_issuer_that_writes_its_name_with_a_final_slash_works(
+    world: World, runtime: Runtime, workload_issuer: WorkloadIssuer
+) -> None:
+    runtime.settings.federation_issuers = workload_issuer.url + "/"
+    slashed = create_identity(
+        world.client,
+        world.org,
+        identity_body(workload_issuer.url + "/", world.org.deployments["d1"]),
+    )
+    token = workload_issuer.mint(AUD, iss=workload_issuer.url + "/")
+
+    answer = exchange(world.client, slashed["id"], token)
+
+    assert answer.status_code == 200, answer.text
+    other = workload_issuer.mint(AUD, iss=workload_issuer.url + "/other/")
+    refused(exchange(world.client, slashed["id"], other), "iss")
