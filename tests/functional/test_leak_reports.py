@@ -289,3 +289,18 @@ def test_a_leak_stored_by_an_earlier_release_is_not_mailed_again_and_blocks_noth
     assert (outcome.sent, outcome.failed, outcome.leaks) == (1, 0, [])
     [mail] = outbox(world)
     assert "expires" in mail and "leaked" not in mail
+
+
+def test_while_the_keys_cannot_be_fetched_every_report_answers_503(world, keys):
+    """Not 401 (and then 429 for GitHub's address) in the seconds before a retry:
+    GitHub retries a 503, and the report is checked once the keys are back."""
+    scanning = world.runtime.scanning_keys
+    published, scanning.url = scanning.url, f"http://127.0.0.1:{closed_port()}/keys"
+    value = world.token("ORGANIZATION", None, "ORGANIZATION_MEMBER")
+    body = report_body((value, LEAKED_AT))
+
+    assert [send(world, keys, body).status_code for _ in range(6)] == [503] * 6
+
+    scanning.url, scanning.refetch_seconds = published, 0
+    answer = send(world, keys, body)
+    assert answer.status_code == 200 and answer.json()[0]["label"] == "true_positive"

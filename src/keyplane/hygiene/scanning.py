@@ -38,6 +38,8 @@ UNSIGNED = (
     "Github-Public-Key-Signature are required"
 )
 
+UNAVAILABLE = "the secret-scanning public keys cannot be fetched now: try again later"
+
 
 class KeysUnavailable(DomainError):
     """The partner's public keys could not be fetched: the report cannot be checked now."""
@@ -53,6 +55,7 @@ class ScanningKeys:
         self.refetch_seconds = refetch_seconds
         self.keys: Cache[str, ec.EllipticCurvePublicKey] = Cache(ttl_seconds, KEYS_LIMIT)
         self._fetched_at = -float("inf")
+        self._unavailable = False  # whether the last fetch failed
         self._lock = threading.Lock()
 
     def verify(self, identifier: str | None, signature: str | None, body: bytes) -> None:
@@ -76,6 +79,8 @@ class ScanningKeys:
         if key is None and self._refetch_allowed():
             self._fetch()
             key = self.keys.get(identifier)
+        if key is None and self._unavailable:  # the last fetch failed: cannot tell yet
+            raise KeysUnavailable(UNAVAILABLE)
         if key is None:
             raise NotAuthenticated("the report is signed with an unknown key identifier")
         return key
@@ -98,9 +103,9 @@ class ScanningKeys:
             with self._lock:  # retry within seconds, not a whole interval, after a failure
                 self._fetched_at = time.monotonic() - self.refetch_seconds + FAILED_RETRY_SECONDS
             log.warning("secret-scanning keys unavailable from %s: %s", self.url, error)
-            raise KeysUnavailable(
-                "the secret-scanning public keys cannot be fetched now: try again later"
-            ) from None
+            self._unavailable = True
+            raise KeysUnavailable(UNAVAILABLE) from None
+        self._unavailable = False
         for entry in listed:
             key = _public_key(entry)
             if key is not None:
