@@ -250,6 +250,7 @@ def test_cicd_enforcement_refuses_personal_logins_only(world, runtime):
     answer = push(world, login, bundle({"a.py": b"x"}))
     assert answer.status_code == 403
     assert "enforces CI/CD" in answer.json()["message"]
+    assert "missingPermission" not in answer.json()  # an owner holds deployment:deploy
     assert push(world, author, bundle({"a.py": b"x"})).status_code == 201
     assert deploy_count(runtime) == 2
 

@@ -41,6 +41,8 @@ def permission_hint(
     )
     hint = f"{session.describe()} holds {held or 'no role'}"
     missing = missing_permission(body or {}, message)
+    if not missing:  # refused for another reason than a role (a policy): the message says
+        return None
     rule = PERMISSIONS.get(Permission(missing)) if missing in VALUES else None
     if rule is None:
         return f"{hint}; ask an owner for a credential whose role allows this"

@@ -19,7 +19,7 @@ from keyplane.deploys import upload
 from keyplane.deploys.models import Deploy
 from keyplane.deploys.store import BundleStore
 from keyplane.domain.access import authorize
-from keyplane.domain.errors import Forbidden, InvalidInput, NotFound
+from keyplane.domain.errors import InvalidInput, NotFound, RefusedByPolicy
 from keyplane.domain.roles import Permission
 from keyplane.tenancy.entities import deployment_entity, get_deployment
 
@@ -33,17 +33,17 @@ CHUNK = 1024 * 1024
 def check_can_deploy(db: Session, principal: Principal, org_id: str, dep_id: str) -> Deployment:
     """The deployment, if this principal may push code to it now.
 
-    Raises NotFound, Forbidden (missing ``deployment:deploy``), or Forbidden when the
-    deployment enforces CI/CD and the caller is a person rather than a credential.
+    Raises NotFound, Forbidden (missing ``deployment:deploy``), or RefusedByPolicy when
+    the deployment enforces CI/CD and the caller is a person rather than a credential.
     """
     deployment = get_deployment(db, org_id, dep_id)
     authorize(principal, Permission.DEPLOYMENT_DEPLOY, deployment_entity(deployment))
     if deployment.is_cicd_enforced and principal.kind is PrincipalKind.USER:
-        raise Forbidden(
-            Permission.DEPLOYMENT_DEPLOY.value,
-            f"deployment {dep_id} enforces CI/CD: deploys must come from an API token or a "
-            "deployment API key, not a personal login (set ASTRO_API_TOKEN in your CI job, or "
-            "ask an operator to run `keyplane deployment update --no-cicd-enforcement`)",
+        raise RefusedByPolicy(
+            f"deployment {dep_id} enforces CI/CD: deploys must come from an API token, a "
+            "deployment API key or a workload identity, not a personal login (deploy from "
+            "your CI job, or ask an operator to run "
+            "`keyplane deployment update --no-cicd-enforcement`)"
         )
     return deployment
 

@@ -38,6 +38,13 @@ class Forbidden(DomainError):
         self.permission = permission
 
 
+class RefusedByPolicy(DomainError):
+    """The principal holds every permission asked for, but the object's own policy
+    refuses its kind of caller (a deployment that takes deploys only from CI)."""
+
+    status_code = 403
+
+
 class OutsideAllowedRanges(DomainError):
     """A valid credential used from an address outside an ``allowedIpRanges`` that
     applies to it (the credential's own or its organization's)."""

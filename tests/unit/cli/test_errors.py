@@ -69,6 +69,17 @@ def test_a_403_without_the_field_falls_back_to_the_message() -> None:
     assert hint and "deployment:deploy needs at least WORKSPACE_AUTHOR" in hint
 
 
+def test_a_403_for_a_policy_names_no_role() -> None:
+    """CI/CD enforcement refuses an owner, who holds deployment:deploy: no advice to
+    get a role they already have."""
+    session = _session(
+        [{"entityType": "ORGANIZATION", "entityId": "o1", "role": "ORGANIZATION_OWNER"}]
+    )
+    error = ApiError(403, "deployment d1 enforces CI/CD: deploys must come from …", "r")
+    explained = explain(error, CREDENTIAL, session)  # type: ignore[arg-type]
+    assert explained.hint is None and "enforces CI/CD" in explained.message
+
+
 @pytest.mark.parametrize(
     ("roles", "lacks"),
     [
