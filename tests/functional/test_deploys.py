@@ -224,7 +224,9 @@ def test_damaged_or_foreign_bodies_are_refused(world, runtime):
     assert push(world, token, b"").status_code == 400
     mismatch = push(world, token, bundle(), sha256="0" * 64)
     assert mismatch.status_code == 400
-    assert "arrived damaged" in mismatch.json()["message"]
+    message = mismatch.json()["message"]
+    assert "arrived damaged" in message and "not the sha256 the request gave" in message
+    assert hashlib.sha256(bundle()).hexdigest() in message  # what arrived, unscreened
     assert_nothing_left(runtime)
 
 

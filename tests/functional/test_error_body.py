@@ -28,3 +28,15 @@ def test_the_openapi_error_body_documents_it(client) -> None:
         "$ref": "#/components/schemas/ErrorBody"
     }
     assert "missingPermission" in create["403"]["description"]
+
+
+def test_a_body_that_is_not_json_says_so_and_where(world) -> None:
+    answer = world.client.post(
+        f"/v1/organizations/{world.org.id}/workspaces",
+        content=b'{"name":',
+        headers={**bearer(world.org.owner_token), "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 400
+    assert answer.json()["fieldErrors"] == {
+        "body": "not valid JSON: Expecting value at character 8"
+    }

@@ -80,8 +80,8 @@ async def create_deploy(
     try:
         if expected_sha256 and expected_sha256 != staged.digest:
             raise InvalidInput(
-                f"the bundle arrived damaged: its SHA-256 is {staged.digest}, "
-                f"not {expected_sha256}; nothing was stored",
+                f"the bundle arrived damaged: its SHA-256 is {staged.digest}, not the "
+                "sha256 the request gave; nothing was stored",
                 field_errors={"sha256": "does not match the body"},
             )
         principal = await principal_now()

@@ -144,6 +144,10 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     fields: dict[str, str] = {}
     for error in exc.errors():
+        if error.get("type") == "json_invalid":  # its location is a character position
+            reason = (error.get("ctx") or {}).get("error", "")
+            fields["body"] = f"not valid JSON: {reason} at character {error['loc'][-1]}"
+            continue
         location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query")]
         fields[".".join(location) or "body"] = _describe(error)
     page: ErrorPage | None = getattr(request.state, "error_page", None)
