@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints
+from pydantic import BeforeValidator, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from keyplane.domain.roles import Level
 from keyplane.http.schemas import Actor, ApiModel, Page
@@ -17,8 +18,33 @@ DEFAULT_LIFETIME = 900
 
 Url = Annotated[str, StringConstraints(min_length=1, max_length=300)]
 ConditionValue = str | list[str]
+
+
+def _numbers_as_text(conditions: Any) -> Any:
+    """An id written as a JSON number (``"repository_id": 892314``) is taken as the
+    text it is compared as (a token's claims are compared as text); anything else but
+    text is refused in one sentence, not pydantic's one per type of the union."""
+
+    def text(value: Any) -> str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        if not isinstance(value, str):
+            raise PydanticCustomError(
+                "condition", "each value is a string or a whole number (or a list of them)"
+            )
+        return value
+
+    if not isinstance(conditions, dict):
+        return conditions
+    return {
+        claim: [text(v) for v in value] if isinstance(value, list) else text(value)
+        for claim, value in conditions.items()
+    }
+
+
 Conditions = Annotated[
     dict[str, ConditionValue],
+    BeforeValidator(_numbers_as_text),
     Field(
         description="claim name → an allowed value or a list of them; `*` matches any run "
         "of characters except in `*_id` claims. For GitHub, `repository_id` or "

@@ -79,7 +79,8 @@ def test_update_and_delete(world: World) -> None:
         ({"conditions": {"repository_id": "89*"}}, "conditions", "exactly"),
         ({"conditions": {"repository_id": "1", "aud": "x"}}, "conditions", "aud"),
         ({"conditions": {"repository_id": "1", "ref": ""}}, "conditions", "ref"),
-        ({"conditions": {"repository_id": "1", "ref": 3}}, "conditions", "ref"),
+        ({"conditions": {"repository_id": "1", "ref": 3.5}}, "conditions", "whole number"),
+        ({"conditions": {"repository_id": "1", "ref": [None]}}, "conditions", "whole number"),
         ({"tokenLifetimeSeconds": 3601}, "tokenLifetimeSeconds", "3600"),
         ({"scope": "WORKSPACE", "entityId": "ws1"}, "role", "not a workspace role"),
         ({"entityId": None}, "entityId", "required"),
@@ -106,6 +107,19 @@ def test_a_github_identity_may_pin_the_owner_alone(world: World) -> None:
     body = identity_body(GITHUB, world.org.deployments["d1"], conditions={
         "repository_owner_id": "71042", "ref": "refs/heads/*"})  # fmt: skip
     assert post(world, body).status_code == 201
+
+
+def test_an_id_written_as_a_json_number_is_taken_as_its_text(world: World) -> None:
+    body = identity_body(GITHUB, world.org.deployments["d1"], conditions={
+        "repository_id": 892314, "repository_owner_id": [71042, "71043"]})  # fmt: skip
+    answer = post(world, body)
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["conditions"] == {
+        "repository_id": "892314",
+        "repository_owner_id": ["71042", "71043"],
+    }
+    refused = post(world, {**body, "conditions": {"repository_id": True}})
+    assert refused.status_code == 400, refused.text
 
 
 def test_an_http_issuer_works_only_when_the_operator_lists_it(
