@@ -81,7 +81,16 @@ class AuditMiddleware:
 
 def _wants_body(scope: Scope, start: Message) -> bool:
     """Only a successful create needs the answer: the new object's ``id`` is the target."""
-    return start["status"] == 201 and _is_create(scope)
+    return _names_its_object(scope, start["status"])
+
+
+def _names_its_object(scope: Scope, status: int) -> bool:
+    """Whether the answer's ``id`` is the event's target: a create's 201, or the 200 of
+    a create that found its object made already (an invitation sent again)."""
+    if status == 201:
+        return _is_create(scope)
+    template = getattr(scope.get("route"), "path", "")
+    return status == 200 and (scope["method"], template) in actions.CREATED_TYPES
 
 
 def _is_create(scope: Scope) -> bool:
@@ -144,7 +153,7 @@ def _request_event(
         draft.organization_id = _organization(principal, _org_param(params), draft.details)
     else:
         draft.organization_id = _org_param(params)
-    created = _created_id(body) if status == 201 and _is_create(scope) else None
+    created = _created_id(body) if _names_its_object(scope, status) else None
     if created:
         draft.target_type = actions.CREATED_TYPES.get(
             (scope["method"], template)
