@@ -63,6 +63,11 @@ def test_token_lifecycle_is_recorded_with_stable_actions(world):
         "token.role_change",
         "token.delete",
     ]
+    ws1 = org.workspaces["ws1"]
+    assert {k: events[2]["details"][k] for k in ("previousRoles", "roles")} == {
+        "previousRoles": [f"WORKSPACE_AUTHOR on workspace {ws1}"],
+        "roles": [f"WORKSPACE_MEMBER on workspace {ws1}"],
+    }
     first = events[0]
     assert first["actor"] == {
         "kind": "ORGANIZATION_TOKEN",
@@ -304,6 +309,10 @@ def test_membership_changes_are_recorded(world):
         ("member.role_change", "success"),
         ("member.remove", "success"),
     ]
+    assert {k: events[2]["details"][k] for k in ("previousRoles", "roles")} == {
+        "previousRoles": [f"ORGANIZATION_MEMBER on organization {org.id}"],
+        "roles": [f"ORGANIZATION_BILLING_ADMIN on organization {org.id}"],
+    }
     assert {e["target"]["type"] for e in events} == {"user"}
 
 

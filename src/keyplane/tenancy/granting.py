@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keyplane.auth.principal import Principal
-from keyplane.db.models import CustomRole
+from keyplane.db.models import CustomRole, RoleBinding
 from keyplane.domain.access import Binding, Entity, authorize, authorize_holding
 from keyplane.domain.errors import InvalidInput
 from keyplane.domain.roles import ROLE_ORDER, Level, Permission, level_of
@@ -93,3 +93,8 @@ def _check_placement(entity: Entity, own: Entity, extra_levels: set[Level]) -> N
             f"a {own.noun} token cannot hold a role on {entity.noun} {entity.id}",
             field_errors={"roles": "role outside the token's scope"},
         )
+
+
+def described(bindings: Iterable[RoleBinding]) -> list[str]:
+    """Roles as the audit trail keeps them: ``WORKSPACE_MEMBER on workspace <id>``."""
+    return sorted(f"{b.role} on {b.level.lower()} {b.entity_id}" for b in bindings)

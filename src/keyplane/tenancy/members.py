@@ -19,7 +19,7 @@ from keyplane.domain.errors import Conflict, NotFound
 from keyplane.domain.roles import Level, Permission, Role
 from keyplane.tenancy import members_schemas as schemas
 from keyplane.tenancy.entities import get_workspace, workspace_entity
-from keyplane.tenancy.granting import check_grantable
+from keyplane.tenancy.granting import check_grantable, described
 
 OWNER = Role.ORGANIZATION_OWNER
 SORT_COLUMNS: dict[str, SQLColumnExpression[Any]] = {
@@ -101,8 +101,9 @@ def _changing_member(db: Session, principal: Principal, org_id: str, user_id: st
 
 def replace_user_roles(
     db: Session, principal: Principal, org_id: str, user_id: str, data: schemas.UserRolesUpdate
-) -> Member:
-    """Replace every role a member holds in the organization (no escalation)."""
+) -> tuple[Member, list[str]]:
+    """Replace every role a member holds in the organization (no escalation); the
+    member with their new roles, and their roles before (``described``)."""
     own = Entity.organization(org_id)
     authorize(principal, Permission.ORGANIZATION_USERS_MANAGE, own)
     member = _changing_member(db, principal, org_id, user_id)
@@ -112,11 +113,12 @@ def replace_user_roles(
     roles = check_grantable(db, principal, org_id, wanted, own, {Level.WORKSPACE, Level.DEPLOYMENT})
     if data.organization_role != OWNER:
         _keep_an_owner(db, org_id, user_id)
+    previous = described(member.bindings)
     _unbind(db, org_id, user_id)
     member.bindings = [bind_user(db, member.user, entity, role) for entity, role in roles]
     credentials_changed(db)
     db.flush()
-    return member
+    return member, previous
 
 
 def remove_user(db: Session, principal: Principal, org_id: str, user_id: str) -> None:

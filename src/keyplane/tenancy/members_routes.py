@@ -5,13 +5,14 @@ Invitations, which mail a link, belong to the identity area (``keyplane.identity
 
 from __future__ import annotations
 
-from fastapi import Response
+from fastapi import Request, Response
 
 from keyplane.domain.roles import Level
 from keyplane.http.deps import CurrentPrincipal, DbSession, Paging
 from keyplane.http.routing import APIRouter
 from keyplane.tenancy import custom_roles, members
 from keyplane.tenancy import members_schemas as schemas
+from keyplane.tenancy.granting import described
 
 router = APIRouter(prefix="/v1/organizations/{orgId}", tags=["members"])
 WS_USERS = "/workspaces/{workspaceId}/users"
@@ -61,10 +62,14 @@ def replace_user_roles(
     orgId: str,
     userId: str,
     body: schemas.UserRolesUpdate,
+    request: Request,
     db: DbSession,
     principal: CurrentPrincipal,
 ) -> object:
-    return user_out(members.replace_user_roles(db, principal, orgId, userId, body))
+    member, previous = members.replace_user_roles(db, principal, orgId, userId, body)
+    roles = described(member.bindings)
+    request.state.audit_details = {"previousRoles": previous, "roles": roles}
+    return user_out(member)
 
 
 @router.delete("/users/{userId}", status_code=204)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Query, Response
+from fastapi import Query, Request, Response
 from sqlalchemy.orm import Session
 
 from keyplane.db.models import ApiToken, RoleBinding
@@ -13,6 +13,7 @@ from keyplane.domain.roles import Level
 from keyplane.http.deps import SHOWS_SECRET, CurrentPrincipal, DbSession, Paging
 from keyplane.http.routing import APIRouter
 from keyplane.http.schemas import Actor
+from keyplane.tenancy.granting import described
 from keyplane.tenancy.schemas import RoleOut
 from keyplane.tokens import schemas, service
 
@@ -111,10 +112,14 @@ def replace_token_roles(
     orgId: str,
     tokenId: str,
     body: schemas.TokenRolesUpdate,
+    request: Request,
     db: DbSession,
     principal: CurrentPrincipal,
 ) -> schemas.TokenOut:
-    return _one(db, service.replace_roles(db, principal, orgId, tokenId, body))
+    token, previous = service.replace_roles(db, principal, orgId, tokenId, body)
+    roles = service.roles_of(db, [token])[token.id]
+    request.state.audit_details = {"previousRoles": previous, "roles": described(roles)}
+    return token_out(token, roles)
 
 
 @router.post(TOKEN + "/rotate", response_model=schemas.TokenOut, dependencies=[SHOWS_SECRET])

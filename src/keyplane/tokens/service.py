@@ -22,7 +22,7 @@ from keyplane.domain.credentials import PlaintextSecret, SecretKind
 from keyplane.domain.errors import Conflict, NotFound
 from keyplane.domain.roles import Level, Permission
 from keyplane.tenancy.entities import get_entity, scope_entity
-from keyplane.tenancy.granting import EXTRA_LEVELS, check_grantable
+from keyplane.tenancy.granting import EXTRA_LEVELS, check_grantable, described
 from keyplane.tenancy.visibility import where_deployments, where_workspaces
 from keyplane.tokens import schemas
 
@@ -189,12 +189,15 @@ def replace_roles(
     org_id: str,
     token_id: str,
     change: schemas.TokenRolesUpdate,
-) -> ApiToken:
+) -> tuple[ApiToken, list[str]]:
+    """The token with its new roles, and its roles before (``described``)."""
     token = _managed_token(db, principal, org_id, token_id, "change the roles of")
     own = token_entity(db, token)
     wanted = [(r.entity_type, r.entity_id, r.role) for r in change.roles]
     roles = check_grantable(db, principal, org_id, wanted, own, EXTRA_LEVELS[own.level])
-    for binding in db.scalars(select(RoleBinding).where(RoleBinding.token_id == token.id)):
+    before = list(db.scalars(select(RoleBinding).where(RoleBinding.token_id == token.id)))
+    previous = described(before)
+    for binding in before:
         db.delete(binding)
     db.flush()
     _bind(db, token, roles)
@@ -202,7 +205,7 @@ def replace_roles(
     token.updated_at = utcnow()
     credentials_changed(db)
     db.flush()
-    return token
+    return token, previous
 
 
 def rotate_token(
