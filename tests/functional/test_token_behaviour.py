@@ -406,3 +406,13 @@ def test_a_role_on_an_entity_the_manager_cannot_see_is_not_found_wherever_it_is(
             headers=bearer(manager),
         )
         assert answer.status_code == 404, (level, hidden, answer.text)
+
+
+def test_an_empty_entity_id_is_one_left_out(world):
+    url = f"/v1/organizations/{world.org.id}/tokens"
+    owner = bearer(world.org.owner_token)
+    body = {"name": "e", "entityId": "", "role": "ORGANIZATION_MEMBER", "scope": "ORGANIZATION"}
+    assert world.client.post(url, json=body, headers=owner).status_code == 201
+    narrower = {**body, "scope": "WORKSPACE", "role": "WORKSPACE_MEMBER"}
+    answer = world.client.post(url, json=narrower, headers=owner)
+    assert answer.status_code == 400 and "entityId is required" in answer.json()["message"]

@@ -78,8 +78,9 @@ def scope_entity(
     """The entity a credential of ``scope`` is made for (``what``: "token", say).
 
     ``entityId`` may be left out for the organization itself; InvalidInput when it is
-    left out for a narrower scope, NotFound as :func:`get_entity`.
+    left out (or empty) for a narrower scope, NotFound as :func:`get_entity`.
     """
+    entity_id = entity_id or None
     if scope is Level.ORGANIZATION and entity_id in (None, org_id):
         return get_entity(db, org_id, Level.ORGANIZATION, org_id)
     if entity_id is None:
