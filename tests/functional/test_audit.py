@@ -352,3 +352,23 @@ def test_a_users_action_goes_to_the_log_of_the_organization_acted_in(world, runt
     ).json()["auditLogs"]
     assert [e["target"]["id"] for e in theirs] == [made.json()["id"]]
     assert audit(world, actorId=user_id, action="workspace.create") == []
+
+
+def test_a_request_refused_before_any_credential_is_no_tenants_record(world, runtime):
+    """A body that is not JSON is refused before the credential is looked at: whoever
+    sent it, it does not go into the organization its path names."""
+    before = audit(world)
+    for headers in ({}, bearer(world.other.owner_token)):
+        answer = world.client.post(
+            f"/v1/organizations/{world.org.id}/tokens",
+            content=b"{bad",
+            headers={**headers, "Content-Type": "application/json", "User-Agent": "forger"},
+        )
+        assert answer.status_code == 400
+    assert audit(world) == before
+    with runtime.sessions() as db:
+        kept = db.scalars(select(AuditEvent).where(AuditEvent.user_agent == "forger")).all()
+    assert [(e.organization_id, e.details["requestedOrganizationId"]) for e in kept] == [
+        (None, world.org.id),
+        (None, world.org.id),
+    ]

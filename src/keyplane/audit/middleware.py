@@ -151,8 +151,11 @@ def _request_event(
     if principal is not None:
         draft.by(principal)
         draft.organization_id = _organization(principal, _org_param(params), draft.details)
-    else:
+    elif status < 400:  # no principal, but the request itself proved its right (a link)
         draft.organization_id = _org_param(params)
+    else:  # refused before any credential was checked (a body that is not JSON): anyone
+        # could send it, so it is no tenant's record, only the operators'
+        draft.details["requestedOrganizationId"] = _org_param(params)
     created = _created_id(body) if _names_its_object(scope, status) else None
     if created:
         draft.target_type = actions.CREATED_TYPES.get(
