@@ -142,3 +142,13 @@ def test_making_a_secret_secret_again_changes_nothing(world, operator):
                              headers=bearer(operator))  # fmt: skip
     again = world.client.post(f"{url(world)}/K", json={"isSecret": True}, headers=bearer(operator))
     assert again.status_code == 200 and again.json()["updatedAt"] == made.json()["updatedAt"]
+
+
+@pytest.mark.parametrize("secret", [True, False])
+def test_a_value_that_is_not_text_gets_400(world, operator, secret):
+    body = b'{"key": "S", "value": "a\\ud800b", "isSecret": %s}' % (b"true" if secret else b"false")
+    answer = world.client.post(
+        url(world), content=body, headers={**bearer(operator), "Content-Type": "application/json"}
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["fieldErrors"] == {"value": "the value is not valid Unicode text"}

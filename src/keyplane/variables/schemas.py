@@ -5,15 +5,28 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field, SecretStr, StrictBool
+from pydantic import AfterValidator, Field, SecretStr, StrictBool
+from pydantic_core import PydanticCustomError
 
 from keyplane.http.schemas import Actor, ApiModel, Page
 from keyplane.variables.models import DeploymentVariable
 
 KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,254}$"
 Key = Annotated[str, Field(pattern=KEY_PATTERN, description="An environment variable name.")]
+
+
+def _text(value: SecretStr) -> SecretStr:
+    """Refuse what is not text (a lone UTF-16 surrogate, which JSON can spell as
+    ``\\ud800``): it cannot be stored, and the error must not show the value."""
+    try:
+        value.get_secret_value().encode()
+    except UnicodeEncodeError:
+        raise PydanticCustomError("text", "the value is not valid Unicode text") from None
+    return value
+
+
 # SecretStr keeps the value out of reprs and logs; it is read only to store it.
-Value = Annotated[SecretStr, Field(max_length=32_768)]
+Value = Annotated[SecretStr, Field(max_length=32_768), AfterValidator(_text)]
 
 
 class VariableCreate(ApiModel):
