@@ -397,3 +397,26 @@ def test_parallel_invitations_of_one_address_make_one_member(pair: Pair) -> None
 def _one_winner_of(answers: list[httpx.Response], winner: int, loser: int) -> None:
     statuses = sorted(a.status_code for a in answers)
     assert statuses == sorted([winner] + [loser] * (len(answers) - 1)), [a.text for a in answers]
+
+
+def test_a_variable_changed_and_deleted_at_once_is_never_a_500(pair: Pair) -> None:
+    api, org, owner = _api(pair)
+    workspace = api.post(f"{org}/workspaces", json={"name": "vars"}, headers=owner).json()
+    deployment = api.post(
+        f"{org}/deployments", json={"name": "vars", "workspaceId": workspace["id"]}, headers=owner
+    ).json()
+    variables = f"{org}/deployments/{deployment['id']}/variables"
+    for n in range(ROUNDS // 2):
+        made = api.post(variables, json={"key": f"V{n}", "value": "1"}, headers=owner)
+        assert made.status_code == 201, made.text
+        one = f"{variables}/V{n}"
+        sends = [lambda c: c.post(one, json={"value": "2"}, headers=owner)] * 2
+        sends += [lambda c: c.delete(one, headers=owner)] * 2
+        gate = "SELECT 1 FROM deployment_variables WHERE key = :key FOR UPDATE"
+        answers = pair.race_all(gate, {"key": f"V{n}"}, sends)
+        updates, deletes = (
+            [a.status_code for a in answers[:2]],
+            [a.status_code for a in answers[2:]],
+        )
+        assert sorted(deletes) == [204, 404], [a.text for a in answers]
+        assert set(updates) <= {200, 404}, [a.text for a in answers]

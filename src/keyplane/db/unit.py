@@ -15,9 +15,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, Select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,9 +29,22 @@ log = logging.getLogger(__name__)
 # ends, on PostgreSQL (SQLite has none; it lets one writer at a time instead). Take
 # them on a use case's first read of the row, before the checks they protect.
 RowLock = bool | dict[str, bool]
+S = TypeVar("S", bound=Select[Any])
 KEEP_ROW: RowLock = {"key_share": True, "read": True}  # FOR KEY SHARE: not deleted meanwhile
 CHECK_AND_CHANGE: RowLock = {"key_share": True}  # FOR NO KEY UPDATE: one checker at a time
 DELETE_ROW: RowLock = True  # FOR UPDATE: waits for every KEEP_ROW, as a delete would
+
+
+def locked(query: S, lock: RowLock | None) -> S:
+    """``query``, taking ``lock`` on the rows it reads (``Session.get`` takes it as
+    ``with_for_update``)."""
+    if lock is None:
+        return query
+    options = lock if isinstance(lock, dict) else {}
+    return query.with_for_update(
+        read=options.get("read", False), key_share=options.get("key_share", False)
+    )
+
 
 _AFTER_COMMIT = "keyplane.after_commit"
 _COMMITTING = "keyplane.committing"

@@ -16,7 +16,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from keyplane.auth.principal import Principal
 from keyplane.db.models import Deployment
 from keyplane.db.paging import PageParams, page_of_query
-from keyplane.db.unit import flush_unique
+from keyplane.db.unit import CHECK_AND_CHANGE, DELETE_ROW, RowLock, flush_unique, locked
 from keyplane.domain.access import authorize
 from keyplane.domain.errors import InvalidInput, NotFound
 from keyplane.domain.roles import Permission
@@ -88,7 +88,7 @@ def update_variable(
     """Change the value and/or secrecy. A secret never becomes plain without a new value:
     that would reveal it."""
     deployment = _deployment(db, principal, org_id, dep_id, Permission.DEPLOYMENT_UPDATE)
-    row = _get(db, dep_id, key)
+    row = _get(db, dep_id, key, CHECK_AND_CHANGE)
     secret = row.is_secret if change.is_secret is None else change.is_secret
     if change.value is None and secret == row.is_secret:
         # Nothing to change: answered as it is, without touching updatedBy. Its answer
@@ -113,16 +113,17 @@ def update_variable(
 
 def delete_variable(db: Session, principal: Principal, org_id: str, dep_id: str, key: str) -> None:
     _deployment(db, principal, org_id, dep_id, Permission.DEPLOYMENT_UPDATE)
-    db.delete(_get(db, dep_id, key))
+    db.delete(_get(db, dep_id, key, DELETE_ROW))
     db.flush()
 
 
-def _get(db: Session, dep_id: str, key: str) -> DeploymentVariable:
-    row = db.scalar(
-        select(DeploymentVariable).where(
-            DeploymentVariable.deployment_id == dep_id, DeploymentVariable.key == key
-        )
+def _get(db: Session, dep_id: str, key: str, lock: RowLock | None = None) -> DeploymentVariable:
+    """The variable, read under ``lock``: changes of one variable at once take turns, and
+    one deleted meanwhile is not found."""
+    query = select(DeploymentVariable).where(
+        DeploymentVariable.deployment_id == dep_id, DeploymentVariable.key == key
     )
+    row = db.scalar(locked(query, lock))
     if row is None:
         raise NotFound(f"variable {key} not found on deployment {dep_id}")
     return row
