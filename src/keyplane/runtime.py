@@ -11,28 +11,26 @@ it, imports this module.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import anyio
 from fastapi import FastAPI
-from sqlalchemy import Engine, event, inspect, text
-from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
+from sqlalchemy import Engine, event, text
+from sqlalchemy.orm import Session, sessionmaker
 
 from keyplane.auth.authenticator import Authenticator
 from keyplane.cache import AnswerCache, Cache
 from keyplane.config import Settings
-from keyplane.db.base import Base, Cached
 from keyplane.db.session import make_engine, make_sessionmaker
-from keyplane.db.unit import CHANGED, after_commit, credentials_changed
+from keyplane.db.unit import after_commit
 from keyplane.hygiene.uses import PermissionUses
 from keyplane.identity import login_grants
 from keyplane.oauth import signing_keys
 from keyplane.oauth.server import OAuthServer
 from keyplane.oauth.token_endpoint import client_credentials
-from keyplane.ops import metrics
+from keyplane.ops import changes
 from keyplane.ops.health import scale_checks
 from keyplane.ops.limiter import SharedLimiter
 from keyplane.ops.notifier import Notifier, make_notifier
@@ -103,11 +101,8 @@ class Runtime:
         if notifier is not None:
             notifier.on_change = runtime._changed_elsewhere
             notifier.on_live = runtime._notifier_live
-        event.listen(sessions, "before_flush", _mark_cached_changes)
-        event.listen(sessions, "do_orm_execute", _mark_bulk_changes)
+        changes.watch(sessions, notifier, runtime._invalidate)
         event.listen(sessions, "before_commit", runtime._before_commit)
-        event.listen(sessions, "after_commit", runtime._after_commit)
-        event.listen(sessions, "after_rollback", _forget_mark)
         return runtime
 
     def start(self) -> None:
@@ -116,23 +111,11 @@ class Runtime:
             self.notifier.start()
 
     def _before_commit(self, db: Session) -> None:
-        _mark_cached_changes(db)  # the commit's own flush comes after this event
         uses = self.permission_uses
         if uses is not None and uses.queued:
             # Written once this unit has committed and handed its connection back (no
             # second connection, no lock of its own held), in a unit of its own.
             after_commit(db, uses.flush)
-        notifier = self.notifier
-        if notifier is not None and notifier.transactional and db.info.get(CHANGED):
-            # Part of the transaction: delivered to every replica iff it commits.
-            notifier.publish_in(db.connection())
-
-    def _after_commit(self, db: Session) -> None:
-        if db.info.pop(CHANGED, False):
-            metrics.INVALIDATIONS.labels(source="local").inc()
-            self._invalidate()
-            if self.notifier is not None and not self.notifier.transactional:
-                self.notifier.publish()
 
     def _changed_elsewhere(self) -> None:
         self._invalidate()
@@ -224,52 +207,3 @@ class KeyplaneApp(FastAPI):
     where ``app.state``'s attribute lookup would cost more than the rest of the cache hit."""
 
     runtime: Runtime
-
-
-def _mark_cached_changes(db: Session, *_: Any) -> None:
-    """A flush that adds, changes or deletes a Cached row changes what caches hold."""
-    if CHANGED in db.info:
-        return
-    if any(isinstance(o, Cached) for o in (*db.new, *db.deleted)) or any(
-        isinstance(o, Cached) and _changes_cached_columns(db, o) for o in db.dirty
-    ):
-        credentials_changed(db)
-
-
-def _changes_cached_columns(db: Session, row: Cached) -> bool:
-    quiet = row.uncached_columns
-    if not quiet:
-        return db.is_modified(row)
-    state = inspect(row)
-    return any(attr.history.has_changes() for attr in state.attrs if attr.key not in quiet)
-
-
-def _mark_bulk_changes(state: ORMExecuteState) -> None:
-    """A bulk ``update()`` or ``delete()`` of a Cached table, ORM or Core, is noticed too."""
-    if not (state.is_update or state.is_delete) or CHANGED in state.session.info:
-        return
-    table = getattr(state.statement, "table", None)
-    model = _cached_model(str(getattr(table, "name", "")))
-    if model is None:
-        return
-    if state.is_update:
-        values = getattr(state.statement, "_values", None) or {}
-        written = {getattr(column, "key", column) for column in values}
-        if written and written <= model.uncached_columns:
-            return
-    credentials_changed(state.session)
-
-
-@functools.cache
-def _cached_model(table_name: str) -> type[Cached] | None:
-    """The Cached model mapped to the table of this name, if any."""
-    for mapper in Base.registry.mappers:
-        name = getattr(mapper.local_table, "name", None)
-        if name == table_name and issubclass(mapper.class_, Cached):
-            model: type[Cached] = mapper.class_
-            return model
-    return None
-
-
-def _forget_mark(db: Session, *_: Any) -> None:
-    db.info.pop(CHANGED, None)
