@@ -51,6 +51,7 @@ class Notifier:
         self.on_live: Callable[[bool], None] = lambda _live: None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.backoff = _BACKOFF_FIRST  # the wait before the next reconnect
 
     def publish(self) -> None:
         """Announce a committed change (used when not ``transactional``)."""
@@ -73,11 +74,10 @@ class Notifier:
         self._set_live(False)
 
     def _run(self) -> None:
-        backoff = _BACKOFF_FIRST
         while not self._stop.is_set():
             try:
                 self._listen()
-                backoff = _BACKOFF_FIRST
+                self.backoff = _BACKOFF_FIRST
             except Exception as error:  # any failure: report, wait, reconnect
                 if self.live:
                     log.warning(
@@ -87,13 +87,14 @@ class Notifier:
                         type(error).__name__,
                     )
                 self._set_live(False)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, _BACKOFF_MAX)
+                self._stop.wait(self.backoff)
+                self.backoff = min(self.backoff * 2, _BACKOFF_MAX)
 
     def _listen(self) -> None:
         raise NotImplementedError
 
     def _connected(self) -> None:
+        self.backoff = _BACKOFF_FIRST  # a connection that came up: the next loss starts over
         if not self.live:
             log.info("%s cache-invalidation listener connected", self.kind)
         self._set_live(True)
