@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 
 class Settings(BaseSettings):
@@ -134,6 +135,14 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'keyplane.db').resolve()}"
+
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The file of a SQLite database; None for another database or one in memory."""
+        url = make_url(self.resolved_database_url)
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return None
+        return Path(str(url.database)).resolve()
 
 
 @lru_cache(maxsize=1)

@@ -9,6 +9,7 @@ from rich.console import Console
 
 from keyplane.audit import service
 from keyplane.cli.apps import group
+from keyplane.cli.operator import database_url
 from keyplane.config import get_settings
 from keyplane.db.session import make_engine, make_sessionmaker
 from keyplane.db.unit import read_only
@@ -20,7 +21,7 @@ err = Console(stderr=True)
 @app.command()
 def verify() -> None:
     """Check every stored event against its hash and its predecessor's; exit 1 if broken."""
-    engine = make_engine(get_settings().resolved_database_url)
+    engine = make_engine(database_url())
     try:
         with read_only(make_sessionmaker(engine)) as db:
             result = service.verify(db)
@@ -56,7 +57,7 @@ def prune(
     if days == 0:
         typer.echo("retention is 0 (keep forever): nothing pruned")
         return
-    engine = make_engine(settings.resolved_database_url)
+    engine = make_engine(database_url())
     try:
         deleted = service.prune(make_sessionmaker(engine), days)
     finally:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from keyplane.cli.errors import of_domain
+from keyplane.cli.operator import database_url
 from keyplane.cli.output import console
 from keyplane.config import get_settings
 from keyplane.db.migrate import upgrade
@@ -26,13 +27,14 @@ def set_password_command(
     ] = False,
 ) -> None:
     """Set a user's password (asked for twice, hidden, unless --password-stdin)."""
+    url = database_url()  # before the password is asked for
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
     settings = get_settings()
-    upgrade(settings.resolved_database_url)
-    engine = make_engine(settings.resolved_database_url)
+    upgrade(url)
+    engine = make_engine(url)
     try:
         with unit_of_work(make_sessionmaker(engine)) as db:
             set_password(db, settings, email, password)

@@ -6,6 +6,7 @@ import typer
 from rich.console import Console
 
 from keyplane.cli.apps import group
+from keyplane.cli.operator import database_url
 from keyplane.config import Settings, get_settings
 from keyplane.db.base import utcnow
 from keyplane.db.migrate import upgrade
@@ -40,7 +41,7 @@ def rotate() -> None:
     expired, so a rotation never logs anyone out.
     """
     settings = get_settings()
-    url = settings.resolved_database_url
+    url = database_url()
     upgrade(url)
     engine = make_engine(url)
     try:
@@ -65,8 +66,7 @@ def _switch(keys: list[SigningKey]) -> str:
 @app.command("list")
 def list_keys() -> None:
     """The published signing keys, newest first."""
-    settings = get_settings()
-    engine = make_engine(settings.resolved_database_url)
+    engine = make_engine(database_url())
     try:
         with read_only(make_sessionmaker(engine)) as db:
             keys = published_keys(db)

@@ -7,6 +7,7 @@ import json
 
 import typer
 
+from keyplane.cli.operator import database_url
 from keyplane.cli.output import Format, OutputOpt
 
 
@@ -28,7 +29,7 @@ def notify_command(output_format: OutputOpt = Format.TABLE) -> None:
     from keyplane.identity.mail import mail_sender
 
     settings = get_settings()
-    engine = make_engine(settings.resolved_database_url)
+    engine = make_engine(database_url())
     try:
         outcome = notify(make_sessionmaker(engine), settings, mail_sender(settings), None)
     finally:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from keyplane.cli.apps import group
-from keyplane.cli.operator import audited_unit, record
+from keyplane.cli.operator import audited_unit, database_url, record
 from keyplane.cli.output import Format, console, emit_data
 
 if TYPE_CHECKING:
@@ -106,11 +106,10 @@ def _row(claim: SsoDomain, organization_name: str | None) -> dict[str, object]:
 @contextmanager
 def _database() -> Iterator[Session]:
     """A read of the server's database (rolled back at the end)."""
-    from keyplane.config import get_settings
     from keyplane.db.session import make_engine, make_sessionmaker
     from keyplane.db.unit import read_only
 
-    engine = make_engine(get_settings().resolved_database_url)
+    engine = make_engine(database_url())
     try:
         with read_only(make_sessionmaker(engine)) as db:
             yield db

@@ -1,7 +1,7 @@
-"""What the operator's commands on the server's database share: one unit of work that
-holds the audit chain's lock, so that a change and its audit event commit together,
-and the operator's event itself. Domain errors end the command with the exit code the
-API's answer would give."""
+"""What the operator's commands on the server's database share: the database, which
+must be there already; one unit of work that holds the audit chain's lock, so that a
+change and its audit event commit together; and the operator's event itself. Domain
+errors end the command with the exit code the API's answer would give."""
 
 from __future__ import annotations
 
@@ -9,10 +9,41 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from keyplane.cli.errors import of_domain
+from keyplane.cli.errors import CliError, of_domain
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
+
+    from keyplane.config import Settings
+
+
+def database_url() -> str:
+    """The database in the server's settings, for a command on its data.
+
+    A SQLite file that is not there is a CliError naming it: SQLite would otherwise
+    create an empty database, or fail to open one in a folder that is missing, and the
+    operator is most likely in another directory than the server. Only ``admin init``
+    and ``admin migrate`` create a database.
+    """
+    from keyplane.config import get_settings
+
+    settings = get_settings()
+    path = settings.sqlite_file
+    if path is not None and not path.exists():
+        raise CliError(
+            f"no database at {path} ({_where_from(settings)})",
+            hint="run it where the server runs, with the server's KEYPLANE_DATA_DIR or "
+            "KEYPLANE_DATABASE_URL; `keyplane admin init` creates a new database",
+        )
+    return settings.resolved_database_url
+
+
+def _where_from(settings: Settings) -> str:
+    if settings.database_url:
+        return "KEYPLANE_DATABASE_URL"
+    if "data_dir" in settings.model_fields_set:
+        return "in KEYPLANE_DATA_DIR"
+    return "neither KEYPLANE_DATA_DIR nor KEYPLANE_DATABASE_URL is set"
 
 
 @contextmanager
@@ -20,11 +51,10 @@ def audited_unit() -> Iterator[Session]:
     """A unit of work on the database in the server's settings, holding the chain's lock;
     it commits when the block ends."""
     from keyplane.audit.recorder import locked_chain
-    from keyplane.config import get_settings
     from keyplane.db.session import make_engine, make_sessionmaker
     from keyplane.domain.errors import DomainError
 
-    engine = make_engine(get_settings().resolved_database_url)
+    engine = make_engine(database_url())
     try:
         with locked_chain(make_sessionmaker(engine)) as db:
             yield db

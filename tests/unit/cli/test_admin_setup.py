@@ -1,0 +1,63 @@
+"""What `keyplane admin` says when it is run without the server's settings: the CLI as a
+subprocess in an empty directory, with only PATH and HOME set."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def admin(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "keyplane", "admin", *args],
+        env={"PATH": os.environ["PATH"], "HOME": str(cwd), **env},
+        cwd=cwd, input="plum vestibule 77\n", capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+COMMANDS_ON_DATA = [
+    ["token", "create", "--organization", "demo"],
+    ["audit", "verify"],
+    ["audit", "prune"],
+    ["sso", "list"],
+    ["sso", "verify", "acme.com", "--organization", "demo"],
+    ["keys", "list"],
+    ["keys", "rotate"],
+    ["notify"],
+    ["set-password", "--email", "admin@example.com", "--password-stdin"],
+    ["set-password", "--email", "admin@example.com"],  # refused before the prompt
+]
+
+
+@pytest.mark.parametrize("args", COMMANDS_ON_DATA, ids=" ".join)
+def test_a_missing_sqlite_database_is_named_not_created(tmp_path: Path, args: list[str]) -> None:
+    done = admin(tmp_path, *args)
+    assert done.returncode == 1, done.stderr
+    expected = tmp_path.resolve() / ".keyplane" / "keyplane.db"
+    assert done.stderr.startswith(f"error: no database at {expected} (neither KEYPLANE_DATA_DIR")
+    assert "Traceback" not in done.stderr and "password" not in done.stderr.lower()
+    assert not (tmp_path / ".keyplane").exists()
+
+
+def test_the_message_names_the_setting_the_path_came_from(tmp_path: Path) -> None:
+    in_data_dir = admin(tmp_path, "keys", "list", KEYPLANE_DATA_DIR=str(tmp_path / "srv"))
+    assert f"no database at {tmp_path.resolve()}/srv/keyplane.db (in KEYPLANE_DATA_DIR)" in (
+        in_data_dir.stderr
+    )
+    by_url = admin(tmp_path, "keys", "list", KEYPLANE_DATABASE_URL="sqlite:///elsewhere.db")
+    assert f"no database at {tmp_path.resolve()}/elsewhere.db (KEYPLANE_DATABASE_URL)" in (
+        by_url.stderr
+    )
+    assert "KEYPLANE_DATA_DIR" in by_url.stderr  # the hint names both
+    assert not (tmp_path / "srv").exists() and not (tmp_path / "elsewhere.db").exists()
+
+
+def test_init_still_creates_the_database(tmp_path: Path) -> None:
+    made = admin(tmp_path, "init", "--organization", "demo", "--email", "admin@example.com")
+    assert made.returncode == 0, made.stderr
+    listed = admin(tmp_path, "keys", "list")
+    assert listed.returncode == 0, listed.stderr
