@@ -8,9 +8,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class Settings(BaseSettings):
@@ -125,6 +129,34 @@ class Settings(BaseSettings):
                 )
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_parses(cls, value: str | None) -> str | None:
+        try:
+            make_url(value) if value else None
+        except (ArgumentError, ValueError):
+            # Not the URL itself in the message: it may hold a password.
+            raise ValueError("not a SQLAlchemy URL (postgresql+psycopg://user@host/db)") from None
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return value.upper()
+
+    @model_validator(mode="after")
+    def _notifier_has_its_channel(self) -> Settings:
+        if self.notifier == "redis" and not self.redis_url:
+            raise ValueError("KEYPLANE_NOTIFIER: redis needs KEYPLANE_REDIS_URL")
+        backend = make_url(self.resolved_database_url).get_backend_name()
+        if self.notifier == "postgresql" and backend != "postgresql":
+            raise ValueError(
+                "KEYPLANE_NOTIFIER: postgresql needs a PostgreSQL KEYPLANE_DATABASE_URL"
+            )
+        return self
+
     @property
     def federation_issuer_list(self) -> tuple[str, ...]:
         """The issuers of ``federation_issuers``, without trailing slashes."""
@@ -145,6 +177,23 @@ class Settings(BaseSettings):
         return Path(str(url.database)).resolve()
 
 
+class SettingsError(ValueError):
+    """Settings that cannot be used: one line per problem, each naming its variable."""
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The settings from the environment; raises SettingsError for any that cannot be used."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise SettingsError("\n".join(_problem(detail) for detail in error.errors())) from None
+
+
+def _problem(detail: ErrorDetails) -> str:
+    # A validator's own ValueError says what is wrong without pydantic's "Value error, ".
+    cause = detail.get("ctx", {}).get("error")
+    message = str(cause) if detail["type"] == "value_error" and cause else detail["msg"]
+    if not detail["loc"]:  # a check across settings: its message names them
+        return message
+    return f"KEYPLANE_{str(detail['loc'][0]).upper()}: {message}"

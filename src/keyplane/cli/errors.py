@@ -3,11 +3,13 @@
 Every failure a user can act on is a :class:`CliError`: a message that says what went
 wrong, an optional hint that says what to do, and the exit code a script can test.
 :func:`unreachable` is the one for a server that gave no answer (which setting fixes
-a TLS failure, which URL to check).
+a TLS failure, which URL to check); :func:`of_server_setup` the one for settings the
+server's commands cannot work with.
 """
 
 from __future__ import annotations
 
+import sys
 from enum import IntEnum
 from typing import Any
 
@@ -77,3 +79,27 @@ def unreachable(error: Any) -> CliError:
     return CliError(
         str(error), hint=f"check KEYPLANE_URL ({error.base_url}) and that the server is running"
     )
+
+
+def of_server_setup(error: Exception) -> CliError | None:
+    """The CLI error for settings that ``keyplane server`` or ``keyplane admin`` cannot
+    work with: a value that is not valid (exit 2), a database that cannot be reached or
+    opened (exit 1). None for any other error: a bug, which keeps its traceback."""
+    # Only those commands import the settings and SQLAlchemy, which a CLI installed
+    # without the server does not even have: an error of neither is neither's.
+    config, database = sys.modules.get("keyplane.config"), sys.modules.get("sqlalchemy.exc")
+    if config is not None and isinstance(error, config.SettingsError):
+        return UsageError(str(error))
+    # An OperationalError outside any statement: connecting, or opening the file.
+    if (
+        database is not None
+        and isinstance(error, database.OperationalError)
+        and error.statement is None
+    ):
+        reason = str(error.orig).splitlines()[0]
+        return CliError(
+            f"KEYPLANE_DATABASE_URL: the database cannot be used: {reason}",
+            hint="check KEYPLANE_DATABASE_URL, and that the database is running and "
+            "accepts connections from here",
+        )
+    return None

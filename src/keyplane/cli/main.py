@@ -82,7 +82,7 @@ def run() -> None:
     if sys.argv[1:] in VERSION_ARGS:
         sys.stdout.write(f"{PROG} {__version__}\n")
         return
-    from keyplane.cli.errors import CliError
+    from keyplane.cli.errors import CliError, of_server_setup
 
     if os.environ.get(COMPLETE_VAR):
         # Typer registers its completion classes only with its own --install-completion.
@@ -92,12 +92,23 @@ def run() -> None:
     try:
         build()(prog_name=PROG)
     except CliError as error:
-        from keyplane.cli.output import labelled
+        fail(error)
+    except Exception as error:
+        setup = of_server_setup(error)
+        if setup is None:
+            raise
+        fail(setup)
 
-        labelled("error: ", "bold red", error.message)
-        if error.hint:
-            labelled("hint: ", "bold", error.hint)
-        sys.exit(int(error.exit_code))
+
+def fail(error: Any) -> None:
+    """Print a CliError, each line of its message as an error, and exit with its code."""
+    from keyplane.cli.output import labelled
+
+    for line in error.message.splitlines():
+        labelled("error: ", "bold red", line)
+    if error.hint:
+        labelled("hint: ", "bold", error.hint)
+    sys.exit(int(error.exit_code))
 
 
 def build() -> Any:
