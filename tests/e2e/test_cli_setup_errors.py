@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from keyplane.client import KeyplaneClient
+from keyplane.client import KeyplaneClient, client_credentials_grant
 from tests.e2e.conftest import Server
 
 pytestmark = pytest.mark.e2e
@@ -74,6 +75,23 @@ def test_whoami_with_a_key_pair_names_the_key_as_permanent(
     assert "access token" in table.stdout and "renewed" in table.stderr
     me = json.loads(server.cli("whoami", "--json", **env).stdout)
     assert me["expiresAt"] is None and me["accessTokenExpiresAt"]
+
+
+def test_whoami_with_a_keys_access_token_shows_when_it_expires(
+    server: Server, key: dict[str, Any], tmp_path: Path
+) -> None:
+    """The JWT a key is exchanged for, given as a bearer: it lives an hour, unrenewed."""
+    answer, _ = client_credentials_grant(server.url, key["id"], key["secret"])
+    lifetime = timedelta(seconds=answer["expires_in"])
+    env = {"KEYPLANE_CONFIG_DIR": str(tmp_path)}
+    me = json.loads(server.cli("whoami", "--json", token=answer["access_token"], **env).stdout)
+    expires = datetime.fromisoformat(me["expiresAt"])
+    assert abs(expires - (datetime.now(UTC) + lifetime)) < timedelta(minutes=1)
+    table = server.cli("whoami", token=answer["access_token"], **env)
+    assert table.code == 0, table.stderr
+    assert f"access token expires  {expires:%Y-%m-%d %H:%M} UTC" in table.stdout
+    assert "never" not in table.stdout and "renewed" not in table.stderr
+    assert "nothing renews it" in table.stderr and "ASTRONOMER_KEY_SECRET" in table.stderr
 
 
 @pytest.mark.parametrize(
