@@ -23,7 +23,7 @@ COLUMNS: list[Column] = [
     ("organization role", field("organizationRole")),
     ("created", when("createdAt")),
 ]
-EmailArg = Annotated[
+MemberArg = Annotated[
     str, typer.Argument(help="The user's email (or id).", show_default=False, metavar="EMAIL")
 ]
 RoleHelp = ", ".join(ORGANIZATION_ROLES) + "."
@@ -31,7 +31,9 @@ RoleHelp = ", ".join(ORGANIZATION_ROLES) + "."
 
 @app.command()
 def invite(
-    email: EmailArg,
+    email: Annotated[
+        str, typer.Argument(help="The email to invite.", show_default=False, metavar="EMAIL")
+    ],
     role: Annotated[str, typer.Option("--role", "-r", help=RoleHelp)] = Role.ORGANIZATION_MEMBER,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
@@ -52,7 +54,7 @@ def list_users(organization_id: OrgOpt = None, output_format: OutputOpt = Format
 
 @app.command()
 def update(
-    email: EmailArg,
+    email: MemberArg,
     role: Annotated[str, typer.Option("--role", "-r", help=f"The new role: {RoleHelp}")],
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,

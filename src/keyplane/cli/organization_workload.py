@@ -207,11 +207,24 @@ def update(
     ] = None,
     condition: ConditionOpt = None,
     issuer: Annotated[str | None, typer.Option("--issuer", help="New issuer.")] = None,
-    audience: AudienceOpt = None,
+    audience: Annotated[
+        str | None,
+        typer.Option(
+            "--audience", help="New aud the ID token must hold (default: keep the current one)."
+        ),
+    ] = None,
     role: Annotated[str | None, typer.Option("--role", "-r", help="New role.")] = None,
     workspace_id: WorkspaceScopeOpt = None,
     deployment_id: DeploymentScopeOpt = None,
-    token_lifetime: LifetimeOpt = None,
+    token_lifetime: Annotated[
+        int | None,
+        typer.Option(
+            "--token-lifetime",
+            min=60,
+            max=3600,
+            help="New lifetime of an exchanged token, in seconds (default: keep the current one).",
+        ),
+    ] = None,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
