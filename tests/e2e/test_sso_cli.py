@@ -67,3 +67,31 @@ def test_sso_connection_lifecycle(server: Server) -> None:
     assert deleted.code == 0, deleted.stderr
     after = server.cli("organization", "sso", "list", token=owner)
     assert after.code == 0 and "no SSO connections" in after.stderr
+
+
+def test_without_a_terminal_the_secret_comes_from_the_variable_or_nothing_is_done(
+    server: Server,
+) -> None:
+    owner = server.globex.owner_token  # acme's connections are the test above's
+    create = ("organization", "sso", "create", "--name", "Entra", "--issuer",
+              "https://idp.globex.example", "--client-id", "keyplane", "--domain",
+              "globex-sso.example", "-o", "json")  # fmt: skip
+    refused = server.cli(*create, token=owner, stdin="")
+    assert refused.code == 2, refused.stderr
+    assert refused.stderr.startswith("error: no client secret: set KEYPLANE_SSO_CLIENT_SECRET")
+    for prompt_left_overs in ("Client secret", "GetPassWarning", "Aborted"):
+        assert prompt_left_overs not in refused.stdout + refused.stderr
+    listed = server.cli("organization", "sso", "list", token=owner)
+    assert "no SSO connections" in listed.stderr  # nothing was made
+
+    made = server.cli(*create, token=owner, stdin="", KEYPLANE_SSO_CLIENT_SECRET=SECRET)
+    assert made.code == 0, made.stderr
+    connection = made.json()
+    assert isinstance(connection, dict)
+    new_secret = ("organization", "sso", "update", connection["id"], "--new-client-secret")
+    again = server.cli(*new_secret, token=owner, stdin="")
+    assert again.code == 2 and "KEYPLANE_SSO_CLIENT_SECRET" in again.stderr
+    newer = {"KEYPLANE_SSO_CLIENT_SECRET": SECRET[::-1]}
+    changed = server.cli(*new_secret, token=owner, stdin="", **newer)
+    assert changed.code == 0, changed.stderr
+    assert server.cli("organization", "sso", "delete", connection["id"], token=owner).code == 0

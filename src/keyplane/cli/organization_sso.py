@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -9,6 +11,7 @@ import typer
 from keyplane.cli import output
 from keyplane.cli.apps import group
 from keyplane.cli.context import OrgOpt, connect
+from keyplane.cli.errors import UsageError
 from keyplane.cli.output import Column, Format, OutputOpt, field, when
 from keyplane.domain.roles import Role
 
@@ -29,12 +32,30 @@ DomainsOpt = Annotated[
     list[str] | None,
     typer.Option("--domain", help="An email domain signed in through it (repeatable)."),
 ]
-SECRET_HELP = "The client secret (default: asked for, hidden; or KEYPLANE_SSO_CLIENT_SECRET)."
+SECRET_VAR = "KEYPLANE_SSO_CLIENT_SECRET"
+SECRET_HELP = f"The client secret (default: {SECRET_VAR}, else asked for, hidden)."
 
 
 def _domain(domain: str, connection: dict[str, Any]) -> str:
     verified = domain in connection.get("verifiedDomains", [])
     return domain if verified else f"{domain} (unverified)"
+
+
+def _client_secret(given: str) -> str:
+    """``given`` (the option or SECRET_VAR), else the secret asked for on the terminal.
+
+    Without a terminal, a prompt would read a line of whatever standard input is, or
+    abort: a script is told at once what to set instead.
+    """
+    if given:
+        return given
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"no client secret: set {SECRET_VAR} (there is no terminal to ask on)",
+            hint=f"take {SECRET_VAR} from the secret store; a --client-secret value is "
+            "seen by anyone who can list the machine's processes",
+        )
+    return str(typer.prompt("Client secret", hide_input=True))
 
 
 def _path(org_id: str, connection_id: str = "") -> str:
@@ -50,9 +71,7 @@ def create(
     domain: DomainsOpt = None,
     client_secret: Annotated[
         str,
-        typer.Option(
-            envvar="KEYPLANE_SSO_CLIENT_SECRET", prompt=True, hide_input=True, help=SECRET_HELP
-        ),
+        typer.Option(envvar=SECRET_VAR, help=SECRET_HELP),
     ] = "",
     default_role: Annotated[
         str, typer.Option(help="Role of users created at first sign-in.")
@@ -68,7 +87,7 @@ def create(
         "name": name,
         "issuer": issuer,
         "clientId": client_id,
-        "clientSecret": client_secret,
+        "clientSecret": _client_secret(client_secret),
         "domains": domain or [],
         "defaultRole": default_role,
         "enforceSso": enforce_sso,
@@ -102,7 +121,11 @@ def update(
     issuer: Annotated[str | None, typer.Option(help="New issuer URL.")] = None,
     client_id: Annotated[str | None, typer.Option(help="New client ID.")] = None,
     new_secret: Annotated[
-        bool, typer.Option("--new-client-secret", help="Ask for a new client secret.")
+        bool,
+        typer.Option(
+            "--new-client-secret",
+            help=f"Set a new client secret ({SECRET_VAR}, else asked for, hidden).",
+        ),
     ] = False,
     domain: DomainsOpt = None,
     default_role: Annotated[str | None, typer.Option(help="New default role.")] = None,
@@ -122,7 +145,7 @@ def update(
         "enforceSso": enforce_sso,
     }
     if new_secret:
-        body["clientSecret"] = typer.prompt("Client secret", hide_input=True)
+        body["clientSecret"] = _client_secret(os.environ.get(SECRET_VAR, ""))
     body = {key: value for key, value in body.items() if value is not None}
     with connect(organization_id) as session:
         changed = session.client.request("POST", _path(session.org_id, connection_id), json=body)
