@@ -120,6 +120,18 @@ def test_permission_denied_is_exit_4(server: Server, objects: Objects) -> None:
     assert "missing permission workspace:create" in result.stderr
 
 
+def test_a_refusal_about_one_field_says_it_once(server: Server) -> None:
+    """The server's message is about `conditions` and says more than its field error."""
+    create = ["organization", "workload-identity", "create", "--name", "no pin"]
+    result = server.cli(
+        *create, "--condition", "ref=refs/heads/main", token=server.acme.owner_token
+    )
+    assert result.code == 2
+    assert result.stderr.startswith("error: conditions: an identity for ")
+    assert result.stderr.endswith("registered again after it is deleted)\n"), result.stderr
+    assert "(conditions:" not in result.stderr
+
+
 JSON_COMMANDS = [
     (["whoami"], dict),
     (["organization", "list"], list),

@@ -96,7 +96,11 @@ def explain(
         )
         return errors.NotFound(message, hint=hint)
     if status == 400:
-        fields = "; ".join(f"{name}: {text}" for name, text in error.field_errors.items())
+        fields = "; ".join(
+            f"{name}: {text}"
+            for name, text in error.field_errors.items()
+            if not _said(message, name, text)
+        )
         return errors.UsageError(f"{message}{f' ({fields})' if fields else ''}")
     if status >= 500:
         return errors.CliError(
@@ -104,3 +108,9 @@ def explain(
             hint=f"give the server's operator the request id {error.request_id}",
         )
     return errors.CliError(message)
+
+
+def _said(message: str, name: str, text: str) -> bool:
+    """Whether a 400's message already says a field's error: it quotes it, or it is about
+    that field itself (``conditions: …``), in more words than the field error."""
+    return text in message or message.startswith(f"{name}: ")
