@@ -64,5 +64,6 @@ def test_a_token_never_used_is_stale_and_the_wrong_group_is_refused(server: Serv
     assert f"keyplane organization token delete {token_id}" in told.stderr
     wrong = server.cli("deployment", "token", "advise", token_id, token=owner)
     assert wrong.code == 2 and "use `keyplane organization token" in wrong.stderr
+    assert f"{token_id} is an Organization token, not a Deployment token" in wrong.stderr
     out_of_range = server.cli("organization", "token", "advise", token_id, "--days", "0")
     assert out_of_range.code == 2

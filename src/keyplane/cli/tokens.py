@@ -184,11 +184,16 @@ def fetch(session: Session, scope: str, token_id: str) -> Json:
     if token["scope"] != scope:
         actual = COMMAND_OF_SCOPE[token["scope"]]
         raise UsageError(
-            f"token {token_id} is a {actual.capitalize()} token, not a "
-            f"{COMMAND_OF_SCOPE[scope].capitalize()} token",
+            f"token {token_id} is {_a(actual.capitalize())} token, not "
+            f"{_a(COMMAND_OF_SCOPE[scope].capitalize())} token",
             hint=f"use `keyplane {actual} token …`",
         )
     return token
+
+
+def _a(noun: str) -> str:
+    """``noun`` with its indefinite article (scope names: Organization, Workspace, …)."""
+    return f"{'an' if noun[:1] in 'AEIOU' else 'a'} {noun}"
 
 
 def update(
