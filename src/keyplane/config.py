@@ -133,7 +133,8 @@ class Settings(BaseSettings):
     @classmethod
     def _database_url_parses(cls, value: str | None) -> str | None:
         try:
-            make_url(value) if value else None
+            if value:
+                make_url(value)
         except (ArgumentError, ValueError):
             # Not the URL itself in the message: it may hold a password.
             raise ValueError("not a SQLAlchemy URL (postgresql+psycopg://user@host/db)") from None

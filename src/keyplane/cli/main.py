@@ -12,9 +12,12 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keyplane import __version__
+
+if TYPE_CHECKING:
+    from keyplane.cli.errors import CliError
 
 PROG = "keyplane"
 COMPLETE_VAR = "_KEYPLANE_COMPLETE"
@@ -100,7 +103,7 @@ def run() -> None:
         fail(setup)
 
 
-def fail(error: Any) -> None:
+def fail(error: CliError) -> None:
     """Print a CliError, each line of its message as an error, and exit with its code."""
     from keyplane.cli.output import labelled
 
