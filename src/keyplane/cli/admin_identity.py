@@ -12,10 +12,11 @@ from keyplane.cli.operator import database_url
 from keyplane.cli.output import console
 from keyplane.config import get_settings
 from keyplane.db.migrate import upgrade
-from keyplane.db.session import make_engine, make_sessionmaker
+from keyplane.db.session import make_engine
 from keyplane.db.unit import unit_of_work
 from keyplane.domain.errors import DomainError
 from keyplane.identity.accounts import set_password
+from keyplane.ops.changes import announcing_sessions
 
 err = console(stderr=True)  # off a terminal, no wrapping at 80 columns
 
@@ -36,7 +37,7 @@ def set_password_command(
     upgrade(url)
     engine = make_engine(url)
     try:
-        with unit_of_work(make_sessionmaker(engine)) as db:
+        with unit_of_work(announcing_sessions(engine, settings)) as db:
             set_password(db, settings, email, password)
     except DomainError as error:
         raise of_domain(error) from None

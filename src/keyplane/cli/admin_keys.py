@@ -14,6 +14,7 @@ from keyplane.db.session import make_engine, make_sessionmaker
 from keyplane.db.unit import read_only, unit_of_work
 from keyplane.oauth.models import SigningKey
 from keyplane.oauth.signing_keys import published_keys, rotate_signing_keys, signing_key
+from keyplane.ops.changes import announcing_sessions
 from keyplane.secretbox import load_secret_box
 
 app = group(help="Signing keys of access tokens.")
@@ -45,7 +46,7 @@ def rotate() -> None:
     upgrade(url)
     engine = make_engine(url)
     try:
-        with unit_of_work(make_sessionmaker(engine)) as db:
+        with unit_of_work(announcing_sessions(engine, settings)) as db:
             new = rotate_signing_keys(db, load_secret_box(settings), longest_lifetime(settings))
             keys = published_keys(db)
     finally:

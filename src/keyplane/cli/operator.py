@@ -51,12 +51,15 @@ def audited_unit() -> Iterator[Session]:
     """A unit of work on the database in the server's settings, holding the chain's lock;
     it commits when the block ends."""
     from keyplane.audit.recorder import locked_chain
-    from keyplane.db.session import make_engine, make_sessionmaker
+    from keyplane.config import get_settings
+    from keyplane.db.session import make_engine
     from keyplane.domain.errors import DomainError
+    from keyplane.ops.changes import announcing_sessions
 
     engine = make_engine(database_url())
     try:
-        with locked_chain(make_sessionmaker(engine)) as db:
+        # Announcing: running servers drop what they cached of what this changes.
+        with locked_chain(announcing_sessions(engine, get_settings())) as db:
             yield db
     except DomainError as error:
         raise of_domain(error) from None

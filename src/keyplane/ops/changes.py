@@ -14,13 +14,15 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import event, inspect
+from sqlalchemy import Engine, event, inspect
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
+from keyplane.config import Settings
 from keyplane.db.base import Base, Cached
+from keyplane.db.session import make_sessionmaker
 from keyplane.db.unit import CHANGED, credentials_changed
 from keyplane.ops import metrics
-from keyplane.ops.notifier import Notifier
+from keyplane.ops.notifier import Notifier, make_notifier
 
 
 def watch(
@@ -48,6 +50,14 @@ def watch(
     event.listen(sessions, "before_commit", before_commit)
     event.listen(sessions, "after_commit", after_commit)
     event.listen(sessions, "after_rollback", _forget_mark)
+
+
+def announcing_sessions(engine: Engine, settings: Settings) -> sessionmaker[Session]:
+    """Sessions for a command beside the servers (``keyplane admin …``): a change its
+    units commit reaches every running server's caches, as the servers' own do."""
+    sessions = make_sessionmaker(engine)
+    watch(sessions, make_notifier(settings.notifier, engine, settings.redis_url))
+    return sessions
 
 
 def mark_cached_changes(db: Session, *_: Any) -> None:
