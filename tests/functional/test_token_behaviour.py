@@ -416,3 +416,12 @@ def test_an_empty_entity_id_is_one_left_out(world):
     narrower = {**body, "scope": "WORKSPACE", "role": "WORKSPACE_MEMBER"}
     answer = world.client.post(url, json=narrower, headers=owner)
     assert answer.status_code == 400 and "entityId is required" in answer.json()["message"]
+
+
+def test_refusals_name_the_level_with_its_article(world):
+    org = world.org
+    url = f"/v1/organizations/{org.id}/tokens"
+    body = {"name": "x", "scope": "ORGANIZATION", "role": "WORKSPACE_MEMBER"}
+    answer = world.client.post(url, json=body, headers=bearer(org.owner_token))
+    assert answer.status_code == 400
+    assert "is not an organization role" in answer.json()["message"]
