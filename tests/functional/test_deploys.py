@@ -9,6 +9,7 @@ import io
 import json
 import secrets
 import tarfile
+import time
 
 import pytest
 from sqlalchemy import func, select
@@ -17,6 +18,8 @@ from keyplane.audit.models import AuditEvent
 from keyplane.db.models import ApiToken, Deployment, RoleBinding
 from keyplane.db.unit import credentials_changed, unit_of_work
 from keyplane.deploys.models import Deploy
+from keyplane.deploys.service import prune_bundles
+from keyplane.deploys.store import FsspecStore
 from keyplane.oauth.access_tokens import issue_user_access_token
 from tests.factories import bearer
 
@@ -335,3 +338,43 @@ def test_a_deployment_deleted_while_an_upload_streams_gets_no_deploy(world, runt
 
     assert answer.status_code == 404, answer.text
     assert_nothing_left(runtime)
+
+
+def test_prune_deletes_the_bundles_of_deleted_deployments_only(world, runtime):
+    org = world.org
+    owner = world.org.owner_token
+    shared, only_d2 = bundle({"a.py": b"shared"}), bundle({"b.py": b"PASSWORD='hunter2'"})
+    for dep, body in (("d1", shared), ("d2", shared), ("d2", only_d2)):
+        assert push(world, owner, body, dep=dep).status_code == 201
+    gone = world.client.delete(
+        f"/v1/organizations/{org.id}/deployments/{org.deployments['d2']}", headers=bearer(owner)
+    )
+    assert gone.status_code == 204
+    digests = {hashlib.sha256(b).hexdigest() for b in (shared, only_d2)}
+    assert {d for d, _ in runtime.bundle_store.stored()} == digests
+
+    now = time.time()
+    assert prune_bundles(runtime.sessions, runtime.bundle_store, 3600, now) == []  # too new
+    pruned = prune_bundles(runtime.sessions, runtime.bundle_store, 3600, now + 7200)
+
+    assert pruned == [hashlib.sha256(only_d2).hexdigest()]
+    assert [d for d, _ in runtime.bundle_store.stored()] == [hashlib.sha256(shared).hexdigest()]
+    kept = world.client.get(deploys_url(world), headers=bearer(owner)).json()
+    assert len(kept["deploys"]) == 1  # d1's deploy still downloads
+    assert (
+        world.client.get(
+            f"{deploys_url(world)}/{kept['deploys'][0]['id']}/bundle", headers=bearer(owner)
+        ).content
+        == shared
+    )
+
+
+def test_an_fsspec_store_lists_and_deletes_its_bundles(tmp_path):
+    store = FsspecStore(f"memory://prune-{secrets.token_hex(4)}", tmp_path / "staging")
+    staged = tmp_path / "staging" / "x"
+    staged.write_bytes(b"bundle")
+    digest = hashlib.sha256(b"bundle").hexdigest()
+    store.put(staged, digest)
+    assert [d for d, _ in store.stored()] == [digest]
+    store.delete(digest)
+    assert list(store.stored()) == [] and not store.exists(digest)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
-from keyplane.cli import admin_audit, admin_keys, admin_sso, admin_token
+from keyplane.cli import admin_audit, admin_deploys, admin_keys, admin_sso, admin_token
 from keyplane.cli.apps import group
 from keyplane.cli.errors import of_domain
 from keyplane.cli.output import Format, console, emit_data
@@ -26,6 +26,7 @@ err = console(stderr=True)  # off a terminal, no wrapping at 80 columns
 app.add_typer(admin_audit.app, name="audit")
 app.add_typer(admin_token.app, name="token")
 app.add_typer(admin_sso.app, name="sso")
+app.add_typer(admin_deploys.app, name="deploys")
 
 
 @app.command()

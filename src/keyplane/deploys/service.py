@@ -169,3 +169,26 @@ def open_bundle(
                 yield block
 
     return deploy, chunks()
+
+
+def prune_bundles(
+    sessions: sessionmaker[Session], store: BundleStore, older_than_seconds: float, now: float
+) -> list[str]:
+    """Delete the stored bundles that no deploy names any more (their deployments were
+    deleted), if stored at least ``older_than_seconds`` before ``now``; their digests.
+
+    The age keeps a bundle stored for an upload whose deploy record is being written at
+    this moment; a bundle whose store does not say when it was stored is kept.
+    """
+    with read_only(sessions) as db:
+        named = set(db.scalars(select(Deploy.digest).distinct()))
+    pruned = []
+    for digest, stored_at in store.stored():
+        if digest in named or stored_at is None or now - stored_at < older_than_seconds:
+            continue
+        with read_only(sessions) as db:  # named meanwhile, by a deploy of the same bytes?
+            if db.scalar(select(Deploy.id).where(Deploy.digest == digest).limit(1)):
+                continue
+        store.delete(digest)
+        pruned.append(digest)
+    return pruned

@@ -9,7 +9,9 @@ S3 make atomic by themselves). Two deploys of the same bytes share one file.
 from __future__ import annotations
 
 import os
+import re
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -28,6 +30,16 @@ class BundleStore(Protocol):
 
     def open(self, digest: str) -> IO[bytes]:
         """The bundle for reading; raises FileNotFoundError if it is not stored."""
+
+    def stored(self) -> Iterator[tuple[str, float | None]]:
+        """Each stored bundle's digest, with when it was stored (a POSIX time; None
+        where the filesystem does not say)."""
+
+    def delete(self, digest: str) -> None:
+        """Remove a bundle; nothing if it is not stored."""
+
+
+_NAME = re.compile(r"([0-9a-f]{64})\.tar\.gz")
 
 
 def _relative(digest: str) -> str:
@@ -57,6 +69,14 @@ class LocalStore:
 
     def open(self, digest: str) -> IO[bytes]:
         return self.path(digest).open("rb")
+
+    def stored(self) -> Iterator[tuple[str, float | None]]:
+        for path in self.root.glob("??/*.tar.gz"):
+            if _NAME.fullmatch(path.name):
+                yield path.name[:64], path.stat().st_mtime
+
+    def delete(self, digest: str) -> None:
+        self.path(digest).unlink(missing_ok=True)
 
 
 class FsspecStore:
@@ -101,6 +121,23 @@ class FsspecStore:
             raise FileNotFoundError(path)
         handle: IO[bytes] = self.fs.open(path, "rb")
         return handle
+
+    def stored(self) -> Iterator[tuple[str, float | None]]:
+        for path in self.fs.glob(f"{self.base}/??/*.tar.gz"):
+            name = str(path).rsplit("/", 1)[-1]
+            if _NAME.fullmatch(name):
+                yield name[:64], self._stored_at(path)
+
+    def _stored_at(self, path: str) -> float | None:
+        try:
+            return float(self.fs.modified(path).timestamp())
+        except (NotImplementedError, AttributeError, OSError, ValueError):
+            return None
+
+    def delete(self, digest: str) -> None:
+        path = self._path(digest)
+        if self.fs.exists(path):
+            self.fs.rm(path)
 
 
 def load_store(settings: Settings) -> BundleStore:

@@ -28,6 +28,7 @@ COMMANDS_ON_DATA = [
     ["keys", "list"],
     ["keys", "rotate"],
     ["notify"],
+    ["deploys", "prune"],
     ["set-password", "--email", "admin@example.com", "--password-stdin"],
     ["set-password", "--email", "admin@example.com"],  # refused before the prompt
 ]
@@ -61,3 +62,10 @@ def test_init_still_creates_the_database(tmp_path: Path) -> None:
     assert made.returncode == 0, made.stderr
     listed = admin(tmp_path, "keys", "list")
     assert listed.returncode == 0, listed.stderr
+
+
+def test_deploys_prune_runs_from_cron_on_a_new_database(tmp_path: Path) -> None:
+    admin(tmp_path, "init", "--organization", "demo", "--email", "admin@example.com")
+    pruned = admin(tmp_path, "deploys", "prune", "--older-than-hours", "0")
+    assert pruned.returncode == 0, pruned.stderr
+    assert pruned.stdout == "pruned 0 bundle(s) no deploy names\n"

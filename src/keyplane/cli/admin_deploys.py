@@ -1,0 +1,46 @@
+"""``keyplane admin deploys prune``: delete the bundles of deleted deployments, from cron."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from keyplane.cli.apps import group
+from keyplane.cli.operator import database_url
+
+app = group("Deploy bundles in the store: prune those no deploy names.")
+
+
+@app.command("prune")
+def prune(
+    older_than_hours: Annotated[
+        float,
+        typer.Option(
+            "--older-than-hours", min=0.0, help="Keep bundles stored more recently than this."
+        ),
+    ] = 24.0,
+) -> None:
+    """Delete the stored bundles no deploy names any more (a deployment's go with it:
+    they may hold secrets its code carried), if stored more than --older-than-hours ago.
+
+    Deleting a deployment deletes its deploy records at once; its bundles stay in the
+    store until this runs. A bundle shared with a deploy of another deployment stays.
+    """
+    import time
+
+    from keyplane.config import get_settings
+    from keyplane.db.session import make_engine, make_sessionmaker
+    from keyplane.deploys.service import prune_bundles
+    from keyplane.deploys.store import load_store
+
+    settings = get_settings()
+    engine = make_engine(database_url())
+    try:
+        store = load_store(settings)
+        pruned = prune_bundles(
+            make_sessionmaker(engine), store, older_than_hours * 3600, time.time()
+        )
+    finally:
+        engine.dispose()
+    typer.echo(f"pruned {len(pruned)} bundle(s) no deploy names")
