@@ -110,7 +110,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.add_middleware(AnswerCacheMiddleware, runtime=runtime, routes=routes)
     app.add_middleware(TokenEndpointFastPath, runtime=runtime)
     app.add_middleware(DeprecationHeadersMiddleware, settings=settings)
-    app.add_middleware(NulRefusalMiddleware)
+    app.add_middleware(NulRefusalMiddleware, largest_parsed=settings.max_body_bytes)
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=settings.max_body_bytes, exempt_pattern=UPLOAD_PATHS
     )

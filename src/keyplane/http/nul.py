@@ -37,8 +37,11 @@ def _body_kind(content_type: bytes) -> str | None:
 
 
 class NulRefusalMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, largest_parsed: int) -> None:
         self.app = app
+        # No route parses a larger body (the body limit refuses one; the upload routes
+        # it exempts read bytes): past it, the body is passed on without being kept.
+        self.largest_parsed = largest_parsed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -53,17 +56,25 @@ class NulRefusalMiddleware:
             await self.app(scope, receive, send)
             return
         chunks: list[bytes] = []
+        kept: int | None = 0  # bytes in chunks; None once past largest_parsed
         refused = False
         started = False
 
         async def checked() -> Message:
-            nonlocal refused
+            nonlocal refused, kept
             message = await receive()
-            if message["type"] == "http.request":
-                chunks.append(message.get("body", b""))
-                if not message.get("more_body", False) and _has_nul(b"".join(chunks), kind):
-                    refused = True
-                    raise _Refused
+            if message["type"] != "http.request" or kept is None:
+                return message
+            chunk = message.get("body", b"")
+            kept += len(chunk)
+            if kept > self.largest_parsed:
+                chunks.clear()
+                kept = None  # bytes for an upload: not kept
+                return message
+            chunks.append(chunk)
+            if not message.get("more_body", False) and _has_nul(b"".join(chunks), kind):
+                refused = True
+                raise _Refused
             return message
 
         async def guarded(message: Message) -> None:
