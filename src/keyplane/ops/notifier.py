@@ -30,6 +30,7 @@ CHANNEL = "keyplane_credentials"
 LISTENER_NAME = "keyplane-notifier"  # PostgreSQL application_name, Redis client name
 _IDLE_CHECK_SECONDS = 1.0
 _BACKOFF_FIRST, _BACKOFF_MAX = 0.1, 5.0
+_STABLE_SECONDS = 10.0
 
 
 def payload() -> str:
@@ -51,7 +52,12 @@ class Notifier:
         self.on_live: Callable[[bool], None] = lambda _live: None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.backoff = _BACKOFF_FIRST  # the wait before the next reconnect
+        # The wait before the next reconnect: doubled after each loss, and back to the
+        # first once a connection has stayed up ``stable_after`` seconds (a link that
+        # drops as soon as it is up is not retried ten times a second).
+        self.backoff = _BACKOFF_FIRST
+        self.stable_after = _STABLE_SECONDS
+        self._connected_at: float | None = None
 
     def publish(self) -> None:
         """Announce a committed change (used when not ``transactional``)."""
@@ -79,6 +85,10 @@ class Notifier:
                 self._listen()
                 self.backoff = _BACKOFF_FIRST
             except Exception as error:  # any failure: report, wait, reconnect
+                up = self._connected_at
+                if up is not None and time.monotonic() - up >= self.stable_after:
+                    self.backoff = _BACKOFF_FIRST  # it held: this loss starts over
+                self._connected_at = None
                 if self.live:
                     log.warning(
                         "%s cache-invalidation listener lost (%s): cached credentials now "
@@ -94,7 +104,7 @@ class Notifier:
         raise NotImplementedError
 
     def _connected(self) -> None:
-        self.backoff = _BACKOFF_FIRST  # a connection that came up: the next loss starts over
+        self._connected_at = time.monotonic()
         if not self.live:
             log.info("%s cache-invalidation listener connected", self.kind)
         self._set_live(True)

@@ -51,11 +51,18 @@ def quick(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(notifier, "_BACKOFF_MAX", 0.05)
 
 
-def test_each_loss_after_a_connection_waits_the_first_backoff_only() -> None:
+def test_each_loss_after_a_connection_that_held_waits_the_first_backoff_only() -> None:
     listener = Flaky(losses=6, connects=True)
-    listener.backoff = notifier._BACKOFF_FIRST
+    listener.backoff, listener.stable_after = notifier._BACKOFF_FIRST, 0.0  # each held
     listener._run()
     assert listener.stop_event.waits == [0.001] * 6
+
+
+def test_a_link_that_drops_as_soon_as_it_is_up_is_tried_less_and_less_often() -> None:
+    listener = Flaky(losses=8, connects=True)
+    listener.backoff = notifier._BACKOFF_FIRST  # stable_after: the default 10 s
+    listener._run()
+    assert listener.stop_event.waits == [0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.05, 0.05]
 
 
 def test_a_server_that_stays_down_is_tried_less_and_less_often() -> None:
