@@ -376,5 +376,10 @@ def test_an_fsspec_store_lists_and_deletes_its_bundles(tmp_path):
     digest = hashlib.sha256(b"bundle").hexdigest()
     store.put(staged, digest)
     assert [d for d, _ in store.stored()] == [digest]
+    first = store.stored_at(digest)
+    time.sleep(0.01)
+    staged.write_bytes(b"bundle")
+    store.put(staged, digest)  # the same bytes again: stored anew, so prune waits again
+    assert (store.stored_at(digest) or 0) > (first or 0)
     store.delete(digest)
     assert list(store.stored()) == [] and not store.exists(digest)

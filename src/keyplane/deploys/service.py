@@ -178,17 +178,23 @@ def prune_bundles(
     deleted), if stored at least ``older_than_seconds`` before ``now``; their digests.
 
     The age keeps a bundle stored for an upload whose deploy record is being written at
-    this moment; a bundle whose store does not say when it was stored is kept.
+    this moment (every upload stores its bundle anew, even bytes stored before); a
+    bundle whose store does not say when it was stored is kept.
     """
+
+    def old(digest: str, stored_at: float | None) -> bool:
+        return stored_at is not None and now - stored_at >= older_than_seconds
+
     with read_only(sessions) as db:
         named = set(db.scalars(select(Deploy.digest).distinct()))
     pruned = []
     for digest, stored_at in store.stored():
-        if digest in named or stored_at is None or now - stored_at < older_than_seconds:
+        if digest in named or not old(digest, stored_at):
             continue
         with read_only(sessions) as db:  # named meanwhile, by a deploy of the same bytes?
             if db.scalar(select(Deploy.id).where(Deploy.digest == digest).limit(1)):
                 continue
-        store.delete(digest)
-        pruned.append(digest)
+        if old(digest, store.stored_at(digest)):  # and not stored again just now
+            store.delete(digest)
+            pruned.append(digest)
     return pruned

@@ -35,6 +35,10 @@ class BundleStore(Protocol):
         """Each stored bundle's digest, with when it was stored (a POSIX time; None
         where the filesystem does not say)."""
 
+    def stored_at(self, digest: str) -> float | None:
+        """When the bundle was last stored (by any deploy of its bytes); None if it is
+        not there or the filesystem does not say."""
+
     def delete(self, digest: str) -> None:
         """Remove a bundle; nothing if it is not stored."""
 
@@ -73,7 +77,13 @@ class LocalStore:
     def stored(self) -> Iterator[tuple[str, float | None]]:
         for path in self.root.glob("??/*.tar.gz"):
             if _NAME.fullmatch(path.name):
-                yield path.name[:64], path.stat().st_mtime
+                yield path.name[:64], self.stored_at(path.name[:64])
+
+    def stored_at(self, digest: str) -> float | None:
+        try:
+            return self.path(digest).stat().st_mtime
+        except FileNotFoundError:
+            return None
 
     def delete(self, digest: str) -> None:
         self.path(digest).unlink(missing_ok=True)
@@ -97,10 +107,9 @@ class FsspecStore:
         return f"{self.base}/{_relative(digest)}"
 
     def put(self, staged: Path, digest: str) -> None:
+        # Written even when these bytes are stored already: the new write is the time
+        # `admin deploys prune` goes by, so it cannot take a bundle a deploy records now.
         final = self._path(digest)
-        if self.fs.exists(final):
-            staged.unlink(missing_ok=True)
-            return
         partial = f"{final}.partial-{secrets.token_hex(6)}"
         self.fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
         try:
@@ -126,11 +135,11 @@ class FsspecStore:
         for path in self.fs.glob(f"{self.base}/??/*.tar.gz"):
             name = str(path).rsplit("/", 1)[-1]
             if _NAME.fullmatch(name):
-                yield name[:64], self._stored_at(path)
+                yield name[:64], self.stored_at(name[:64])
 
-    def _stored_at(self, path: str) -> float | None:
+    def stored_at(self, digest: str) -> float | None:
         try:
-            return float(self.fs.modified(path).timestamp())
+            return float(self.fs.modified(self._path(digest)).timestamp())
         except (NotImplementedError, AttributeError, OSError, ValueError):
             return None
 
