@@ -16,7 +16,6 @@ from keyplane.db.session import make_engine
 from keyplane.db.unit import unit_of_work
 from keyplane.domain.errors import DomainError
 from keyplane.identity.accounts import set_password
-from keyplane.ops.changes import announcing_sessions
 
 err = console(stderr=True)  # off a terminal, no wrapping at 80 columns
 
@@ -33,6 +32,8 @@ def set_password_command(
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    from keyplane.ops.changes import announcing_sessions  # psycopg, redis: when used
+
     settings = get_settings()
     upgrade(url)
     engine = make_engine(url)

@@ -14,7 +14,6 @@ from keyplane.db.session import make_engine, make_sessionmaker
 from keyplane.db.unit import read_only, unit_of_work
 from keyplane.oauth.models import SigningKey
 from keyplane.oauth.signing_keys import published_keys, rotate_signing_keys, signing_key
-from keyplane.ops.changes import announcing_sessions
 from keyplane.secretbox import load_secret_box
 
 app = group(help="Signing keys of access tokens.")
@@ -41,6 +40,8 @@ def rotate() -> None:
     first token it signs; old keys stay in the JWKS until every token they signed has
     expired, so a rotation never logs anyone out.
     """
+    from keyplane.ops.changes import announcing_sessions  # psycopg, redis: when used
+
     settings = get_settings()
     url = database_url()
     upgrade(url)
