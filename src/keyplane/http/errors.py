@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute
 from starlette.types import Scope
@@ -191,6 +192,26 @@ def allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
+# PostgreSQL ended the transaction because another one, at the same moment, needed
+# what it held (a deadlock) or could not be ordered with it: nothing was changed, and
+# the same request again will most likely succeed.
+_RETRYABLE = {"40P01": "deadlock_detected", "40001": "serialization_failure"}
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    state = getattr(exc.orig, "sqlstate", None)
+    if state not in _RETRYABLE:
+        return await _unexpected(request, exc)
+    log.warning("%s in %s %s: answered 409", _RETRYABLE[state], request.method, request.url.path)
+    return error_response(
+        request.scope,
+        409,
+        "this conflicted with another change made at the same moment, and nothing was "
+        "changed: try again",
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(request.scope, 500, "internal error: the server logged the details")
@@ -200,4 +221,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unexpected)
