@@ -14,6 +14,7 @@ from keyplane.cli import output, pick
 from keyplane.cli.context import Session
 from keyplane.cli.errors import UsageError
 from keyplane.cli.output import Column, Format, field, ranges_text, roles_text, when
+from keyplane.domain.words import with_article
 
 Json = dict[str, Any]
 
@@ -184,16 +185,11 @@ def fetch(session: Session, scope: str, token_id: str) -> Json:
     if token["scope"] != scope:
         actual = COMMAND_OF_SCOPE[token["scope"]]
         raise UsageError(
-            f"token {token_id} is {_a(actual.capitalize())} token, not "
-            f"{_a(COMMAND_OF_SCOPE[scope].capitalize())} token",
+            f"token {token_id} is {with_article(actual.capitalize())} token, not "
+            f"{with_article(COMMAND_OF_SCOPE[scope].capitalize())} token",
             hint=f"use `keyplane {actual} token …`",
         )
     return token
-
-
-def _a(noun: str) -> str:
-    """``noun`` with its indefinite article (scope names: Organization, Workspace, …)."""
-    return f"{'an' if noun[:1] in 'AEIOU' else 'a'} {noun}"
 
 
 def update(

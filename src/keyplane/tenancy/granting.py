@@ -12,6 +12,7 @@ from keyplane.db.models import CustomRole, RoleBinding
 from keyplane.domain.access import Binding, Entity, authorize, authorize_holding
 from keyplane.domain.errors import InvalidInput
 from keyplane.domain.roles import ROLE_ORDER, Level, Permission, level_of
+from keyplane.domain.words import with_article
 from keyplane.tenancy.entities import get_entity
 
 # What a token of each scope may hold roles on, besides its own entity.
@@ -32,7 +33,8 @@ def binding_of(entity: Entity, role: str, custom: dict[str, frozenset[Permission
     built_in = level_of(role)
     if not (built_in is entity.level or (entity.level is Level.DEPLOYMENT and role in custom)):
         raise InvalidInput(
-            f"the role given is not {_a(entity.noun)} role: use one of {_roles_of(entity.level)}",
+            f"the role given is not {with_article(entity.noun)} role: "
+            f"use one of {_roles_of(entity.level)}",
             field_errors={"role": "unknown role for this entity"},
         )
     return Binding(
@@ -90,7 +92,7 @@ def _check_placement(entity: Entity, own: Entity, extra_levels: set[Level]) -> N
     inside = own.level is Level.ORGANIZATION or entity.workspace_id == own.workspace_id
     if entity.level not in extra_levels or not inside:
         raise InvalidInput(
-            f"{_a(own.noun)} token cannot hold a role on {entity.noun} {entity.id}",
+            f"{with_article(own.noun)} token cannot hold a role on {entity.noun} {entity.id}",
             field_errors={"roles": "role outside the token's scope"},
         )
 
@@ -98,7 +100,3 @@ def _check_placement(entity: Entity, own: Entity, extra_levels: set[Level]) -> N
 def described(bindings: Iterable[RoleBinding]) -> list[str]:
     """Roles as the audit trail keeps them: ``WORKSPACE_MEMBER on workspace <id>``."""
     return sorted(f"{b.role} on {b.level.lower()} {b.entity_id}" for b in bindings)
-
-
-def _a(noun: str) -> str:
-    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
