@@ -182,19 +182,19 @@ def prune_bundles(
     bundle whose store does not say when it was stored is kept.
     """
 
-    def old(digest: str, stored_at: float | None) -> bool:
+    def old(stored_at: float | None) -> bool:
         return stored_at is not None and now - stored_at >= older_than_seconds
 
     with read_only(sessions) as db:
         named = set(db.scalars(select(Deploy.digest).distinct()))
     pruned = []
     for digest, stored_at in store.stored():
-        if digest in named or not old(digest, stored_at):
+        if digest in named or not old(stored_at):
             continue
         with read_only(sessions) as db:  # named meanwhile, by a deploy of the same bytes?
             if db.scalar(select(Deploy.id).where(Deploy.digest == digest).limit(1)):
                 continue
-        if old(digest, store.stored_at(digest)):  # and not stored again just now
+        if old(store.stored_at(digest)):  # and not stored again just now
             store.delete(digest)
             pruned.append(digest)
     return pruned
