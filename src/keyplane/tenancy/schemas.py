@@ -12,19 +12,20 @@ from pydantic_core import PydanticCustomError
 from keyplane.domain.networks import MAX_RANGES, normalise_ranges
 from keyplane.http.schemas import ApiModel, Page
 
-
-# At least one character that is not a space (the pattern says so in the schema too, as
-# the surrounding spaces are stripped before the length is checked).
 # Names are one line: they go into mail subjects, tables and log lines, where a line
 # break (\n, \r, U+2028, U+0085…) or another control character would split or corrupt
 # them.
+_NOT_IN_A_NAME = frozenset({"Cc", "Zl", "Zp"})
+
+
 def _one_line(value: str) -> str:
     if any(unicodedata.category(c) in _NOT_IN_A_NAME for c in value):
         raise PydanticCustomError("one_line", "a name is one line with no control characters")
     return value
 
 
-_NOT_IN_A_NAME = frozenset({"Cc", "Zl", "Zp"})
+# At least one character that is not a space (the pattern says so in the schema too, as
+# the surrounding spaces are stripped before the length is checked), on one line.
 Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=120, pattern=r"\S"),
