@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyplane.http.errors import error_response
 from keyplane.http.headers import header
+from keyplane.http.responses import NO_STORE
 
 # The bodies that a route's parser turns into strings, as FastAPI and Starlette tell
 # them: JSON (no content type at all, application/json, application/*+json), forms.
@@ -126,12 +127,9 @@ async def _refuse(scope: Scope, receive: Receive, send: Send, where: str) -> Non
     message = f"invalid request: {where} holds a NUL character (\\u0000), which is never accepted"
     if scope["path"].startswith("/oauth/"):  # the OAuth endpoints answer in RFC 6749's words
         body = {"error": "invalid_request", "error_description": message}
-        await JSONResponse(body, 400, _NO_STORE)(scope, receive, send)
+        await JSONResponse(body, 400, NO_STORE)(scope, receive, send)
         return
     await error_response(scope, 400, message)(scope, receive, send)
-
-
-_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 §5.1
 
 
 class _Refused(Exception):

@@ -1,9 +1,14 @@
-"""Responses rendered once and sent many times."""
+"""Responses rendered once and sent many times, and the headers of answers that no
+cache may keep."""
 
 from __future__ import annotations
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+
+# An answer that holds or refuses a credential (RFC 6749 §5.1): the OAuth endpoints'
+# every answer, and the NUL guard's refusal in their words.
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 class SharedResponse(Response):

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+from keyplane.http.responses import NO_STORE
 
 
 class OAuthError(Exception):
