@@ -116,12 +116,12 @@ class Settings(BaseSettings):
         """Each key as Fernet takes it, checked at start: else the server would serve,
         look ready, and fail at its first signature or secret (base64 only, so the
         CLI does not load cryptography to read its settings)."""
-        for key in (value or "").split(","):
+        for key in filter(None, (k.strip() for k in (value or "").split(","))):
             try:
-                valid = len(base64.urlsafe_b64decode(key.strip().encode())) == 32
+                valid = len(base64.urlsafe_b64decode(key.encode())) == 32
             except (binascii.Error, ValueError):
                 valid = False
-            if key.strip() and not valid:
+            if not valid:
                 raise ValueError(
                     "each comma-separated key must be 32 url-safe base64-encoded bytes "
                     "(make one with `python -c 'from cryptography.fernet import Fernet; "
