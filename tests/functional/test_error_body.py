@@ -44,29 +44,28 @@ def test_a_body_that_is_not_json_says_so_and_where(world) -> None:
 
 def test_a_deadlock_is_a_409_to_try_again_not_a_500(world, monkeypatch) -> None:
     """PostgreSQL ends one of two transactions that wait for each other; that request
-    changed nothing and may simply be sent again."""
+    changed nothing and may simply be sent again. Other database errors stay a 500."""
     from psycopg import errors as pg
+
+    answer = _delete_workspace_failing_with(world, monkeypatch, pg.DeadlockDetected("deadlock"))
+    assert answer.status_code == 409, answer.text
+    assert "try again" in answer.json()["message"]
+
+    answer = _delete_workspace_failing_with(world, monkeypatch, pg.DiskFull("no space left"))
+    assert answer.status_code == 500
+
+
+def _delete_workspace_failing_with(world, monkeypatch, cause: Exception):  # type: ignore[no-untyped-def]
+    """DELETE a workspace, its use case raising the driver's ``cause`` as SQLAlchemy does."""
     from sqlalchemy.exc import OperationalError
 
     from keyplane.tenancy import service
 
-    def deadlocked(*_args: object, **_kwargs: object) -> None:
-        raise OperationalError("DELETE …", {}, pg.DeadlockDetected("deadlock detected"))
+    def failing(*_args: object, **_kwargs: object) -> None:
+        raise OperationalError("DELETE …", {}, cause)
 
-    monkeypatch.setattr(service, "delete_workspace", deadlocked)
-    answer = world.client.delete(
+    monkeypatch.setattr(service, "delete_workspace", failing)
+    return world.client.delete(
         f"/v1/organizations/{world.org.id}/workspaces/{world.org.workspaces['ws2']}",
         headers=bearer(world.org.owner_token),
     )
-    assert answer.status_code == 409, answer.text
-    assert "try again" in answer.json()["message"]
-
-    def broken(*_args: object, **_kwargs: object) -> None:
-        raise OperationalError("DELETE …", {}, pg.DiskFull("no space left"))
-
-    monkeypatch.setattr(service, "delete_workspace", broken)
-    answer = world.client.delete(
-        f"/v1/organizations/{world.org.id}/workspaces/{world.org.workspaces['ws2']}",
-        headers=bearer(world.org.owner_token),
-    )
-    assert answer.status_code == 500
