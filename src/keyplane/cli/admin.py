@@ -11,11 +11,12 @@ from sqlalchemy import select
 from keyplane.cli import admin_audit, admin_deploys, admin_keys, admin_sso, admin_token
 from keyplane.cli.apps import group
 from keyplane.cli.errors import of_domain
+from keyplane.cli.operator import server_database
 from keyplane.cli.output import Format, console, emit_data
 from keyplane.config import get_settings
 from keyplane.db.migrate import upgrade
 from keyplane.db.models import Organization
-from keyplane.db.session import make_engine, make_sessionmaker
+from keyplane.db.session import make_sessionmaker
 from keyplane.db.unit import unit_of_work
 from keyplane.domain.errors import DomainError
 from keyplane.tenancy.bootstrap import init_organization
@@ -49,9 +50,8 @@ def init(
     """Create the first organization, its owner and a one-time Organization Owner token."""
     url = get_settings().resolved_database_url
     upgrade(url)
-    engine = make_engine(url)
     try:
-        with unit_of_work(make_sessionmaker(engine)) as db:
+        with server_database(url) as engine, unit_of_work(make_sessionmaker(engine)) as db:
             if if_empty and db.scalar(select(Organization.id).limit(1)):
                 err.print(
                     "keyplane is already initialized: nothing to do (its owner token was "
@@ -61,8 +61,6 @@ def init(
             result = init_organization(db, organization, email)
     except DomainError as error:
         raise of_domain(error) from None
-    finally:
-        engine.dispose()
     if output is not Format.TABLE:
         answer = {
             "organizationId": result.organization_id,

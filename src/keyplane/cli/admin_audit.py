@@ -9,10 +9,9 @@ from rich.console import Console
 
 from keyplane.audit import service
 from keyplane.cli.apps import group
-from keyplane.cli.operator import database_url
+from keyplane.cli.operator import reading, server_database
 from keyplane.config import get_settings
-from keyplane.db.session import make_engine, make_sessionmaker
-from keyplane.db.unit import read_only
+from keyplane.db.session import make_sessionmaker
 
 app = group(help="The audit trail's hash chain: verify it, prune it.")
 err = Console(stderr=True)
@@ -21,12 +20,8 @@ err = Console(stderr=True)
 @app.command()
 def verify() -> None:
     """Check every stored event against its hash and its predecessor's; exit 1 if broken."""
-    engine = make_engine(database_url())
-    try:
-        with read_only(make_sessionmaker(engine)) as db:
-            result = service.verify(db)
-    finally:
-        engine.dispose()
+    with reading() as db:
+        result = service.verify(db)
     if result.broken:
         b = result.broken
         typer.echo(
@@ -57,9 +52,6 @@ def prune(
     if days == 0:
         typer.echo("retention is 0 (keep forever): nothing pruned")
         return
-    engine = make_engine(database_url())
-    try:
+    with server_database() as engine:
         deleted = service.prune(make_sessionmaker(engine), days)
-    finally:
-        engine.dispose()
     typer.echo(f"pruned {deleted} audit event(s) older than {days} days")

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from keyplane.cli.apps import group
-from keyplane.cli.operator import database_url
+from keyplane.cli.operator import server_database
 
 app = group("Deploy bundles in the store: prune those no deploy names.")
 
@@ -30,17 +30,13 @@ def prune(
     import time
 
     from keyplane.config import get_settings
-    from keyplane.db.session import make_engine, make_sessionmaker
+    from keyplane.db.session import make_sessionmaker
     from keyplane.deploys.service import prune_bundles
     from keyplane.deploys.store import load_store
 
-    settings = get_settings()
-    engine = make_engine(database_url())
-    try:
-        store = load_store(settings)
+    with server_database() as engine:
+        store = load_store(get_settings())
         pruned = prune_bundles(
             make_sessionmaker(engine), store, older_than_hours * 3600, time.time()
         )
-    finally:
-        engine.dispose()
     typer.echo(f"pruned {len(pruned)} bundle(s) no deploy names")

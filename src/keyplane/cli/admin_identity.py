@@ -8,11 +8,10 @@ from typing import Annotated
 import typer
 
 from keyplane.cli.errors import of_domain
-from keyplane.cli.operator import database_url
+from keyplane.cli.operator import database_url, server_database
 from keyplane.cli.output import console
 from keyplane.config import get_settings
 from keyplane.db.migrate import upgrade
-from keyplane.db.session import make_engine
 from keyplane.db.unit import unit_of_work
 from keyplane.domain.errors import DomainError
 from keyplane.identity.accounts import set_password
@@ -36,14 +35,14 @@ def set_password_command(
 
     settings = get_settings()
     upgrade(url)
-    engine = make_engine(url)
     try:
-        with unit_of_work(announcing_sessions(engine, settings)) as db:
+        with (
+            server_database(url) as engine,
+            unit_of_work(announcing_sessions(engine, settings)) as db,
+        ):
             set_password(db, settings, email, password)
     except DomainError as error:
         raise of_domain(error) from None
-    finally:
-        engine.dispose()
     if "public_url" in settings.model_fields_set:  # set, in the environment or .env
         err.print(f"password set for {email}: sign in at {settings.public_url}/login")
     else:

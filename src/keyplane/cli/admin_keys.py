@@ -6,12 +6,11 @@ import typer
 from rich.console import Console
 
 from keyplane.cli.apps import group
-from keyplane.cli.operator import database_url
+from keyplane.cli.operator import database_url, reading, server_database
 from keyplane.config import Settings, get_settings
 from keyplane.db.base import utcnow
 from keyplane.db.migrate import upgrade
-from keyplane.db.session import make_engine, make_sessionmaker
-from keyplane.db.unit import read_only, unit_of_work
+from keyplane.db.unit import unit_of_work
 from keyplane.oauth.models import SigningKey
 from keyplane.oauth.signing_keys import published_keys, rotate_signing_keys, signing_key
 from keyplane.secretbox import load_secret_box
@@ -45,13 +44,9 @@ def rotate() -> None:
     settings = get_settings()
     url = database_url()
     upgrade(url)
-    engine = make_engine(url)
-    try:
-        with unit_of_work(announcing_sessions(engine, settings)) as db:
-            new = rotate_signing_keys(db, load_secret_box(settings), longest_lifetime(settings))
-            keys = published_keys(db)
-    finally:
-        engine.dispose()
+    with server_database(url) as engine, unit_of_work(announcing_sessions(engine, settings)) as db:
+        new = rotate_signing_keys(db, load_secret_box(settings), longest_lifetime(settings))
+        keys = published_keys(db)
     typer.echo(f"new signing key  {new.kid}  (published now, signs from {_switch(keys)})")
     for key in keys:
         if key.kid != new.kid and key.unpublish_at is not None:
@@ -68,12 +63,8 @@ def _switch(keys: list[SigningKey]) -> str:
 @app.command("list")
 def list_keys() -> None:
     """The published signing keys, newest first."""
-    engine = make_engine(database_url())
-    try:
-        with read_only(make_sessionmaker(engine)) as db:
-            keys = published_keys(db)
-    finally:
-        engine.dispose()
+    with reading() as db:
+        keys = published_keys(db)
     if not keys:
         return
     signer = signing_key(keys, utcnow())

@@ -7,7 +7,7 @@ import json
 
 import typer
 
-from keyplane.cli.operator import database_url
+from keyplane.cli.operator import server_database
 from keyplane.cli.output import Format, OutputOpt
 
 
@@ -23,17 +23,14 @@ def notify_command(output_format: OutputOpt = Format.TABLE) -> None:
     from rich.console import Console
 
     from keyplane.config import get_settings
-    from keyplane.db.session import make_engine, make_sessionmaker
+    from keyplane.db.session import make_sessionmaker
     from keyplane.hygiene.expiry import notify
     from keyplane.hygiene.mail import LEASE
     from keyplane.identity.mail import mail_sender
 
     settings = get_settings()
-    engine = make_engine(database_url())
-    try:
+    with server_database() as engine:
         outcome = notify(make_sessionmaker(engine), settings, mail_sender(settings), None)
-    finally:
-        engine.dispose()
     failed = outcome.failed + outcome.leaks_failed
     if output_format is Format.JSON:
         typer.echo(

@@ -11,19 +11,15 @@ company) and records it; the audit trail keeps each verification as an operator'
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from keyplane.cli.apps import group
-from keyplane.cli.operator import audited_unit, database_url, record
+from keyplane.cli.operator import audited_unit, reading, record
 from keyplane.cli.output import Format, console, emit_data
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from keyplane.identity.models import SsoDomain
 
 app = group(help="Email domains claimed by SSO connections: verify the organization owns one.")
@@ -43,7 +39,7 @@ def list_claims(
     """Every domain claim: which organization's connection, and whether it is verified."""
     from keyplane.identity.sso import domain_claims
 
-    with _database() as db:
+    with reading() as db:
         rows = [_row(claim, name) for claim, name in domain_claims(db, domain)]
     if output is Format.JSON:
         typer.echo(json.dumps(rows))
@@ -101,17 +97,3 @@ def _row(claim: SsoDomain, organization_name: str | None) -> dict[str, object]:
     if organization_name is not None:
         row["organizationName"] = organization_name
     return row
-
-
-@contextmanager
-def _database() -> Iterator[Session]:
-    """A read of the server's database (rolled back at the end)."""
-    from keyplane.db.session import make_engine, make_sessionmaker
-    from keyplane.db.unit import read_only
-
-    engine = make_engine(database_url())
-    try:
-        with read_only(make_sessionmaker(engine)) as db:
-            yield db
-    finally:
-        engine.dispose()

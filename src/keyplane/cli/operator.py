@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from keyplane.cli.errors import CliError, of_domain
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
     from sqlalchemy.orm import Session
 
     from keyplane.config import Settings
@@ -47,24 +48,46 @@ def _where_from(settings: Settings) -> str:
 
 
 @contextmanager
+def server_database(url: str | None = None) -> Iterator[Engine]:
+    """An engine on the server's database (``url``, else :func:`database_url`'s),
+    disposed of when the block ends."""
+    from keyplane.db.session import make_engine
+
+    engine = make_engine(url or database_url())
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def reading() -> Iterator[Session]:
+    """A read of the server's database (rolled back at the end)."""
+    from keyplane.db.session import make_sessionmaker
+    from keyplane.db.unit import read_only
+
+    with server_database() as engine, read_only(make_sessionmaker(engine)) as db:
+        yield db
+
+
+@contextmanager
 def audited_unit() -> Iterator[Session]:
     """A unit of work on the database in the server's settings, holding the chain's lock;
     it commits when the block ends."""
     from keyplane.audit.recorder import locked_chain
     from keyplane.config import get_settings
-    from keyplane.db.session import make_engine
     from keyplane.domain.errors import DomainError
     from keyplane.ops.changes import announcing_sessions
 
-    engine = make_engine(database_url())
     try:
         # Announcing: running servers drop what they cached of what this changes.
-        with locked_chain(announcing_sessions(engine, get_settings())) as db:
+        with (
+            server_database() as engine,
+            locked_chain(announcing_sessions(engine, get_settings())) as db,
+        ):
             yield db
     except DomainError as error:
         raise of_domain(error) from None
-    finally:
-        engine.dispose()
 
 
 def record(
