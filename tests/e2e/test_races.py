@@ -419,3 +419,77 @@ def test_a_variable_changed_and_deleted_at_once_is_never_a_500(pair: Pair) -> No
         )
         assert sorted(deletes) == [204, 404], [a.text for a in answers]
         assert set(updates) <= {200, 404}, [a.text for a in answers]
+
+
+def test_a_custom_role_deleted_while_granted_is_kept_or_held_by_no_one(pair: Pair) -> None:
+    api, org, owner = _api(pair)
+    workspace = api.post(f"{org}/workspaces", json={"name": "custom"}, headers=owner).json()
+    deployment = api.post(
+        f"{org}/deployments", json={"name": "custom", "workspaceId": workspace["id"]},
+        headers=owner,
+    ).json()  # fmt: skip
+    for n in range(ROUNDS // 2):
+        role = api.post(
+            f"{org}/custom-roles",
+            json={"name": f"Reader {n}", "permissions": ["deployment:read"]},
+            headers=owner,
+        )
+        assert role.status_code == 201, role.text
+        grant = {"name": f"reader-{n}", "scope": "DEPLOYMENT", "entityId": deployment["id"],
+                 "role": f"Reader {n}"}  # fmt: skip
+        sends = [lambda c: c.post(f"{org}/tokens", json=grant, headers=owner)] * 2
+        sends += [lambda c: c.delete(f"{org}/custom-roles/{role.json()['id']}", headers=owner)]
+        gate = "SELECT 1 FROM custom_roles WHERE id = :id FOR UPDATE"
+        answers = pair.race_all(gate, {"id": role.json()["id"]}, sends)
+        grants, deleted = tuple(a.status_code for a in answers[:2]), answers[2].status_code
+        assert (deleted, grants) in {(204, (400, 400)), (409, (201, 201))}, [
+            a.text for a in answers
+        ]
+        tokens = api.get(f"{org}/tokens", params={"limit": 1000}, headers=owner).json()
+        holders = [t for t in tokens["tokens"] if t["name"] == f"reader-{n}"]
+        assert len(holders) == (0 if deleted == 204 else 2), holders
+
+
+# (collection, body of a new one given its round, its table, a change to it): each
+# answers 404 for all but one delete and for a change after it, never a 500.
+CHANGED_AND_DELETED = {
+    "workspace": ("workspaces", lambda n, ws: {"name": f"passing-{n}"}, "workspaces",
+                  {"description": "moved"}),
+    "deployment": ("deployments", lambda n, ws: {"name": f"brief-{n}", "workspaceId": ws},
+                   "deployments", {"description": "moved"}),
+    "workload_identity": (
+        "workload-identities",
+        lambda n, ws: {"name": f"ci-{n}", "issuer": "https://token.actions.githubusercontent.com",
+                       "conditions": {"repository_id": "123456"}, "scope": "ORGANIZATION",
+                       "role": "ORGANIZATION_MEMBER"},
+        "workload_identities", {"description": "moved"}),
+    "sso_connection": (
+        "sso-connections",
+        lambda n, ws: {"name": f"IdP {n}", "issuer": "https://idp.example.com", "clientId": "kp",
+                       "clientSecret": "s3cret-value", "domains": [f"sso{n}.example"]},
+        "sso_connections", {"name": "Renamed IdP"}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", list(CHANGED_AND_DELETED))
+def test_a_change_and_deletes_at_once_delete_once(pair: Pair, kind: str) -> None:
+    api, org, owner = _api(pair)
+    collection, body, table, change = CHANGED_AND_DELETED[kind]
+    workspace = api.post(f"{org}/workspaces", json={"name": f"home-{kind}"}, headers=owner)
+    for n in range(ROUNDS // 2):
+        made = api.post(f"{org}/{collection}", json=body(n, workspace.json()["id"]), headers=owner)
+        assert made.status_code == 201, made.text
+        one = f"{org}/{collection}/{made.json()['id']}"
+        sends = [lambda c: c.post(one, json=change, headers=owner)] * 2
+        sends += [lambda c: c.delete(one, headers=owner)] * 3
+        gate = f"SELECT 1 FROM {table} WHERE id = :id FOR UPDATE"
+        answers = pair.race_all(gate, {"id": made.json()["id"]}, sends)
+        deletes = sorted(a.status_code for a in answers[2:])
+        assert deletes == [204, 404, 404], [a.text for a in answers]
+        assert {a.status_code for a in answers[:2]} <= {200, 404}, [a.text for a in answers]
+        events = api.get(
+            f"{org}/audit-logs",
+            params={"action": f"{kind}.delete", "targetId": made.json()["id"]},
+            headers=owner,
+        ).json()["auditLogs"]
+        assert [e["outcome"] for e in events].count("success") == 1, events

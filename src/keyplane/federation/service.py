@@ -16,7 +16,7 @@ from keyplane.auth.principal import Principal
 from keyplane.config import Settings
 from keyplane.db.models import WorkloadIdentity
 from keyplane.db.paging import PageParams, page_of_query
-from keyplane.db.unit import credentials_changed
+from keyplane.db.unit import CHECK_AND_CHANGE, DELETE_ROW, RowLock, credentials_changed
 from keyplane.domain.access import Entity, authorize, authorize_managing, holds
 from keyplane.domain.errors import InvalidInput, NotFound
 from keyplane.domain.roles import Level, Permission
@@ -108,10 +108,15 @@ def list_identities(
 
 
 def get_identity(
-    db: Session, principal: Principal, org_id: str, identity_id: str
+    db: Session,
+    principal: Principal,
+    org_id: str,
+    identity_id: str,
+    lock: RowLock | None = None,
 ) -> WorkloadIdentity:
-    """An identity whose scope's tokens the principal may manage; NotFound, Forbidden."""
-    identity = db.get(WorkloadIdentity, identity_id)
+    """An identity whose scope's tokens the principal may manage, read under ``lock``;
+    NotFound, Forbidden."""
+    identity = db.get(WorkloadIdentity, identity_id, with_for_update=lock)
     if identity is None or identity.organization_id != org_id:
         raise NotFound(f"workload identity {identity_id} not found")
     record = record_of(db, identity)
@@ -121,9 +126,16 @@ def get_identity(
 
 
 def _managed(
-    db: Session, principal: Principal, org_id: str, identity_id: str, action: str
+    db: Session,
+    principal: Principal,
+    org_id: str,
+    identity_id: str,
+    action: str,
+    lock: RowLock = CHECK_AND_CHANGE,
 ) -> tuple[WorkloadIdentity, IdentityRecord]:
-    identity = get_identity(db, principal, org_id, identity_id)
+    """An identity the principal may change, read under the row's lock, so that changes
+    of one identity at once take turns (a delete finds nothing left to delete)."""
+    identity = get_identity(db, principal, org_id, identity_id, lock)
     record = record_of(db, identity)
     authorize_managing(principal, record.grants, f"{action} workload identity {identity_id}")
     return identity, record
@@ -183,7 +195,7 @@ def _move(
 
 def delete_identity(db: Session, principal: Principal, org_id: str, identity_id: str) -> None:
     """Delete it: the access tokens it issued stop working at once, on every replica."""
-    identity, _ = _managed(db, principal, org_id, identity_id, "delete")
+    identity, _ = _managed(db, principal, org_id, identity_id, "delete", DELETE_ROW)
     db.delete(identity)
     credentials_changed(db)
     db.flush()

@@ -9,6 +9,7 @@ from keyplane.auth.principal import Principal
 from keyplane.db.base import utcnow
 from keyplane.db.models import Organization, User
 from keyplane.db.paging import PageParams, page_of_query
+from keyplane.db.unit import CHECK_AND_CHANGE, DELETE_ROW, RowLock
 from keyplane.domain.access import Entity, authorize
 from keyplane.domain.errors import Conflict, InvalidInput, NotFound
 from keyplane.domain.roles import ORGANIZATION_ROLES, Permission
@@ -57,9 +58,12 @@ def list_connections(
     return page_of_query(db, query, page, columns, tiebreak=SsoConnection.id)
 
 
-def get_connection(db: Session, principal: Principal, org_id: str, conn_id: str) -> SsoConnection:
+def get_connection(
+    db: Session, principal: Principal, org_id: str, conn_id: str, lock: RowLock | None = None
+) -> SsoConnection:
+    """The organization's connection of this id, read under ``lock``; NotFound if none."""
     _manage(db, principal, org_id)
-    connection = db.get(SsoConnection, conn_id)
+    connection = db.get(SsoConnection, conn_id, with_for_update=lock)
     if connection is None or connection.organization_id != org_id:
         raise NotFound(f"SSO connection {conn_id} not found")
     return connection
@@ -98,7 +102,7 @@ def update_connection(
     conn_id: str,
     change: schemas.SsoConnectionUpdate,
 ) -> SsoConnection:
-    connection = get_connection(db, principal, org_id, conn_id)
+    connection = get_connection(db, principal, org_id, conn_id, CHECK_AND_CHANGE)
     enforced_before = connection.enforce_sso
     for name in ("name", "issuer", "client_id", "enforce_sso"):
         value = getattr(change, name)
@@ -124,7 +128,7 @@ def update_connection(
 
 
 def delete_connection(db: Session, principal: Principal, org_id: str, conn_id: str) -> None:
-    connection = get_connection(db, principal, org_id, conn_id)
+    connection = get_connection(db, principal, org_id, conn_id, DELETE_ROW)
     db.delete(connection)
     db.flush()
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from keyplane.auth.principal import Principal
 from keyplane.db.models import CustomRole, RoleBinding, WorkloadIdentity
 from keyplane.db.paging import PageParams, page_of_query
-from keyplane.db.unit import flush_unique
+from keyplane.db.unit import DELETE_ROW, flush_unique
 from keyplane.domain.access import Entity, authorize
 from keyplane.domain.errors import Conflict, InvalidInput, NotFound
 from keyplane.domain.roles import (
@@ -69,7 +69,7 @@ def delete_custom_role(db: Session, principal: Principal, org_id: str, role_id: 
     """Delete a custom role; Conflict while any user, token or workload identity holds
     it (a role made later under the same name would otherwise hand its rights to them)."""
     authorize(principal, Permission.ORGANIZATION_UPDATE, Entity.organization(org_id))
-    role = db.get(CustomRole, role_id)
+    role = db.get(CustomRole, role_id, with_for_update=DELETE_ROW)  # waits for grants of it
     if role is None or role.organization_id != org_id:
         raise NotFound(f"custom role {role_id} not found")
     bindings = select(func.count()).where(

@@ -54,8 +54,11 @@ def get_workspace(
     return workspace
 
 
-def get_deployment(db: Session, org_id: str, deployment_id: str) -> Deployment:
-    deployment = db.get(Deployment, deployment_id)
+def get_deployment(
+    db: Session, org_id: str, deployment_id: str, lock: RowLock | None = None
+) -> Deployment:
+    """The deployment, locked with ``lock`` (one of ``keyplane.db.unit``'s) if given."""
+    deployment = db.get(Deployment, deployment_id, with_for_update=lock)
     if deployment is None or deployment.organization_id != org_id:
         raise NotFound(f"deployment {deployment_id} not found")
     return deployment

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from keyplane.auth.principal import Principal
 from keyplane.db.models import CustomRole, RoleBinding
+from keyplane.db.unit import KEEP_ROW, RowLock, locked
 from keyplane.domain.access import Binding, Entity, authorize, authorize_holding
 from keyplane.domain.errors import InvalidInput
 from keyplane.domain.roles import ROLE_ORDER, Level, Permission, level_of
@@ -23,8 +24,11 @@ EXTRA_LEVELS = {
 }
 
 
-def custom_roles(db: Session, org_id: str) -> dict[str, frozenset[Permission]]:
-    rows = db.scalars(select(CustomRole).where(CustomRole.organization_id == org_id))
+def custom_roles(
+    db: Session, org_id: str, lock: RowLock | None = None
+) -> dict[str, frozenset[Permission]]:
+    """The organization's custom roles by name, their rows read under ``lock``."""
+    rows = db.scalars(locked(select(CustomRole).where(CustomRole.organization_id == org_id), lock))
     return {row.name: frozenset(Permission(p) for p in row.permissions) for row in rows}
 
 
@@ -67,7 +71,9 @@ def check_grantable(
     Returns each role with its entity. Raises InvalidInput for a malformed set,
     NotFound for an entity the principal cannot see, Forbidden for escalation.
     """
-    custom = custom_roles(db, org_id)
+    # Kept until the grant commits: a custom role deleted meanwhile waits for it (and
+    # then finds it held), or was deleted first and is no role here.
+    custom = custom_roles(db, org_id, KEEP_ROW)
     resolved: list[tuple[Entity, str]] = []
     seen: set[str] = set()
     for level, entity_id, role in wanted:

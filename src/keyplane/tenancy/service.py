@@ -10,7 +10,13 @@ from sqlalchemy.orm import Session
 from keyplane.auth.principal import Principal
 from keyplane.db.models import Deployment, Organization, Workspace
 from keyplane.db.paging import PageParams, page_of_query
-from keyplane.db.unit import DELETE_ROW, KEEP_ROW, credentials_changed, flush_unique
+from keyplane.db.unit import (
+    CHECK_AND_CHANGE,
+    DELETE_ROW,
+    KEEP_ROW,
+    credentials_changed,
+    flush_unique,
+)
 from keyplane.domain.access import Entity, authorize
 from keyplane.domain.errors import Conflict
 from keyplane.domain.roles import Permission
@@ -99,7 +105,7 @@ def read_workspace(db: Session, principal: Principal, org_id: str, ws_id: str) -
 def update_workspace(
     db: Session, principal: Principal, org_id: str, ws_id: str, change: schemas.WorkspaceUpdate
 ) -> Workspace:
-    workspace = get_workspace(db, org_id, ws_id)
+    workspace = get_workspace(db, org_id, ws_id, lock=CHECK_AND_CHANGE)
     authorize(principal, Permission.WORKSPACE_UPDATE, workspace_entity(workspace))
     _apply(workspace, change)
     flush_unique(db, f"a workspace named {change.name!r} already exists in this organization")
@@ -168,7 +174,7 @@ def read_deployment(db: Session, principal: Principal, org_id: str, dep_id: str)
 def update_deployment(
     db: Session, principal: Principal, org_id: str, dep_id: str, change: schemas.DeploymentUpdate
 ) -> Deployment:
-    deployment = get_deployment(db, org_id, dep_id)
+    deployment = get_deployment(db, org_id, dep_id, lock=CHECK_AND_CHANGE)
     authorize(principal, Permission.DEPLOYMENT_UPDATE, deployment_entity(deployment))
     _apply(deployment, change)
     flush_unique(db, f"a deployment named {change.name!r} already exists in this workspace")
@@ -177,7 +183,7 @@ def update_deployment(
 
 def delete_deployment(db: Session, principal: Principal, org_id: str, dep_id: str) -> None:
     """Delete a deployment; its tokens, keys and role bindings go with it, at once."""
-    deployment = get_deployment(db, org_id, dep_id)
+    deployment = get_deployment(db, org_id, dep_id, lock=DELETE_ROW)
     authorize(principal, Permission.DEPLOYMENT_DELETE, deployment_entity(deployment))
     db.delete(deployment)
     credentials_changed(db)
