@@ -24,7 +24,7 @@ from keyplane.auth.authenticator import Authenticator
 from keyplane.cache import AnswerCache, Cache
 from keyplane.config import Settings
 from keyplane.db.session import make_engine, make_sessionmaker
-from keyplane.db.unit import after_commit
+from keyplane.db.unit import after_commit, reading, reads_engine
 from keyplane.hygiene.uses import PermissionUses
 from keyplane.identity import login_grants
 from keyplane.oauth import signing_keys
@@ -129,6 +129,14 @@ class Runtime:
         ttl = settings.auth_cache_ttl_notified_seconds if live else settings.auth_cache_ttl_seconds
         for cache in self.caches:
             cache.ttl = ttl
+
+    @cached_property
+    def _reads_engine(self) -> Engine:
+        return reads_engine(self.engine)
+
+    def reading(self) -> Session:
+        """A unit of work for a request that only reads (``keyplane.db.unit.reading``)."""
+        return reading(self.sessions, self._reads_engine)
 
     @cached_property
     def secret_box(self) -> SecretBox:

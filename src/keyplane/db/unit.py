@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, Select
+from sqlalchemy import Connection, Engine, Select, event
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from keyplane.domain.errors import Conflict
 
@@ -163,6 +163,48 @@ def statements(engine: Engine) -> Iterator[Connection]:
     flush), which matters where it runs once per request."""
     with engine.begin() as connection:
         yield connection
+
+
+READS_ONLY = "keyplane.reads_only"
+
+
+def reading(sessions: sessionmaker[Session], engine: Engine) -> Session:
+    """A unit of work for reads alone, each statement in a transaction of its own.
+
+    ``engine`` is the sessions' engine in autocommit (:func:`reads_engine`): no BEGIN
+    and no COMMIT round trip, two of a plain read's three on PostgreSQL. What a read
+    sees is unchanged there: at READ COMMITTED every statement of a transaction takes a
+    snapshot of its own anyway. Such a unit cannot write or lock rows (each would end
+    at once): a flush with changes, or an INSERT, UPDATE, DELETE or locking SELECT
+    through it, raises RuntimeError.
+    """
+    db = sessions(bind=engine)
+    db.info[READS_ONLY] = True
+    return db
+
+
+def reads_engine(engine: Engine) -> Engine:
+    """``engine``'s pool, handing out connections in autocommit (for :func:`reading`)."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+@event.listens_for(UnitSession, "before_flush")
+def _refuse_flush_in_reads(db: Session, _context: Any, _instances: Any) -> None:
+    if db.info.get(READS_ONLY) and (db.new or db.dirty or db.deleted):
+        raise RuntimeError("a unit of work for reads alone cannot write (keyplane.db.unit)")
+
+
+@event.listens_for(UnitSession, "do_orm_execute")
+def _refuse_writes_in_reads(state: ORMExecuteState) -> None:
+    if state.session.info.get(READS_ONLY) and (
+        state.is_insert
+        or state.is_update
+        or state.is_delete
+        or getattr(state.statement, "_for_update_arg", None) is not None
+    ):
+        raise RuntimeError(
+            "a unit of work for reads alone cannot write or lock rows (keyplane.db.unit)"
+        )
 
 
 @contextmanager

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import Depends, Query, Request, Response
@@ -29,34 +29,52 @@ NO_CREDENTIALS = (
 )
 
 
+# Requests that only read (RFC 9110 §9.2.1: safe methods): their unit of work runs each
+# statement in a transaction of its own, saving two round trips (keyplane.db.unit.reading).
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
 def get_runtime(request: Request) -> Process:
     runtime: Process = process_of(request)
     return runtime
 
 
-async def get_db(request: Request) -> AsyncIterator[Session]:
-    """The request's unit of work: committed once after the route returns and before
-    the answer is sent, so a client that saw success can count on the change; rolled
-    back if the route raised. Held in one of the runtime's unit slots (one per pooled
-    connection) from open to close."""
-    # A new Session does no I/O until first used (in the route's thread), so it is made
-    # here; FastAPI would run a plain generator's start and end each in the thread pool.
-    runtime = get_runtime(request)
-    db = runtime.sessions()
-    slots = runtime.unit_slots()
-    await slots.acquire_on_behalf_of(db)
-    try:
+def _unit_of_request(writes: bool | None) -> Callable[[Request], AsyncIterator[Session]]:
+    """The dependency giving a request its unit of work (``writes=None``: by method)."""
+
+    async def unit_of_request(request: Request) -> AsyncIterator[Session]:
+        # A new Session does no I/O until first used (in the route's thread), so it is
+        # made here; FastAPI would run a plain generator's start and end each in the
+        # thread pool.
+        runtime = get_runtime(request)
+        writing = request.method not in READ_METHODS if writes is None else writes
+        db = runtime.sessions() if writing else runtime.reading()
+        slots = runtime.unit_slots()
+        await slots.acquire_on_behalf_of(db)
         try:
-            yield db
-        except BaseException:
-            await run_in_threadpool(_close, db, False)
-            raise
-        if db.in_transaction() or unit.queued(db):
-            await run_in_threadpool(_close, db, True)
-        else:  # committed in the endpoint's own trip to the pool (keyplane.http.routing)
-            db.close()
-    finally:
-        slots.release_on_behalf_of(db)
+            try:
+                yield db
+            except BaseException:
+                await run_in_threadpool(_close, db, False)
+                raise
+            if db.in_transaction() or unit.queued(db):
+                await run_in_threadpool(_close, db, True)
+            else:  # committed in the endpoint's own trip to the pool (keyplane.http.routing)
+                db.close()
+        finally:
+            slots.release_on_behalf_of(db)
+
+    return unit_of_request
+
+
+# The request's unit of work: committed once after the route returns and before the
+# answer is sent, so a client that saw success can count on the change; rolled back if
+# the route raised. Held in one of the runtime's unit slots (one per pooled connection)
+# from open to close. A GET or HEAD only reads: its unit cannot write.
+get_db = _unit_of_request(None)
+# As get_db, writing whatever the method: for a GET that a protocol makes change state
+# (an OpenID Connect redirect back with the sign-in's code).
+get_writing_db = _unit_of_request(True)
 
 
 def _close(db: Session, succeeded: bool) -> None:
@@ -135,5 +153,6 @@ async def no_store(response: Response) -> None:
 # ``dependencies=[SHOWS_SECRET]`` on a route whose answer holds a token, key or secret.
 SHOWS_SECRET = Depends(no_store)
 DbSession = Annotated[Session, Depends(get_db, scope="function")]
+WritingDbSession = Annotated[Session, Depends(get_writing_db, scope="function")]
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 Paging = Annotated[PageParams, Depends(page_params)]

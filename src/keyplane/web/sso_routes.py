@@ -12,7 +12,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from keyplane.domain.errors import NotAuthenticated
-from keyplane.http.deps import DbSession, client_ip
+from keyplane.http.deps import DbSession, WritingDbSession, client_ip
 from keyplane.http.routing import APIRouter
 from keyplane.identity import sessions
 from keyplane.identity.oidc import Attempt, RelyingParty
@@ -75,7 +75,7 @@ async def start(
 
 
 @router.get("/callback")
-async def callback(request: Request, db: DbSession) -> Response:
+async def callback(request: Request, db: WritingDbSession) -> Response:
     web = web_of(request)
     params = request.query_params
     sealed = _open_attempt(request)
