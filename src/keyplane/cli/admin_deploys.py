@@ -22,7 +22,8 @@ def prune(
     ] = 24.0,
 ) -> None:
     """Delete the stored bundles no deploy names any more (a deployment's go with it:
-    they may hold secrets its code carried), if stored more than --older-than-hours ago.
+    they may hold secrets its code carried), if stored more than --older-than-hours ago,
+    and the unfinished uploads a stopped server left, untouched for as long.
 
     Deleting a deployment deletes its deploy records at once; its bundles stay in the
     store until this runs. A bundle shared with a deploy of another deployment stays.
@@ -33,10 +34,13 @@ def prune(
     from keyplane.db.session import make_sessionmaker
     from keyplane.deploys.service import prune_bundles
     from keyplane.deploys.store import load_store
+    from keyplane.deploys.upload import sweep_staging
 
+    older_than, now = older_than_hours * 3600, time.time()
     with server_database() as engine:
         store = load_store(get_settings())
-        pruned = prune_bundles(
-            make_sessionmaker(engine), store, older_than_hours * 3600, time.time()
-        )
+        pruned = prune_bundles(make_sessionmaker(engine), store, older_than, now)
+    swept = sweep_staging(store.staging_dir, older_than, now)
     typer.echo(f"pruned {len(pruned)} bundle(s) no deploy names")
+    if swept:
+        typer.echo(f"removed {swept} unfinished upload(s) a stopped server left")

@@ -45,9 +45,12 @@ def too_large(limit: int) -> PayloadTooLarge:
     )
 
 
+STAGED_PREFIX, STAGED_SUFFIX = "upload-", ".part"
+
+
 async def receive(chunks: AsyncIterator[bytes], staging: Path, limit: int) -> Staged:
     """Write the stream to a new file in ``staging``; raises and removes it on any failure."""
-    fd, name = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=staging)
+    fd, name = tempfile.mkstemp(prefix=STAGED_PREFIX, suffix=STAGED_SUFFIX, dir=staging)
     path = Path(name)
     hasher = hashlib.sha256()
     size = 0
@@ -75,3 +78,19 @@ def _check_gzip(path: Path, size: int) -> None:
     with path.open("rb") as file:
         if file.read(2) != GZIP_MAGIC:
             raise InvalidInput("the bundle is not gzip-compressed: send a .tar.gz")
+
+
+def sweep_staging(staging: Path, older_than_seconds: float, now: float) -> int:
+    """Remove the uploads a stopped server left in ``staging`` (a failed upload removes
+    its own file; one cut off by a crash or a kill cannot): those not written to for
+    ``older_than_seconds`` before ``now``. An upload in progress writes to its file
+    as it goes, so it is never that old. How many were removed."""
+    removed = 0
+    for path in staging.glob(f"{STAGED_PREFIX}*{STAGED_SUFFIX}"):
+        try:
+            if now - path.stat().st_mtime >= older_than_seconds:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue  # finished (moved into the store) or removed meanwhile
+    return removed

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,21 @@ def test_deploys_prune_runs_from_cron_on_a_new_database(tmp_path: Path) -> None:
     pruned = admin(tmp_path, "deploys", "prune", "--older-than-hours", "0")
     assert pruned.returncode == 0, pruned.stderr
     assert pruned.stdout == "pruned 0 bundle(s) no deploy names\n"
+
+
+def test_deploys_prune_removes_the_uploads_a_stopped_server_left(tmp_path: Path) -> None:
+    admin(tmp_path, "init", "--organization", "demo", "--email", "admin@example.com")
+    staging = tmp_path / ".keyplane" / "bundles" / ".staging"
+    staging.mkdir(parents=True, exist_ok=True)
+    left, writing = staging / "upload-left.part", staging / "upload-writing.part"
+    for path in (left, writing):
+        path.write_bytes(b"\x1f\x8b half a bundle")
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(left, (two_days_ago, two_days_ago))
+    pruned = admin(tmp_path, "deploys", "prune")
+    assert pruned.returncode == 0, pruned.stderr
+    assert pruned.stdout.splitlines() == [
+        "pruned 0 bundle(s) no deploy names",
+        "removed 1 unfinished upload(s) a stopped server left",
+    ]
+    assert not left.exists() and writing.exists()
