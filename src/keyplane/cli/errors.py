@@ -81,6 +81,19 @@ def unreachable(error: Any) -> CliError:
     )
 
 
+def _driver_missing(error: Exception) -> bool:
+    """A ModuleNotFoundError raised where a SQLAlchemy dialect imports its driver."""
+    if not isinstance(error, ModuleNotFoundError):
+        return False
+    frame = error.__traceback__
+    while frame is not None:
+        code = frame.tb_frame.f_code
+        if code.co_name == "import_dbapi" and "sqlalchemy" in code.co_filename:
+            return True
+        frame = frame.tb_next
+    return False
+
+
 def of_server_setup(error: Exception) -> CliError | None:
     """The CLI error for settings that ``keyplane server`` or ``keyplane admin`` cannot
     work with: a value that is not valid (exit 2), a database that cannot be reached or
@@ -90,6 +103,14 @@ def of_server_setup(error: Exception) -> CliError | None:
     config, database = sys.modules.get("keyplane.config"), sys.modules.get("sqlalchemy.exc")
     if config is not None and isinstance(error, config.SettingsError):
         return UsageError(str(error))
+    if database is not None and (
+        isinstance(error, database.NoSuchModuleError) or _driver_missing(error)
+    ):
+        return UsageError(
+            "KEYPLANE_DATABASE_URL: keyplane runs on SQLite (sqlite:///PATH) and PostgreSQL "
+            "(postgresql+psycopg://…); the database it names needs a driver keyplane does "
+            "not have"
+        )
     # An OperationalError outside any statement: connecting, or opening the file.
     if (
         database is not None

@@ -50,14 +50,38 @@ def _where_from(settings: Settings) -> str:
 @contextmanager
 def server_database(url: str | None = None) -> Iterator[Engine]:
     """An engine on the server's database (``url``, else :func:`database_url`'s),
-    disposed of when the block ends."""
+    disposed of when the block ends. A CliError if that database does not have this
+    keyplane's schema (``admin migrate`` brings it there; the server does at start)."""
     from keyplane.db.session import make_engine
 
     engine = make_engine(url or database_url())
     try:
+        _require_schema(engine)
         yield engine
     finally:
         engine.dispose()
+
+
+SCHEMA_PROBLEMS = {
+    "empty": "has no keyplane tables yet",
+    "behind": "has migrations to apply for this version of keyplane",
+    "ahead": "was migrated by a newer version of keyplane than this one",
+}
+
+
+def _require_schema(engine: Engine) -> None:
+    from keyplane.db.migrate import schema_state
+
+    state = schema_state(engine)
+    if state == "current":
+        return
+    hint = (
+        "run this command with the keyplane version the server runs"
+        if state == "ahead"
+        else "`keyplane admin migrate` applies them (`keyplane server` does at start); "
+        "or check that KEYPLANE_DATABASE_URL names the server's database"
+    )
+    raise CliError(f"the database {SCHEMA_PROBLEMS[state]}", hint=hint)
 
 
 @contextmanager

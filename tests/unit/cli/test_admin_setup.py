@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -88,3 +89,43 @@ def test_deploys_prune_removes_the_uploads_a_stopped_server_left(tmp_path: Path)
         "removed 1 unfinished upload(s) a stopped server left",
     ]
     assert not left.exists() and writing.exists()
+
+
+@pytest.mark.parametrize(
+    ("revision", "said"),
+    [
+        (None, "error: the database has no keyplane tables yet\n"),
+        ("0013_sso_domain_verification", "error: the database has migrations to apply"),
+        ("9999_from_a_newer_keyplane", "error: the database was migrated by a newer version"),
+    ],
+    ids=["empty", "behind", "ahead"],
+)
+def test_a_database_without_this_schema_is_named_not_used(
+    tmp_path: Path, revision: str | None, said: str
+) -> None:
+    admin(tmp_path, "init", "--organization", "demo", "--email", "admin@example.com")
+    database = tmp_path / ".keyplane" / "keyplane.db"
+    with sqlite3.connect(database) as connection:
+        if revision is None:
+            connection.executescript(
+                "".join(
+                    f"DROP TABLE {name};"
+                    for (name,) in connection.execute(
+                        "SELECT name FROM sqlite_master WHERE type = 'table'"
+                    ).fetchall()
+                    if not name.startswith("sqlite_")
+                )  # fmt: skip
+            )
+        else:
+            connection.execute("UPDATE alembic_version SET version_num = ?", (revision,))
+    done = admin(tmp_path, "keys", "list")
+    assert done.returncode == 1, done.stdout
+    assert done.stderr.startswith(said), done.stderr
+    assert "Traceback" not in done.stderr and "SELECT" not in done.stderr
+
+
+def test_a_database_url_of_another_kind_is_a_usage_error(tmp_path: Path) -> None:
+    done = admin(tmp_path, "keys", "list", KEYPLANE_DATABASE_URL="mysql://kp@127.0.0.1/kp")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("error: KEYPLANE_DATABASE_URL: keyplane runs on SQLite")
+    assert "Traceback" not in done.stderr
