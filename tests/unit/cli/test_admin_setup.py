@@ -4,8 +4,8 @@ subprocess in an empty directory, with only PATH and HOME set."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sqlite3
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -107,15 +107,9 @@ def test_a_database_without_this_schema_is_named_not_used(
     database = tmp_path / ".keyplane" / "keyplane.db"
     with sqlite3.connect(database) as connection:
         if revision is None:
-            connection.executescript(
-                "".join(
-                    f"DROP TABLE {name};"
-                    for (name,) in connection.execute(
-                        "SELECT name FROM sqlite_master WHERE type = 'table'"
-                    ).fetchall()
-                    if not name.startswith("sqlite_")
-                )  # fmt: skip
-            )
+            tables = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            for (name,) in tables.fetchall():
+                connection.execute(f'DROP TABLE "{name}"')
         else:
             connection.execute("UPDATE alembic_version SET version_num = ?", (revision,))
     done = admin(tmp_path, "keys", "list")
