@@ -8,7 +8,7 @@ import time
 import pytest
 from sqlalchemy import select, text, update
 
-from keyplane.db import unit
+from keyplane.db import session, unit
 from keyplane.db.models import Organization
 from keyplane.runtime import Runtime
 from tests.factories import bearer
@@ -58,3 +58,18 @@ def test_each_read_is_a_transaction_of_its_own(runtime: Runtime) -> None:
     finally:
         db.close()
     assert second > first  # in one transaction both would be its start
+
+
+def test_a_read_on_a_connection_idle_long_enough_to_be_pinged(
+    runtime: Runtime, world, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(session, "IDLE_PING_SECONDS", 0.0)  # every checkout pings first
+    for _ in range(3):  # the same pooled connection, by reads and writes in turn
+        db = runtime.reading()
+        try:
+            assert db.get(Organization, world.org.id) is not None
+            unit.commit(db)
+        finally:
+            db.close()
+        with unit.unit_of_work(runtime.sessions) as db:
+            assert db.get(Organization, world.org.id) is not None

@@ -64,6 +64,10 @@ def _ping_if_idle(
         cursor = dbapi_connection.cursor()
         cursor.execute("SELECT 1")
         cursor.close()
+        # The ping opened a transaction (the driver begins one before a statement):
+        # end it, so that the connection is handed out as the pool keeps it, idle, and
+        # a unit of work in autocommit (keyplane.db.unit.reading) can switch it.
+        dbapi_connection.rollback()
     except Exception as error:
         # The pool discards this connection and checks out another (SQLAlchemy's
         # documented pessimistic disconnect handling).
