@@ -234,3 +234,23 @@ def test_a_deleted_credentials_uses_are_dropped_and_the_others_written(world, ru
     uses.flush()
     assert uses_of(runtime, gone_id) == {}
     assert list(uses_of(runtime, kept_id)) == [("deployment:read", "DEPLOYMENT", "*")]
+
+
+def test_an_older_use_written_later_never_moves_last_use_back(world, runtime):
+    """Two replicas note the same use; the one that noted it earlier writes last."""
+    value = world.token("WORKSPACE", world.org.workspaces["ws1"], "WORKSPACE_OWNER")
+    tid = token_id(world, value)
+    uses = runtime.permission_uses
+    flush, uses.flush = uses.flush, lambda: None  # this replica's write waits
+    try:
+        list_deployments(world, value)
+        held = dict(uses._queued)
+    finally:
+        uses.flush = flush
+    uses._queued.clear()
+    runtime.permission_uses._gate.interval = 0.0
+    list_deployments(world, value, 2)  # the other replica's use, later, written first
+    written = uses_of(runtime, tid)
+    uses._queued.update(held)
+    uses.flush()  # the earlier note arrives now
+    assert uses_of(runtime, tid) == written

@@ -110,9 +110,14 @@ class PermissionUses:
 
 
 def _upsert(db: Session, rows: list[dict[str, Any]]) -> Any:
+    """New rows, or a later time on the rows there: a replica whose note is older than
+    the one another replica wrote first leaves it as it is."""
     statement = upsert.insert(db, PermissionUse).values(rows)
+    later = statement.excluded.last_used_at
     return statement.on_conflict_do_update(
-        index_elements=_KEY_COLUMNS, set_={"last_used_at": statement.excluded.last_used_at}
+        index_elements=_KEY_COLUMNS,
+        set_={"last_used_at": later},
+        where=PermissionUse.last_used_at < later,
     )
 
 
