@@ -54,14 +54,16 @@ def start_session(
     client_ip: str,
     user_agent: str,
     method: str = "password",
+    replaces: str | None = None,
 ) -> PlaintextSecret:
-    (
-        """Create a session; returns the cookie value (the only copy).
+    """Create a session; returns the cookie value (the only copy).
 
-    The session exists once the caller's unit of work commits.
+    ``replaces`` is the session cookie the browser sent, if any: that session ends, so
+    that a second sign-in in one browser (another person's, or the same one's) leaves
+    no first session that a copy of the old cookie could still use. The session exists
+    once the caller's unit of work commits.
     """
-        ""
-    )
+    end_session(db, replaces)
     value = PlaintextSecret(secrets.token_urlsafe(32))
     now = utcnow()
     db.add(
@@ -95,20 +97,28 @@ def _expired(settings: Settings, session: WebSession) -> bool:
 def resume_session(db: Session, settings: Settings, value: str | None) -> SignedIn | None:
     """The live session for a cookie value, or None (unknown, idle too long, expired).
 
-    An expired session is left for :func:`end_expired_session`, which the caller runs
-    in a unit of its own: the page that found it may well fail (it needs a sign-in).
+    An expired session is left for :func:`end_expired_session`, and a session due to be
+    seen again for :func:`touch_session`, which the caller runs in units of their own:
+    the page that found it may well fail (it needs a sign-in), or only read.
     """
     session = _find(db, value)
     if session is None or _expired(settings, session):
         return None
-    now = utcnow()
-    if now - session.last_seen_at >= TOUCH_INTERVAL:
-        # A statement, not an ORM change: another request may end this session meanwhile.
-        db.execute(update(WebSession).where(WebSession.id == session.id).values(last_seen_at=now))
     user = db.get(User, session.user_id)
     if user is None:
         return None
     return SignedIn(session, user, user_principal(db, user))
+
+
+def touch_due(session: WebSession) -> bool:
+    """Whether the session's last-seen time (its idle limit) is due to be written again."""
+    return utcnow() - session.last_seen_at >= TOUCH_INTERVAL
+
+
+def touch_session(db: Session, session_id: str) -> None:
+    """Note that the session was seen now: its idle limit starts again."""
+    # A statement, not an ORM change: another request may end this session meanwhile.
+    db.execute(update(WebSession).where(WebSession.id == session_id).values(last_seen_at=utcnow()))
 
 
 def end_expired_session(db: Session, settings: Settings, value: str | None) -> None:

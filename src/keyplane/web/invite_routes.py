@@ -74,10 +74,11 @@ def accept(
     show_errors_as(request, ErrorPage(PAGE, "error", context=_context(db, opened)))
     invitations.use(db, opened)  # first: a link raced from two browsers is spent once
     user = set_password(db, web.settings, email, password)
+    name = sessions.cookie_name(web.settings)
     value = sessions.start_session(
         db, web.settings, user, client_ip=client_ip(request),
-        user_agent=request.headers.get("user-agent", ""),
+        user_agent=request.headers.get("user-agent", ""), replaces=request.cookies.get(name),
     )  # fmt: skip
     response = redirect(request, "/console")
-    set_cookie(request, response, sessions.cookie_name(web.settings), value)
+    set_cookie(request, response, name, value)
     return response

@@ -73,11 +73,13 @@ async def submit_password(
     user = await run_in_threadpool(
         login.password_login, db, web.passwords, web.guard, email, password, ip
     )
+    name = sessions.cookie_name(web.settings)
     value = sessions.start_session(
-        db, web.settings, user, client_ip=ip, user_agent=request.headers.get("user-agent", "")
-    )
+        db, web.settings, user, client_ip=ip, user_agent=request.headers.get("user-agent", ""),
+        replaces=request.cookies.get(name),
+    )  # fmt: skip
     response = redirect(request, target)
-    set_cookie(request, response, sessions.cookie_name(web.settings), value)
+    set_cookie(request, response, name, value)
     return response
 
 

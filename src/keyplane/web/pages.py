@@ -16,6 +16,8 @@ from keyplane.identity.sessions import (
     cookie_name,
     end_expired_session,
     resume_session,
+    touch_due,
+    touch_session,
 )
 from keyplane.web.context import web_of
 from keyplane.web.csrf import anon_cookie_name, csrf_token
@@ -65,6 +67,10 @@ def signed_in(request: Request, db: Session) -> SignedIn | None:
             # Its own unit: a page that needs a sign-in raises, rolling its own back.
             with unit_of_work(web.runtime.sessions) as own:
                 end_expired_session(own, web.settings, value)
+        elif cached is not None and touch_due(cached.session):
+            # Its own unit too: a page that only reads (any GET) cannot write in its own.
+            with unit_of_work(web.runtime.sessions) as own:
+                touch_session(own, cached.session.id)
         request.state.signed_in = cached
         request.state.me = Me(cached.user.email) if cached else None
     return cached

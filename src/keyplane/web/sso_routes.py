@@ -106,6 +106,7 @@ async def callback(request: Request, db: WritingDbSession) -> Response:
         client_ip=client_ip(request),
         user_agent=request.headers.get("user-agent", ""),
         method=f"sso:{connection.id}",
+        replaces=request.cookies.get(sessions.cookie_name(web.settings)),
     )
     response = redirect(request, safe_next(sealed.get("next")))
     set_cookie(request, response, sessions.cookie_name(web.settings), value)

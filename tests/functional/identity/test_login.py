@@ -142,6 +142,24 @@ def test_idle_session_expires(browser, world) -> None:
         assert db.scalars(select(WebSession)).all() == []
 
 
+def test_browsing_pages_keeps_a_session_alive(browser, world) -> None:
+    """Every page a person reads (a GET) starts the idle limit again, once a minute."""
+    set_password(world.runtime, OWNER)
+    sign_in(browser, OWNER)
+    idle = world.runtime.settings.session_idle_minutes
+    a_while_ago = utcnow() - timedelta(minutes=idle - 1)
+    with unit_of_work(world.runtime.sessions) as db:
+        db.execute(update(WebSession).values(last_seen_at=a_while_ago))
+    page = console_page(browser)
+    assert page.status_code == 200, page.text
+    with world.runtime.sessions() as db:
+        seen = db.scalars(select(WebSession.last_seen_at)).one()
+    assert seen > a_while_ago + timedelta(seconds=30)
+    with unit_of_work(world.runtime.sessions) as db:  # another minute idle: still alive
+        db.execute(update(WebSession).values(last_seen_at=seen - timedelta(minutes=2)))
+    assert is_signed_in(browser)
+
+
 def test_absolute_timeout_ends_an_active_session(browser, world) -> None:
     set_password(world.runtime, OWNER)
     sign_in(browser, OWNER)
@@ -218,3 +236,19 @@ def test_a_hash_with_old_parameters_is_redone_at_sign_in(browser, world) -> None
         and f"m={settings.password_hash_memory_kib},t={settings.password_hash_time_cost}" in stored
     )
     assert sign_in(browser, OWNER).status_code == 303
+
+
+def test_a_second_sign_in_in_one_browser_ends_the_first_session(browser, app, world) -> None:
+    from fastapi.testclient import TestClient
+
+    set_password(world.runtime, OWNER)
+    sign_in(browser, OWNER)
+    first = browser.cookies.get("__Host-keyplane_session")
+    sign_in(browser, OWNER)  # another person's sign-in would end it alike
+    assert browser.cookies.get("__Host-keyplane_session") != first
+    assert is_signed_in(browser)
+    copied = TestClient(app, base_url="https://testserver", follow_redirects=False)
+    copied.cookies.set("__Host-keyplane_session", first)  # a copy of the old cookie
+    assert not is_signed_in(copied)
+    with world.runtime.sessions() as db:
+        assert len(db.scalars(select(WebSession)).all()) == 1
