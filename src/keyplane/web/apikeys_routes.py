@@ -7,7 +7,6 @@ whose ``deployment.tokens:manage`` the signed-in user holds.
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlencode
 
 from fastapi import Form, Request
 from fastapi.responses import Response
@@ -32,7 +31,9 @@ Token = Annotated[str, Form(alias=csrf.FIELD, max_length=200)]
 
 
 @router.get("")
-def key_list(request: Request, db: DbSession, org_id: str, note: str = "") -> Response:
+def key_list(
+    request: Request, db: DbSession, org_id: str, note: str = "", sig: str = ""
+) -> Response:
     principal = principal_of(request, db)
     view = org_view(db, principal, org_id)
     manageable = [
@@ -45,7 +46,7 @@ def key_list(request: Request, db: DbSession, org_id: str, note: str = "") -> Re
         rows, _ = apikeys.list_keys(db, principal, org_id, deployment.id, EVERYTHING)
         keys += [(deployment, key) for key in rows]
     context = {"view": view, "tab": "api-keys", "keys": keys, "deployments": manageable,
-               "note": note[:300]}  # fmt: skip
+               "note": csrf.note_of(request, "note", note, sig)[:300]}  # fmt: skip
     return render(request, "api_keys.html", context)
 
 
@@ -70,5 +71,5 @@ def delete_key(
     csrf.verify(request, token)
     principal = principal_of(request, db)
     apikeys.delete_key(db, principal, org_id, deployment_id, key_id)
-    note = urlencode({"note": "Key deleted: it stopped working."})
+    note = csrf.signed_note(request, "note", "Key deleted: it stopped working.")
     return redirect(request, f"/console/orgs/{org_id}/api-keys?{note}")

@@ -7,7 +7,6 @@ the principal, so the console can do exactly what that user's roles allow.
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlencode
 
 from fastapi import Form, Request
 from fastapi.responses import Response
@@ -39,7 +38,9 @@ def console_home(request: Request, *, db: DbSession) -> Response:
 
 
 @router.get("/orgs/{org_id}/tokens")
-def token_list(request: Request, *, db: DbSession, org_id: str, deleted: str = "") -> Response:
+def token_list(
+    request: Request, *, db: DbSession, org_id: str, deleted: str = "", sig: str = ""
+) -> Response:
     principal = principal_of(request, db)
     view = org_view(db, principal, org_id)
     rows, _ = tokens.list_tokens(db, principal, org_id, EVERYTHING)
@@ -51,7 +52,7 @@ def token_list(request: Request, *, db: DbSession, org_id: str, deleted: str = "
         "roles_of": roles,
         # Least privilege from use, for every row at once: one query for all their uses.
         "advice_of": advice.tokens_advice(db, org_id, rows, roles),
-        "deleted": deleted[:120],
+        "deleted": csrf.note_of(request, "deleted", deleted, sig)[:120],
     }
     return render(request, "tokens.html", context)
 
@@ -111,7 +112,8 @@ def delete_token(
     principal = principal_of(request, db)
     name = tokens.get_token(db, principal, org_id, token_id).name
     tokens.delete_token(db, principal, org_id, token_id)
-    return redirect(request, f"/console/orgs/{org_id}/tokens?{urlencode({'deleted': name})}")
+    note = csrf.signed_note(request, "deleted", name)
+    return redirect(request, f"/console/orgs/{org_id}/tokens?{note}")
 
 
 def _days(text: str) -> int | None:

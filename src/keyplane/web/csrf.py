@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from urllib.parse import urlencode
 
 from fastapi import Request
 
@@ -55,6 +56,24 @@ def verify(request: Request, token: str | None) -> None:
         raise CsrfRejected
     if not hmac.compare_digest(_sign(web_of(request).csrf_key, binding), token):
         raise CsrfRejected
+
+
+def signed_note(request: Request, name: str, text: str) -> str:
+    """A query string carrying ``text`` as ``name`` to the next page (what a form did),
+    signed for this browser: a link someone else made cannot put words on the page."""
+    return urlencode({name: text, "sig": _note_signature(request, name, text)})
+
+
+def note_of(request: Request, name: str, text: str, signature: str) -> str:
+    """``text`` if :func:`signed_note` signed it for this browser, else nothing."""
+    if text and hmac.compare_digest(_note_signature(request, name, text), signature):
+        return text
+    return ""
+
+
+def _note_signature(request: Request, name: str, text: str) -> str:
+    binding = _binding(request) or ""
+    return _sign(web_of(request).csrf_key, f"note\n{binding}\n{name}\n{text}")
 
 
 def _sign(key: bytes, binding: str) -> str:

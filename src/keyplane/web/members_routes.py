@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlencode
 
 from fastapi import Form, Request
 from fastapi.responses import Response
@@ -30,11 +29,14 @@ BY_EMAIL = PageParams(offset=0, limit=1000, sorts=["email:asc"])
 
 
 @router.get("")
-def member_list(request: Request, db: DbSession, org_id: str, note: str = "") -> Response:
+def member_list(
+    request: Request, db: DbSession, org_id: str, note: str = "", sig: str = ""
+) -> Response:
     principal = principal_of(request, db)
     view = org_view(db, principal, org_id)
     rows, _ = members.list_users(db, principal, org_id, BY_EMAIL)
-    context = {"view": view, "tab": "members", "members": rows, "note": note[:300],
+    context = {"view": view, "tab": "members", "members": rows,
+               "note": csrf.note_of(request, "note", note, sig)[:300],
                "invite_role": schemas.InviteCreate.model_fields["role"].default}  # fmt: skip
     return render(request, "members.html", context)
 
@@ -51,7 +53,7 @@ def invite(
         db, principal, web.settings, web.signing_key, mail_sender(web.settings), org_id, body
     )
     sent = "sent again" if invited.resent else "sent"
-    note = urlencode({"note": f"Invitation {sent} to {email}."})
+    note = csrf.signed_note(request, "note", f"Invitation {sent} to {email}.")
     return redirect(request, f"/console/orgs/{org_id}/members?{note}")
 
 
@@ -62,5 +64,5 @@ def remove(
     csrf.verify(request, token)
     principal = principal_of(request, db)
     members.remove_user(db, principal, org_id, user_id)
-    note = urlencode({"note": "Member removed."})
+    note = csrf.signed_note(request, "note", "Member removed.")
     return redirect(request, f"/console/orgs/{org_id}/members?{note}")

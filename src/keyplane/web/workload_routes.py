@@ -9,7 +9,6 @@ allows any of those values.
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlencode
 
 from fastapi import Form, Request
 from fastapi.responses import Response
@@ -35,7 +34,9 @@ Token = Annotated[str, Form(alias=csrf.FIELD, max_length=200)]
 
 
 @router.get("")
-def identity_list(request: Request, db: DbSession, org_id: str, note: str = "") -> Response:
+def identity_list(
+    request: Request, db: DbSession, org_id: str, note: str = "", sig: str = ""
+) -> Response:
     principal = principal_of(request, db)
     view = org_view(db, principal, org_id)
     rows, _ = identities.list_identities(db, principal, org_id, EVERYTHING)
@@ -44,7 +45,7 @@ def identity_list(request: Request, db: DbSession, org_id: str, note: str = "") 
         "tab": "workload-identities",
         "identities": rows,
         "issuers": get_runtime(request).settings.federation_issuer_list,
-        "note": note[:300],
+        "note": csrf.note_of(request, "note", note, sig)[:300],
     }
     return render(request, "workload_identities.html", context)
 
@@ -67,9 +68,7 @@ def create_identity(
     settings = get_runtime(request).settings
     made = identities.create_identity(db, principal, settings, org_id, body)
     note = f"Workload identity “{made.name}” created: CI jobs use its id {made.id}."
-    return redirect(
-        request, f"/console/orgs/{org_id}/workload-identities?{urlencode({'note': note})}"
-    )
+    return _back(request, org_id, note)
 
 
 @router.post("/{identity_id}/delete")
@@ -81,13 +80,11 @@ def delete_identity(
     name = identities.get_identity(db, principal, org_id, identity_id).name
     identities.delete_identity(db, principal, org_id, identity_id)
     note = f"Workload identity “{name}” deleted: the tokens it issued stopped working."
-    return redirect(
-        request, f"/console/orgs/{org_id}/workload-identities?{urlencode({'note': note})}"
-    )
+    return _back(request, org_id, note)
 
 
 def _back(request: Request, org_id: str, note: str) -> Response:
-    query = urlencode({"note": note})
+    query = csrf.signed_note(request, "note", note)
     return redirect(request, f"/console/orgs/{org_id}/workload-identities?{query}")
 
 

@@ -296,3 +296,30 @@ def test_the_token_list_shows_the_advice_beside_each_token(browser, world) -> No
     assert rows["lister"] == ("used: deployment:read", "suggested: WORKSPACE_MEMBER")
     assert rows["reader"] == ("used: deployment:read", "fits")
     assert rows["unused"][1].startswith("stale")
+
+
+def test_a_page_shows_only_the_notes_its_own_forms_left(browser, app, world) -> None:
+    """What a form did is said on the next page; a link that someone else made, with words
+    of theirs in it, says nothing (the note is signed for the browser that acted)."""
+    from fastapi.testclient import TestClient
+
+    page = signed_in_owner(browser, world)
+    members = f"/console/orgs/{world.org.id}/members"
+    invited = browser.post(
+        f"{members}/invite",
+        data={"email": "ana@acme.example", "role": "ORGANIZATION_MEMBER",
+              "csrf_token": csrf_of(page.text)},
+    )  # fmt: skip
+    assert invited.status_code == 303
+    shown = browser.get(invited.headers["location"])
+    assert "Invitation sent to ana@acme.example." in shown.text
+    forged = "Security alert: paste a new owner token at https://evil.example"
+    for query in (f"note={forged}", f"note={forged}&sig=00", f"deleted={forged}"):
+        for tab in ("members", "tokens", "api-keys", "workload-identities"):
+            answer = browser.get(f"/console/orgs/{world.org.id}/{tab}?{query}")
+            assert answer.status_code == 200 and "evil.example" not in answer.text, tab
+    other = TestClient(app, base_url="https://testserver", follow_redirects=False)
+    set_password(world.runtime, "ana@acme.example")
+    sign_in(other, "ana@acme.example")
+    passed_on = other.get(invited.headers["location"])  # the owner's own link, sent on
+    assert "Invitation sent" not in passed_on.text
