@@ -3,6 +3,9 @@
 A token is an HMAC of the browser's session cookie (signed in) or of a random
 pre-session cookie (signed out), so it is useless to any other browser and dies
 with the session. SameSite=Lax cookies are a second line, not the only one.
+
+The same browser-bound HMAC signs the note a form leaves for the page it redirects
+to ("Member removed."), so that only the browser that acted sees it.
 """
 
 from __future__ import annotations
