@@ -80,9 +80,11 @@ class Settings(BaseSettings):
     # argon2id cost; a stored hash made with other values is redone at its next login.
     password_hash_time_cost: int = 3
     password_hash_memory_kib: int = 65536
-    # Failed password logins allowed per account and per client IP per 15 minutes.
+    # Failed password logins allowed per 15 minutes: per account from one client IP,
+    # per client IP, and per account from all addresses together.
     login_failures_per_account: int = 10
     login_failures_per_ip: int = 50
+    login_failures_per_account_anywhere: int = 100
     invitation_ttl_hours: int = 72
     # SSO issuers, JWKS and token endpoints are URLs a tenant chooses: off, the server
     # connects only to public addresses (keyplane.identity.egress). On for an identity

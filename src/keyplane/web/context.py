@@ -44,6 +44,7 @@ def web_of(request: Request) -> Web:
                 runtime.limiter,
                 settings.login_failures_per_account,
                 settings.login_failures_per_ip,
+                settings.login_failures_per_account_anywhere,
             ),
             csrf_key=runtime.secret_box.derive("keyplane csrf v1"),
             signing_key=runtime.secret_box.derive("keyplane links v1"),

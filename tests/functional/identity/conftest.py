@@ -56,6 +56,7 @@ def settings(settings):  # type: ignore[no-untyped-def]
     faster = {
         "login_failures_per_account": 5,
         "login_failures_per_ip": 12,
+        "login_failures_per_account_anywhere": 9,
         "password_hash_memory_kib": 8192,
         "password_hash_time_cost": 2,
         "public_url": "https://testserver",

@@ -216,6 +216,38 @@ def test_failed_logins_are_limited_per_account(browser, world) -> None:
     assert "too many failed sign-in attempts" in blocked.text
 
 
+def _from(app, address: str):  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    return TestClient(
+        app, base_url="https://testserver", follow_redirects=False, client=(address, 50000)
+    )
+
+
+def test_a_strangers_failures_do_not_lock_the_person_out(app, world) -> None:
+    set_password(world.runtime, OWNER)
+    stranger, person = _from(app, "203.0.113.7"), _from(app, "198.51.100.20")
+    limit = world.runtime.settings.login_failures_per_account
+    for _ in range(limit):
+        assert sign_in(stranger, OWNER, "wrong-password-x").status_code == 401
+    assert sign_in(stranger, OWNER).status_code == 429  # from there, even the right one
+    assert sign_in(person, OWNER).status_code == 303  # from the person's own address
+
+
+def test_failures_spread_over_addresses_are_limited_per_account(app, world) -> None:
+    set_password(world.runtime, OWNER)
+    settings = world.runtime.settings
+    per_address = settings.login_failures_per_account - 1
+    addresses = -(-settings.login_failures_per_account_anywhere // per_address)
+    for n in range(addresses):
+        guesser = _from(app, f"203.0.113.{n + 1}")
+        for _ in range(per_address):
+            sign_in(guesser, OWNER, "wrong-password-x")
+    blocked = sign_in(_from(app, "198.51.100.20"), OWNER)
+    assert blocked.status_code == 429
+    assert "too many failed sign-in attempts" in blocked.text
+
+
 def test_failed_logins_are_limited_per_address(browser, world) -> None:
     set_password(world.runtime, OWNER)
     limit = world.runtime.settings.login_failures_per_ip
