@@ -62,6 +62,12 @@ def check_redirect(client_id: str, redirect_uri: str) -> None:
         _ = parts.port  # any port (RFC 8252 §7.3), but a number: it goes into Location
     except ValueError:
         raise InvalidInput("redirect_uri must have a port number from 0 to 65535") from None
+    # Browsers read a backslash as "/" and drop a user name before "@": a URI whose host
+    # Python and a browser would read differently is refused, not sent anywhere.
+    if "@" in parts.netloc or any(c == "\\" or c.isspace() or ord(c) < 32 for c in redirect_uri):
+        raise InvalidInput(
+            "redirect_uri must be a plain loopback URL: no user name, backslash or space"
+        )
     if parts.scheme != "http" or hostname not in ("127.0.0.1", "::1", "localhost"):
         raise InvalidInput("redirect_uri must be a loopback address (http://127.0.0.1:PORT/...)")
     if "#" in redirect_uri:

@@ -17,6 +17,10 @@ REFUSED = [
     pytest.param("http://[::1", "not a valid URL", id="unparsable"),
     pytest.param("http://127.0.0.1:abc/cb", "port", id="port-not-a-number"),
     pytest.param("http://127.0.0.1:70000/cb", "port", id="port-out-of-range"),
+    # Python reads the host as 127.0.0.1; a browser as evil.example.
+    pytest.param("http://evil.example\\@127.0.0.1:1/cb", "plain loopback", id="backslash"),
+    pytest.param("http://evil.example@127.0.0.1:1/cb", "plain loopback", id="user-name"),
+    pytest.param("http://127.0.0.1:1/c b", "plain loopback", id="space"),
 ]
 
 
