@@ -56,7 +56,7 @@ def serve(
     metrics_dir = _multiprocess_metrics_dir() if workers > 1 else None
     try:
         uvicorn.run(
-            "keyplane.app:create_app",
+            "keyplane.app:server_app",
             factory=True,
             host=host,
             port=port,
