@@ -22,7 +22,15 @@ TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 @pytest.fixture
 def browser(app) -> TestClient:  # type: ignore[no-untyped-def]
     """Like a browser on https: secure cookies are kept and sent back."""
-    return AppClient(app, base_url="https://testserver", follow_redirects=False)  # type: ignore[return-value]
+    return another_browser(app)
+
+
+def another_browser(app, address: str = "testclient") -> TestClient:  # type: ignore[no-untyped-def]
+    """One more browser like :func:`browser` (another person's, another device), whose
+    requests come from ``address``."""
+    return AppClient(  # type: ignore[return-value]
+        app, base_url="https://testserver", follow_redirects=False, client=(address, 50000)
+    )
 
 
 def csrf_of(html: str) -> str:

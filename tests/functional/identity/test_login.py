@@ -14,6 +14,7 @@ from keyplane.db.unit import unit_of_work
 from keyplane.identity.models import WebSession
 from tests.functional.identity.conftest import (
     PASSWORD,
+    another_browser,
     console_page,
     csrf_of,
     is_signed_in,
@@ -93,10 +94,8 @@ def test_forms_without_a_valid_csrf_token_are_rejected(browser, world) -> None:
 
 
 def test_a_token_from_another_browser_is_rejected(browser, app, world) -> None:
-    from fastapi.testclient import TestClient
-
     set_password(world.runtime, OWNER)
-    attacker = TestClient(app, base_url="https://testserver", follow_redirects=False)
+    attacker = another_browser(app)
     stolen = csrf_of(attacker.get("/login").text)
     browser.get("/login")
     answer = browser.post(
@@ -178,10 +177,8 @@ def test_sign_out_ends_the_session(browser, world) -> None:
 
 
 def test_sign_out_everywhere_ends_every_session(browser, app, world) -> None:
-    from fastapi.testclient import TestClient
-
     set_password(world.runtime, OWNER)
-    other = TestClient(app, base_url="https://testserver", follow_redirects=False)
+    other = another_browser(app)
     sign_in(browser, OWNER)
     sign_in(other, OWNER)
     page = console_page(browser)
@@ -216,17 +213,9 @@ def test_failed_logins_are_limited_per_account(browser, world) -> None:
     assert "too many failed sign-in attempts" in blocked.text
 
 
-def _from(app, address: str):  # type: ignore[no-untyped-def]
-    from fastapi.testclient import TestClient
-
-    return TestClient(
-        app, base_url="https://testserver", follow_redirects=False, client=(address, 50000)
-    )
-
-
 def test_a_strangers_failures_do_not_lock_the_person_out(app, world) -> None:
     set_password(world.runtime, OWNER)
-    stranger, person = _from(app, "203.0.113.7"), _from(app, "198.51.100.20")
+    stranger, person = another_browser(app, "203.0.113.7"), another_browser(app, "198.51.100.20")
     limit = world.runtime.settings.login_failures_per_account
     for _ in range(limit):
         assert sign_in(stranger, OWNER, "wrong-password-x").status_code == 401
@@ -240,10 +229,10 @@ def test_failures_spread_over_addresses_are_limited_per_account(app, world) -> N
     per_address = settings.login_failures_per_account - 1
     addresses = -(-settings.login_failures_per_account_anywhere // per_address)
     for n in range(addresses):
-        guesser = _from(app, f"203.0.113.{n + 1}")
+        guesser = another_browser(app, f"203.0.113.{n + 1}")
         for _ in range(per_address):
             sign_in(guesser, OWNER, "wrong-password-x")
-    blocked = sign_in(_from(app, "198.51.100.20"), OWNER)
+    blocked = sign_in(another_browser(app, "198.51.100.20"), OWNER)
     assert blocked.status_code == 429
     assert "too many failed sign-in attempts" in blocked.text
 
@@ -271,15 +260,13 @@ def test_a_hash_with_old_parameters_is_redone_at_sign_in(browser, world) -> None
 
 
 def test_a_second_sign_in_in_one_browser_ends_the_first_session(browser, app, world) -> None:
-    from fastapi.testclient import TestClient
-
     set_password(world.runtime, OWNER)
     sign_in(browser, OWNER)
     first = browser.cookies.get("__Host-keyplane_session")
     sign_in(browser, OWNER)  # another person's sign-in would end it alike
     assert browser.cookies.get("__Host-keyplane_session") != first
     assert is_signed_in(browser)
-    copied = TestClient(app, base_url="https://testserver", follow_redirects=False)
+    copied = another_browser(app)
     copied.cookies.set("__Host-keyplane_session", first)  # a copy of the old cookie
     assert not is_signed_in(copied)
     with world.runtime.sessions() as db:
