@@ -12,7 +12,13 @@ from keyplane.domain.access import Entity
 from keyplane.domain.roles import Level
 from keyplane.tenancy.members import bind_user
 from tests.factories import bearer
-from tests.functional.identity.conftest import console_page, csrf_of, set_password, sign_in
+from tests.functional.identity.conftest import (
+    another_browser,
+    console_page,
+    csrf_of,
+    set_password,
+    sign_in,
+)
 
 OWNER = "owner@acme.example"
 VALUE = re.compile(r'id="token-value" readonly value="(kp[owdk]_[0-9A-Za-z]+)"')
@@ -22,6 +28,14 @@ def signed_in_owner(browser, world):  # type: ignore[no-untyped-def]
     set_password(world.runtime, OWNER)
     sign_in(browser, OWNER)
     return console_page(browser)
+
+
+def invite(browser, world, page, email):  # type: ignore[no-untyped-def]
+    """The members page's invite form, sent for ``email`` as an organization member."""
+    return browser.post(
+        f"/console/orgs/{world.org.id}/members/invite",
+        data={"email": email, "role": "ORGANIZATION_MEMBER", "csrf_token": csrf_of(page.text)},
+    )
 
 
 def create(browser, world, page, **fields):  # type: ignore[no-untyped-def]
@@ -119,11 +133,7 @@ def test_members_page_invites_and_removes(browser, world) -> None:
     signed_in_owner(browser, world)
     page = browser.get(f"/console/orgs/{world.org.id}/members")
     assert page.status_code == 200 and OWNER in page.text
-    invited = browser.post(
-        f"/console/orgs/{world.org.id}/members/invite",
-        data={"email": "ana@acme.example", "role": "ORGANIZATION_MEMBER",
-              "csrf_token": csrf_of(page.text)},
-    )  # fmt: skip
+    invited = invite(browser, world, page, "ana@acme.example")
     assert invited.status_code == 303
     outbox = list((world.runtime.settings.data_dir / "outbox").glob("*.eml"))
     assert len(outbox) == 1 and "ana@acme.example" in outbox[0].read_text()
@@ -301,15 +311,8 @@ def test_the_token_list_shows_the_advice_beside_each_token(browser, world) -> No
 def test_a_page_shows_only_the_notes_its_own_forms_left(browser, app, world) -> None:
     """What a form did is said on the next page; a link that someone else made, with words
     of theirs in it, says nothing (the note is signed for the browser that acted)."""
-    from fastapi.testclient import TestClient
-
     page = signed_in_owner(browser, world)
-    members = f"/console/orgs/{world.org.id}/members"
-    invited = browser.post(
-        f"{members}/invite",
-        data={"email": "ana@acme.example", "role": "ORGANIZATION_MEMBER",
-              "csrf_token": csrf_of(page.text)},
-    )  # fmt: skip
+    invited = invite(browser, world, page, "ana@acme.example")
     assert invited.status_code == 303
     shown = browser.get(invited.headers["location"])
     assert "Invitation sent to ana@acme.example." in shown.text
@@ -318,7 +321,7 @@ def test_a_page_shows_only_the_notes_its_own_forms_left(browser, app, world) -> 
         for tab in ("members", "tokens", "api-keys", "workload-identities"):
             answer = browser.get(f"/console/orgs/{world.org.id}/{tab}?{query}")
             assert answer.status_code == 200 and "evil.example" not in answer.text, tab
-    other = TestClient(app, base_url="https://testserver", follow_redirects=False)
+    other = another_browser(app)
     set_password(world.runtime, "ana@acme.example")
     sign_in(other, "ana@acme.example")
     passed_on = other.get(invited.headers["location"])  # the owner's own link, sent on
