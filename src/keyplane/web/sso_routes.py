@@ -99,6 +99,7 @@ async def callback(request: Request, db: WritingDbSession) -> Response:
         params.get("code", ""),
     )
     user = user_from_claims(db, connection, claims)
+    name = sessions.cookie_name(web.settings)
     value = sessions.start_session(
         db,
         web.settings,
@@ -106,10 +107,10 @@ async def callback(request: Request, db: WritingDbSession) -> Response:
         client_ip=client_ip(request),
         user_agent=request.headers.get("user-agent", ""),
         method=f"sso:{connection.id}",
-        replaces=request.cookies.get(sessions.cookie_name(web.settings)),
+        replaces=request.cookies.get(name),
     )
     response = redirect(request, safe_next(sealed.get("next")))
-    set_cookie(request, response, sessions.cookie_name(web.settings), value)
+    set_cookie(request, response, name, value)
     response.delete_cookie(attempt_cookie(request), path="/", secure=web.settings.cookie_secure)
     return response
 
