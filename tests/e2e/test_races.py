@@ -86,15 +86,23 @@ class Pair:
             return [future.result() for future in futures]
 
 
+_WAITING = text(
+    "SELECT count(*) FROM pg_stat_activity "
+    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+)
+
+
+def _waiting(engine: Engine) -> int:
+    """How many of the database's sessions wait for a lock now."""
+    with engine.connect() as watcher:
+        return int(watcher.execute(_WAITING).scalar_one())
+
+
 def _wait_for_waiters(engine: Engine, count: int, timeout: float = 20.0) -> None:
-    query = text(
-        "SELECT count(*) FROM pg_stat_activity "
-        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    )
     deadline = time.monotonic() + timeout
     with engine.connect() as watcher:
         while time.monotonic() < deadline:
-            if watcher.execute(query).scalar_one() >= count:
+            if watcher.execute(_WAITING).scalar_one() >= count:
                 return
             watcher.rollback()
             time.sleep(0.005)
@@ -384,6 +392,35 @@ def test_parallel_role_changes_of_one_member_take_turns(pair: Pair) -> None:
         assert [a.status_code for a in answers] == [200] * N, [a.text for a in answers]
         now = api.get(f"{org}/users/{user_id}", headers=owner).json()
         assert now["organizationRole"] in roles
+
+
+def test_a_workspace_role_given_while_the_member_is_removed_leaves_them_no_role(
+    pair: Pair,
+) -> None:
+    """The role is held up after the member was read and before it is written (its
+    insert waits for the workspace's row); the member is removed meanwhile."""
+    api, org, owner = _api(pair)
+    ws = api.post(f"{org}/workspaces", json={"name": "leaving"}, headers=owner).json()["id"]
+    for n in range(ROUNDS // 4):
+        email = f"leaving-{n}@acme.example"
+        user_id = _invite(pair, email, "ORGANIZATION_MEMBER")
+        body = {"email": email, "role": "WORKSPACE_MEMBER"}
+        with pair.engine.connect() as holder, ThreadPoolExecutor(2) as pool:
+            holder.execute(text("SELECT 1 FROM workspaces WHERE id = :id FOR UPDATE"), {"id": ws})
+            given = pool.submit(api.post, f"{org}/workspaces/{ws}/users", json=body, headers=owner)
+            _wait_for_waiters(pair.engine, 1)
+            removed = pool.submit(pair.clients[1].delete, f"{org}/users/{user_id}", headers=owner)
+            deadline = time.monotonic() + 20
+            while not removed.done() and _waiting(pair.engine) < 2 and time.monotonic() < deadline:
+                time.sleep(0.005)
+            holder.commit()
+            answers = given.result(), removed.result()
+        assert [a.status_code for a in answers] == [201, 204], [a.text for a in answers]
+        with pair.engine.connect() as connection:
+            left = connection.execute(
+                text("SELECT role FROM role_bindings WHERE user_id = :id"), {"id": user_id}
+            ).all()
+        assert left == [], f"round {n}: a removed member still holds {left}"
 
 
 def test_parallel_invitations_of_one_address_make_one_member(pair: Pair) -> None:

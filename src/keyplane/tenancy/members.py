@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from keyplane.auth.principal import Principal
 from keyplane.db.models import Organization, RoleBinding, User
 from keyplane.db.paging import PageParams, page_of_query
-from keyplane.db.unit import CHECK_AND_CHANGE, credentials_changed, flush_unique
+from keyplane.db.unit import CHECK_AND_CHANGE, credentials_changed, flush_unique, locked
 from keyplane.domain.access import Entity, authorize
 from keyplane.domain.emails import canonical, comparable
 from keyplane.domain.errors import Conflict, NotFound
@@ -68,12 +68,12 @@ def _with_bindings(db: Session, org_id: str, users: Sequence[User]) -> list[Memb
 
 def find_member(db: Session, org_id: str, email_or_id: str) -> Member | None:
     """The member with this user id or email, or None if they are not one."""
-    user = db.scalar(
-        _members_query(org_id).where(
-            or_(User.id == email_or_id, User.email == comparable(email_or_id))
-        )
-    )
+    user = db.scalar(_members_query(org_id).where(_is(email_or_id)))
     return _with_bindings(db, org_id, [user])[0] if user else None
+
+
+def _is(email_or_id: str) -> SQLColumnExpression[bool]:
+    return or_(User.id == email_or_id, User.email == comparable(email_or_id))
 
 
 def list_users(
@@ -222,7 +222,7 @@ def set_workspace_role(
     workspace = get_workspace(db, org_id, ws_id)
     entity = workspace_entity(workspace)
     authorize(principal, Permission.WORKSPACE_USERS_MANAGE, entity)
-    member = _find_member(db, org_id, email_or_id)
+    member = _changing_member_by(db, org_id, email_or_id)
     current = member.role_at(Level.WORKSPACE, ws_id)
     if adding and current:
         raise Conflict(f"{member.user.email} already has {current} in this workspace")
@@ -241,7 +241,7 @@ def remove_workspace_user(
 ) -> None:
     workspace = get_workspace(db, org_id, ws_id)
     authorize(principal, Permission.WORKSPACE_USERS_MANAGE, workspace_entity(workspace))
-    member = _find_member(db, org_id, user_id)
+    member = _changing_member_by(db, org_id, user_id)
     if not member.role_at(Level.WORKSPACE, ws_id):
         raise NotFound(f"user {user_id} has no role in this workspace")
     _drop_workspace_role(db, member, ws_id)
@@ -255,7 +255,11 @@ def _drop_workspace_role(db: Session, member: Member, ws_id: str) -> None:
     db.flush()
 
 
-def _find_member(db: Session, org_id: str, email_or_id: str) -> Member:
+def _changing_member_by(db: Session, org_id: str, email_or_id: str) -> Member:
+    """The member of this id or email, read under the user's row lock as
+    :func:`_changing_member` reads one: a workspace role given while the member is
+    removed is given first (and removed with them) or refused, never left behind."""
+    db.scalar(locked(select(User.id).where(_is(email_or_id)), CHECK_AND_CHANGE))
     member = find_member(db, org_id, email_or_id)
     if member is None:
         raise NotFound(
