@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 import types
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -220,6 +221,19 @@ def test_last_used_is_written_again_after_the_interval(settings, engine, world, 
     assert len(updates) == 2
     assert stamps[0] is not None and stamps[1] > stamps[0]
     runtime.close()
+
+
+def test_a_use_written_late_never_moves_last_used_back(world, runtime):
+    """Two replicas note one token's use at once; the one that read the clock first
+    may write last. lastUsedAt keeps the later time."""
+    value = world.token("ORGANIZATION", None, "ORGANIZATION_MEMBER")
+    tid = token_id(world, value)
+    later = datetime(2030, 1, 1, 12, 0, 1, tzinfo=UTC)
+    recorder = runtime.authenticator.last_used
+    recorder.write(ApiToken, tid, later)
+    recorder.write(ApiToken, tid, later - timedelta(seconds=1))
+    with runtime.sessions() as db:
+        assert db.scalar(select(ApiToken.last_used_at).where(ApiToken.id == tid)) == later
 
 
 def test_a_token_many_requests_use_at_once_is_read_from_the_database_once(app, world, runtime):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import Table, update
+from sqlalchemy import ColumnElement, SQLColumnExpression, Table, or_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from keyplane.cache import Throttle
@@ -13,6 +13,12 @@ from keyplane.db.base import Base, utcnow
 from keyplane.db.unit import unit_of_work
 
 log = logging.getLogger(__name__)
+
+
+def later_use(column: SQLColumnExpression[datetime | None], when: datetime) -> ColumnElement[bool]:
+    """Whether ``when`` is later than the use ``column`` holds: replicas note uses at
+    once, and the one that read its clock first may write last."""
+    return or_(column.is_(None), column < when)
 
 
 class LastUsedRecorder:
@@ -37,13 +43,14 @@ class LastUsedRecorder:
     def write(self, model: type[Base], credential_id: str, when: datetime | None = None) -> None:
         table = model.__table__
         assert isinstance(table, Table)
+        when = when or utcnow()
         try:
             with unit_of_work(self._sessions) as db:  # a job of its own, beside the request
                 db.execute(
                     update(table)
-                    .where(table.c.id == credential_id)
+                    .where(table.c.id == credential_id, later_use(table.c.last_used_at, when))
                     # Keep updated_at: being used is not an update of the token.
-                    .values(last_used_at=when or utcnow(), updated_at=table.c.updated_at)
+                    .values(last_used_at=when, updated_at=table.c.updated_at)
                 )
         except Exception:  # a failed bookkeeping write must not fail the request
             log.exception("could not record last use of credential %s", credential_id)

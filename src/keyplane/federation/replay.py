@@ -24,6 +24,7 @@ from sqlalchemy import Engine, delete, update
 from sqlalchemy.dialects import postgresql, sqlite
 from starlette.concurrency import run_in_threadpool
 
+from keyplane.auth.last_used import later_use
 from keyplane.db.base import utcnow
 from keyplane.db.models import WorkloadIdentity
 from keyplane.db.unit import statements
@@ -106,10 +107,14 @@ class SpentTokens:
             spent = set(connection.scalars(self._insert, rows))
             touched = sorted({s.touch for s in first.values() if s.touch and s.key in spent})
             if touched:
+                now = utcnow()
                 connection.execute(
                     update(WorkloadIdentity)
-                    .where(WorkloadIdentity.id.in_(touched))
-                    .values(last_used_at=utcnow(), updated_at=WorkloadIdentity.updated_at)
+                    .where(
+                        WorkloadIdentity.id.in_(touched),
+                        later_use(WorkloadIdentity.last_used_at, now),
+                    )
+                    .values(last_used_at=now, updated_at=WorkloadIdentity.updated_at)
                 )
             if purge:
                 self._purged = time.monotonic()
