@@ -19,6 +19,9 @@ SQLITE_MIN = (3, 35, 0)
 
 
 def make_engine(url: str, **options: Any) -> Engine:
+    # A database error names its SQL in the log, never the values bound to it: emails,
+    # hashes of credentials and sealed secrets are among them.
+    options.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         require_sqlite(sqlite3.sqlite_version_info)
         options.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
