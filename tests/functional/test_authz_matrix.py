@@ -21,7 +21,9 @@ fails when the app gains a /v1 route that the matrix does not cover.
 
 from __future__ import annotations
 
+import io
 import itertools
+import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -559,7 +561,16 @@ for _scope, _roles in CREDENTIAL_ROLES.items():
 
 # Deploys, deployment variables and the audit log (keyplane.deploys, .variables, .audit).
 DEPS = OP + "/deployments/{deploymentId}"
-BUNDLE = b"\x1f\x8b" + b"\x00" * 30  # gzip magic: enough for the upload to be accepted
+
+
+def _empty_tar_gz() -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz"):
+        pass
+    return buffer.getvalue()
+
+
+BUNDLE = _empty_tar_gz()  # the smallest bundle an upload accepts
 
 
 def fresh_deploy(m: Matrix, place: Place, params: Params) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gzip
 import hashlib
 import io
 import json
@@ -232,6 +233,63 @@ def test_damaged_or_foreign_bodies_are_refused(world, runtime):
     assert "arrived damaged" in message and "not the sha256 the request gave" in message
     assert hashlib.sha256(sent).hexdigest() in message  # what arrived, unscreened
     assert_nothing_left(runtime)
+
+
+def _tar_gz(*members: tarfile.TarInfo) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for info in members:
+            tar.addfile(info, io.BytesIO(b"x" * info.size) if info.isreg() else None)
+    return buffer.getvalue()
+
+
+def _member(name: str, kind: bytes = tarfile.REGTYPE, link: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname, info.size = kind, link, 1 if kind == tarfile.REGTYPE else 0
+    return info
+
+
+@pytest.mark.parametrize(
+    ("member", "says"),
+    [
+        (_member("/etc/cron.d/x"), "'/etc/cron.d/x' has an absolute path"),
+        (_member("dags/../../x.py"), "'dags/../../x.py' would be unpacked outside"),
+        (_member("dags/l", tarfile.SYMTYPE, "/etc/passwd"), "'dags/l' is a link to an absolute"),
+        (_member("dags/l", tarfile.SYMTYPE, "../../up"), "'dags/l' is a link to outside"),
+        (_member("dags/dev", tarfile.CHRTYPE), "'dags/dev' is a device, a FIFO"),
+    ],
+)
+def test_a_bundle_with_a_member_unsafe_to_unpack_is_refused_naming_it(world, runtime, member, says):
+    token = world.token("WORKSPACE", world.org.workspaces["ws1"], "WORKSPACE_AUTHOR")
+    body = _tar_gz(_member("dags/ok.py"), member)
+    refused = push(world, token, body)
+    assert refused.status_code == 400, refused.text
+    assert says in refused.json()["message"]
+    assert "nothing was stored" in refused.json()["message"]
+    assert str(runtime.settings.data_dir) not in refused.text  # no server path
+    assert_nothing_left(runtime)
+
+
+def test_a_bundle_that_is_not_a_whole_tar_gz_is_refused(world, runtime):
+    token = world.token("WORKSPACE", world.org.workspaces["ws1"], "WORKSPACE_AUTHOR")
+    whole = bundle({"dags/big.py": secrets.token_bytes(50_000)})
+    damaged = bytearray(whole)
+    damaged[len(whole) // 2] ^= 0xFF  # one flipped byte inside the compressed data
+    trailer = bytearray(whole)
+    trailer[-5] ^= 0xFF  # the gzip CRC of the data
+    for body in (
+        whole[: len(whole) // 2],  # cut short
+        bytes(damaged),
+        bytes(trailer),
+        gzip.compress(b"just text, no tar archive " * 40),
+    ):
+        refused = push(world, token, body)
+        assert refused.status_code == 400, refused.text
+        assert "the bundle is not a whole tar.gz" in refused.json()["message"], refused.text
+    assert_nothing_left(runtime)
+    link = _member("dags/helpers", tarfile.SYMTYPE, "../plugins/helpers.py")
+    inside = _tar_gz(_member("plugins/helpers.py"), link)  # a link within the folder
+    assert push(world, token, inside).status_code == 201
 
 
 def as_user(runtime, user_id):

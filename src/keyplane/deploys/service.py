@@ -70,7 +70,8 @@ async def create_deploy(
     is open while the body streams in; the deploy is recorded in a unit of work of its
     own, which checks the deployment and the permission once more. Raises
     PayloadTooLarge (declared or streamed size over the limit), UploadInterrupted,
-    InvalidInput (empty, not gzip, digest mismatch); in every case nothing is stored
+    InvalidInput (empty, not gzip, digest mismatch, not a whole tar.gz, a member
+    unsafe to unpack); in every case nothing is stored
     and nothing is recorded.
     """
     deployment = await run_in_threadpool(_checked, sessions, principal, org_id, dep_id)
@@ -84,6 +85,7 @@ async def create_deploy(
                 "sha256 the request gave; nothing was stored",
                 field_errors={"sha256": "does not match the body"},
             )
+        await run_in_threadpool(upload.check_bundle, staged.path)
         principal = await principal_now()
         deployment = await run_in_threadpool(_checked, sessions, principal, org_id, dep_id)
         await run_in_threadpool(store.put, staged.path, staged.digest)

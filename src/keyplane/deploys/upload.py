@@ -1,15 +1,23 @@
-"""Receiving a bundle: streamed to a staging file while hashed and counted.
+"""Receiving a bundle: streamed to a staging file while hashed and counted, then read
+through once as the runtime will unpack it.
 
 Never more than one chunk is in memory. Whatever goes wrong (too large, client
 gone, not a gzip stream, digest mismatch), the staging file is removed before the
-error leaves, so a broken upload leaves nothing behind.
+error leaves, so a broken upload leaves nothing behind. A bundle is stored only when
+it is a whole tar.gz (gzip's own checksum and length hold) whose every member the
+standard library's ``data`` extraction filter accepts (PEP 706: no absolute path, no
+``..`` out of the folder, no link out of it, no device file), so a damaged or unsafe
+bundle is refused at deploy, naming the member, rather than failing on the runtime.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
+import tarfile
 import tempfile
+import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +86,65 @@ def _check_gzip(path: Path, size: int) -> None:
     with path.open("rb") as file:
         if file.read(2) != GZIP_MAGIC:
             raise InvalidInput("the bundle is not gzip-compressed: send a .tar.gz")
+
+
+_UNSAFE = {
+    tarfile.AbsolutePathError: "has an absolute path",
+    tarfile.OutsideDestinationError: "would be unpacked outside the project folder",
+    tarfile.AbsoluteLinkError: "is a link to an absolute path",
+    tarfile.LinkOutsideDestinationError: "is a link to outside the project folder",
+    tarfile.SpecialFileError: "is a device, a FIFO or another special file",
+}
+
+
+def check_bundle(path: Path) -> int:
+    """The number of members of the tar.gz at ``path``; InvalidInput, naming the member
+    and why, unless it is whole and every member is safe to unpack (see the module)."""
+    members = 0
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            for member in tar:
+                members += 1
+                why = _unsafe(member, path.parent)
+                if why is not None:
+                    raise InvalidInput(
+                        f"the bundle's member {member.name!r} {why}: bundle the project "
+                        "folder only; nothing was stored"
+                    )
+            # Read past the end of the archive, so that gzip checks its CRC and length.
+            while tar.fileobj is not None and tar.fileobj.read(1 << 20):
+                pass
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as error:
+        raise InvalidInput(
+            f"the bundle is not a whole tar.gz ({_reason(error)}): pack the project "
+            "folder again (`keyplane deploy` does); nothing was stored"
+        ) from None
+    return members
+
+
+def _unsafe(member: tarfile.TarInfo, folder: Path) -> str | None:
+    """Why ``member`` is unsafe to unpack into a folder, or None. The data filter would
+    unpack an absolute name below the folder; a runtime that unpacks otherwise would
+    not, and no packed project folder has one, so it is refused too."""
+    if member.name.startswith("/"):
+        return _UNSAFE[tarfile.AbsolutePathError]
+    try:
+        tarfile.data_filter(member, str(folder))
+    except tarfile.FilterError as unsafe:
+        return next((w for k, w in _UNSAFE.items() if isinstance(unsafe, k)), "is not safe")
+    return None
+
+
+def _reason(error: Exception) -> str:
+    """What is wrong with the bytes, in a few words (gzip's own messages hold sums)."""
+    text = str(error)
+    if isinstance(error, EOFError):
+        return "it ends early"
+    if isinstance(error, zlib.error):
+        return "its compressed data is damaged"
+    if isinstance(error, gzip.BadGzipFile):
+        return "its checksum does not match" if "CRC" in text else "bytes follow its end"
+    return text.split(":")[0] or "it is not a tar archive"
 
 
 def sweep_staging(staging: Path, older_than_seconds: float, now: float) -> int:
