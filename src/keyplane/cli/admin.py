@@ -11,10 +11,9 @@ from sqlalchemy import select
 from keyplane.cli import admin_audit, admin_deploys, admin_keys, admin_sso, admin_token
 from keyplane.cli.apps import group
 from keyplane.cli.errors import of_domain
-from keyplane.cli.operator import server_database
+from keyplane.cli.operator import migrate_database, server_database
 from keyplane.cli.output import Format, console, emit_data
 from keyplane.config import get_settings
-from keyplane.db.migrate import upgrade
 from keyplane.db.models import Organization
 from keyplane.db.session import make_sessionmaker
 from keyplane.db.unit import unit_of_work
@@ -34,7 +33,7 @@ app.add_typer(admin_deploys.app, name="deploys")
 def migrate() -> None:
     """Apply pending database migrations."""
     url = get_settings().resolved_database_url
-    upgrade(url)
+    migrate_database(url)
     err.print("database is up to date")
 
 
@@ -49,7 +48,7 @@ def init(
 ) -> None:
     """Create the first organization, its owner and a one-time Organization Owner token."""
     url = get_settings().resolved_database_url
-    upgrade(url)
+    migrate_database(url)
     try:
         with server_database(url) as engine, unit_of_work(make_sessionmaker(engine)) as db:
             if if_empty and db.scalar(select(Organization.id).limit(1)):

@@ -8,10 +8,9 @@ from typing import Annotated
 import typer
 
 from keyplane.cli.errors import of_domain
-from keyplane.cli.operator import database_url, server_database
+from keyplane.cli.operator import database_url, migrate_database, server_database
 from keyplane.cli.output import console
 from keyplane.config import get_settings
-from keyplane.db.migrate import upgrade
 from keyplane.db.unit import unit_of_work
 from keyplane.domain.errors import DomainError
 from keyplane.identity.accounts import set_password
@@ -34,7 +33,7 @@ def set_password_command(
     from keyplane.ops.changes import announcing_sessions  # psycopg, redis: when used
 
     settings = get_settings()
-    upgrade(url)
+    migrate_database(url)
     try:
         with (
             server_database(url) as engine,

@@ -6,10 +6,9 @@ import typer
 from rich.console import Console
 
 from keyplane.cli.apps import group
-from keyplane.cli.operator import database_url, reading, server_database
+from keyplane.cli.operator import database_url, migrate_database, reading, server_database
 from keyplane.config import Settings, get_settings
 from keyplane.db.base import utcnow
-from keyplane.db.migrate import upgrade
 from keyplane.db.unit import unit_of_work
 from keyplane.oauth.models import SigningKey
 from keyplane.oauth.signing_keys import published_keys, rotate_signing_keys, signing_key
@@ -43,7 +42,7 @@ def rotate() -> None:
 
     settings = get_settings()
     url = database_url()
-    upgrade(url)
+    migrate_database(url)
     with server_database(url) as engine, unit_of_work(announcing_sessions(engine, settings)) as db:
         new = rotate_signing_keys(db, load_secret_box(settings), longest_lifetime(settings))
         keys = published_keys(db)

@@ -18,6 +18,20 @@ if TYPE_CHECKING:
     from keyplane.config import Settings
 
 
+def migrate_database(url: str) -> None:
+    """Apply the pending migrations to the database at ``url``; one of a newer keyplane
+    is refused in one line, as the other admin commands refuse it."""
+    from keyplane.db.migrate import SchemaAhead, upgrade
+
+    try:
+        upgrade(url)
+    except SchemaAhead as ahead:
+        raise CliError(str(ahead), hint=AHEAD_HINT) from None
+
+
+AHEAD_HINT = "run this command with the keyplane version the server runs"
+
+
 def database_url() -> str:
     """The database in the server's settings, for a command on its data.
 
@@ -76,7 +90,7 @@ def _require_schema(engine: Engine) -> None:
     if state == "current":
         return
     hint = (
-        "run this command with the keyplane version the server runs"
+        AHEAD_HINT
         if state == "ahead"
         else "`keyplane admin migrate` applies them (`keyplane server` does at start); "
         "or check that KEYPLANE_DATABASE_URL names the server's database"

@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from keyplane.cli.operator import migrate_database
 from keyplane.config import Settings, get_settings
-from keyplane.db.migrate import upgrade
 from keyplane.ops.logs import log_config
 
 
@@ -45,7 +45,7 @@ def serve(
     finish (up to 10 s), then closes the listener and the database pool.
     """
     settings = get_settings()
-    upgrade(settings.resolved_database_url)
+    migrate_database(settings.resolved_database_url)
     if workers > 1 and _without_notifier(settings):
         typer.echo(
             "warning: no cache-invalidation channel between workers (SQLite without "

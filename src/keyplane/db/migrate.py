@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -21,14 +25,63 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+class SchemaAhead(RuntimeError):
+    """The database was migrated by a newer keyplane: this one must not touch it."""
+
+
 def upgrade(url: str) -> None:
-    """Bring the database at ``url`` to the newest schema; safe to repeat.
+    """Bring the database at ``url`` to the newest schema; safe to repeat, and safe to
+    run from several processes at once (``migrations/env.py``). What the migrations
+    report (each step, a row left for the operator) goes to stderr.
 
     Every area's migrations branch from the core revision, so ``heads`` is the target.
     """
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    command.upgrade(alembic_config(url), "heads")
+    from keyplane.db.session import make_engine  # not for schema_state's other callers
+
+    engine = make_engine(url)
+    try:
+        if schema_state(engine) == "ahead":
+            raise SchemaAhead("the database was migrated by a newer version of keyplane")
+    finally:
+        engine.dispose()
+    with _reported(logging.getLogger("alembic.runtime.migration")):
+        command.upgrade(alembic_config(url), "heads")
+
+
+@contextmanager
+def _reported(log: logging.Logger) -> Iterator[None]:
+    """``log``'s records on stderr meanwhile, unless the process shows them already (a
+    server whose logging is set up, a test capturing them): Alembic gives its loggers a
+    NullHandler, so otherwise even a warning for the operator would vanish."""
+    if _shown(log):
+        yield
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("migrate: %(message)s"))
+    handler.addFilter(_worth_showing)
+    level = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+
+
+def _worth_showing(record: logging.LogRecord) -> bool:
+    """Each step and every warning, not Alembic's notes on itself."""
+    return record.levelno >= logging.WARNING or record.getMessage().startswith("Running ")
+
+
+def _shown(log: logging.Logger | None) -> bool:
+    while log is not None:
+        if any(not isinstance(h, logging.NullHandler) for h in log.handlers):
+            return True
+        log = log.parent if log.propagate else None
+    return False
 
 
 SchemaState = Literal["current", "empty", "behind", "ahead"]
