@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     audit_retention_days: int = Field(default=365, ge=0)
     # Largest deploy bundle accepted, in bytes (the upload is refused with 413 beyond it).
     deploy_max_bytes: int = Field(default=500 * 1024 * 1024, ge=1)
+    # What a bundle may unpack to: members (files, folders, links) and the sum of their
+    # sizes. Gzip makes a small upload of millions of empty files, or of gigabytes of
+    # zeros; the server reads every bundle through before storing it, so both are bound.
+    deploy_max_files: int = Field(default=50_000, ge=1)
+    deploy_max_unpacked_bytes: int = Field(default=5 * 1024**3, ge=1)
     # Where bundles are kept: unset = `bundles/` in the data dir; else any fsspec URL
     # (s3://bucket/prefix, gs://..., file:///srv/bundles, memory://...).
     deploy_store_url: str | None = None

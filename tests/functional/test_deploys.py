@@ -292,6 +292,33 @@ def test_a_bundle_that_is_not_a_whole_tar_gz_is_refused(world, runtime):
     assert push(world, token, inside).status_code == 201
 
 
+def test_a_bundle_that_unpacks_past_the_limits_is_refused_before_it_is_read(
+    world, runtime, monkeypatch
+):
+    """Gzip makes a small upload of many empty files, or of a great many zeros (a
+    gzip bomb): the read-through stops at the limits, and nothing is stored."""
+    limits = {"deploy_max_files": 100, "deploy_max_unpacked_bytes": 1_000_000}
+    monkeypatch.setattr(runtime, "settings", runtime.settings.model_copy(update=limits))
+    token = world.token("WORKSPACE", world.org.workspaces["ws1"], "WORKSPACE_AUTHOR")
+    many = _tar_gz(*(_member(f"dags/{n}.py") for n in range(101)))
+    zeros = io.BytesIO()
+    with tarfile.open(fileobj=zeros, mode="w:gz") as tar:
+        info = tarfile.TarInfo("include/zeros.bin")
+        info.size = 1_000_001
+        tar.addfile(info, io.BytesIO(bytes(info.size)))
+    for body in (many, zeros.getvalue()):
+        refused = push(world, token, body)
+        assert refused.status_code == 413, refused.text
+        message = refused.json()["message"]
+        assert "unpacks to more than 100 files or 1000000 bytes" in message
+        assert "KEYPLANE_DEPLOY_MAX_FILES" in message and "nothing was stored" in message
+    assert_nothing_left(runtime)
+    assert (
+        push(world, token, _tar_gz(*(_member(f"dags/{n}.py") for n in range(100)))).status_code
+        == 201
+    )
+
+
 def as_user(runtime, user_id):
     """A person's login: the short-lived access token a CLI login gets (a USER principal)."""
     return issue_user_access_token(runtime, user_id).access_token

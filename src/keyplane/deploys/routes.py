@@ -9,7 +9,7 @@ from typing import Annotated, Protocol
 from fastapi import Query, Request
 from fastapi.responses import StreamingResponse
 
-from keyplane.deploys import service
+from keyplane.deploys import service, upload
 from keyplane.deploys.schemas import DeployList, DeployOut
 from keyplane.deploys.store import BundleStore
 from keyplane.http.deps import CurrentPrincipal, DbSession, Paging, current_principal
@@ -58,7 +58,7 @@ async def create_deploy(
     deploy = await service.create_deploy(
         runtime.sessions,
         runtime.bundle_store,
-        runtime.settings.deploy_max_bytes,
+        upload.Limits.of(runtime.settings),
         principal,
         orgId,
         deploymentId,

@@ -51,7 +51,7 @@ def check_can_deploy(db: Session, principal: Principal, org_id: str, dep_id: str
 async def create_deploy(
     sessions: sessionmaker[Session],
     store: BundleStore,
-    limit: int,
+    limits: upload.Limits,
     principal: Principal,
     org_id: str,
     dep_id: str,
@@ -69,15 +69,15 @@ async def create_deploy(
     deleted or re-roled while a slow upload streamed must not deploy). No transaction
     is open while the body streams in; the deploy is recorded in a unit of work of its
     own, which checks the deployment and the permission once more. Raises
-    PayloadTooLarge (declared or streamed size over the limit), UploadInterrupted,
-    InvalidInput (empty, not gzip, digest mismatch, not a whole tar.gz, a member
-    unsafe to unpack); in every case nothing is stored
-    and nothing is recorded.
+    PayloadTooLarge (declared or streamed size, or what it unpacks to, over
+    ``limits``), UploadInterrupted, InvalidInput (empty, not gzip, digest mismatch, not
+    a whole tar.gz, a member unsafe to unpack); in every case nothing is stored and
+    nothing is recorded.
     """
     deployment = await run_in_threadpool(_checked, sessions, principal, org_id, dep_id)
-    if declared_size is not None and declared_size > limit:
-        raise upload.too_large(limit)
-    staged = await upload.receive(body, store.staging_dir, limit)
+    if declared_size is not None and declared_size > limits.size:
+        raise upload.too_large(limits.size)
+    staged = await upload.receive(body, store.staging_dir, limits.size)
     try:
         if expected_sha256 and expected_sha256 != staged.digest:
             raise InvalidInput(
@@ -85,7 +85,7 @@ async def create_deploy(
                 "sha256 the request gave; nothing was stored",
                 field_errors={"sha256": "does not match the body"},
             )
-        await run_in_threadpool(upload.check_bundle, staged.path)
+        await run_in_threadpool(upload.check_bundle, staged.path, limits)
         principal = await principal_now()
         deployment = await run_in_threadpool(_checked, sessions, principal, org_id, dep_id)
         await run_in_threadpool(store.put, staged.path, staged.digest)

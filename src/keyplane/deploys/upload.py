@@ -24,6 +24,7 @@ from pathlib import Path
 
 from starlette.requests import ClientDisconnect
 
+from keyplane.config import Settings
 from keyplane.domain.errors import DomainError, InvalidInput
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -37,6 +38,23 @@ class UploadInterrupted(DomainError):
     """The client went away before the whole bundle arrived."""
 
     status_code = 400
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How large a bundle may be as sent, and what it may unpack to."""
+
+    size: int  # bytes as sent (KEYPLANE_DEPLOY_MAX_BYTES)
+    files: int  # members (KEYPLANE_DEPLOY_MAX_FILES)
+    unpacked: int  # the sum of the members' sizes (KEYPLANE_DEPLOY_MAX_UNPACKED_BYTES)
+
+    @classmethod
+    def of(cls, settings: Settings) -> Limits:
+        return cls(
+            settings.deploy_max_bytes,
+            settings.deploy_max_files,
+            settings.deploy_max_unpacked_bytes,
+        )
 
 
 @dataclass(frozen=True)
@@ -97,14 +115,17 @@ _UNSAFE = {
 }
 
 
-def check_bundle(path: Path) -> int:
+def check_bundle(path: Path, limits: Limits) -> int:
     """The number of members of the tar.gz at ``path``; InvalidInput, naming the member
-    and why, unless it is whole and every member is safe to unpack (see the module)."""
-    members = 0
+    and why, unless it is whole and every member is safe to unpack (see the module);
+    PayloadTooLarge past ``limits``, before the data past them is read."""
+    members = unpacked = 0
     try:
         with tarfile.open(path, "r:gz") as tar:
             for member in tar:
-                members += 1
+                members, unpacked = members + 1, unpacked + member.size
+                if members > limits.files or unpacked > limits.unpacked:
+                    raise _unpacks_too_large(limits)
                 why = _unsafe(member, path.parent)
                 if why is not None:
                     raise InvalidInput(
@@ -120,6 +141,14 @@ def check_bundle(path: Path) -> int:
             "folder again (`keyplane deploy` does); nothing was stored"
         ) from None
     return members
+
+
+def _unpacks_too_large(limits: Limits) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"the bundle unpacks to more than {limits.files} files or {limits.unpacked} bytes "
+        "(KEYPLANE_DEPLOY_MAX_FILES, KEYPLANE_DEPLOY_MAX_UNPACKED_BYTES): list what the "
+        "runtime does not need in .keyplaneignore; nothing was stored"
+    )
 
 
 def _unsafe(member: tarfile.TarInfo, folder: Path) -> str | None:
