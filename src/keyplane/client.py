@@ -12,7 +12,7 @@ import base64
 import json as jsonlib
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, BinaryIO
-from urllib.parse import quote_plus, urlencode
+from urllib.parse import quote, quote_plus, urlencode
 
 from keyplane.domain.roles import Role
 from keyplane.transport import (
@@ -31,8 +31,10 @@ from keyplane.transport import (
 __all__ = [
     "CA_BUNDLE_VAR",
     "ApiError",
+    "EmptySegment",
     "KeyplaneClient",
     "ServerUnreachable",
+    "api_path",
     "client_credentials_grant",
     "post_form",
     "send",
@@ -69,6 +71,11 @@ class ApiError(Exception):
         # False when the answer was not keyplane's (an HTML page, another API): the URL
         # is probably not a keyplane server.
         self.from_keyplane = from_keyplane
+
+
+class EmptySegment(ValueError):
+    """An id or key that would go into a request path is empty (an unset variable in a
+    script, often): nothing is sent."""
 
 
 class ExportIncomplete(Exception):
@@ -200,21 +207,21 @@ class KeyplaneClient:
         return self._all("/v1/organizations", "organizations")
 
     def get_organization(self, org_id: str) -> Json:
-        return self._get(_org(org_id))
+        return self._get(_in(org_id))
 
     def update_organization(self, org_id: str, **changes: Any) -> Json:
-        return self._post(_org(org_id), _present(changes))
+        return self._post(_in(org_id), _present(changes))
 
     # -- workspaces ----------------------------------------------------------------------
 
     def list_workspaces(self, org_id: str) -> list[Json]:
-        return self._all(f"{_org(org_id)}/workspaces", "workspaces")
+        return self._all(_in(org_id, "/workspaces"), "workspaces")
 
     def create_workspace(self, org_id: str, name: str, description: str = "") -> Json:
-        return self._post(f"{_org(org_id)}/workspaces", {"name": name, "description": description})
+        return self._post(_in(org_id, "/workspaces"), {"name": name, "description": description})
 
     def get_workspace(self, org_id: str, workspace_id: str) -> Json:
-        return self._get(f"{_org(org_id)}/workspaces/{workspace_id}")
+        return self._get(_in(org_id, "/workspaces/{}", workspace_id))
 
     def update_workspace(
         self,
@@ -225,24 +232,24 @@ class KeyplaneClient:
         description: str | None = None,
     ) -> Json:
         body = _present({"name": name, "description": description})
-        return self._post(f"{_org(org_id)}/workspaces/{workspace_id}", body)
+        return self._post(_in(org_id, "/workspaces/{}", workspace_id), body)
 
     def delete_workspace(self, org_id: str, workspace_id: str) -> None:
-        self._delete(f"{_org(org_id)}/workspaces/{workspace_id}")
+        self._delete(_in(org_id, "/workspaces/{}", workspace_id))
 
     # -- deployments ---------------------------------------------------------------------
 
     def list_deployments(self, org_id: str, workspace_id: str | None = None) -> list[Json]:
-        return self._all(f"{_org(org_id)}/deployments", "deployments", workspaceId=workspace_id)
+        return self._all(_in(org_id, "/deployments"), "deployments", workspaceId=workspace_id)
 
     def create_deployment(
         self, org_id: str, workspace_id: str, name: str, description: str = ""
     ) -> Json:
         body = {"workspaceId": workspace_id, "name": name, "description": description}
-        return self._post(f"{_org(org_id)}/deployments", body)
+        return self._post(_in(org_id, "/deployments"), body)
 
     def get_deployment(self, org_id: str, deployment_id: str) -> Json:
-        return self._get(f"{_org(org_id)}/deployments/{deployment_id}")
+        return self._get(_in(org_id, "/deployments/{}", deployment_id))
 
     def update_deployment(
         self,
@@ -256,10 +263,10 @@ class KeyplaneClient:
         body = _present(
             {"name": name, "description": description, "isCicdEnforced": is_cicd_enforced}
         )
-        return self._post(f"{_org(org_id)}/deployments/{deployment_id}", body)
+        return self._post(_in(org_id, "/deployments/{}", deployment_id), body)
 
     def delete_deployment(self, org_id: str, deployment_id: str) -> None:
-        self._delete(f"{_org(org_id)}/deployments/{deployment_id}")
+        self._delete(_in(org_id, "/deployments/{}", deployment_id))
 
     # -- API tokens ----------------------------------------------------------------------
 
@@ -273,7 +280,7 @@ class KeyplaneClient:
         expiring_within_days: int | None = None,
     ) -> list[Json]:
         return self._all(
-            f"{_org(org_id)}/tokens",
+            _in(org_id, "/tokens"),
             "tokens",
             scope=scope,
             workspaceId=workspace_id,
@@ -309,15 +316,15 @@ class KeyplaneClient:
                 "allowedIpRanges": allowed_ip_ranges,
             }
         )
-        return self._post(f"{_org(org_id)}/tokens", body)
+        return self._post(_in(org_id, "/tokens"), body)
 
     def get_token(self, org_id: str, token_id: str) -> Json:
-        return self._get(f"{_org(org_id)}/tokens/{token_id}")
+        return self._get(_in(org_id, "/tokens/{}", token_id))
 
     def token_advice(self, org_id: str, token_id: str, *, days: int | None = None) -> Json:
         """The permissions the token used in the last ``days`` (server default 90), the
         least role that covers them, and whether it is stale."""
-        return self._get(f"{_org(org_id)}/tokens/{token_id}/advice", days=days)
+        return self._get(_in(org_id, "/tokens/{}/advice", token_id), days=days)
 
     def update_token(
         self,
@@ -332,33 +339,33 @@ class KeyplaneClient:
         body = _present(
             {"name": name, "description": description, "allowedIpRanges": allowed_ip_ranges}
         )
-        return self._post(f"{_org(org_id)}/tokens/{token_id}", body)
+        return self._post(_in(org_id, "/tokens/{}", token_id), body)
 
     def replace_token_roles(self, org_id: str, token_id: str, roles: list[Json]) -> Json:
         """Replace all roles of a token; ``roles`` items are ``{entityType, entityId, role}``."""
-        return self._post(f"{_org(org_id)}/tokens/{token_id}/roles", {"roles": roles})
+        return self._post(_in(org_id, "/tokens/{}/roles", token_id), {"roles": roles})
 
     def rotate_token(self, org_id: str, token_id: str) -> Json:
         """The token object with its new value in ``token``; the old value stops working."""
-        return self._post(f"{_org(org_id)}/tokens/{token_id}/rotate", {})
+        return self._post(_in(org_id, "/tokens/{}/rotate", token_id), {})
 
     def delete_token(self, org_id: str, token_id: str) -> None:
-        self._delete(f"{_org(org_id)}/tokens/{token_id}")
+        self._delete(_in(org_id, "/tokens/{}", token_id))
 
     # -- deployment API keys (deprecated) ------------------------------------------------
 
     def list_api_keys(self, org_id: str, deployment_id: str) -> list[Json]:
-        return self._all(_keys(org_id, deployment_id), "apiKeys")
+        return self._all(_in(org_id, "/deployments/{}/api-keys", deployment_id), "apiKeys")
 
     def create_api_key(
         self, org_id: str, deployment_id: str, name: str, description: str = ""
     ) -> Json:
         """The new key; its ``secret`` is in this answer only."""
         body = {"name": name, "description": description}
-        return self._post(_keys(org_id, deployment_id), body)
+        return self._post(_in(org_id, "/deployments/{}/api-keys", deployment_id), body)
 
     def delete_api_key(self, org_id: str, deployment_id: str, key_id: str) -> None:
-        self._delete(f"{_keys(org_id, deployment_id)}/{key_id}")
+        self._delete(_in(org_id, "/deployments/{}/api-keys/{}", deployment_id, key_id))
 
     def migrate_api_keys(
         self,
@@ -379,15 +386,15 @@ class KeyplaneClient:
                 "keyIds": key_ids,
             }
         )
-        return self._post(f"{_org(org_id)}/api-keys/migrate", body)
+        return self._post(_in(org_id, "/api-keys/migrate"), body)
 
     # -- members ---------------------------------------------------------------------------
 
     def list_users(self, org_id: str) -> list[Json]:
-        return self._all(f"{_org(org_id)}/users", "users")
+        return self._all(_in(org_id, "/users"), "users")
 
     def get_user(self, org_id: str, user_id: str) -> Json:
-        return self._get(f"{_org(org_id)}/users/{user_id}")
+        return self._get(_in(org_id, "/users/{}", user_id))
 
     def replace_user_roles(
         self,
@@ -402,50 +409,50 @@ class KeyplaneClient:
             "workspaceRoles": workspace_roles or [],
             "deploymentRoles": deployment_roles or [],
         }
-        return self._post(f"{_org(org_id)}/users/{user_id}/roles", body)
+        return self._post(_in(org_id, "/users/{}/roles", user_id), body)
 
     def remove_user(self, org_id: str, user_id: str) -> None:
-        self._delete(f"{_org(org_id)}/users/{user_id}")
+        self._delete(_in(org_id, "/users/{}", user_id))
 
     def invite(self, org_id: str, email: str, role: str = Role.ORGANIZATION_MEMBER) -> Json:
-        return self._post(f"{_org(org_id)}/invites", {"email": email, "role": role})
+        return self._post(_in(org_id, "/invites"), {"email": email, "role": role})
 
     def list_workspace_users(self, org_id: str, workspace_id: str) -> list[Json]:
-        return self._all(f"{_org(org_id)}/workspaces/{workspace_id}/users", "users")
+        return self._all(_in(org_id, "/workspaces/{}/users", workspace_id), "users")
 
     def add_workspace_user(self, org_id: str, workspace_id: str, email: str, role: str) -> Json:
         return self._post(
-            f"{_org(org_id)}/workspaces/{workspace_id}/users", {"email": email, "role": role}
+            _in(org_id, "/workspaces/{}/users", workspace_id), {"email": email, "role": role}
         )
 
     def update_workspace_user(
         self, org_id: str, workspace_id: str, user_id: str, role: str
     ) -> Json:
         return self._post(
-            f"{_org(org_id)}/workspaces/{workspace_id}/users/{user_id}", {"role": role}
+            _in(org_id, "/workspaces/{}/users/{}", workspace_id, user_id), {"role": role}
         )
 
     def remove_workspace_user(self, org_id: str, workspace_id: str, user_id: str) -> None:
-        self._delete(f"{_org(org_id)}/workspaces/{workspace_id}/users/{user_id}")
+        self._delete(_in(org_id, "/workspaces/{}/users/{}", workspace_id, user_id))
 
     # -- roles -------------------------------------------------------------------------------
 
     def list_roles(self, org_id: str) -> list[Json]:
         """The role catalogue: built-in and custom roles with their permissions."""
-        roles: list[Json] = self._get(f"{_org(org_id)}/roles")["roles"]
+        roles: list[Json] = self._get(_in(org_id, "/roles"))["roles"]
         return roles
 
     def list_custom_roles(self, org_id: str) -> list[Json]:
-        return self._all(f"{_org(org_id)}/custom-roles", "roles")
+        return self._all(_in(org_id, "/custom-roles"), "roles")
 
     def create_custom_role(
         self, org_id: str, name: str, permissions: list[str], description: str = ""
     ) -> Json:
         body = {"name": name, "description": description, "permissions": permissions}
-        return self._post(f"{_org(org_id)}/custom-roles", body)
+        return self._post(_in(org_id, "/custom-roles"), body)
 
     def delete_custom_role(self, org_id: str, role_id: str) -> None:
-        self._delete(f"{_org(org_id)}/custom-roles/{role_id}")
+        self._delete(_in(org_id, "/custom-roles/{}", role_id))
 
     # -- deploys, deployment variables, audit log ---------------------------------------
 
@@ -474,7 +481,7 @@ class KeyplaneClient:
             "Content-Length": str(size),
         }
         params = _present({"description": description or None, "sha256": sha256})
-        path = f"{_org(org_id)}/deployments/{deployment_id}/deploys"
+        path = _in(org_id, "/deployments/{}/deploys", deployment_id)
         # The socket timeout bounds each send and the wait for the answer, not the
         # whole upload: a large bundle on a slow link may take as long as it needs.
         answer = send(
@@ -488,18 +495,18 @@ class KeyplaneClient:
 
     def list_deploys(self, org_id: str, deployment_id: str, limit: int = 20) -> list[Json]:
         """The newest ``limit`` deploys of a deployment."""
-        page = self._get(f"{_org(org_id)}/deployments/{deployment_id}/deploys", limit=limit)
+        page = self._get(_in(org_id, "/deployments/{}/deploys", deployment_id), limit=limit)
         deploys: list[Json] = page["deploys"]
         return deploys
 
     def get_deploy(self, org_id: str, deployment_id: str, deploy_id: str) -> Json:
-        return self._get(f"{_org(org_id)}/deployments/{deployment_id}/deploys/{deploy_id}")
+        return self._get(_in(org_id, "/deployments/{}/deploys/{}", deployment_id, deploy_id))
 
     def download_bundle(
         self, org_id: str, deployment_id: str, deploy_id: str, into: BinaryIO
     ) -> int:
         """Write the deploy's bundle into ``into``; the number of bytes written."""
-        path = f"{_org(org_id)}/deployments/{deployment_id}/deploys/{deploy_id}/bundle"
+        path = _in(org_id, "/deployments/{}/deploys/{}/bundle", deployment_id, deploy_id)
         answer = self._stream("GET", path, {})
         written = 0
         try:
@@ -529,13 +536,13 @@ class KeyplaneClient:
         return answer
 
     def list_variables(self, org_id: str, deployment_id: str) -> list[Json]:
-        return self._all(f"{_org(org_id)}/deployments/{deployment_id}/variables", "variables")
+        return self._all(_in(org_id, "/deployments/{}/variables", deployment_id), "variables")
 
     def create_variable(
         self, org_id: str, deployment_id: str, key: str, value: str, is_secret: bool = False
     ) -> Json:
         body = {"key": key, "value": value, "isSecret": is_secret}
-        return self._post(f"{_org(org_id)}/deployments/{deployment_id}/variables", body)
+        return self._post(_in(org_id, "/deployments/{}/variables", deployment_id), body)
 
     def update_variable(
         self,
@@ -547,10 +554,10 @@ class KeyplaneClient:
         is_secret: bool | None = None,
     ) -> Json:
         body = _present({"value": value, "isSecret": is_secret})
-        return self._post(f"{_org(org_id)}/deployments/{deployment_id}/variables/{key}", body)
+        return self._post(_in(org_id, "/deployments/{}/variables/{}", deployment_id, key), body)
 
     def delete_variable(self, org_id: str, deployment_id: str, key: str) -> None:
-        self._delete(f"{_org(org_id)}/deployments/{deployment_id}/variables/{key}")
+        self._delete(_in(org_id, "/deployments/{}/variables/{}", deployment_id, key))
 
     def list_audit_logs(self, org_id: str, limit: int = 50, **filters: Any) -> Json:
         """One page of audit events, newest first: ``{auditLogs, offset, limit, totalCount}``.
@@ -558,11 +565,11 @@ class KeyplaneClient:
         Filters: ``since``, ``until`` (ISO 8601), ``actorId``, ``action`` (``token.*``
         for a prefix), ``targetId``.
         """
-        return self._get(f"{_org(org_id)}/audit-logs", limit=limit, **filters)
+        return self._get(_in(org_id, "/audit-logs"), limit=limit, **filters)
 
     def export_audit_logs(self, org_id: str, **filters: Any) -> Iterator[str]:
         """Every matching event as JSON lines, oldest first, streamed as it arrives."""
-        path = f"{_org(org_id)}/audit-logs"
+        path = _in(org_id, "/audit-logs")
         from http.client import HTTPException  # loaded already by the request just sent
 
         answer = self._stream("GET", path, filters, Accept="application/x-ndjson")
@@ -629,12 +636,26 @@ def token_request(
     return body, answer.headers
 
 
-def _org(org_id: str) -> str:
-    return f"/v1/organizations/{org_id}"
+def api_path(template: str, *segments: str) -> str:
+    """``template`` with each ``{}`` replaced by a segment, percent-encoded whole.
+
+    An id or a variable key is the user's text: a ``/``, ``?``, ``#``, ``%`` or space in
+    it stays inside its own segment instead of changing the request (or making the URL
+    unsendable), and ``.``/``..`` cannot climb out of it. An empty one would drop the
+    segment and reach another route, so it is refused (:class:`EmptySegment`).
+    """
+    encoded = []
+    for segment in segments:
+        if not segment:
+            raise EmptySegment("an id or key in the request is empty")
+        text = quote(segment, safe="")
+        encoded.append(text.replace(".", "%2E") if text in (".", "..") else text)
+    return template.format(*encoded)
 
 
-def _keys(org_id: str, deployment_id: str) -> str:
-    return f"{_org(org_id)}/deployments/{deployment_id}/api-keys"
+def _in(org_id: str, template: str = "", *segments: str) -> str:
+    """A path inside one organization: ``_in(org, "/deployments/{}", dep)``."""
+    return api_path("/v1/organizations/{}" + template, org_id, *segments)
 
 
 def _present(fields: Mapping[str, Any]) -> Json:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from keyplane.client import KeyplaneClient, token_request
+from keyplane.client import KeyplaneClient, api_path, token_request
 from keyplane.transport import TIMEOUT, Headers
 
 Json = dict[str, Any]
@@ -29,13 +29,13 @@ class WorkloadIdentities:
 
     def __init__(self, client: KeyplaneClient, org_id: str) -> None:
         self._client = client
-        self._path = f"/v1/organizations/{org_id}/workload-identities"
+        self._path = api_path("/v1/organizations/{}/workload-identities", org_id)
 
     def list(self) -> list[Json]:
         return self._client.all_items(self._path, "workloadIdentities")
 
     def get(self, identity_id: str) -> Json:
-        return self._client.get_json(f"{self._path}/{identity_id}")
+        return self._client.get_json(self._path + api_path("/{}", identity_id))
 
     def create(
         self,
@@ -91,11 +91,11 @@ class WorkloadIdentities:
             "role": role,
             "tokenLifetimeSeconds": token_lifetime_seconds,
         }
-        return self._client.post_json(f"{self._path}/{identity_id}", _present(body))
+        return self._client.post_json(self._path + api_path("/{}", identity_id), _present(body))
 
     def delete(self, identity_id: str) -> None:
         """Delete it; the access tokens it issued stop working at once."""
-        self._client.delete_path(f"{self._path}/{identity_id}")
+        self._client.delete_path(self._path + api_path("/{}", identity_id))
 
 
 def token_exchange_grant(

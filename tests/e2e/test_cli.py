@@ -333,3 +333,18 @@ def test_whoami_does_not_import_the_server(server: Server) -> None:
     assert "keyplane.cli.context" in imported and "urllib.request" in imported
     heavy = {"fastapi", "sqlalchemy", "uvicorn", "alembic", "keyplane.config", "httpx", "pydantic"}
     assert imported.isdisjoint(heavy)
+
+
+@pytest.mark.parametrize("given", ["no such id", "x?y#z", "../../tokens", "%41"])
+def test_an_id_is_sent_as_one_path_segment(server: Server, objects: Objects, given: str) -> None:
+    """Whatever the id holds, the request asks for that one deployment: not found (exit 5),
+    never another route, and never a traceback for a URL that cannot be sent."""
+    found = server.cli("deployment", "inspect", given, token=server.acme.owner_token)
+    assert found.code == 5, found.stderr
+    assert "Traceback" not in found.stderr
+
+
+def test_an_empty_id_is_a_usage_error_and_sends_nothing(server: Server, objects: Objects) -> None:
+    result = server.cli("deploy", "inspect", "", "--deployment-id", objects.dep,
+                        token=server.acme.owner_token)  # fmt: skip
+    assert result.code == 2 and "is empty: nothing was sent" in result.stderr

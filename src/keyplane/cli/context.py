@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # the SDK (and its HTTP stack) is imported when a command con
 
 Json = dict[str, Any]
 EXPIRY_WARNING = timedelta(days=7)
+EMPTY_HINT = "check the ids and keys on the command line (an unset variable in a script?)"
 SCOPE_OF_KIND = {
     "ORGANIZATION_TOKEN": "organization",
     "WORKSPACE_TOKEN": "workspace",
@@ -154,7 +155,7 @@ def connect(
     ``organization_required=False``; its session's ``org_id`` may then be empty.
     """
     from keyplane.cli import credentials
-    from keyplane.client import ApiError, KeyplaneClient, ServerUnreachable
+    from keyplane.client import ApiError, EmptySegment, KeyplaneClient, ServerUnreachable
 
     credential: credentials.Credential | None = None
     session: Session | None = None
@@ -177,6 +178,8 @@ def connect(
         raise explain(error, credential, session) from None
     except ServerUnreachable as error:
         raise unreachable(error) from None
+    except EmptySegment as error:
+        raise errors.UsageError(f"{error}: nothing was sent", hint=EMPTY_HINT) from None
 
 
 def warn_if_deprecated(headers: Mapping[str, str]) -> None:

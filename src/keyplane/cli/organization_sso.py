@@ -58,9 +58,12 @@ def _client_secret(given: str) -> str:
     return str(typer.prompt("Client secret", hide_input=True))
 
 
-def _path(org_id: str, connection_id: str = "") -> str:
-    suffix = f"/{connection_id}" if connection_id else ""
-    return f"/v1/organizations/{org_id}/sso-connections{suffix}"
+def _path(org_id: str, connection_id: str | None = None) -> str:
+    from keyplane.client import api_path
+
+    if connection_id is None:
+        return api_path("/v1/organizations/{}/sso-connections", org_id)
+    return api_path("/v1/organizations/{}/sso-connections/{}", org_id, connection_id)
 
 
 @app.command()
