@@ -209,6 +209,32 @@ def test_variable_update_adds_a_key_it_does_not_have(world: World) -> None:
     assert (found["OLD"]["value"], found["NEWKEY"]["value"]) == ("2", "v")
 
 
+@pytest.mark.parametrize("command", ["create", "update"])
+@pytest.mark.parametrize(
+    "given",
+    [
+        ["GOOD1=a", "BAD KEY=b", "GOOD2=c", "1X=d"],
+        ["--key", "BAD KEY", "--value", "b", "GOOD1=a"],
+        ["--load", "--env", "{env}"],
+    ],
+    ids=["pairs", "key", "load"],
+)
+def test_variable_bad_keys_refuse_the_whole_command(
+    world: World, tmp_path: Path, command: str, given: list[str]
+) -> None:
+    """Every key is checked before the first request: nothing is half written, and the
+    message names each bad key (the server's rule), with no traceback."""
+    dep = world.deployment(f"vars-bad-{command}-{len(given)}")
+    env = tmp_path / ".env"
+    env.write_text("GOOD1=a\nBAD KEY=b\n")
+    result = world.run("deployment", "variable", command, "-d", dep,
+                       *(arg.format(env=env) for arg in given))  # fmt: skip
+    assert result.code == 2, result.stderr
+    assert "not a variable name: 'BAD KEY'" in result.stderr and "Traceback" not in result.stderr
+    assert ("'1X'" in result.stderr) == ("1X=d" in given)
+    assert variables(world, dep) == {}
+
+
 def test_variable_list_key(world: World) -> None:
     dep = world.deployment("vars-list")
     world.sdk.create_variable(world.org, dep, "FOO", "1")

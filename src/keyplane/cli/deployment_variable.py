@@ -8,6 +8,7 @@ where shell history and process lists would see it.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +20,7 @@ from keyplane.cli.context import DeploymentNameOpt, NameInWorkspaceOpt, OrgOpt, 
 from keyplane.cli.errors import NotFound, UsageError
 from keyplane.cli.output import Column, Format, OutputOpt, field, when
 from keyplane.client import ApiError
+from keyplane.domain.variables import KEY_RULE, is_key
 
 Json = dict[str, Any]
 app = group(help="Environment variables of a deployment.")
@@ -101,7 +103,18 @@ def _pairs(
         raise UsageError(
             "nothing to write: give KEY=VALUE, --load --env FILE, or --key and --value"
         )
+    _check_keys(wanted)
     return wanted
+
+
+def _check_keys(keys: Iterable[str]) -> None:
+    """Refuse the whole command, before any request, if one key is not a variable name:
+    the server would refuse that key alone, after the ones before it were written."""
+    bad = [key for key in keys if not is_key(key)]
+    if bad:
+        raise UsageError(
+            f"not a variable name: {', '.join(map(repr, bad))} ({KEY_RULE}); nothing was changed"
+        )
 
 
 @app.command("list")
@@ -243,6 +256,7 @@ def delete(
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
     """Remove a variable."""
+    _check_keys([key])
     with connect(organization_id) as session:
         target = pick.deployment(session, None, deployment_id, deployment_name, workspace_id)
         session.client.delete_variable(session.org_id, target, key)

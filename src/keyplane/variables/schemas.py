@@ -8,10 +8,10 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, SecretStr, StrictBool
 from pydantic_core import PydanticCustomError
 
+from keyplane.domain.variables import KEY_PATTERN
 from keyplane.http.schemas import Actor, ApiModel, Page
 from keyplane.variables.models import DeploymentVariable
 
-KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,254}$"
 Key = Annotated[str, Field(pattern=KEY_PATTERN, description="An environment variable name.")]
 
 
