@@ -244,6 +244,18 @@ def test_variable_list_key(world: World) -> None:
     assert [r["key"] for r in rows] == ["FOO"]
 
 
+@pytest.mark.parametrize("output", ["table", "json"])
+def test_variable_list_key_it_lacks_finds_none(world: World, output: str) -> None:
+    dep = world.deployment(f"vars-list-none-{output}")
+    world.sdk.create_variable(world.org, dep, "FOO", "1")
+    listed = ok(world.run("deployment", "variable", "list", "-d", dep, "--key", "MISSING",
+                          "-o", output))  # fmt: skip
+    if output == "json":
+        assert listed.json() == []
+    else:
+        assert listed.stdout == "" and "No variables found" in listed.stderr
+
+
 # -- deploy ------------------------------------------------------------------------------------
 
 

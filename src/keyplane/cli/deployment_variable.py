@@ -17,7 +17,7 @@ import typer
 from keyplane.cli import output, pick
 from keyplane.cli.apps import group
 from keyplane.cli.context import DeploymentNameOpt, NameInWorkspaceOpt, OrgOpt, connect
-from keyplane.cli.errors import NotFound, UsageError
+from keyplane.cli.errors import UsageError
 from keyplane.cli.output import Column, Format, OutputOpt, field, when
 from keyplane.client import ApiError
 from keyplane.domain.variables import KEY_RULE, is_key
@@ -134,15 +134,13 @@ def list_variables(
     with connect(organization_id) as session:
         target = pick.deployment(session, None, deployment_id, deployment_name, workspace_id)
         rows = session.client.list_variables(session.org_id, target)
-    if key:
+    if key:  # a key it lacks is an empty list, as in the Astro CLI: a script may test it
         rows = [row for row in rows if row["key"] == key]
-        if not rows:
-            raise NotFound(f"no variable {key} on deployment {target}")
     if save:
         plain = [f"{r['key']}={r['value']}" for r in rows if not r["isSecret"]]
         _append(env, plain)
         output.note(f"added {len(plain)} variable(s) to {env} (secret values are never readable)")
-    output.emit_list(rows, output_format, COLUMNS, "no variables")
+    output.emit_list(rows, output_format, COLUMNS, "No variables found")
 
 
 def _append(env: Path, lines: list[str]) -> None:
