@@ -524,3 +524,56 @@ def test_inspect_clean_output_is_yaml(world: World) -> None:
 
     out = ok(world.run("deployment", "inspect", world.dep, "-c")).stdout
     assert yaml.safe_load(out)["id"] == world.dep
+
+
+# -- aliases ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def listed(world: World) -> World:
+    """Something for each list below to show: an alias or a flag that selects nothing
+    would pass unseen."""
+    world.sdk.create_variable(world.org, world.dep, "LISTED", "1")
+    world.token("DEPLOYMENT", world.dep, "listed", DEPLOYMENT_ADMIN)
+    world.sdk.invite(world.org, "listed@acme.example")
+    world.sdk.add_workspace_user(world.org, world.ws, "listed@acme.example", MEMBER)
+    world.deployment("listed-other", world.other_ws)
+    return world
+
+
+def found(result: Result) -> list[str]:
+    """The ids (a variable's key) in a command's JSON answer, one object or a list."""
+    data = ok(result).json()
+    items = data if isinstance(data, list) else [data]
+    return sorted(item.get("id") or item["key"] for item in items)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("alias", "command"),
+    [
+        ("org token ls", "organization token list"),
+        ("organization to list", "organization token list"),
+        ("org us ls", "organization user list"),
+        ("deployment var list -d {dep}", "deployment variable list -d {dep}"),
+        ("deployments variables list -d {dep}", "deployment variable list -d {dep}"),
+        (
+            "deployment token ls --deployment-id {dep}",
+            "deployment token list --deployment-id {dep}",
+        ),
+        ("de to ls --deployment-id {dep}", "deployment token list --deployment-id {dep}"),
+        ("deployment in {dep}", "deployment inspect {dep}"),
+        ("workspace ls", "workspace list"),
+        ("wo users ls --workspace-id {ws}", "workspace user list --workspace-id {ws}"),
+    ],
+)
+@pytest.mark.usefixtures("listed")
+def test_astro_aliases(world: World, alias: str, command: str) -> None:
+    args = {"dep": world.dep, "ws": world.ws}
+    by_alias = found(world.run(*alias.format(**args).split(), "-o", "json"))
+    assert by_alias and by_alias == found(world.run(*command.format(**args).split(), "-o", "json"))
+
+
+def test_an_alias_writes_as_its_command(world: World) -> None:
+    ok(world.run("wo", "to", "cr", "-n", "by-alias", "--workspace-id", world.ws))
+    names = {t["name"] for t in world.sdk.list_tokens(world.org, workspace_id=world.ws)}
+    assert "by-alias" in names

@@ -7,6 +7,8 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+from keyplane.cli import astro
+
 # Options whose value may be left out: (the value then, the values it may have).
 # Astro writes `--cicd-enforcement enable|disable`; keyplane's older form is the bare flag.
 OPTIONAL_VALUES = {"--cicd-enforcement": ("enable", ("enable", "disable"))}
@@ -39,10 +41,11 @@ def _flag_with_value(arg: str, flags: set[str]) -> str | None:
 
 
 class Group(TyperGroup):
-    """A group whose subcommands take Astro's shorthands (see :func:`astro_shorthands`)."""
+    """A group that reads Astro's command lines: its aliases (:mod:`keyplane.cli.astro`)
+    and its shorthands (:func:`astro_shorthands`)."""
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
-        name, command, rest = super().resolve_command(ctx, args)
+        name, command, rest = super().resolve_command(ctx, astro.canonical(ctx, args))
         return name, command, astro_shorthands(command, rest) if command else rest
 
 
