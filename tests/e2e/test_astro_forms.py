@@ -526,7 +526,7 @@ def test_inspect_clean_output_is_yaml(world: World) -> None:
     assert yaml.safe_load(out)["id"] == world.dep
 
 
-# -- aliases ----------------------------------------------------------------------------------
+# -- aliases and persistent flags -------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -577,3 +577,51 @@ def test_an_alias_writes_as_its_command(world: World) -> None:
     ok(world.run("wo", "to", "cr", "-n", "by-alias", "--workspace-id", world.ws))
     names = {t["name"] for t in world.sdk.list_tokens(world.org, workspace_id=world.ws)}
     assert "by-alias" in names
+
+
+def test_persistent_deployment_id_before_the_subcommand(world: World) -> None:
+    """`astro deployment token --deployment-id D create -n ci`; a group below inherits it."""
+    made = ok(world.run("deployment", "token", "--deployment-id", world.dep, "create", "-n",
+                        "ci-persistent", "-o", "json")).json()  # fmt: skip
+    assert isinstance(made, dict)
+    assert roles_of(world, made["id"]) == {("DEPLOYMENT", world.dep): DEPLOYMENT_ADMIN}
+    before = world.run("deployment", "token", "--deployment-id", world.dep,
+                       "organization-token", "list", "-o", "json")  # fmt: skip
+    after = world.run("deployment", "token", "organization-token", "list",
+                      "--deployment-id", world.dep, "-o", "json")  # fmt: skip
+    assert found(before) == found(after)
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ("workspace token --workspace-id {ws} list", "workspace token list --workspace-id {ws}"),
+        ("workspace user --workspace-id={ws} list", "workspace user list --workspace-id {ws}"),
+        ("organization token --organization-id {org} ls", "organization token list"),
+        ("deployment --workspace-id {other_ws} list", "deployment list -w {other_ws}"),
+        ("deployment --workspace-id {ws} variable list -n astro-dep",
+         "deployment variable list -d {dep}"),
+    ],
+)  # fmt: skip
+@pytest.mark.usefixtures("listed")
+def test_persistent_flags_before_the_subcommand(world: World, before: str, after: str) -> None:
+    args = {"dep": world.dep, "ws": world.ws, "other_ws": world.other_ws, "org": world.org}
+    first = found(world.run(*before.format(**args).split(), "-o", "json"))
+    assert first and first == found(world.run(*after.format(**args).split(), "-o", "json"))
+
+
+def test_persistent_flag_given_twice_differently_is_refused(world: World) -> None:
+    other = world.deployment("persistent-twice")
+    refused = world.run("deployment", "token", "--deployment-id", world.dep, "create", "-n",
+                        "twice", "--deployment-id", other)  # fmt: skip
+    assert refused.code == 2 and "--deployment-id is given twice" in refused.stderr
+    assert "twice" not in {t["name"] for t in world.sdk.list_tokens(world.org)}
+    ok(world.run("deployment", "token", "--deployment-id", world.dep, "list",
+                 "--deployment-id", world.dep))  # fmt: skip
+
+
+def test_persistent_flag_a_command_does_not_take_is_refused(world: World) -> None:
+    refused = world.run("deployment", "--workspace-id", world.ws, "token", "list",
+                        "--deployment-id", world.dep)  # fmt: skip
+    assert refused.code == 2
+    assert "`keyplane deployment token list` takes no --workspace-id" in refused.stderr

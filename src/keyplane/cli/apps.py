@@ -41,12 +41,18 @@ def _flag_with_value(arg: str, flags: set[str]) -> str | None:
 
 
 class Group(TyperGroup):
-    """A group that reads Astro's command lines: its aliases (:mod:`keyplane.cli.astro`)
-    and its shorthands (:func:`astro_shorthands`)."""
+    """A group that reads Astro's command lines: its aliases and persistent flags
+    (:mod:`keyplane.cli.astro`), and its shorthands (:func:`astro_shorthands`)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        rest: list[str] = super().parse_args(ctx, astro.take(ctx, args))
+        return rest
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         name, command, rest = super().resolve_command(ctx, astro.canonical(ctx, args))
-        return name, command, astro_shorthands(command, rest) if command else rest
+        if command is None or isinstance(command, TyperGroup):
+            return name, command, rest
+        return name, command, astro.give(ctx, name, command, astro_shorthands(command, rest))
 
 
 def group(help: str, **options: Any) -> typer.Typer:
