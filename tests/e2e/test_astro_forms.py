@@ -526,7 +526,7 @@ def test_inspect_clean_output_is_yaml(world: World) -> None:
     assert yaml.safe_load(out)["id"] == world.dep
 
 
-# -- aliases and persistent flags -------------------------------------------------------------
+# -- aliases, persistent flags, --verbosity ---------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -625,3 +625,24 @@ def test_persistent_flag_a_command_does_not_take_is_refused(world: World) -> Non
                         "--deployment-id", world.dep)  # fmt: skip
     assert refused.code == 2
     assert "`keyplane deployment token list` takes no --workspace-id" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--verbosity", "debug", "whoami"],
+        ["whoami", "--verbosity", "debug"],
+        ["--verbosity=info", "deployment", "list", "-o", "json"],
+        ["deployment", "inspect", "{dep}", "--verbosity", "WARN", "-o", "json"],
+        ["--verbosity", "debug", "--version"],
+    ],
+)
+def test_verbosity_is_accepted_anywhere(world: World, args: list[str]) -> None:
+    """Astro's root --verbosity, before or after the command; keyplane has no log to tune."""
+    done = ok(world.run(*(arg.format(dep=world.dep) for arg in args)))
+    assert done.stdout and "verbosity" not in done.stderr
+
+
+def test_an_unknown_verbosity_is_refused(world: World) -> None:
+    refused = world.run("--verbosity", "loud", "whoami")
+    assert refused.code == 2 and "give one of panic, fatal, error" in refused.stderr

@@ -2,13 +2,13 @@
 
 Aliases: ``astro deployment var ls`` is ``deployment variable list``. Persistent flags:
 an option a group declares for every command below it may come before the
-subcommand, ``astro deployment token --deployment-id D create``.
-:class:`keyplane.cli.apps.Group` applies both from the tables here, and nothing else
-knows of them.
+subcommand, ``astro deployment token --deployment-id D create``; the root's
+``--verbosity LEVEL`` may come anywhere. :class:`keyplane.cli.apps.Group` applies both
+from the tables here, and nothing else knows of them.
 
 The tables are keyed by a group's path below ``keyplane`` ("" is the top level) and
-hold Astro's own lists (``Aliases:`` and ``PersistentFlags()`` in its cmd/cloud) for
-the commands keyplane has. Aliases stay out of ``--help``.
+hold Astro's own lists (``Aliases:`` and ``PersistentFlags()`` in its cmd/cloud and
+cmd/root.go) for the commands keyplane has. Aliases stay out of ``--help``.
 """
 
 from __future__ import annotations
@@ -37,13 +37,18 @@ ALIASES: dict[str, dict[str, Names]] = {
     "deployment token": TOKEN,
 }
 
+VERBOSITY = "--verbosity"
 PERSISTENT: dict[str, Names] = {
+    "": (VERBOSITY,),
     "deployment": ("--workspace-id",),
     "deployment token": ("--deployment-id",),
     "organization token": ("--organization-id",),
     "workspace token": ("--workspace-id",),
     "workspace user": ("--workspace-id",),
 }
+# Astro's log levels (logrus). keyplane logs nothing on the client side to tune, so a
+# level is checked, as Astro does, and changes nothing.
+LEVELS = ("panic", "fatal", "error", "warn", "warning", "info", "debug", "trace")
 GIVEN = "keyplane.persistent"  # in ctx.meta, shared down the chain: (option, value) pairs
 
 
@@ -71,7 +76,7 @@ def take(ctx: Any, args: list[str]) -> list[str]:
     known = {
         option
         for group, options in PERSISTENT.items()
-        if f"{here} ".startswith(f"{group} ")
+        if group == "" or f"{here} ".startswith(f"{group} ")
         for option in options
     }
     given: list[tuple[str, str]] = ctx.meta.setdefault(GIVEN, [])
@@ -86,16 +91,22 @@ def take(ctx: Any, args: list[str]) -> list[str]:
             if at + 1 == len(args):
                 raise UsageError(f"{name} needs a value")
             at, value = at + 1, args[at + 1]
-        given.append((name, value))
+        given.append((name, _checked(name, value)))
         at += 1
     return [*kept, *args[at:]]
 
 
 def give(ctx: Any, name: str | None, command: Any, args: list[str]) -> list[str]:
-    """The command's ``args`` with the persistent options given above it put first. An
-    option the command does not take, or one given again after it with another value,
-    is a usage error."""
+    """The command's ``args`` with the persistent options given above it put first;
+    ``--verbosity`` dropped wherever it is. An option the command does not take, or one
+    given again after it with another value, is a usage error."""
+    args = list(args)
+    for start, end, value in reversed(_written(command, args, {VERBOSITY})):
+        _checked(VERBOSITY, value)
+        del args[start:end]
     for option, value in ctx.meta.get(GIVEN, []):
+        if option == VERBOSITY:
+            continue
         own = next((p for p in _options(command) if option in p.opts), None)
         if own is None:
             raise UsageError(f"`{ctx.command_path} {name}` takes no {option}")
@@ -108,6 +119,14 @@ def give(ctx: Any, name: str | None, command: Any, args: list[str]) -> list[str]
             )
         args = [option, value, *args]
     return args
+
+
+def _checked(option: str, value: str | None) -> str:
+    if value is None:
+        raise UsageError(f"{option} needs a value")
+    if option == VERBOSITY and value.lower() not in LEVELS:
+        raise UsageError(f"--verbosity {value!r}: give one of {', '.join(LEVELS)}")
+    return value
 
 
 def _options(command: Any) -> list[Any]:

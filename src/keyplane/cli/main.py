@@ -146,21 +146,28 @@ def build() -> Any:
         context_settings={"help_option_names": ["-h", "--help"]},
     )
 
+    def print_version(wanted: bool) -> None:
+        if wanted:
+            typer.echo(f"{PROG} {__version__}")
+            raise typer.Exit()
+
     @app.callback()
     def main(
         show_version: bool = typer.Option(
-            False, "--version", help="Print the version and exit.", is_eager=True
+            False,
+            "--version",
+            help="Print the version and exit.",
+            is_eager=True,
+            callback=print_version,
         ),
     ) -> None:
         """keyplane: identity and access for automation.
 
         API commands use the server in KEYPLANE_URL and the credential in ASTRO_API_TOKEN
         (or ASTRONOMER_KEY_ID and ASTRONOMER_KEY_SECRET, or KEYPLANE_WORKLOAD_IDENTITY
-        with the CI job's ID token, or `keyplane login`).
+        with the CI job's ID token, or `keyplane login`). Astro's `--verbosity LEVEL` is
+        accepted anywhere and changes nothing: the CLI keeps no log to tune.
         """
-        if show_version:
-            typer.echo(f"{PROG} {__version__}")
-            raise typer.Exit()
 
     lighten()
     return typer.main.get_command(app)
