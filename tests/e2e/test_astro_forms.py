@@ -148,6 +148,18 @@ def test_deployment_update_id_short_flags_cicd_enforcement(world: World) -> None
     assert world.sdk.get_deployment(world.org, dep)["isCicdEnforced"] is False
 
 
+@pytest.mark.parametrize("wait", [["--wait", "--wait-time", "5m0s"], ["-i"], ["--wait=true"]])
+def test_deployment_create_update_take_astros_wait_and_clean_output(
+    world: World, wait: list[str]
+) -> None:
+    """A keyplane deployment is ready when made: the flags are taken and change nothing."""
+    made = ok(world.run("deployment", "create", "-n", f"waited{len(wait)}{wait[0]}", "-w",
+                        world.ws, *wait, "--clean-output", "-o", "json")).json()  # fmt: skip
+    assert isinstance(made, dict) and made["workspaceId"] == world.ws
+    ok(world.run("deployment", "update", made["id"], "-d", "after", "-c"))
+    assert world.sdk.get_deployment(world.org, made["id"])["description"] == "after"
+
+
 @pytest.mark.parametrize("form", ["id", "name"])
 def test_deployment_delete_force(world: World, form: str) -> None:
     dep = world.deployment(f"doomed-{form}")

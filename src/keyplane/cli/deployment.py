@@ -54,6 +54,19 @@ FilterWorkspaceOpt = Annotated[
     str | None, typer.Option("--workspace-id", "-w", help="Only this workspace's deployments.")
 ]
 
+# A keyplane deployment is ready when `create` returns, and create and update print
+# what they always print: Astro's waiting and output flags are taken and change nothing.
+ASTRO_ONLY = "Accepted for Astro CLI scripts"
+WaitOpt = Annotated[
+    bool, typer.Option("--wait", "-i", help=f"{ASTRO_ONLY}: a deployment is ready when made.")
+]
+WaitTimeOpt = Annotated[
+    str | None, typer.Option("--wait-time", metavar="DURATION", help=f"{ASTRO_ONLY} (see --wait).")
+]
+CLEAN_HELP = f"{ASTRO_ONLY}: prints what it prints without it."
+CleanOpt = Annotated[bool, typer.Option("--clean-output", help=CLEAN_HELP)]
+ShortCleanOpt = Annotated[bool, typer.Option("--clean-output", "-c", help=CLEAN_HELP)]
+
 
 class Switch(StrEnum):
     ENABLE = "enable"
@@ -102,6 +115,9 @@ def create(
     workspace_id: ShortWorkspaceOpt = None,
     cicd_enforcement: CicdOpt = None,
     force: ForceOpt = False,
+    wait: WaitOpt = False,
+    wait_time: WaitTimeOpt = None,
+    clean_output: CleanOpt = False,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
@@ -155,6 +171,7 @@ def update(
     no_cicd_enforcement: NoCicdOpt = False,
     workspace_id: ShortWorkspaceOpt = None,
     force: ForceOpt = False,
+    clean_output: ShortCleanOpt = False,
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
