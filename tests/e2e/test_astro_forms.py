@@ -295,6 +295,40 @@ def test_deploy_keeps_keyplanes_path_form(world: World, tmp_path: Path) -> None:
     assert len(world.sdk.list_deploys(world.org, dep)) == 1
 
 
+@pytest.mark.parametrize(
+    ("flag", "says"),
+    [
+        (["--dags"], "as one bundle"),
+        (["-d"], "as one bundle"),
+        (["--image"], "no DAG-only or image deploys"),
+        (["--dags-path", "dags"], "as one bundle"),
+        (["--wait"], "nothing to wait for"),
+        (["--wait=true"], "nothing to wait for"),
+        (["--pytest"], "runs no tests"),
+        (["--parse"], "parses no DAGs"),
+    ],
+)
+def test_deploy_refuses_astros_partial_deploy_flags_saying_why(
+    world: World, tmp_path: Path, flag: list[str], says: str
+) -> None:
+    before = len(world.sdk.list_deploys(world.org, world.dep))
+    refused = world.run("deploy", world.dep, *flag, cwd=project(tmp_path))
+    assert refused.code == 2, refused.stderr
+    assert f"keyplane deploy takes no {flag[0].partition('=')[0]}: " in refused.stderr
+    assert says in refused.stderr and "No such option" not in refused.stderr
+    assert len(world.sdk.list_deploys(world.org, world.dep)) == before
+
+
+def test_deploy_without_a_deployment_names_the_astro_form_first(
+    world: World, tmp_path: Path
+) -> None:
+    refused = world.run("deploy", cwd=project(tmp_path))
+    assert refused.code == 2
+    astro_form = refused.stderr.find("`keyplane deploy DEPLOYMENT_ID`")
+    assert 0 <= astro_form < refused.stderr.find("--deployment-id"), refused.stderr
+    assert "-n NAME" in refused.stderr
+
+
 # -- workspaces and their users ----------------------------------------------------------------
 
 

@@ -101,7 +101,7 @@ def give(ctx: Any, name: str | None, command: Any, args: list[str]) -> list[str]
     ``--verbosity`` dropped wherever it is. An option the command does not take, or one
     given again after it with another value, is a usage error."""
     args = list(args)
-    for start, end, value in reversed(_written(command, args, {VERBOSITY})):
+    for start, end, value in reversed(options_in(command, args, {VERBOSITY})):
         _checked(VERBOSITY, value)
         del args[start:end]
     for option, value in ctx.meta.get(GIVEN, []):
@@ -110,7 +110,7 @@ def give(ctx: Any, name: str | None, command: Any, args: list[str]) -> list[str]
         own = next((p for p in _options(command) if option in p.opts), None)
         if own is None:
             raise UsageError(f"`{ctx.command_path} {name}` takes no {option}")
-        written = [v for _, _, v in _written(command, args, set(own.opts))]
+        written = [v for _, _, v in options_in(command, args, set(own.opts))]
         again = [v for v in written if v is not None and v != value]
         if again:
             raise UsageError(
@@ -133,7 +133,7 @@ def _options(command: Any) -> list[Any]:
     return [p for p in command.params if p.param_type_name == "option"]
 
 
-def _written(command: Any, args: list[str], names: set[str]) -> list[tuple[int, int, str | None]]:
+def options_in(command: Any, args: list[str], names: set[str]) -> list[tuple[int, int, str | None]]:
     """Where ``args`` hold one of the options ``names``: (start, end, value) each, read
     with the command's own options, so that a value which looks like one is skipped."""
     takes_value = {o for p in _options(command) if not (p.is_flag or p.count) for o in p.opts}

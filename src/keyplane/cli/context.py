@@ -102,14 +102,15 @@ class Session:
             hint="`keyplane workspace list` shows the workspaces you can see",
         )
 
-    def deployment_id(self, given: str | None) -> str:
-        """``--deployment-id``, else the deployment of a Deployment token; never a guess."""
+    def deployment_id(self, given: str | None, how: str = "pass --deployment-id") -> str:
+        """``--deployment-id``, else the deployment of a Deployment token; never a guess.
+        ``how`` says how to name one, in the message when there is none."""
         if given:
             return given
         if own := self.own("DEPLOYMENT"):
             return own
         raise errors.UsageError(
-            f"this command acts on one deployment: pass --deployment-id ({self.describe()} "
+            f"this command acts on one deployment: {how} ({self.describe()} "
             "is not tied to one deployment)",
             hint="`keyplane deployment list` shows the deployments you can see",
         )

@@ -16,6 +16,7 @@ import typer
 
 from keyplane.cli import output, pick
 from keyplane.cli.apps import Group, group
+from keyplane.cli.astro import options_in
 from keyplane.cli.bundle import IGNORE_FILES, Bundle, pack
 from keyplane.cli.context import (
     DeploymentNameOpt,
@@ -28,6 +29,26 @@ from keyplane.cli.context import (
 from keyplane.cli.errors import UsageError
 from keyplane.cli.output import Column, ForceOpt, Format, KeyOpt, OutputOpt, field, when
 
+# Astro's deploy flags that keyplane has no use for: (why, what to do instead). A script
+# that passes one expects something keyplane does not do, so it is refused, not ignored.
+WHOLE = (
+    "it deploys the whole folder (minus .keyplaneignore) as one bundle; there are no "
+    "DAG-only or image deploys",
+    "run `keyplane deploy DEPLOYMENT_ID` in the project folder, or `keyplane deploy PATH "
+    "--deployment-id ID`",
+)
+WAIT = ("the deploy is complete when the command returns; there is nothing to wait for", "")
+TESTS = (
+    "it runs no tests and parses no DAGs before a deploy",
+    "run them as a step of the job before `keyplane deploy`",
+)
+REFUSED = {
+    **dict.fromkeys(("--dags", "-d", "--dags-path", "--image", "--image-name", "-i"), WHOLE),
+    **dict.fromkeys(("--wait", "-w", "--wait-time"), WAIT),
+    **dict.fromkeys(("--pytest", "--test", "-t", "--parse"), TESTS),
+}
+HOW = "give it as `keyplane deploy DEPLOYMENT_ID`, or --deployment-id ID or -n NAME"
+
 
 class DeployGroup(Group):
     """Anything that is not a subcommand goes to ``push`` (``--help`` too: its flags)."""
@@ -37,6 +58,14 @@ class DeployGroup(Group):
             args = ["push", *args]
         result: list[str] = super().parse_args(ctx, args)
         return result
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name, command, rest = super().resolve_command(ctx, args)
+        if name == "push" and (found := options_in(command, rest, set(REFUSED))):
+            flag = rest[found[0][0]].partition("=")[0]
+            why, instead = REFUSED[flag]
+            raise UsageError(f"keyplane deploy takes no {flag}: {why}", hint=instead or None)
+        return name, command, rest
 
 
 app = group(
@@ -90,7 +119,9 @@ def push(
     if not path.is_dir():
         raise UsageError(f"{path} is not a folder: give the project folder to deploy")
     with connect(organization_id) as session:
-        chosen = pick.deployment(session, target, deployment_id, deployment_name, workspace_id)
+        chosen = pick.deployment(
+            session, target, deployment_id, deployment_name, workspace_id, how=HOW
+        )
         if deployment_name is None:  # a name was found in the listing; an id may be a typo
             _check_exists(session, chosen)
         _upload(session, chosen, path, description, output_format)

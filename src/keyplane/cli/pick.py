@@ -66,9 +66,11 @@ def deployment(
     workspace_id: str | None = None,
     *,
     fallback: bool = True,
+    how: str = "pass --deployment-id",
 ) -> str:
     """The deployment to act on: an id argument, --deployment-id or --deployment-name;
-    else, with ``fallback``, a Deployment token's own (without it: a usage error)."""
+    else, with ``fallback``, a Deployment token's own (without it: a usage error; ``how``
+    says in its message how to name one)."""
     return one_id(
         "deployment",
         positional=positional,
@@ -77,5 +79,5 @@ def deployment(
         option_flag="--deployment-id",
         name_flag="--deployment-name",
         listing=lambda: session.client.list_deployments(session.org_id, workspace_id),
-        default=(lambda: session.deployment_id(None)) if fallback else None,
+        default=(lambda: session.deployment_id(None, how)) if fallback else None,
     )
