@@ -506,6 +506,31 @@ def test_deployment_token_holder_tokens_add_list_remove(world: World, holder: st
     assert ("DEPLOYMENT", world.dep) not in roles_of(world, token["id"])
 
 
+@pytest.mark.parametrize("level", ["deployment", "workspace"])
+def test_token_list_names_every_token_with_a_role_there_and_its_scope(
+    world: World, level: str
+) -> None:
+    """As Astro's `deployment token list` and `workspace token list` do: an audit or
+    clean-up script sees the Organization token given a role there too."""
+    entity = world.deployment(f"listed-{level}") if level == "deployment" else world.other_ws
+    own_scope = level.upper()
+    own = world.token(own_scope, entity, f"own-{level}",
+                      DEPLOYMENT_ADMIN if level == "deployment" else MEMBER)  # fmt: skip
+    wider = world.token("ORGANIZATION", None, f"wider-{level}", ORG_MEMBER)
+    role = DEPLOYMENT_ADMIN if level == "deployment" else OPERATOR
+    ok(world.run(level, "token", "organization-token", "add", wider["id"], "--role", role,
+                 f"--{level}-id", entity))  # fmt: skip
+    listed = json.loads(ok(world.run(level, "token", "list", f"--{level}-id", entity,
+                                     "-o", "json")).stdout)  # fmt: skip
+    assert {(t["name"], t["scope"]) for t in listed} == {
+        (f"own-{level}", own_scope),
+        (f"wider-{level}", "ORGANIZATION"),
+    }
+    table = ok(world.run(level, "token", "list", f"--{level}-id", entity)).stdout
+    assert "scope" in table.splitlines()[0].lower() and f"wider-{level}" in table
+    assert own["id"] in table
+
+
 def test_workspace_token_add_org_token_name(world: World) -> None:
     token = world.token("ORGANIZATION", None, "org-by-name", ORG_MEMBER)
     ok(world.run("workspace", "token", "add", "--org-token-name", "org-by-name", "-r", OPERATOR,

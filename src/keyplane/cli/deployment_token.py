@@ -79,7 +79,7 @@ def list_tokens(
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
-    """List a deployment's Deployment API tokens."""
+    """List the API tokens holding a role on a deployment (of every scope)."""
     with connect(organization_id) as session:
         tokens.show_list(
             session,

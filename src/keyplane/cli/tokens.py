@@ -88,6 +88,7 @@ COLUMNS: list[Column] = [
     ("last used", when("lastUsedAt")),
     ("created", when("createdAt")),
 ]
+SCOPED_COLUMNS: list[Column] = [*COLUMNS[:2], ("scope", field("scope")), *COLUMNS[2:]]
 DETAIL: list[Column] = [
     ("id", field("id")),
     ("name", field("name")),
@@ -142,11 +143,22 @@ def show_list(
     expiring_within: int | None = None,
     **filters: str,
 ) -> None:
-    tokens = session.client.list_tokens(
-        session.org_id, scope=scope, expiring_within_days=expiring_within, **filters
-    )
+    """The tokens of ``scope``; with a workspace or deployment in ``filters``, every
+    token holding a role there, whatever its scope, as the Astro CLI lists them (an
+    Organization token given a role on a deployment is one of the deployment's)."""
     soon = f" expiring within {expiring_within} days" if expiring_within is not None else ""
-    output.emit_list(tokens, output_format, COLUMNS, f"no {scope.lower()} API tokens{soon}")
+    if filters:
+        tokens = session.client.list_tokens(
+            session.org_id, expiring_within_days=expiring_within, **filters
+        )
+        where = scope.lower()
+        columns, empty = SCOPED_COLUMNS, f"no API tokens hold a role on this {where}{soon}"
+    else:
+        tokens = session.client.list_tokens(
+            session.org_id, scope=scope, expiring_within_days=expiring_within
+        )
+        columns, empty = COLUMNS, f"no {scope.lower()} API tokens{soon}"
+    output.emit_list(tokens, output_format, columns, empty)
 
 
 def select(

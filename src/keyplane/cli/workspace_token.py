@@ -76,7 +76,7 @@ def list_tokens(
     organization_id: OrgOpt = None,
     output_format: OutputOpt = Format.TABLE,
 ) -> None:
-    """List a workspace's Workspace API tokens."""
+    """List the API tokens holding a role in a workspace (of every scope)."""
     with connect(organization_id) as session:
         tokens.show_list(
             session,
