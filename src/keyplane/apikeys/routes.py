@@ -6,6 +6,7 @@ from fastapi import Request, Response
 
 from keyplane.apikeys import migration, schemas, service
 from keyplane.apikeys.models import DeploymentApiKey
+from keyplane.audit import notes as audit_notes
 from keyplane.domain.credentials import PlaintextSecret
 from keyplane.http.deps import SHOWS_SECRET, CurrentPrincipal, DbSession, Paging
 from keyplane.http.routing import APIRouter
@@ -78,11 +79,9 @@ def migrate_keys(
     is deleted, in one transaction; a second run finds nothing left to migrate.
     """
     steps = migration.migrate(db, principal, orgId, body)
-    request.state.audit_details = {
-        "dryRun": body.dry_run,
-        "keyIds": [step.key.id for step in steps],
-        "tokenIds": [step.token.id for step in steps if step.token],
-    }
+    key_ids = [step.key.id for step in steps]
+    token_ids = [step.token.id for step in steps if step.token]
+    audit_notes.detail(request, {"dryRun": body.dry_run, "keyIds": key_ids, "tokenIds": token_ids})
     return schemas.MigrationOut(dry_run=body.dry_run, migrations=[_step_out(s) for s in steps])
 
 

@@ -7,7 +7,8 @@ route template and path parameters (FastAPI sets them), the principal
 explicit events noted with ``keyplane.audit.notes.note`` (failed authentication,
 for instance). The event is written before the response leaves, so a client that
 saw success can count on the record. For a ``201`` without an id in the path, the new object's
-``id`` is read from the JSON answer; nothing else of the answer is kept.
+``id`` is read from the JSON answer, unless the route named its target
+(``keyplane.audit.notes.target``); nothing else of the answer is kept.
 
 Other areas need do nothing for their write routes to be recorded. Routes that
 authenticate on their own (OAuth client authentication, login forms) may set
@@ -24,10 +25,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keyplane.audit import actions
-from keyplane.audit.notes import NOTES
-from keyplane.audit.recorder import FAILURE, SUCCESS, EventDraft, safe_append
+from keyplane.audit.notes import DETAILS, NOTES, TARGET
+from keyplane.audit.recorder import FAILURE, SUCCESS, EventDraft, in_each, safe_append
 from keyplane.auth.authenticator import CredentialExpired
-from keyplane.auth.principal import Principal
+from keyplane.auth.principal import Principal, PrincipalKind
 from keyplane.domain.credentials import hash_secret, recorded, recorded_path
 from keyplane.http.deps import REFUSED_CREDENTIAL
 
@@ -107,7 +108,7 @@ def _drafts(scope: Scope, status: int, body: bytes) -> list[EventDraft]:
         drafts.insert(0, _refused(fingerprint, error, scope.get("path", "")))
     request_event = _request_event(scope, state, status, body)
     if request_event:
-        drafts.append(request_event)
+        drafts += _in_their_organizations(request_event, state.get("principal"))
     headers = dict(scope.get("headers") or [])
     for draft in drafts:
         draft.client_ip = draft.client_ip or (scope["client"][0] if scope.get("client") else None)
@@ -147,7 +148,7 @@ def _request_event(
         details={"method": scope["method"], "route": template, "params": params},
     )
     # What a route adds about the outcome (a deploy's digest, say); never secrets.
-    draft.details.update(state.get("audit_details") or {})
+    draft.details.update(state.get(DETAILS) or {})
     if principal is not None:
         draft.by(principal)
         draft.organization_id = _organization(principal, _org_param(params), draft.details)
@@ -157,7 +158,9 @@ def _request_event(
         # could send it, so it is no tenant's record, only the operators'
         draft.details["requestedOrganizationId"] = _org_param(params)
     created = _created_id(body) if _names_its_object(scope, status) else None
-    if created:
+    if state.get(TARGET):
+        draft.target_type, draft.target_id = state[TARGET]
+    elif created:
         draft.target_type = actions.CREATED_TYPES.get(
             (scope["method"], template)
         ) or actions.singular(template.rstrip("/").rsplit("/", 1)[-1])
@@ -166,6 +169,16 @@ def _request_event(
         last = list(params)[-1]
         draft.target_type, draft.target_id = actions.target_type_of(last), params[last]
     return draft
+
+
+def _in_their_organizations(draft: EventDraft, principal: Principal | None) -> list[EventDraft]:
+    """A person signed in to the console belongs to no one organization, as a credential
+    or an access token does: what they do in none of theirs (signing in or out, or a
+    path naming another tenant's organization) goes to the log of each organization they
+    are a member of (of none: the operators' view only)."""
+    if draft.organization_id is None and principal and principal.kind is PrincipalKind.USER:
+        return in_each(draft, principal.grants.organization_ids())
+    return [draft]
 
 
 def _org_param(params: dict[str, str]) -> str | None:

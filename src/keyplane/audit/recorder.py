@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import select, text
@@ -66,6 +66,15 @@ class EventDraft:
         if self.organization_id is None:
             self.organization_id = principal.organization_id
         return self
+
+
+def in_each(draft: EventDraft, organization_ids: Iterable[str]) -> list[EventDraft]:
+    """``draft`` once in the log of each of these organizations; with none, ``draft``
+    itself, in no organization's log (the operators' view: ``keyplane admin audit list``)."""
+    return [
+        replace(draft, organization_id=org_id, details=dict(draft.details))
+        for org_id in sorted(set(organization_ids))
+    ] or [draft]
 
 
 def append(sessions: sessionmaker[Session], drafts: Sequence[EventDraft]) -> list[AuditEvent]:

@@ -9,6 +9,7 @@ from typing import Annotated, Protocol
 from fastapi import Query, Request
 from fastapi.responses import StreamingResponse
 
+from keyplane.audit import notes as audit_notes
 from keyplane.deploys import service, upload
 from keyplane.deploys.schemas import DeployList, DeployOut
 from keyplane.deploys.store import BundleStore
@@ -68,11 +69,10 @@ async def create_deploy(
         description=description,
         expected_sha256=sha256,
     )
-    request.state.audit_details = {
-        "digest": f"sha256:{deploy.digest}",
-        "sizeBytes": deploy.size_bytes,
-        "description": deploy.description,
-    }
+    digest, size = f"sha256:{deploy.digest}", deploy.size_bytes
+    audit_notes.detail(
+        request, {"digest": digest, "sizeBytes": size, "description": deploy.description}
+    )
     return DeployOut.of(deploy)
 
 

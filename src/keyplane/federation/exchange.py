@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from limits import RateLimitItemPerMinute
 from starlette.concurrency import run_in_threadpool
 
-from keyplane.audit.notes import note
+from keyplane.audit.notes import detail, note
 from keyplane.audit.recorder import SUCCESS, EventDraft
 from keyplane.auth.principal import PrincipalKind
 from keyplane.cache import Cache
@@ -107,10 +107,8 @@ class Federation:
             return await self._exchange(request)
         except (InvalidGrant, InvalidClient, InvalidRequest) as refusal:
             self._count_failure(request, client_id[:32])
-            request.http.state.audit_details = {
-                "workloadIdentityId": client_id[:32],
-                "refusal": refusal.description,
-            }
+            refused = {"workloadIdentityId": client_id[:32], "refusal": refusal.description}
+            detail(request.http, refused)
             raise
 
     async def _exchange(self, request: TokenRequest) -> TokenResponse:

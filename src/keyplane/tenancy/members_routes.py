@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from fastapi import Request, Response
 
+from keyplane.audit import notes as audit_notes
 from keyplane.domain.roles import Level
 from keyplane.http.deps import CurrentPrincipal, DbSession, Paging
 from keyplane.http.routing import APIRouter
@@ -68,7 +69,7 @@ def replace_user_roles(
 ) -> object:
     member, previous = members.replace_user_roles(db, principal, orgId, userId, body)
     roles = described(member.bindings)
-    request.state.audit_details = {"previousRoles": previous, "roles": roles}
+    audit_notes.detail(request, {"previousRoles": previous, "roles": roles})
     return user_out(member)
 
 

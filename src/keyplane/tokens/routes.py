@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Query, Request, Response
 from sqlalchemy.orm import Session
 
+from keyplane.audit import notes as audit_notes
 from keyplane.db.models import ApiToken, RoleBinding
 from keyplane.domain.credentials import PlaintextSecret
 from keyplane.domain.roles import Level
@@ -118,7 +119,7 @@ def replace_token_roles(
 ) -> schemas.TokenOut:
     token, previous = service.replace_roles(db, principal, orgId, tokenId, body)
     roles = service.roles_of(db, [token])[token.id]
-    request.state.audit_details = {"previousRoles": previous, "roles": described(roles)}
+    audit_notes.detail(request, {"previousRoles": previous, "roles": described(roles)})
     return token_out(token, roles)
 
 

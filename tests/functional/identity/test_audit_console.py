@@ -62,3 +62,30 @@ def test_an_invitation_link_is_recorded_by_fingerprint_only(browser, world) -> N
     assert (
         stored.details["params"]["link"] == f"sha256:{hashlib.sha256(secret.encode()).hexdigest()}"
     )
+
+
+def _log(world, org, **params):  # type: ignore[no-untyped-def]
+    answer = world.client.get(
+        f"/v1/organizations/{org.id}/audit-logs", params=params, headers=bearer(org.owner_token)
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()["auditLogs"]
+
+
+def test_a_console_action_on_another_tenant_goes_to_the_persons_own_organizations(
+    browser, world
+) -> None:
+    """As an access token's user is recorded in its own organization: a person signed in
+    to the console belongs to theirs, and the attempt lands in each of them."""
+    page = signed_in_owner(browser, world)
+    answer = browser.post(
+        f"/console/orgs/{world.other.id}/tokens",
+        data={"csrf_token": csrf_of(page.text), "name": "ci", "target": "ORGANIZATION:x",
+              "role": "ORGANIZATION_MEMBER"},
+    )  # fmt: skip
+    assert answer.status_code == 404
+    [event] = _log(world, world.org, action="token.create")
+    assert (event["outcome"], event["statusCode"]) == ("failure", 404)
+    assert (event["actor"]["kind"], event["actor"]["name"]) == ("USER", OWNER)
+    assert event["details"]["requestedOrganizationId"] == world.other.id
+    assert _log(world, world.other, action="token.create") == []
