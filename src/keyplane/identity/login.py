@@ -55,16 +55,21 @@ def password_login(
     password: str,
     client_ip: str,
 ) -> User:
-    """The user whose password this is; raises NotAuthenticated or TooManyRequests.
+    """The user whose password this is; raises NotAuthenticated or TooManyRequests
+    (InvalidInput for what is not an email).
 
     Unknown emails, users without a password and wrong passwords all cost one
     argon2 verification and get the same message. A hash made with older
-    parameters is replaced on success.
+    parameters is replaced on success. Every NotAuthenticated is counted against the
+    guard's limits.
     """
     email = normalize_email(email)
     guard.check(email, client_ip)
     connection = sso_connection_for(db, email)
     if connection is not None and connection.enforce_sso:
+        # Counted like a wrong password: each refusal is an audit event, and unbounded
+        # ones would let anyone fill the organization's log.
+        guard.failed(email, client_ip)
         raise NotAuthenticated(
             f"{domain_of(email)} signs in with single sign-on only: start again from the email step"
         )

@@ -7,14 +7,18 @@ from urllib.parse import urlencode
 
 from fastapi import Form, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from keyplane.audit.notes import detail, note
+from keyplane.db.models import User
+from keyplane.domain.errors import NotAuthenticated
 from keyplane.http.deps import DbSession, client_ip
 from keyplane.http.errors import show_errors_as
 from keyplane.http.routing import APIRouter
-from keyplane.identity import login, sessions
+from keyplane.identity import login, login_audit, sessions
 from keyplane.web import csrf
-from keyplane.web.context import web_of
+from keyplane.web.context import Web, web_of
 from keyplane.web.errors import ErrorPage, message_page, pages_fail_as
 from keyplane.web.pages import redirect, render, safe_next, set_cookie, signed_in
 
@@ -70,9 +74,9 @@ async def submit_password(
     target = safe_next(next)
     ip = client_ip(request)
     show_errors_as(request, _form("login_password.html", target, email))
-    user = await run_in_threadpool(
-        login.password_login, db, web.passwords, web.guard, email, password, ip
-    )
+    user = await run_in_threadpool(_checked, request, db, web, email, password, ip)
+    # The request's event (login.password) has the person as its actor.
+    request.state.principal = sessions.user_principal(db, user)
     name = sessions.cookie_name(web.settings)
     value = sessions.start_session(
         db, web.settings, user, client_ip=ip, user_agent=request.headers.get("user-agent", ""),
@@ -81,6 +85,19 @@ async def submit_password(
     response = redirect(request, target)
     set_cookie(request, response, name, value)
     return response
+
+
+def _checked(request: Request, db: Session, web: Web, email: str, password: str, ip: str) -> User:
+    """The user whose password this is. A refusal is noted for the audit trail with the
+    email typed and why; one over the guard's limits (429) is not: floods must not fill
+    the log, and the guard's limits bound the refusals that are."""
+    try:
+        return login.password_login(db, web.passwords, web.guard, email, password, ip)
+    except NotAuthenticated as refused:
+        typed = login.normalize_email(email)  # an email, or password_login had said so
+        for draft in login_audit.refused_password(db, typed, str(refused)):
+            note(request, draft)
+        raise
 
 
 def _form(template: str, target: str, email: str) -> ErrorPage:
@@ -96,6 +113,9 @@ def logout(
     settings = web_of(request).settings
     name = sessions.cookie_name(settings)
     found = signed_in(request, db)
+    if found is not None:  # the request's event (logout) has the person as its actor
+        request.state.principal = found.principal
+        detail(request, {"everywhere": bool(everywhere)})
     if everywhere and found is not None:
         sessions.end_all_sessions(db, found.user.id)
     else:
