@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -25,7 +26,14 @@ def connection_for_login(db: Session, connection_id: str) -> SsoConnection:
     return connection
 
 
-def user_from_claims(db: Session, connection: SsoConnection, claims: dict[str, Any]) -> User:
+@dataclass(frozen=True)
+class SsoSignIn:
+    user: User
+    created: bool  # the account was made just now, just in time
+    joined: bool  # and made a member of the connection's organization just now
+
+
+def user_from_claims(db: Session, connection: SsoConnection, claims: dict[str, Any]) -> SsoSignIn:
     """The user the provider vouches for, created and made a member on first sign-in.
 
     Only a verified email (``email_verified`` is true) in a domain of the connection that
@@ -46,14 +54,16 @@ def user_from_claims(db: Session, connection: SsoConnection, claims: dict[str, A
             f"{email} is not in a verified domain of this organization's single sign-on connection"
         )
     user = db.scalar(select(User).where(User.email == email))
+    created = user is None
     if user is None:
         name = claims.get("name")
         user = User(email=email, full_name=name[:200] if isinstance(name, str) else "")
         db.add(user)
         db.flush()
     org_id = connection.organization_id
-    if find_member(db, org_id, user.id) is None:
+    joined = find_member(db, org_id, user.id) is None
+    if joined:
         bind_user(db, user, Entity(Level.ORGANIZATION, org_id, org_id), connection.default_role)
         credentials_changed(db)
     db.flush()
-    return user
+    return SsoSignIn(user, created, joined)

@@ -10,13 +10,16 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
-from keyplane.domain.errors import NotAuthenticated
+from keyplane.audit.notes import note, note_on_commit
+from keyplane.domain.errors import DomainError, NotAuthenticated
 from keyplane.http.deps import DbSession, WritingDbSession, client_ip
 from keyplane.http.routing import APIRouter
-from keyplane.identity import sessions
+from keyplane.identity import login_audit, sessions
+from keyplane.identity.models import SsoConnection
 from keyplane.identity.oidc import Attempt, RelyingParty
-from keyplane.identity.sso_login import connection_for_login, user_from_claims
+from keyplane.identity.sso_login import SsoSignIn, connection_for_login, user_from_claims
 from keyplane.web.context import web_of
 from keyplane.web.errors import message_page, pages_fail_as
 from keyplane.web.pages import redirect, safe_next, set_cookie
@@ -77,11 +80,54 @@ async def start(
 @router.get("/callback")
 async def callback(request: Request, db: WritingDbSession) -> Response:
     web = web_of(request)
-    params = request.query_params
+    ip = client_ip(request)
+    # Each refusal below is an event in the connection's organization's log: limited
+    # per address as failed credentials are, so that no one can flood it.
+    web.runtime.authenticator.check_failure_limit(ip)
     sealed = _open_attempt(request)
-    if sealed is None or not hmac.compare_digest(str(sealed["s"]), params.get("state", "")):
+    if sealed is None or not hmac.compare_digest(
+        str(sealed["s"]), request.query_params.get("state", "")
+    ):
         raise NotAuthenticated("This sign-in link has expired or was not started here.")
     connection = connection_for_login(db, sealed["c"])
+    signed = await _recorded(request, db, connection, sealed)
+    person = sessions.user_principal(db, signed.user)
+    note_on_commit(request, db, login_audit.sso_signed_in(connection, signed, person))
+    name = sessions.cookie_name(web.settings)
+    value = sessions.start_session(
+        db,
+        web.settings,
+        signed.user,
+        client_ip=ip,
+        user_agent=request.headers.get("user-agent", ""),
+        method=f"sso:{connection.id}",
+        replaces=request.cookies.get(name),
+    )
+    response = redirect(request, safe_next(sealed.get("next")))
+    set_cookie(request, response, name, value)
+    response.delete_cookie(attempt_cookie(request), path="/", secure=web.settings.cookie_secure)
+    return response
+
+
+async def _recorded(
+    request: Request, db: Session, connection: SsoConnection, sealed: dict[str, Any]
+) -> SsoSignIn:
+    """:func:`_redeem`; a refusal is counted against the address and noted in the
+    connection's organization's log, with the reason."""
+    try:
+        return await _redeem(request, db, connection, sealed)
+    except DomainError as refused:
+        web_of(request).runtime.authenticator.record_failure(client_ip(request), "sso")
+        note(request, login_audit.sso_refused(connection, str(refused)))
+        raise
+
+
+async def _redeem(
+    request: Request, db: Session, connection: SsoConnection, sealed: dict[str, Any]
+) -> SsoSignIn:
+    """The person the provider vouches for in its answer to this attempt."""
+    web = web_of(request)
+    params = request.query_params
     party = relying_party(request)
     provider = await party.provider(connection.issuer)
     provider.check_response_issuer(params.get("iss"))  # error responses too (RFC 9207 §2.4)
@@ -98,21 +144,7 @@ async def callback(request: Request, db: WritingDbSession) -> Response:
         attempt,
         params.get("code", ""),
     )
-    user = user_from_claims(db, connection, claims)
-    name = sessions.cookie_name(web.settings)
-    value = sessions.start_session(
-        db,
-        web.settings,
-        user,
-        client_ip=client_ip(request),
-        user_agent=request.headers.get("user-agent", ""),
-        method=f"sso:{connection.id}",
-        replaces=request.cookies.get(name),
-    )
-    response = redirect(request, safe_next(sealed.get("next")))
-    set_cookie(request, response, name, value)
-    response.delete_cookie(attempt_cookie(request), path="/", secure=web.settings.cookie_secure)
-    return response
+    return user_from_claims(db, connection, claims)
 
 
 def _open_attempt(request: Request) -> dict[str, Any] | None:

@@ -15,6 +15,7 @@ from keyplane.tenancy.members import bind_user
 from tests.factories import bearer
 from tests.functional.identity.conftest import another_browser, console_page, csrf_of, set_password
 from tests.functional.identity.conftest import sign_in as sign_in_with_password
+from tests.functional.identity.test_sso import create_connection, issuer, round_trip  # noqa: F401
 
 OWNER = "owner@acme.example"
 WRONG = "not the password, 4711"
@@ -110,3 +111,35 @@ def test_rate_limited_attempts_are_not_recorded(browser, world) -> None:
     assert sign_in_with_password(browser, OWNER, WRONG).status_code == 429
     assert sign_in_with_password(browser, OWNER).status_code == 429
     assert len(log(world, world.org, action="login.password")) == limit
+
+
+def test_a_single_sign_on_is_recorded_in_the_connections_organization(browser, app, world, issuer):  # type: ignore[no-untyped-def]  # noqa: F811
+    connection = create_connection(world, issuer)
+    assert round_trip(browser, "alice@sso.example").status_code == 303
+    assert round_trip(another_browser(app), "alice@sso.example").status_code == 303
+
+    events = log(world, world.org, action="login.sso", sorts="occurredAt:asc")
+    assert [(e["outcome"], e["actor"]["kind"], e["actor"]["name"]) for e in events] == [
+        ("success", "USER", "alice@sso.example")
+    ] * 2
+    assert [(e["details"]["justInTime"], e["details"]["joined"]) for e in events] == [
+        (True, True),
+        (False, False),
+    ]
+    assert {e["target"]["id"] for e in events} == {connection["id"]}
+    assert log(world, world.other, action="login.sso") == []
+
+
+def test_a_refused_single_sign_on_is_recorded_with_the_reason(browser, world, issuer):  # type: ignore[no-untyped-def]  # noqa: F811
+    connection = create_connection(world, issuer)
+    answer = round_trip(browser, "alice@sso.example", idp_login="mallory@globex.example")
+    assert answer.status_code == 401
+    [event] = log(world, world.org, action="login.sso")
+    assert (event["outcome"], event["statusCode"], event["actor"]["kind"]) == (
+        "failure",
+        401,
+        "ANONYMOUS",
+    )
+    assert event["target"] == {"type": "sso_connection", "id": connection["id"]}
+    assert "mallory@globex.example is not in a verified domain" in event["details"]["reason"]
+    assert event["clientIp"] == "testclient"

@@ -278,7 +278,7 @@ def test_only_an_email_verified_as_true_signs_in(world, issuer, verified) -> Non
         connection = connection_for_login(db, created["id"])
         with pytest.raises(NotAuthenticated, match="verified email"):
             user_from_claims(db, connection, claims)
-        user = user_from_claims(db, connection, {**claims, "email_verified": True})
+        user = user_from_claims(db, connection, {**claims, "email_verified": True}).user
         assert user.email == "alice@sso.example"
 
 
