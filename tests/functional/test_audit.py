@@ -372,3 +372,41 @@ def test_a_request_refused_before_any_credential_is_no_tenants_record(world, run
         (None, world.org.id),
         (None, world.org.id),
     ]
+
+
+def test_credentials_deleted_with_their_deployment_or_workspace_are_each_recorded(world):
+    org, owner = world.org, bearer(world.org.owner_token)
+    base = f"/v1/organizations/{org.id}"
+    d1, ws1 = org.deployments["d1"], org.workspaces["ws1"]
+
+    def made(path, body):
+        answer = world.client.post(base + path, json=body, headers=owner)
+        assert answer.status_code == 201, answer.text
+        return answer.json()["id"]
+
+    token = made("/tokens", {"name": "dep", "scope": "DEPLOYMENT", "entityId": d1,
+                             "role": "DEPLOYMENT_ADMIN"})  # fmt: skip
+    key = made(f"/deployments/{d1}/api-keys", {"name": "legacy"})
+    identity = made("/workload-identities", {
+        "name": "ci", "issuer": "https://token.actions.githubusercontent.com",
+        "conditions": {"repository_id": "42"}, "scope": "DEPLOYMENT", "entityId": d1,
+        "role": "DEPLOYMENT_ADMIN"})  # fmt: skip
+    assert world.client.delete(base + f"/deployments/{d1}", headers=owner).status_code == 204
+    [deleted] = audit(world, action="deployment.delete")
+    assert deleted["details"]["credentialsEnded"] == 3
+    for kind, credential in (("token", token), ("api_key", key), ("workload_identity", identity)):
+        [event] = audit(world, targetId=credential, action=f"{kind}.delete")
+        assert event["target"] == {"type": kind, "id": credential}
+        assert event["details"]["deletedWith"] == {"type": "deployment", "id": d1}
+        assert event["actor"]["credentialFingerprint"] == fingerprint(org.owner_token)
+        assert event["requestId"] == deleted["requestId"]
+
+    # ws1 is empty now: its own token goes with it.
+    ws_token = made("/tokens", {"name": "ws", "scope": "WORKSPACE", "entityId": ws1,
+                                "role": "WORKSPACE_MEMBER"})  # fmt: skip
+    assert world.client.delete(base + f"/workspaces/{ws1}", headers=owner).status_code == 204
+    [event] = audit(world, targetId=ws_token, action="token.delete")
+    assert event["details"] == {"name": "ws", "deletedWith": {"type": "workspace", "id": ws1}}
+    # A refused delete ends nothing, and says nothing of the credentials.
+    assert world.client.delete(base + f"/workspaces/{ws1}", headers=owner).status_code == 404
+    assert len(audit(world, action="token.delete")) == 2

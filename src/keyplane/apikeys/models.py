@@ -8,12 +8,12 @@ from typing import Any
 from sqlalchemy import JSON, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from keyplane.db.base import Base, Cached, UTCDateTime
+from keyplane.db.base import Base, Cached, EntityCredential, UTCDateTime
 from keyplane.db.models import Timestamps, fk
 from keyplane.domain.ids import new_id
 
 
-class DeploymentApiKey(Timestamps, Cached, Base):
+class DeploymentApiKey(Timestamps, Cached, EntityCredential, Base):
     """A key ID (also the OAuth ``client_id``) and the SHA-256 of its ``kpk_`` secret.
 
     It belongs to its deployment, not to the user who made it: deleting the
@@ -21,6 +21,7 @@ class DeploymentApiKey(Timestamps, Cached, Base):
     """
 
     __tablename__ = "deployment_api_keys"
+    audit_type = "api_key"
     uncached_columns = frozenset({"last_used_at", "updated_at"})
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)

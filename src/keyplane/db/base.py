@@ -59,3 +59,12 @@ class Cached:
     """
 
     uncached_columns: ClassVar[frozenset[str]] = frozenset()
+
+
+class EntityCredential:
+    """A credential that belongs to a workspace or deployment (its ``workspace_id`` and
+    ``deployment_id`` columns) and is deleted with it: API tokens, deployment API keys,
+    workload identities. ``audit_type`` names it as an audit event's target, so that the
+    events of one that ends with its entity are those of its own delete."""
+
+    audit_type: ClassVar[str]

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from keyplane.db.base import Base, Cached, UTCDateTime, utcnow
+from keyplane.db.base import Base, Cached, EntityCredential, UTCDateTime, utcnow
 from keyplane.domain.ids import new_id
 
 
@@ -100,8 +100,9 @@ class OfEntity:
     description: Mapped[str] = mapped_column(Text, default="")
 
 
-class ApiToken(OfEntity, Timestamps, Cached, Base):
+class ApiToken(OfEntity, Timestamps, Cached, EntityCredential, Base):
     __tablename__ = "api_tokens"
+    audit_type = "token"
     uncached_columns = frozenset({"last_used_at", "updated_at"})
 
     secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -144,7 +145,7 @@ class RoleBinding(Cached, Base):
     deployment_id: Mapped[str | None] = mapped_column(fk("deployments.id"))
 
 
-class WorkloadIdentity(OfEntity, Timestamps, Cached, Base):
+class WorkloadIdentity(OfEntity, Timestamps, Cached, EntityCredential, Base):
     """A trust policy: ID tokens of ``issuer`` for ``audience`` whose claims meet
     ``conditions`` are exchanged for access tokens holding ``role`` on the entity.
 
@@ -155,6 +156,7 @@ class WorkloadIdentity(OfEntity, Timestamps, Cached, Base):
     """
 
     __tablename__ = "workload_identities"
+    audit_type = "workload_identity"
     uncached_columns = frozenset({"last_used_at", "updated_at"})
 
     entity_id: Mapped[str] = mapped_column(String(32))

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from fastapi import Request, Response
+from sqlalchemy.orm import Session
 
+from keyplane.audit.notes import detail, note_on_commit
 from keyplane.auth.principal import Principal, PrincipalKind
 from keyplane.http.answers import cacheable
 from keyplane.http.deps import CurrentPrincipal, DbSession, Paging, current_principal
 from keyplane.http.responses import SharedResponse
 from keyplane.http.routing import APIRouter
-from keyplane.tenancy import schemas, service
+from keyplane.tenancy import ended, schemas, service
 
 router = APIRouter(prefix="/v1", tags=["tenancy"])
 ORG = "/organizations/{orgId}"
@@ -121,9 +123,10 @@ def update_workspace(
 
 @router.delete(ORG + "/workspaces/{workspaceId}", status_code=204)
 def delete_workspace(
-    orgId: str, workspaceId: str, db: DbSession, principal: CurrentPrincipal
+    orgId: str, workspaceId: str, request: Request, db: DbSession, principal: CurrentPrincipal
 ) -> Response:
-    service.delete_workspace(db, principal, orgId, workspaceId)
+    gone = service.delete_workspace(db, principal, orgId, workspaceId)
+    _record_ended(request, db, principal, orgId, gone, ("workspace", workspaceId))
     return Response(status_code=204)
 
 
@@ -170,7 +173,22 @@ def update_deployment(
 
 @router.delete(ORG + "/deployments/{deploymentId}", status_code=204)
 def delete_deployment(
-    orgId: str, deploymentId: str, db: DbSession, principal: CurrentPrincipal
+    orgId: str, deploymentId: str, request: Request, db: DbSession, principal: CurrentPrincipal
 ) -> Response:
-    service.delete_deployment(db, principal, orgId, deploymentId)
+    gone = service.delete_deployment(db, principal, orgId, deploymentId)
+    _record_ended(request, db, principal, orgId, gone, ("deployment", deploymentId))
     return Response(status_code=204)
+
+
+def _record_ended(
+    request: Request,
+    db: Session,
+    principal: Principal,
+    org_id: str,
+    gone: list[ended.Ended],
+    entity: tuple[str, str],
+) -> None:
+    """Once the delete commits: each credential that went with it, as its own delete."""
+    detail(request, {"credentialsEnded": len(gone)})
+    for draft in ended.events(principal, org_id, gone, entity):
+        note_on_commit(request, db, draft)

@@ -21,6 +21,7 @@ from keyplane.domain.access import Entity, authorize
 from keyplane.domain.errors import Conflict
 from keyplane.domain.roles import Permission
 from keyplane.tenancy import schemas
+from keyplane.tenancy.ended import Ended, credentials_of
 from keyplane.tenancy.entities import (
     deployment_entity,
     get_deployment,
@@ -112,8 +113,9 @@ def update_workspace(
     return workspace
 
 
-def delete_workspace(db: Session, principal: Principal, org_id: str, ws_id: str) -> None:
-    """Delete an empty workspace, with its tokens and role bindings.
+def delete_workspace(db: Session, principal: Principal, org_id: str, ws_id: str) -> list[Ended]:
+    """Delete an empty workspace, with its tokens, workload identities and role
+    bindings; returns the credentials that went with it.
 
     Raises Conflict while it still has deployments: deleting those is a decision of
     its own (it ends their API keys), so it is never a side effect.
@@ -128,9 +130,11 @@ def delete_workspace(db: Session, principal: Principal, org_id: str, ws_id: str)
             f"workspace {ws_id} still has {count} deployment(s): delete them first "
             "(`keyplane deployment delete`)"
         )
+    ended = credentials_of(db, "workspace_id", ws_id)
     db.delete(workspace)
     credentials_changed(db)
     db.flush()
+    return ended
 
 
 def list_deployments(
@@ -181,13 +185,16 @@ def update_deployment(
     return deployment
 
 
-def delete_deployment(db: Session, principal: Principal, org_id: str, dep_id: str) -> None:
-    """Delete a deployment; its tokens, keys and role bindings go with it, at once."""
+def delete_deployment(db: Session, principal: Principal, org_id: str, dep_id: str) -> list[Ended]:
+    """Delete a deployment; its tokens, keys, workload identities and role bindings go
+    with it, at once. Returns the credentials that went."""
     deployment = get_deployment(db, org_id, dep_id, lock=DELETE_ROW)
     authorize(principal, Permission.DEPLOYMENT_DELETE, deployment_entity(deployment))
+    ended = credentials_of(db, "deployment_id", dep_id)
     db.delete(deployment)
     credentials_changed(db)
     db.flush()
+    return ended
 
 
 def _apply(row: object, change: Any) -> None:
