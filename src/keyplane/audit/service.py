@@ -87,8 +87,26 @@ def export_lines(
         after = rows[-1].seq
 
 
+def operator_events(
+    db: Session, filters: AuditFilter, limit: int, organization_id: str | None, none: bool
+) -> list[AuditEvent]:
+    """The newest events of the whole chain for the operator (``keyplane admin audit
+    list``), on the database, with no principal: every organization's, or only
+    ``organization_id``'s, or with ``none`` only those in no organization's log
+    (unknown credentials, refusals for unknown accounts, the operator's own commands)."""
+    query = _filtered(select(AuditEvent), filters)
+    if none:
+        query = query.where(AuditEvent.organization_id.is_(None))
+    elif organization_id:
+        query = query.where(AuditEvent.organization_id == organization_id)
+    return list(db.scalars(query.order_by(AuditEvent.seq.desc()).limit(limit)))
+
+
 def _query(org_id: str, f: AuditFilter) -> Select[Any]:
-    query = select(AuditEvent).where(AuditEvent.organization_id == org_id)
+    return _filtered(select(AuditEvent).where(AuditEvent.organization_id == org_id), f)
+
+
+def _filtered(query: Select[Any], f: AuditFilter) -> Select[Any]:
     if f.since:
         query = query.where(AuditEvent.occurred_at >= f.since)
     if f.until:

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from sqlalchemy import select
 
 from keyplane.cli import admin_audit, admin_deploys, admin_keys, admin_sso, admin_token
 from keyplane.cli.apps import group
-from keyplane.cli.errors import of_domain
-from keyplane.cli.operator import migrate_database, server_database
+from keyplane.cli.operator import audited_unit, migrate_database, record
 from keyplane.cli.output import Format, console, emit_data
 from keyplane.config import get_settings
-from keyplane.db.models import Organization
-from keyplane.db.session import make_sessionmaker
-from keyplane.db.unit import unit_of_work
-from keyplane.domain.errors import DomainError
-from keyplane.tenancy.bootstrap import init_organization
+from keyplane.db.models import Organization, User
+from keyplane.tenancy.bootstrap import BOOTSTRAP_TOKEN, Bootstrap, init_organization
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 app = group(help="Operator tasks on the database (run where the server's settings are).")
 app.add_typer(admin_keys.app, name="keys")
@@ -47,19 +46,16 @@ def init(
     ] = False,
 ) -> None:
     """Create the first organization, its owner and a one-time Organization Owner token."""
-    url = get_settings().resolved_database_url
-    migrate_database(url)
-    try:
-        with server_database(url) as engine, unit_of_work(make_sessionmaker(engine)) as db:
-            if if_empty and db.scalar(select(Organization.id).limit(1)):
-                err.print(
-                    "keyplane is already initialized: nothing to do (its owner token was "
-                    "printed on the first start)"
-                )
-                return
-            result = init_organization(db, organization, email)
-    except DomainError as error:
-        raise of_domain(error) from None
+    migrate_database(get_settings().resolved_database_url)
+    with audited_unit() as db:
+        if if_empty and db.scalar(select(Organization.id).limit(1)):
+            err.print(
+                "keyplane is already initialized: nothing to do (its owner token was "
+                "printed on the first start)"
+            )
+            return
+        result = init_organization(db, organization, email)
+        _record_init(db, result, organization)
     if output is not Format.TABLE:
         answer = {
             "organizationId": result.organization_id,
@@ -75,6 +71,16 @@ def init(
     typer.echo(f"owner         {result.user_id}  ({email})")
     typer.echo(f"owner token   {result.token}")
     err.print("[yellow]This token is shown once: store it in your secret manager now.[/]")
+
+
+def _record_init(db: Session, result: Bootstrap, name: str) -> None:
+    """The new organization and its owner token, as the operator's, in its own log."""
+    org_id, command = result.organization_id, "keyplane admin init"
+    owner = db.get(User, result.user_id)
+    made = {"name": name, "owner": owner.email if owner else None, "ownerId": result.user_id}
+    record(db, "organization.create", org_id, command, ("organization", org_id), made)
+    token = {"scope": "ORGANIZATION", "role": "ORGANIZATION_OWNER", "name": BOOTSTRAP_TOKEN}
+    record(db, "token.create", org_id, command, ("token", result.token_id), token)
 
 
 # The identity area's operator command lives in its own module.

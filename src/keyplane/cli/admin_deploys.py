@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from keyplane.cli.apps import group
-from keyplane.cli.operator import server_database
+from keyplane.cli.operator import audited_unit, record, server_database
 
 app = group("Deploy bundles in the store: prune those no deploy names.")
 
@@ -41,6 +41,21 @@ def prune(
         store = load_store(get_settings())
         pruned = prune_bundles(make_sessionmaker(engine), store, older_than, now)
     swept = sweep_staging(store.staging_dir, older_than, now)
+    if pruned or swept:  # an hourly cron run that finds nothing leaves no event
+        _record(pruned, swept, older_than_hours)
     typer.echo(f"pruned {len(pruned)} bundle(s) no deploy names")
     if swept:
         typer.echo(f"removed {swept} unfinished upload(s) a stopped server left")
+
+
+def _record(pruned: list[str], swept: int, older_than_hours: float) -> None:
+    """The prune, in no organization's log (the bundles' deployments are gone, and a
+    bundle may have been any organization's): the operators see it."""
+    details = {
+        "bundles": len(pruned),
+        "digests": [f"sha256:{digest}" for digest in pruned[:1000]],
+        "unfinishedUploads": swept,
+        "olderThanHours": older_than_hours,
+    }
+    with audited_unit() as db:
+        record(db, "deploys.prune", None, "keyplane admin deploys prune", None, details)

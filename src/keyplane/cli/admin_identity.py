@@ -7,13 +7,10 @@ from typing import Annotated
 
 import typer
 
-from keyplane.cli.errors import of_domain
-from keyplane.cli.operator import database_url, migrate_database, server_database
+from keyplane.cli.operator import audited_unit, database_url, migrate_database, record
 from keyplane.cli.output import console
 from keyplane.config import get_settings
-from keyplane.db.unit import unit_of_work
-from keyplane.domain.errors import DomainError
-from keyplane.identity.accounts import set_password
+from keyplane.identity.accounts import organizations_of, set_password
 
 err = console(stderr=True)  # off a terminal, no wrapping at 80 columns
 
@@ -30,18 +27,12 @@ def set_password_command(
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
-    from keyplane.ops.changes import announcing_sessions  # psycopg, redis: when used
-
     settings = get_settings()
     migrate_database(url)
-    try:
-        with (
-            server_database(url) as engine,
-            unit_of_work(announcing_sessions(engine, settings)) as db,
-        ):
-            set_password(db, settings, email, password)
-    except DomainError as error:
-        raise of_domain(error) from None
+    with audited_unit() as db:
+        user = set_password(db, settings, email, password)
+        record(db, "user.set_password", organizations_of(db, user.id),
+               "keyplane admin set-password", ("user", user.id), {"email": user.email})  # fmt: skip
     if "public_url" in settings.model_fields_set:  # set, in the environment or .env
         err.print(f"password set for {email}: sign in at {settings.public_url}/login")
     else:

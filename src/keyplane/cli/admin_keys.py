@@ -6,10 +6,9 @@ import typer
 from rich.console import Console
 
 from keyplane.cli.apps import group
-from keyplane.cli.operator import database_url, migrate_database, reading, server_database
+from keyplane.cli.operator import audited_unit, database_url, migrate_database, reading, record
 from keyplane.config import Settings, get_settings
 from keyplane.db.base import utcnow
-from keyplane.db.unit import unit_of_work
 from keyplane.oauth.models import SigningKey
 from keyplane.oauth.signing_keys import published_keys, rotate_signing_keys, signing_key
 from keyplane.secretbox import load_secret_box
@@ -38,14 +37,14 @@ def rotate() -> None:
     first token it signs; old keys stay in the JWKS until every token they signed has
     expired, so a rotation never logs anyone out.
     """
-    from keyplane.ops.changes import announcing_sessions  # psycopg, redis: when used
-
     settings = get_settings()
-    url = database_url()
-    migrate_database(url)
-    with server_database(url) as engine, unit_of_work(announcing_sessions(engine, settings)) as db:
+    migrate_database(database_url())
+    with audited_unit() as db:
         new = rotate_signing_keys(db, load_secret_box(settings), longest_lifetime(settings))
         keys = published_keys(db)
+        # Server-wide: in no organization's log, for the operators.
+        record(db, "signing_key.rotate", None, "keyplane admin keys rotate",
+               ("signing_key", new.kid), {"signsFrom": _switch(keys)})  # fmt: skip
     typer.echo(f"new signing key  {new.kid}  (published now, signs from {_switch(keys)})")
     for key in keys:
         if key.kid != new.kid and key.unpublish_at is not None:

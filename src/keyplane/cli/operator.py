@@ -131,17 +131,21 @@ def audited_unit() -> Iterator[Session]:
 def record(
     db: Session,
     action: str,
-    organization_id: str,
+    organizations: str | list[str] | None,
     command: str,
-    target: tuple[str, str],
+    target: tuple[str, str] | None,
     details: dict[str, Any],
 ) -> None:
     """The audit event of an operator's ``command`` (``keyplane admin …``), in ``db``'s
-    unit (an :func:`audited_unit`)."""
-    from keyplane.audit.recorder import EventDraft, append_locked
+    unit (an :func:`audited_unit`): in the log of the organization, or of each of the
+    organizations, it changed; with none (a server-wide change), in the operators' view
+    only (``keyplane admin audit list --no-organization``)."""
+    from keyplane.audit.recorder import EventDraft, append_locked, in_each
 
-    event = EventDraft(action, organization_id=organization_id)
+    event = EventDraft(action)
     event.actor_kind, event.actor_name = "OPERATOR", command
-    event.target_type, event.target_id = target
+    event.target_type, event.target_id = target or (None, None)
     event.details = details
-    append_locked(db, [event])
+    if isinstance(organizations, str):
+        organizations = [organizations]
+    append_locked(db, in_each(event, organizations or []))

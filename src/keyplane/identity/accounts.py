@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from keyplane.config import Settings
-from keyplane.db.models import User
+from keyplane.db.models import RoleBinding, User
 from keyplane.domain.errors import InvalidInput, NotFound
 from keyplane.identity.login import domain_of, normalize_email
 from keyplane.identity.models import SsoConnection, SsoDomain
@@ -35,6 +35,12 @@ def set_password(db: Session, settings: Settings, email: str, password: str) -> 
         end_all_sessions(db, user.id)
     db.flush()
     return user
+
+
+def organizations_of(db: Session, user_id: str) -> list[str]:
+    """The organizations the user is a member of (holds any role in), by id."""
+    query = select(RoleBinding.organization_id).where(RoleBinding.user_id == user_id)
+    return sorted(set(db.scalars(query)))
 
 
 def refuse_if_sso_enforced(db: Session, email: str) -> None:

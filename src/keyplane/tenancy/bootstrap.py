@@ -18,6 +18,7 @@ from keyplane.domain.roles import Level, Role, level_of
 from keyplane.tenancy.entities import organization_named
 
 SYSTEM_ACTOR = {"id": "system", "kind": "SYSTEM", "name": "keyplane admin init"}
+BOOTSTRAP_TOKEN = "bootstrap owner token"
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class Bootstrap:
     organization_id: str
     user_id: str
     token: PlaintextSecret
+    token_id: str
 
 
 def init_organization(db: Session, name: str, email: str) -> Bootstrap:
@@ -44,12 +46,12 @@ def init_organization(db: Session, name: str, email: str) -> Bootstrap:
     db.add_all([org, user])
     db.flush()
     description = f"created by `keyplane admin init` for {email}"
-    _, value = _organization_token(
-        db, org.id, Role.ORGANIZATION_OWNER, "bootstrap owner token", description, SYSTEM_ACTOR
+    token, value = _organization_token(
+        db, org.id, Role.ORGANIZATION_OWNER, BOOTSTRAP_TOKEN, description, SYSTEM_ACTOR
     )
     db.add(_owner_binding(org.id, user.id, "user_id", Role.ORGANIZATION_OWNER))
     db.flush()
-    return Bootstrap(org.id, user.id, value)
+    return Bootstrap(org.id, user.id, value, token.id)
 
 
 def recovery_token(
