@@ -13,6 +13,7 @@ from fastapi.responses import Response
 
 from keyplane.apikeys import schemas
 from keyplane.apikeys import service as apikeys
+from keyplane.audit import notes as audit_notes
 from keyplane.domain.access import can
 from keyplane.domain.roles import Permission
 from keyplane.http.deps import DbSession
@@ -59,6 +60,7 @@ def create_key(
     principal = principal_of(request, db)
     body = form_input(schemas.ApiKeyCreate, {"name": name})
     key, secret = apikeys.create_key(db, principal, org_id, deployment_id, body)
+    audit_notes.target(request, "api_key", key.id)  # as the API names it
     context = {"key": key, "secret": secret, "back": f"/console/orgs/{org_id}/api-keys"}
     return render(request, "api_key_value.html", context, status=201)
 

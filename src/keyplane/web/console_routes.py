@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Form, Request
 from fastapi.responses import Response
 
+from keyplane.audit import notes as audit_notes
 from keyplane.domain.errors import InvalidInput
 from keyplane.http.deps import DbSession
 from keyplane.http.routing import APIRouter
@@ -87,6 +88,7 @@ def create_token(
         },
     )
     row, value = tokens.create_token(db, principal, org_id, body)
+    audit_notes.target(request, "token", row.id)  # as the API names it
     back = f"/console/orgs/{org_id}/tokens"
     context = {"title": "Token created", "token": row, "value": value, "back": back}
     return render(request, "token_value.html", context, status=201)

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Form, Request
 from fastapi.responses import Response
 
+from keyplane.audit import notes as audit_notes
 from keyplane.db.paging import PageParams
 from keyplane.http.deps import DbSession
 from keyplane.http.routing import APIRouter
@@ -52,6 +53,7 @@ def invite(
     invited = invitations.invite(
         db, principal, web.settings, web.signing_key, mail_sender(web.settings), org_id, body
     )
+    audit_notes.target(request, "user", invited.member.user.id)  # as the API names it
     sent = "sent again" if invited.resent else "sent"
     note = csrf.signed_note(request, "note", f"Invitation {sent} to {email}.")
     return redirect(request, f"/console/orgs/{org_id}/members?{note}")

@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import Form, Request
 from fastapi.responses import Response
 
+from keyplane.audit import notes as audit_notes
 from keyplane.domain.errors import InvalidInput
 from keyplane.federation import schemas
 from keyplane.federation import service as identities
@@ -67,6 +68,7 @@ def create_identity(
     body = form_input(schemas.WorkloadIdentityCreate, fields)
     settings = get_runtime(request).settings
     made = identities.create_identity(db, principal, settings, org_id, body)
+    audit_notes.target(request, "workload_identity", made.id)  # as the API names it
     note = f"Workload identity “{made.name}” created: CI jobs use its id {made.id}."
     return _back(request, org_id, note)
 

@@ -89,3 +89,43 @@ def test_a_console_action_on_another_tenant_goes_to_the_persons_own_organization
     assert (event["actor"]["kind"], event["actor"]["name"]) == ("USER", OWNER)
     assert event["details"]["requestedOrganizationId"] == world.other.id
     assert _log(world, world.other, action="token.create") == []
+
+
+def test_console_creates_name_the_new_object_as_the_api_does(browser, world) -> None:
+    page = signed_in_owner(browser, world)
+    org, d1 = world.org, world.org.deployments["d1"]
+    csrf = {"csrf_token": csrf_of(page.text)}
+    base = f"/console/orgs/{org.id}"
+    posts = {
+        "token.create": (base + "/tokens", {"name": "ci", "target": f"DEPLOYMENT:{d1}",
+                                            "role": "DEPLOYMENT_ADMIN", "expiry_days": ""}),
+        "api_key.create": (base + "/api-keys", {"deployment_id": d1, "name": "legacy"}),
+        "workload_identity.create": (base + "/workload-identities", {
+            "name": "ci", "issuer": "https://token.actions.githubusercontent.com",
+            "target": f"DEPLOYMENT:{d1}", "role": "DEPLOYMENT_ADMIN",
+            "conditions": "repository_id=42"}),
+        "member.invite": (base + "/members/invite", {"email": "new@acme.example",
+                                                     "role": "ORGANIZATION_MEMBER"}),
+    }  # fmt: skip
+    for path, form in posts.values():
+        answer = browser.post(path, data={**csrf, **form})
+        assert answer.status_code in (201, 303), answer.text
+
+    api = f"/v1/organizations/{org.id}"
+
+    def ids(path: str, key: str, **match: str) -> list[str]:
+        listed = world.client.get(api + path, headers=bearer(org.owner_token)).json()[key]
+        return [item["id"] for item in listed if match.items() <= item.items()]
+
+    made = {
+        "token.create": ("token", ids("/tokens", "tokens", name="ci")),
+        "api_key.create": ("api_key", ids(f"/deployments/{d1}/api-keys", "apiKeys")),
+        "workload_identity.create": (
+            "workload_identity",
+            ids("/workload-identities", "workloadIdentities"),
+        ),
+        "member.invite": ("user", ids("/users", "users", email="new@acme.example")),
+    }
+    for action, (kind, [made_id]) in made.items():
+        [event] = _log(world, org, action=action)
+        assert event["target"] == {"type": kind, "id": made_id}, action
