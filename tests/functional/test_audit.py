@@ -410,3 +410,55 @@ def test_credentials_deleted_with_their_deployment_or_workspace_are_each_recorde
     # A refused delete ends nothing, and says nothing of the credentials.
     assert world.client.delete(base + f"/workspaces/{ws1}", headers=owner).status_code == 404
     assert len(audit(world, action="token.delete")) == 2
+
+
+def test_each_object_has_one_target_type_and_id_across_its_life(world):
+    org, owner = world.org, bearer(world.org.owner_token)
+    dep = f"/v1/organizations/{org.id}/deployments/{org.deployments['d1']}"
+    key = world.client.post(dep + "/api-keys", json={"name": "legacy"}, headers=owner).json()
+    assert world.client.delete(dep + f"/api-keys/{key['id']}", headers=owner).status_code == 204
+    made = world.client.post(
+        dep + "/variables", json={"key": "DATABASE_URL", "value": "postgres://db"}, headers=owner
+    )
+    assert made.status_code == 201, made.text
+    changed = world.client.post(dep + "/variables/DATABASE_URL", json={"value": "x"}, headers=owner)
+    assert changed.status_code == 200, changed.text
+    assert world.client.delete(dep + "/variables/DATABASE_URL", headers=owner).status_code == 204
+    assert world.client.delete(dep + "/variables/DATABASE_URL", headers=owner).status_code == 404
+
+    def lives(target_id):
+        events = audit(world, targetId=target_id, sorts="occurredAt:asc")
+        return [(e["action"], e["target"]["type"], e["outcome"]) for e in events]
+
+    assert lives(key["id"]) == [
+        ("api_key.create", "api_key", "success"),
+        ("api_key.delete", "api_key", "success"),
+    ]
+    assert lives("DATABASE_URL") == [
+        ("variable.create", "variable", "success"),
+        ("variable.update", "variable", "success"),
+        ("variable.delete", "variable", "success"),
+        ("variable.delete", "variable", "failure"),
+    ]
+
+
+def test_a_key_migration_records_each_key_deleted_and_token_made(world):
+    org, owner = world.org, bearer(world.org.owner_token)
+    d1 = org.deployments["d1"]
+    key = world.client.post(
+        f"/v1/organizations/{org.id}/deployments/{d1}/api-keys", json={"name": "ci"}, headers=owner
+    ).json()
+    migrated = world.client.post(
+        f"/v1/organizations/{org.id}/api-keys/migrate", json={"dryRun": False}, headers=owner
+    )
+    assert migrated.status_code == 200, migrated.text
+    [step] = migrated.json()["migrations"]
+    [gone] = audit(world, targetId=key["id"], action="api_key.delete")
+    assert gone["details"] == {"name": "ci", "migratedTo": step["tokenId"]}
+    [made] = audit(world, targetId=step["tokenId"])
+    assert made["action"] == "token.create" and made["target"]["type"] == "token"
+    assert made["details"] == {"name": step["tokenName"], "scope": "DEPLOYMENT", "entityId": d1,
+                               "role": "DEPLOYMENT_ADMIN", "migratedFrom": key["id"]}  # fmt: skip
+    [whole] = audit(world, action="api_key.migrate")
+    assert {made["requestId"], gone["requestId"]} == {whole["requestId"]}
+    assert step["token"] not in json.dumps([made, gone, whole])

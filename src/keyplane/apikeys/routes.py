@@ -7,10 +7,13 @@ from fastapi import Request, Response
 from keyplane.apikeys import migration, schemas, service
 from keyplane.apikeys.models import DeploymentApiKey
 from keyplane.audit import notes as audit_notes
+from keyplane.audit.recorder import SUCCESS, EventDraft
+from keyplane.auth.principal import Principal
 from keyplane.domain.credentials import PlaintextSecret
 from keyplane.http.deps import SHOWS_SECRET, CurrentPrincipal, DbSession, Paging
 from keyplane.http.routing import APIRouter
 from keyplane.http.schemas import Actor
+from keyplane.tokens import audit as token_audit
 
 router = APIRouter(
     prefix="/v1/organizations/{orgId}/deployments/{deploymentId}/api-keys", tags=["api keys"]
@@ -82,7 +85,24 @@ def migrate_keys(
     key_ids = [step.key.id for step in steps]
     token_ids = [step.token.id for step in steps if step.token]
     audit_notes.detail(request, {"dryRun": body.dry_run, "keyIds": key_ids, "tokenIds": token_ids})
+    for step in steps:
+        for draft in _migrated(principal, orgId, step):
+            audit_notes.note_on_commit(request, db, draft)
     return schemas.MigrationOut(dry_run=body.dry_run, migrations=[_step_out(s) for s in steps])
+
+
+def _migrated(principal: Principal, org_id: str, step: migration.Step) -> list[EventDraft]:
+    """What the key's own delete and the token's own create would have recorded, each
+    naming the other, so that ``--target-id`` finds either (none for a dry run)."""
+    if step.token is None:
+        return []
+    made = EventDraft("token.create", SUCCESS, org_id, status_code=200).by(principal)
+    made.target_type, made.target_id = "token", step.token.id
+    made.details = {**token_audit.created(step.token, migration.ROLE), "migratedFrom": step.key.id}
+    gone = EventDraft("api_key.delete", SUCCESS, org_id, status_code=200).by(principal)
+    gone.target_type, gone.target_id = "api_key", step.key.id
+    gone.details = {"name": step.key.name, "migratedTo": step.token.id}
+    return [gone, made]
 
 
 def _step_out(step: migration.Step) -> schemas.MigrationStep:

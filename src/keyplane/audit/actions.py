@@ -77,8 +77,19 @@ FAILURES_ONLY = frozenset(
     {("POST", "/oauth/token"), ("POST", "/oauth/introspect"), ("POST", "/oauth/device/code")}
 )
 
-# What a path parameter names, where its own name does not say it in full.
-PARAM_TYPES = {"identityId": "workload_identity", "identity_id": "workload_identity"}
+# What a path parameter names, where its own name does not say it in full: each object
+# has one target type across its life, the one its create records.
+PARAM_TYPES = {
+    "orgId": "organization",
+    "org_id": "organization",
+    "identityId": "workload_identity",
+    "identity_id": "workload_identity",
+    "keyId": "api_key",
+    "key_id": "api_key",
+    "connectionId": "sso_connection",
+    "roleId": "custom_role",
+    "variableKey": "variable",  # a variable is named by its key, on create too
+}
 
 # Actions written by code rather than by a route.
 AUTH_FAILED = "auth.failed"

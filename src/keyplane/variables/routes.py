@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import Request, Response
 
+from keyplane.audit import notes as audit_notes
+from keyplane.domain.credentials import recorded
 from keyplane.http.deps import CurrentPrincipal, DbSession, Paging, get_runtime
 from keyplane.http.routing import APIRouter
 from keyplane.variables import schemas, service
@@ -39,6 +41,9 @@ def create_variable(
 ) -> schemas.VariableOut:
     box = get_runtime(request).secret_box
     row = service.create_variable(db, box, principal, orgId, deploymentId, body)
+    # Its key, as the paths of its update and delete name it (the key is unique in
+    # its deployment, which the event's params name).
+    audit_notes.target(request, "variable", recorded(row.key))
     return schemas.VariableOut.of(row)
 
 

@@ -95,6 +95,24 @@ def test_connections_are_managed_by_owners_and_hide_the_secret(world, issuer) ->
     assert world.client.get(url, headers=owner).status_code == 404
 
 
+def test_a_connections_life_is_recorded_under_one_target(world, issuer) -> None:
+    created = create_connection(world, issuer)
+    owner = bearer(world.org.owner_token)
+    url = f"{connections(world)}/{created['id']}"
+    assert world.client.post(url, json={"name": "Okta"}, headers=owner).status_code == 200
+    assert world.client.delete(url, headers=owner).status_code == 204
+    events = world.client.get(
+        f"/v1/organizations/{world.org.id}/audit-logs",
+        params={"targetId": created["id"], "action": "sso_connection.*", "sorts": "occurredAt:asc"},
+        headers=owner,
+    ).json()["auditLogs"]
+    assert [(e["action"], e["target"]["type"]) for e in events] == [
+        ("sso_connection.create", "sso_connection"),
+        ("sso_connection.update", "sso_connection"),
+        ("sso_connection.delete", "sso_connection"),
+    ]
+
+
 def test_a_claim_routes_nobody_until_the_operator_verifies_it(browser, world, issuer) -> None:
     """Any organization can claim a domain; only the verified claim sends its emails to
     a provider, so a claim by another organization blocks nothing and routes nothing."""

@@ -34,5 +34,7 @@ def test_action_names(method, template, action):
 def test_target_types():
     assert target_type_of("tokenId") == "token"
     assert target_type_of("deploymentId") == "deployment"
-    assert target_type_of("keyId") == "key"
+    assert target_type_of("keyId") == "api_key"
+    assert target_type_of("connectionId") == "sso_connection"
+    assert target_type_of("orgId") == "organization"
     assert target_type_of("token_id") == "token"
