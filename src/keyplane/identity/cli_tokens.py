@@ -104,15 +104,15 @@ def revoke_login(db: Session, login_id: str) -> None:
     credentials_changed(db)  # drops access tokens cached as verified
 
 
-def revoke_by_refresh_token(db: Session, value: str) -> bool:
-    """Revoke the chain a refresh token belongs to; False if the token is unknown."""
+def revoke_by_refresh_token(db: Session, value: str) -> str | None:
+    """Revoke the chain a refresh token belongs to; the login's id, None if the token
+    is unknown."""
     found = db.scalar(
         select(RefreshToken.login_id).where(RefreshToken.secret_hash == hash_secret(value))
     )
-    if found is None:
-        return False
-    revoke_login(db, found)
-    return True
+    if found is not None:
+        revoke_login(db, found)
+    return found
 
 
 def revoke_user_logins(db: Session, user_id: str) -> None:

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from keyplane.audit.notes import target
 from keyplane.config import Settings
 from keyplane.db.unit import unit_of_work
 from keyplane.identity import authorize, cli_tokens, device
@@ -96,9 +97,11 @@ async def revoke_refresh_token(
         return False
     if client.client_id != cli_tokens.CLI_CLIENT_ID:
         raise InvalidRequest("this client may not revoke a token issued to another client")
-    await run_in_threadpool(
+    login_id = await run_in_threadpool(
         in_unit, request.runtime, lambda db: cli_tokens.revoke_by_refresh_token(db, token)
     )
+    if login_id is not None:  # the revoked login, never the token
+        target(request.http, "cli_login", login_id)
     return True
 
 

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from keyplane.audit.notes import target
 from keyplane.db.base import utcnow
 from keyplane.db.unit import credentials_changed, unit_of_work
 from keyplane.domain import credentials
@@ -76,6 +77,7 @@ async def revoke_access_token(
     if claims["client_id"] != client.client_id:
         raise InvalidRequest("this client may not revoke a token issued to another client")
     await run_in_threadpool(_record, call.runtime, claims)
+    target(call.http, "access_token", claims["jti"])  # its id, never its value
     return True
 
 

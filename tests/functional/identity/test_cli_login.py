@@ -9,8 +9,10 @@ import secrets
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
-from sqlalchemy import update
+import jwt
+from sqlalchemy import select, update
 
+from keyplane.audit.models import AuditEvent
 from keyplane.db.base import utcnow
 from keyplane.db.unit import unit_of_work
 from keyplane.identity.models import DeviceAuthorization
@@ -130,6 +132,11 @@ def test_revoking_the_refresh_token_ends_the_login(browser, world) -> None:
     assert answer.status_code == 200
     assert world.client.get("/v1/self", headers=bearer(tokens["access_token"])).status_code == 401
     assert refresh(world.client, tokens["refresh_token"]).json()["error"] == "invalid_grant"
+    # The audit trail names the login it ended, never the refresh token.
+    login_id = jwt.decode(tokens["access_token"], options={"verify_signature": False})["kp_login"]
+    with world.runtime.sessions() as db:
+        [event] = db.scalars(select(AuditEvent).where(AuditEvent.action == "oauth.revoke"))
+    assert (event.target_type, event.target_id) == ("cli_login", login_id)
 
 
 def test_sign_out_everywhere_ends_cli_logins(browser, world) -> None:

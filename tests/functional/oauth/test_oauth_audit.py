@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
+import jwt
+
 from tests.factories import bearer
 from tests.functional.oauth.helpers import access_token, basic, create_key
 
@@ -33,3 +37,7 @@ def test_revocation_is_recorded_with_the_key_as_actor(world):
     assert answer.headers["deprecation"]
     [revoked] = events(world, "oauth.revoke")
     assert revoked["actor"]["id"] == key[0]
+    # The revoked token is named by its jti, never by its value.
+    jti = jwt.decode(token, options={"verify_signature": False})["jti"]
+    assert revoked["target"] == {"type": "access_token", "id": jti}
+    assert token not in json.dumps(revoked)
