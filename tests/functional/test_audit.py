@@ -462,3 +462,61 @@ def test_a_key_migration_records_each_key_deleted_and_token_made(world):
     [whole] = audit(world, action="api_key.migrate")
     assert {made["requestId"], gone["requestId"]} == {whole["requestId"]}
     assert step["token"] not in json.dumps([made, gone, whole])
+
+
+def test_creates_record_what_was_made_and_updates_what_they_changed(world):
+    from fastapi.testclient import TestClient
+
+    org, owner = world.org, bearer(world.org.owner_token)
+    client = TestClient(world.client.app, client=("10.1.2.3", 50000))  # inside the ranges set
+    base, ws1, d1 = f"/v1/organizations/{org.id}", org.workspaces["ws1"], org.deployments["d1"]
+
+    def sent(method, path, body, status=200):
+        answer = client.request(method, base + path, json=body, headers=owner)
+        assert answer.status_code == status, answer.text
+        return answer.json()
+
+    token = sent("POST", "/tokens", {"name": "ci", "scope": "WORKSPACE", "entityId": ws1,
+                                     "role": "WORKSPACE_AUTHOR", "tokenExpiryPeriodInDays": 30,
+                                     "allowedIpRanges": ["10.1.0.0/16"]}, 201)  # fmt: skip
+    key = sent("POST", f"/deployments/{d1}/api-keys", {"name": "legacy"}, 201)
+    conditions = {"repository_id": "42", "ref": "refs/heads/main"}
+    identity = sent("POST", "/workload-identities", {
+        "name": "ci", "issuer": "https://token.actions.githubusercontent.com",
+        "conditions": conditions, "scope": "DEPLOYMENT", "entityId": d1,
+        "role": "DEPLOYMENT_ADMIN"}, 201)  # fmt: skip
+    sent("POST", "", {"allowedIpRanges": ["10.1.0.0/16"], "apiKeysEnabled": False})
+    sent("POST", f"/tokens/{token['id']}", {"allowedIpRanges": None})
+    narrower = {"repository_id": "42", "ref": "refs/tags/v1"}
+    sent("POST", f"/workload-identities/{identity['id']}", {"conditions": narrower})
+
+    def details(action, target_id):
+        params = {"action": action, "targetId": target_id}
+        [event] = client.get(base + "/audit-logs", params=params, headers=owner).json()["auditLogs"]
+        return event["details"]
+
+    assert details("token.create", token["id"]).items() >= {
+        "name": "ci", "scope": "WORKSPACE", "entityId": ws1, "role": "WORKSPACE_AUTHOR",
+        "expiryPeriodInDays": 30, "allowedIpRanges": ["10.1.0.0/16"]}.items()  # fmt: skip
+    assert details("api_key.create", key["id"]).items() >= {
+        "name": "legacy", "deploymentId": d1, "role": "DEPLOYMENT_ADMIN"}.items()  # fmt: skip
+    made = details("workload_identity.create", identity["id"])
+    assert (made["role"], made["conditions"], made["entityId"]) == (
+        "DEPLOYMENT_ADMIN",
+        conditions,
+        d1,
+    )
+    changed = details("organization.update", org.id)
+    assert (changed["changed"], changed["newValues"]) == (
+        ["allowedIpRanges", "apiKeysEnabled"],
+        {"allowedIpRanges": ["10.1.0.0/16"], "apiKeysEnabled": False},
+    )
+    changed = details("token.update", token["id"])
+    assert (changed["changed"], changed["newValues"]) == (
+        ["allowedIpRanges"],
+        {"allowedIpRanges": []},
+    )
+    changed = details("workload_identity.update", identity["id"])
+    assert (changed["changed"], changed["newValues"]) == (["conditions"], {"conditions": narrower})
+    every = client.get(base + "/audit-logs", params={"limit": 1000}, headers=owner).json()
+    assert token["token"] not in json.dumps(every)

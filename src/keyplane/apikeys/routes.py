@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import Request, Response
 
+from keyplane.apikeys import audit as key_audit
 from keyplane.apikeys import migration, schemas, service
 from keyplane.apikeys.models import DeploymentApiKey
 from keyplane.audit import notes as audit_notes
@@ -52,10 +53,12 @@ def create_key(
     orgId: str,
     deploymentId: str,
     body: schemas.ApiKeyCreate,
+    request: Request,
     db: DbSession,
     principal: CurrentPrincipal,
 ) -> schemas.ApiKeyOut:
     key, secret = service.create_key(db, principal, orgId, deploymentId, body)
+    audit_notes.detail(request, key_audit.created(key))
     return key_out(key, secret)
 
 

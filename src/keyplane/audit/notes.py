@@ -10,9 +10,10 @@ module is all that areas below the HTTP edge need of the audit trail's middlewar
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
@@ -46,3 +47,15 @@ def detail(request: Request, values: Mapping[str, Any]) -> None:
     """Add ``values`` (JSON, never a secret) to the details of this request's own event."""
     state = request.scope.setdefault("state", {})
     state[DETAILS] = {**(state.get(DETAILS) or {}), **values}
+
+
+def changes(
+    request: Request, sent: BaseModel, now: BaseModel, secret: Collection[str] = ()
+) -> None:
+    """Add what an update set to its event: ``changed``, the API names of the fields the
+    body ``sent`` gave, and ``newValues``, their values in the answer ``now``, except
+    the ``secret`` ones, which are only named (an SSO connection's ``clientSecret``)."""
+    given = sorted(sent.model_dump(by_alias=True, exclude_unset=True))
+    shown = now.model_dump(mode="json", by_alias=True)
+    values = {name: shown[name] for name in given if name in shown and name not in secret}
+    detail(request, {"changed": given, "newValues": values})

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from fastapi import Request, Response
 
+from keyplane.audit import notes as audit_notes
 from keyplane.db.models import WorkloadIdentity
 from keyplane.domain.roles import Level
+from keyplane.federation import audit as identity_audit
 from keyplane.federation import schemas, service
 from keyplane.http.deps import CurrentPrincipal, DbSession, Paging, get_runtime
 from keyplane.http.routing import APIRouter
@@ -59,7 +61,9 @@ def create_identity(
     principal: CurrentPrincipal,
 ) -> schemas.WorkloadIdentityOut:
     settings = get_runtime(request).settings
-    return identity_out(service.create_identity(db, principal, settings, orgId, body))
+    made = service.create_identity(db, principal, settings, orgId, body)
+    audit_notes.detail(request, identity_audit.created(made))
+    return identity_out(made)
 
 
 @router.get(ONE, response_model=schemas.WorkloadIdentityOut)
@@ -79,8 +83,9 @@ def update_identity(
     principal: CurrentPrincipal,
 ) -> schemas.WorkloadIdentityOut:
     settings = get_runtime(request).settings
-    changed = service.update_identity(db, principal, settings, orgId, identityId, body)
-    return identity_out(changed)
+    answer = identity_out(service.update_identity(db, principal, settings, orgId, identityId, body))
+    audit_notes.changes(request, body, answer)
+    return answer
 
 
 @router.delete(ONE, status_code=204)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import Request, Response
 from sqlalchemy.orm import Session
 
+from keyplane.audit import notes as audit_notes
 from keyplane.http.deps import CurrentPrincipal, DbSession, Paging, get_runtime
 from keyplane.http.routing import APIRouter
 from keyplane.identity import sso
@@ -73,8 +74,11 @@ def update_connection(
     principal: CurrentPrincipal,
 ) -> object:
     box = get_runtime(request).secret_box
-    row = sso.update_connection(db, principal, box, orgId, connectionId, body)
-    return connection_out(db, row)
+    answer = connection_out(
+        db, sso.update_connection(db, principal, box, orgId, connectionId, body)
+    )
+    audit_notes.changes(request, body, answer, secret={"clientSecret"})  # named, never shown
+    return answer
 
 
 @router.delete("/{connectionId}", status_code=204)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Request, Response
 from sqlalchemy.orm import Session
 
-from keyplane.audit.notes import detail, note_on_commit
+from keyplane.audit.notes import changes, detail, note_on_commit
 from keyplane.auth.principal import Principal, PrincipalKind
 from keyplane.http.answers import cacheable
 from keyplane.http.deps import CurrentPrincipal, DbSession, Paging, current_principal
@@ -81,9 +81,17 @@ def read_organization(orgId: str, db: DbSession, principal: CurrentPrincipal) ->
 
 @router.post(ORG, response_model=schemas.OrganizationOut)
 def update_organization(
-    orgId: str, body: schemas.OrganizationUpdate, db: DbSession, principal: CurrentPrincipal
+    orgId: str,
+    body: schemas.OrganizationUpdate,
+    request: Request,
+    db: DbSession,
+    principal: CurrentPrincipal,
 ) -> object:
-    return service.update_organization(db, principal, orgId, body)
+    answer = schemas.OrganizationOut.model_validate(
+        service.update_organization(db, principal, orgId, body)
+    )
+    changes(request, body, answer)
+    return answer
 
 
 @router.get(ORG + "/workspaces", response_model=schemas.WorkspaceList)

@@ -16,6 +16,7 @@ from keyplane.http.routing import APIRouter
 from keyplane.http.schemas import Actor
 from keyplane.tenancy.granting import described
 from keyplane.tenancy.schemas import RoleOut
+from keyplane.tokens import audit as token_audit
 from keyplane.tokens import schemas, service
 
 router = APIRouter(prefix="/v1/organizations/{orgId}", tags=["tokens"])
@@ -84,9 +85,14 @@ def list_tokens(
     "/tokens", response_model=schemas.TokenOut, status_code=201, dependencies=[SHOWS_SECRET]
 )
 def create_token(
-    orgId: str, body: schemas.TokenCreate, db: DbSession, principal: CurrentPrincipal
+    orgId: str,
+    body: schemas.TokenCreate,
+    request: Request,
+    db: DbSession,
+    principal: CurrentPrincipal,
 ) -> schemas.TokenOut:
     token, value = service.create_token(db, principal, orgId, body)
+    audit_notes.detail(request, token_audit.created(token, body.role))
     return _one(db, token, value)
 
 
@@ -102,10 +108,13 @@ def update_token(
     orgId: str,
     tokenId: str,
     body: schemas.TokenUpdate,
+    request: Request,
     db: DbSession,
     principal: CurrentPrincipal,
 ) -> schemas.TokenOut:
-    return _one(db, service.update_token(db, principal, orgId, tokenId, body))
+    answer = _one(db, service.update_token(db, principal, orgId, tokenId, body))
+    audit_notes.changes(request, body, answer)
+    return answer
 
 
 @router.post(TOKEN + "/roles", response_model=schemas.TokenOut)

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Form, Request
 from fastapi.responses import Response
 
+from keyplane.apikeys import audit as key_audit
 from keyplane.apikeys import schemas
 from keyplane.apikeys import service as apikeys
 from keyplane.audit import notes as audit_notes
@@ -61,6 +62,7 @@ def create_key(
     body = form_input(schemas.ApiKeyCreate, {"name": name})
     key, secret = apikeys.create_key(db, principal, org_id, deployment_id, body)
     audit_notes.target(request, "api_key", key.id)  # as the API names it
+    audit_notes.detail(request, key_audit.created(key))
     context = {"key": key, "secret": secret, "back": f"/console/orgs/{org_id}/api-keys"}
     return render(request, "api_key_value.html", context, status=201)
 

@@ -17,6 +17,7 @@ from keyplane.http.deps import DbSession
 from keyplane.http.routing import APIRouter
 from keyplane.hygiene import advice
 from keyplane.tenancy import service as tenancy
+from keyplane.tokens import audit as token_audit
 from keyplane.tokens import schemas
 from keyplane.tokens import service as tokens
 from keyplane.web import csrf
@@ -89,6 +90,7 @@ def create_token(
     )
     row, value = tokens.create_token(db, principal, org_id, body)
     audit_notes.target(request, "token", row.id)  # as the API names it
+    audit_notes.detail(request, token_audit.created(row, body.role))
     back = f"/console/orgs/{org_id}/tokens"
     context = {"title": "Token created", "token": row, "value": value, "back": back}
     return render(request, "token_value.html", context, status=201)

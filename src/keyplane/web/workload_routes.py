@@ -15,6 +15,7 @@ from fastapi.responses import Response
 
 from keyplane.audit import notes as audit_notes
 from keyplane.domain.errors import InvalidInput
+from keyplane.federation import audit as identity_audit
 from keyplane.federation import schemas
 from keyplane.federation import service as identities
 from keyplane.http.deps import DbSession, get_runtime
@@ -69,6 +70,7 @@ def create_identity(
     settings = get_runtime(request).settings
     made = identities.create_identity(db, principal, settings, org_id, body)
     audit_notes.target(request, "workload_identity", made.id)  # as the API names it
+    audit_notes.detail(request, identity_audit.created(made))
     note = f"Workload identity “{made.name}” created: CI jobs use its id {made.id}."
     return _back(request, org_id, note)
 

@@ -129,3 +129,8 @@ def test_console_creates_name_the_new_object_as_the_api_does(browser, world) -> 
     for action, (kind, [made_id]) in made.items():
         [event] = _log(world, org, action=action)
         assert event["target"] == {"type": kind, "id": made_id}, action
+        if kind != "user":  # and what it was made with, as through the API
+            assert (event["details"]["name"], event["details"]["role"]) in (
+                ("ci", "DEPLOYMENT_ADMIN"),
+                ("legacy", "DEPLOYMENT_ADMIN"),
+            )

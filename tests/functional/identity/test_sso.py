@@ -113,6 +113,25 @@ def test_a_connections_life_is_recorded_under_one_target(world, issuer) -> None:
     ]
 
 
+def test_an_update_records_what_it_changed_and_names_a_new_secret_only(world, issuer) -> None:
+    created = create_connection(world, issuer)
+    owner = bearer(world.org.owner_token)
+    new_secret = "a brand new client secret 4711"
+    body = {"enforceSso": True, "clientSecret": new_secret}
+    answer = world.client.post(f"{connections(world)}/{created['id']}", json=body, headers=owner)
+    assert answer.status_code == 200, answer.text
+    [event] = world.client.get(
+        f"/v1/organizations/{world.org.id}/audit-logs",
+        params={"action": "sso_connection.update"},
+        headers=owner,
+    ).json()["auditLogs"]
+    assert event["details"]["changed"] == ["clientSecret", "enforceSso"]
+    assert event["details"]["newValues"] == {"enforceSso": True}
+    with world.runtime.engine.connect() as connection:
+        dump = str(list(connection.execute(text("SELECT * FROM audit_events"))))
+    assert new_secret not in dump
+
+
 def test_a_claim_routes_nobody_until_the_operator_verifies_it(browser, world, issuer) -> None:
     """Any organization can claim a domain; only the verified claim sends its emails to
     a provider, so a claim by another organization blocks nothing and routes nothing."""
