@@ -134,3 +134,20 @@ def test_console_creates_name_the_new_object_as_the_api_does(browser, world) -> 
                 ("ci", "DEPLOYMENT_ADMIN"),
                 ("legacy", "DEPLOYMENT_ADMIN"),
             )
+
+
+def test_a_form_refused_for_its_csrf_token_is_no_persons_record(browser, world) -> None:
+    """Refused before the session is looked at (a forged form rides a person's session
+    without them): anonymous, in no organization's log, naming the one it asked for."""
+    signed_in_owner(browser, world)
+    answer = browser.post(
+        f"/console/orgs/{world.org.id}/tokens",
+        data={"csrf_token": "forged", "name": "ci", "target": f"ORGANIZATION:{world.org.id}",
+              "role": "ORGANIZATION_MEMBER"},
+    )  # fmt: skip
+    assert answer.status_code == 403
+    assert _log(world, world.org, action="token.create") == []
+    with world.runtime.sessions() as db:
+        [event] = db.scalars(select(AuditEvent).where(AuditEvent.action == "token.create"))
+    assert (event.organization_id, event.actor_kind, event.status_code) == (None, "ANONYMOUS", 403)
+    assert event.details["requestedOrganizationId"] == world.org.id
