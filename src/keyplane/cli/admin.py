@@ -14,6 +14,7 @@ from keyplane.cli.operator import audited_unit, migrate_database, record
 from keyplane.cli.output import Format, console, emit_data
 from keyplane.config import get_settings
 from keyplane.db.models import Organization, User
+from keyplane.domain.roles import Role
 from keyplane.tenancy.bootstrap import BOOTSTRAP_TOKEN, Bootstrap, init_organization
 
 if TYPE_CHECKING:
@@ -79,7 +80,11 @@ def _record_init(db: Session, result: Bootstrap, name: str) -> None:
     owner = db.get(User, result.user_id)
     made = {"name": name, "owner": owner.email if owner else None, "ownerId": result.user_id}
     record(db, "organization.create", org_id, command, ("organization", org_id), made)
-    token = {"scope": "ORGANIZATION", "role": "ORGANIZATION_OWNER", "name": BOOTSTRAP_TOKEN}
+    token = {
+        "scope": "ORGANIZATION",
+        "role": Role.ORGANIZATION_OWNER.value,
+        "name": BOOTSTRAP_TOKEN,
+    }
     record(db, "token.create", org_id, command, ("token", result.token_id), token)
 
 
