@@ -63,6 +63,9 @@ def accept(
     csrf.verify(request, token)
     web = web_of(request)
     opened = invitations.open_invitation(db, web.signing_key, link)
+    # The link, mailed to the person, proves who accepts: the request's event
+    # (member.accept_invite) has them as its actor, in their organizations' logs.
+    request.state.principal = sessions.user_principal(db, opened.user)
     email = opened.user.email
     if action == "sso" and (connection := sso_connection_for(db, email)) is not None:
         invitations.use(db, opened)

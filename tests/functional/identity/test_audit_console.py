@@ -62,6 +62,9 @@ def test_an_invitation_link_is_recorded_by_fingerprint_only(browser, world) -> N
     assert (
         stored.details["params"]["link"] == f"sha256:{hashlib.sha256(secret.encode()).hexdigest()}"
     )
+    # The person the link was mailed to accepted it, in the organization that invited them.
+    assert (stored.actor_kind, stored.actor_name) == ("USER", "new@acme.example")
+    assert stored.organization_id == world.org.id
 
 
 def _log(world, org, **params):  # type: ignore[no-untyped-def]
