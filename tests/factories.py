@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner, Result
 
+from keyplane.config import get_settings
 from keyplane.db.unit import unit_of_work
 from keyplane.runtime import Runtime
 from keyplane.tenancy.bootstrap import init_organization
@@ -14,6 +16,26 @@ from keyplane.tenancy.bootstrap import init_organization
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def run_admin(world: Any, *args: str, stdin: str | None = None, **settings_env: str) -> Result:
+    """``keyplane admin ARGS`` on the test's database, as an operator runs it (more
+    ``KEYPLANE_*`` variables in ``settings_env``); it must succeed."""
+    from keyplane.cli.admin import app
+
+    settings = world.runtime.settings
+    env = {
+        "KEYPLANE_DATABASE_URL": settings.resolved_database_url,
+        "KEYPLANE_DATA_DIR": str(settings.data_dir),
+        **settings_env,
+    }
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, list(args), env=env, input=stdin)
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    return result
 
 
 @dataclass

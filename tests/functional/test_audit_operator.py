@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import json
 
-from typer.testing import CliRunner
-
-from keyplane.config import get_settings
-from tests.factories import bearer
+from tests.factories import bearer, run_admin
 from tests.functional.test_audit import fingerprint
 from tests.functional.test_deploys import bundle, push
 
@@ -17,20 +14,7 @@ OWNER = "owner@acme.example"
 
 def admin(world, *args: str, stdin: str | None = None) -> str:
     """``keyplane admin ARGS`` on the test database, as an operator runs it; its stdout."""
-    from keyplane.cli.admin import app
-
-    settings = world.runtime.settings
-    env = {
-        "KEYPLANE_DATABASE_URL": settings.resolved_database_url,
-        "KEYPLANE_DATA_DIR": str(settings.data_dir),
-    }
-    get_settings.cache_clear()
-    try:
-        result = CliRunner().invoke(app, list(args), env=env, input=stdin)
-    finally:
-        get_settings.cache_clear()
-    assert result.exit_code == 0, result.output
-    return result.stdout
+    return run_admin(world, *args, stdin=stdin).stdout
 
 
 def listed(world, *filters: str) -> list[dict]:  # type: ignore[type-arg]

@@ -12,14 +12,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from joserfc import jwt as jose_jwt
 from joserfc.jwk import KeySet
 from sqlalchemy import select, update
-from typer.testing import CliRunner
 
-from keyplane.config import get_settings
 from keyplane.db.base import utcnow
 from keyplane.db.unit import unit_of_work
 from keyplane.oauth.models import SigningKey
 from keyplane.oauth.signing_keys import JWKS_MAX_AGE
-from tests.factories import bearer
+from tests.factories import bearer, run_admin
 from tests.functional.oauth.helpers import access_token, claims, create_key, header
 
 
@@ -49,22 +47,9 @@ def test_private_keys_are_encrypted_at_rest(world):
 
 def rotate(world, **settings_env):
     """``keyplane admin keys rotate`` against the test database, as an operator runs it."""
-    from keyplane.cli.admin import app
-
-    settings = world.runtime.settings
-    env = {
-        "KEYPLANE_DATABASE_URL": settings.resolved_database_url,
-        "KEYPLANE_DATA_DIR": str(settings.data_dir),
-        **settings_env,
-    }
-    get_settings.cache_clear()
-    try:
-        result = CliRunner().invoke(app, ["keys", "rotate"], env=env)
-    finally:
-        get_settings.cache_clear()
-    assert result.exit_code == 0, result.output
+    output = run_admin(world, "keys", "rotate", **settings_env).output
     world.runtime.oauth.keys.invalidate()  # as a server does within REFRESH_SECONDS
-    return result.output
+    return output
 
 
 def _time_passes(world, old_kid: str) -> None:
