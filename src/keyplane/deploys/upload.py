@@ -115,10 +115,10 @@ _UNSAFE = {
 }
 
 
-def check_bundle(path: Path, limits: Limits) -> int:
-    """The number of members of the tar.gz at ``path``; InvalidInput, naming the member
-    and why, unless it is whole and every member is safe to unpack (see the module);
-    PayloadTooLarge past ``limits``, before the data past them is read."""
+def check_bundle(path: Path, limits: Limits) -> None:
+    """InvalidInput, naming the member and why, unless the tar.gz at ``path`` is whole
+    and every member is safe to unpack (see the module); PayloadTooLarge past
+    ``limits``, before the data past them is read."""
     members = unpacked = 0
     try:
         with tarfile.open(path, "r:gz") as tar:
@@ -140,7 +140,6 @@ def check_bundle(path: Path, limits: Limits) -> int:
             f"the bundle is not a whole tar.gz ({_reason(error)}): pack the project "
             "folder again (`keyplane deploy` does); nothing was stored"
         ) from None
-    return members
 
 
 def _unpacks_too_large(limits: Limits) -> PayloadTooLarge:
