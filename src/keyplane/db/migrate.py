@@ -15,6 +15,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from keyplane.db.session import make_engine
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -38,8 +40,6 @@ def upgrade(url: str) -> None:
     """
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    from keyplane.db.session import make_engine  # not for schema_state's other callers
-
     engine = make_engine(url)
     try:
         if schema_state(engine) == "ahead":
