@@ -69,9 +69,13 @@ async def create_deploy(
         description=description,
         expected_sha256=sha256,
     )
-    digest, size = f"sha256:{deploy.digest}", deploy.size_bytes
     audit_notes.detail(
-        request, {"digest": digest, "sizeBytes": size, "description": deploy.description}
+        request,
+        {
+            "digest": f"sha256:{deploy.digest}",
+            "sizeBytes": deploy.size_bytes,
+            "description": deploy.description,
+        },
     )
     return DeployOut.of(deploy)
 
