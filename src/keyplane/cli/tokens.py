@@ -147,16 +147,15 @@ def show_list(
     token holding a role there, whatever its scope, as the Astro CLI lists them (an
     Organization token given a role on a deployment is one of the deployment's)."""
     soon = f" expiring within {expiring_within} days" if expiring_within is not None else ""
+    tokens = session.client.list_tokens(
+        session.org_id,
+        scope=None if filters else scope,
+        expiring_within_days=expiring_within,
+        **filters,
+    )
     if filters:
-        tokens = session.client.list_tokens(
-            session.org_id, expiring_within_days=expiring_within, **filters
-        )
-        where = scope.lower()
-        columns, empty = SCOPED_COLUMNS, f"no API tokens hold a role on this {where}{soon}"
+        columns, empty = SCOPED_COLUMNS, f"no API tokens hold a role on this {scope.lower()}{soon}"
     else:
-        tokens = session.client.list_tokens(
-            session.org_id, scope=scope, expiring_within_days=expiring_within
-        )
         columns, empty = COLUMNS, f"no {scope.lower()} API tokens{soon}"
     output.emit_list(tokens, output_format, columns, empty)
 
