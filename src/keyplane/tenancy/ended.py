@@ -58,9 +58,8 @@ def events(
     (its type and id), deleted by ``principal``."""
     drafts = []
     for credential in ended:
-        draft = EventDraft(f"{credential.target_type}.delete", SUCCESS, org_id, status_code=204).by(
-            principal
-        )
+        action = f"{credential.target_type}.delete"
+        draft = EventDraft(action, SUCCESS, org_id, status_code=204).by(principal)
         draft.target_type, draft.target_id = credential.target_type, credential.id
         draft.details = {
             "name": credential.name,
